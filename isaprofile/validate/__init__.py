@@ -1,0 +1,1 @@
+"""Findings, the code catalogue and the validators of every layer."""
