@@ -27,8 +27,8 @@ class Term:
     def __post_init__(self) -> None:
         if not isinstance(self.label, str) or not self.label.strip():
             raise ValueError("a term needs a non-empty label")
-        if self.accession and not self.source:
-            object.__setattr__(self, "source", self.accession.split(":", 1)[0] if ":" in self.accession else None)
+        if self.accession and not self.source and ":" in self.accession:
+            object.__setattr__(self, "source", self.accession.split(":", 1)[0])
 
     @property
     def iri(self) -> str | None:

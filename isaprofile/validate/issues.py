@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from isaprofile.validate.codes import lookup
 
 
-class Severity(str, Enum):
+class Severity(StrEnum):
     """How bad a finding is. Errors make a report invalid; warnings only under ``strict``."""
 
     ERROR = "error"

@@ -1,0 +1,1 @@
+"""The ``isaprofile`` command line: one thin module per command, calling the public API."""

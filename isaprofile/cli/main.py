@@ -1,0 +1,55 @@
+"""Entry point of the ``isaprofile`` console script.
+
+Commands are imported only when run, so ``isaprofile --help`` stays fast: the table below maps a
+command name to ``module:attribute`` of a :class:`click.Command`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+COMMANDS: dict[str, tuple[str, str]] = {
+    # name: (module, short help)
+    "profiles": ("isaprofile.cli.profiles", "List the built-in profiles or show a profile's fields."),
+    "template": ("isaprofile.cli.template", "Write the xlsx data-entry template of a profile."),
+    "validate": ("isaprofile.cli.validate", "Validate an ISA-Tab folder or a dataset folder."),
+    "isatab": ("isaprofile.cli.isatab", "Write the ISA-Tab of a dataset."),
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in COMMANDS:
+            return None
+        module = importlib.import_module(COMMANDS[name][0])
+        return module.command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, COMMANDS[name][1]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="isaprofile")
+def cli() -> None:
+    """Make imaging research data FAIR: profiles, ISA-Tab, validation, JSON-LD and deposit packages."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; usage errors exit 2, as click does."""
+    try:
+        cli.main(args=argv, prog_name="isaprofile", standalone_mode=True)
+    except SystemExit as exc:
+        return int(exc.code or 0) if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
