@@ -27,7 +27,7 @@ class Term:
     def __post_init__(self) -> None:
         if not isinstance(self.label, str) or not self.label.strip():
             raise ValueError("a term needs a non-empty label")
-        if self.accession and not self.source and ":" in self.accession:
+        if self.accession and not self.source and ":" in self.accession and "//" not in self.accession:
             object.__setattr__(self, "source", self.accession.split(":", 1)[0])
 
     @property

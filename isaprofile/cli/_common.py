@@ -40,8 +40,15 @@ def fail(message: str, code: int = EXIT_USAGE) -> None:
     sys.exit(code)
 
 
-def progress(items: Iterable[T], *, total: int | None = None, desc: str = "", unit: str = "it",
-             quiet: bool = False, unit_scale: bool = False) -> Iterator[T]:
+def progress(
+    items: Iterable[T],
+    *,
+    total: int | None = None,
+    desc: str = "",
+    unit: str = "it",
+    quiet: bool = False,
+    unit_scale: bool = False,
+) -> Iterator[T]:
     """A tqdm progress bar on stderr, shown only when stderr is a terminal and not ``quiet``."""
     from tqdm import tqdm
 
