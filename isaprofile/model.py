@@ -170,10 +170,12 @@ class Subject:
     id: str
     characteristics: Values = field(default_factory=dict)
     provenance: Provenance | None = field(default=None, compare=False)
+    comments: Values = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         _ident("subject", self.id)
         self.characteristics = _values("subject", self.characteristics)
+        self.comments = _values("subject comment", self.comments)
 
 
 @dataclass(slots=True)
@@ -185,12 +187,14 @@ class Sample:
     factors: Values = field(default_factory=dict)
     characteristics: Values = field(default_factory=dict)
     provenance: Provenance | None = field(default=None, compare=False)
+    comments: Values = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         _ident("sample", self.id)
         _ident("sample's subject", self.subject)
         self.factors = _values("sample factor", self.factors)
         self.characteristics = _values("sample", self.characteristics)
+        self.comments = _values("sample comment", self.comments)
 
 
 @dataclass(slots=True)

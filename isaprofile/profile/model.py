@@ -147,6 +147,14 @@ class Profile:
                 return f
         return None
 
+    def by_isa(self, entity: str, isa: str, name: str) -> Field | None:
+        """The field of ``entity`` written as ``isa`` placement with ISA name ``name``."""
+        low = name.strip().lower()
+        for f in self.fields:
+            if f.entity == entity and f.isa == isa and f.name.lower() == low:
+                return f
+        return None
+
     def placement(self, entity: str, isa: str) -> Field | None:
         """The (first) field of ``entity`` with the structural placement ``isa``."""
         return next((f for f in self.fields if f.entity == entity and f.isa == isa), None)

@@ -1,0 +1,53 @@
+"""isaprofile: FAIR imaging research data — profiles, ISA-Tab, validation, linked data and deposit packages.
+
+The public API is small; heavy modules are imported only when a name is first used::
+
+    import isaprofile
+    inv, profile, report = isaprofile.load_dataset("examples/preclinical-liver")
+    isaprofile.write_isatab(inv, "out/isatab", profile)
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "Issue": "isaprofile.validate.issues",
+    "Report": "isaprofile.validate.issues",
+    "Severity": "isaprofile.validate.issues",
+    "Profile": "isaprofile.profile.model",
+    "load_profile": "isaprofile.profile.model",
+    "list_profiles": "isaprofile.profile.model",
+    "Investigation": "isaprofile.model",
+    "Study": "isaprofile.model",
+    "Subject": "isaprofile.model",
+    "Sample": "isaprofile.model",
+    "Scan": "isaprofile.model",
+    "DataFile": "isaprofile.model",
+    "Segmentation": "isaprofile.model",
+    "Term": "isaprofile.model",
+    "Value": "isaprofile.model",
+    "load_dataset": "isaprofile.dataset",
+    "validate": "isaprofile.dataset",
+    "read_isatab": "isaprofile.isatab.read",
+    "write_isatab": "isaprofile.isatab.write",
+    "write_template": "isaprofile.profile.template",
+}
+
+__all__ = sorted(_EXPORTS) + ["__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'isaprofile' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -1,0 +1,1 @@
+"""Harvest metadata from where it lives: image headers, sidecars and the users' sheets."""

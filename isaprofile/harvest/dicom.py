@@ -1,0 +1,191 @@
+"""DICOM header harvest: read one file cheaply (headers only), then group instances into series.
+
+:func:`read_dicom_file` runs in worker processes and returns a small, quickly pickled record; the
+pixel data is never loaded (its length is checked from the element header and the file size, see
+:mod:`isaprofile.harvest.pixels`). :func:`group_series` merges the records of one Series Instance
+UID into one :class:`~isaprofile.harvest.types.HarvestedImage` (one scan = one series, however many
+slice files), using the first instance (by path) for the values and flagging disagreements.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import struct
+import warnings
+from collections.abc import Iterable
+from typing import Any
+
+from pydicom import dcmread
+from pydicom.dataset import Dataset
+from pydicom.errors import InvalidDicomError
+
+from isaprofile.harvest.dicom_attrs import WANTED_TAGS, harvest_attributes, tag_path
+from isaprofile.harvest.pixels import check_pixel_data
+from isaprofile.harvest.seg import is_seg, read_references, read_segments, to_segments
+from isaprofile.harvest.types import HarvestedImage, RawValues, to_values
+from isaprofile.model import Provenance, Value
+from isaprofile.validate.issues import Issue, issue
+
+DICOM_SUFFIXES = {".dcm", ".dicom", ".dic", ".ima", ""}
+_DICOM_STARTS = (b"\x08\x00", b"\x02\x00", b"\x00\x08", b"\x00\x02")
+READ_ERRORS = (
+    InvalidDicomError, OSError, EOFError, struct.error, ValueError, KeyError, IndexError, TypeError,
+    NotImplementedError, OverflowError,
+)  # fmt: skip
+# attributes every instance of a series should share; disagreements are findings
+CONSISTENT = (
+    "Modality", "Manufacturer", "ManufacturerModelName", "Rows", "Columns", "PixelSpacing", "SliceThickness",
+    "KVP", "ConvolutionKernel", "MagneticFieldStrength", "RepetitionTime", "EchoTime", "FlipAngle",
+    "StudyInstanceUID", "PatientID",
+)  # fmt: skip
+IDENTIFYING = {"PatientID", "StudyInstanceUID"}  # never shown in messages
+
+Record = dict[str, Any]
+
+
+def _encoding(ds: Dataset) -> tuple[bool, bool]:
+    """(implicit VR, little endian) the dataset was read with."""
+    enc = getattr(ds, "original_encoding", None)
+    if enc is not None and enc[0] is not None:
+        return bool(enc[0]), bool(enc[1])
+    return bool(getattr(ds, "is_implicit_VR", False)), bool(getattr(ds, "is_little_endian", True))
+
+
+def _record(rel: str, issues: list[Issue], **fields: Any) -> Record:
+    return {"file": rel, "issues": issues, "uid": None, "values": {}, "frames": 0, "seg": None, **fields}
+
+
+def read_dicom_file(path: str, rel: str) -> Record:
+    """Read the header of one file and check its pixel payload; never raises for a bad file.
+
+    Returns a record: ``file`` (``rel``), ``ok`` (a DICOM dataset was read), ``uid`` (Series Instance
+    UID or None), ``values`` (raw values), ``frames``, ``seg`` (segments and references for a SEG,
+    else None) and ``issues`` (findings for this file).
+    """
+    issues: list[Issue] = []
+    try:
+        with open(path, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            head = fh.read(132)
+            part10 = head[128:132] == b"DICM"
+            suffix = os.path.splitext(path)[1].lower()
+            if not part10 and suffix not in DICOM_SUFFIXES and not head.startswith(_DICOM_STARTS):
+                return _record(rel, [issue("not-dicom", file=rel)], ok=False)
+            fh.seek(0)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                ds = dcmread(fh, stop_before_pixels=True, force=not part10, specific_tags=WANTED_TAGS)
+                if not part10 and not any(k in ds for k in ("SOPClassUID", "SeriesInstanceUID", "Modality")):
+                    if suffix and suffix in DICOM_SUFFIXES:
+                        return _record(rel, [issue("dicom-no-meta", file=rel), _unreadable(rel)], ok=False)
+                    return _record(rel, [issue("not-dicom", file=rel)], ok=False)
+                if not part10:
+                    issues.append(issue("dicom-no-meta", file=rel))
+                implicit, little = _encoding(ds)
+                syntax = ds.file_meta.get("TransferSyntaxUID") if getattr(ds, "file_meta", None) else None
+                finding = check_pixel_data(fh, size, ds, implicit=implicit, little=little, syntax=syntax)
+                values = harvest_attributes(ds)
+                seg = (read_segments(ds), read_references(ds)) if is_seg(ds) else None
+    except READ_ERRORS as exc:
+        return _record(rel, [*issues, issue("dicom-unreadable", file=rel, reason=_reason(exc))], ok=False)
+    if finding is not None:
+        code, params = finding
+        issues.append(issue(code, file=rel, path="(7FE0,0010) PixelData", **params))
+    uid = values.get("SeriesInstanceUID", (None,))[0]
+    frames = values.get("NumberOfFrames", (1,))[0]
+    return _record(
+        rel, issues, ok=True, uid=str(uid) if uid else None, values=values,
+        frames=int(frames) if isinstance(frames, int | float) else 1, seg=seg,
+    )  # fmt: skip
+
+
+def _unreadable(rel: str) -> Issue:
+    return issue("dicom-unreadable", file=rel, reason="no DICOM data elements could be read")
+
+
+def _reason(exc: BaseException) -> str:
+    """A one-line reason for a read error, without the file's path (the finding names the file)."""
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def group_series(records: Iterable[Record]) -> tuple[list[HarvestedImage], list[Issue]]:
+    """Merge the readable records into one item per series (and per SEG); return items and findings.
+
+    Items are ordered by their first file's path. Records without a Series Instance UID form a series
+    of their own, with a ``dicom-tag-missing`` finding.
+    """
+    groups: dict[str, list[Record]] = {}
+    found: list[Issue] = []
+    for rec in records:
+        found.extend(rec["issues"])
+        if not rec["ok"]:
+            continue
+        if rec["uid"] is None:
+            found.append(issue("dicom-tag-missing", file=rec["file"], path=tag_path("SeriesInstanceUID"),
+                               tag=tag_path("SeriesInstanceUID")))  # fmt: skip
+        groups.setdefault(rec["uid"] or f"\0{rec['file']}", []).append(rec)
+    items = []
+    for recs in groups.values():
+        recs.sort(key=lambda r: r["file"])
+        found.extend(_inconsistencies(recs))
+        items.append(_series(recs))
+    items.sort(key=lambda i: i.path)
+    return items, found
+
+
+def _inconsistencies(recs: list[Record]) -> list[Issue]:
+    first = recs[0]
+    out = []
+    for key in CONSISTENT:
+        ref = first["values"].get(key)
+        for rec in recs[1:]:
+            other = rec["values"].get(key)
+            if (other and other[0]) != (ref and ref[0]):
+                hide = key in IDENTIFYING
+                out.append(issue(
+                    "series-inconsistent", file=rec["file"], path=tag_path(key), attribute=key,
+                    first="(withheld)" if hide else _shown(ref), first_file=first["file"],
+                    other="(withheld)" if hide else _shown(other),
+                ))  # fmt: skip
+                break
+    return out
+
+
+def _shown(raw: tuple | None) -> str:
+    if raw is None:
+        return "(absent)"
+    val, unit, _ = raw
+    return f"{val} {unit}" if unit else str(val)
+
+
+def _series(recs: list[Record]) -> HarvestedImage:
+    first = recs[0]
+    paths = [r["file"] for r in recs]
+    folder = posixpath.commonpath([posixpath.dirname(p) for p in paths]) or "."
+    raw: RawValues = first["values"]
+    values = to_values(raw, first["file"])
+    slices = sum(r["frames"] for r in recs)
+    if len(recs) == 1:
+        where = Provenance(file=first["file"], path=tag_path("NumberOfFrames"))
+    else:
+        where = Provenance(file=folder, path="number of instances")
+    values["NumberOfInstances"] = Value(len(recs), None, Provenance(file=folder, path="number of instances"))
+    values["NumberOfSlices"] = Value(slices, None, where)
+    if "Rows" in raw and "Columns" in raw:
+        values["MatrixSize"] = Value(f"{raw['Rows'][0]}x{raw['Columns'][0]}x{slices}", None, where)
+    seg = first["seg"]
+    modality = raw.get("Modality", (None,))[0]
+    subject = raw.get("PatientID", (None,))[0]
+    return HarvestedImage(
+        kind="dicom-seg" if seg is not None else "dicom-series",
+        paths=paths,
+        modality=str(modality) if modality else None,
+        uid=first["uid"],
+        subject=str(subject) if subject else None,
+        folder=folder,
+        values=values,
+        segments=to_segments(seg[0], first["file"]) if seg else [],
+        references=list(seg[1]) if seg else [],
+    )

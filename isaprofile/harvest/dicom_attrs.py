@@ -1,0 +1,208 @@
+"""Which DICOM attributes the harvest reads, their units, and how a value becomes a raw value.
+
+Values keep DICOM's own units (ms for TR/TE, mm, T, kV, mA, mA.s, Bq); converting to a profile's unit
+is done when values are mapped to profile fields. Multi-valued attributes: Pixel Spacing gives the row
+spacing under ``PixelSpacing`` (and the column spacing under ``PixelSpacing[1]`` when it differs);
+other multi-valued attributes are joined with a backslash, DICOM's own separator.
+
+Enhanced (multi-frame) objects keep acquisition parameters in functional groups: attributes absent
+from the top level are looked up in the standard macros of SharedFunctionalGroupsSequence, then of
+the first item of PerFrameFunctionalGroupsSequence (per-frame values may vary; the first frame's is
+taken).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from pydicom.datadict import tag_for_keyword
+from pydicom.dataset import Dataset
+from pydicom.multival import MultiValue
+from pydicom.sequence import Sequence
+from pydicom.valuerep import PersonName
+
+from isaprofile.harvest.types import RawValues
+from isaprofile.model import Term
+
+# keyword -> unit symbol (None: no unit)
+COMMON: dict[str, str | None] = {
+    "Modality": None, "Manufacturer": None, "ManufacturerModelName": None, "SoftwareVersions": None,
+    "Rows": None, "Columns": None, "NumberOfFrames": None, "PixelSpacing": "mm", "SliceThickness": "mm",
+    "SpacingBetweenSlices": "mm", "ImageOrientationPatient": None, "StudyInstanceUID": None,
+    "SeriesInstanceUID": None, "SeriesDescription": None, "PatientID": None, "PatientWeight": "kg",
+    "BodyPartExamined": None, "SamplesPerPixel": None, "BitsAllocated": None, "PhotometricInterpretation": None,
+}  # fmt: skip
+CT: dict[str, str | None] = {
+    "KVP": "kV", "XRayTubeCurrent": "mA", "Exposure": "mA.s", "ExposureTime": "ms", "ConvolutionKernel": None,
+    "FilterType": None, "ReconstructionDiameter": "mm", "ContrastBolusAgent": None,
+}  # fmt: skip
+MR: dict[str, str | None] = {
+    "MagneticFieldStrength": "T", "RepetitionTime": "ms", "EchoTime": "ms", "EffectiveEchoTime": "ms",
+    "InversionTime": "ms", "InversionTimes": "ms", "FlipAngle": "deg", "ScanningSequence": None,
+    "SequenceVariant": None, "SequenceName": None, "PulseSequenceName": None, "MRAcquisitionType": None,
+    "ReceiveCoilName": None, "TransmitCoilName": None, "NumberOfAverages": None, "EchoTrainLength": None,
+}  # fmt: skip
+PET: dict[str, str | None] = {
+    "Units": None, "DecayCorrection": None, "ReconstructionMethod": None, "AttenuationCorrectionMethod": None,
+    "CorrectedImage": None,
+}  # fmt: skip
+RADIOPHARMACEUTICAL: dict[str, str | None] = {
+    "Radiopharmaceutical": None, "RadionuclideTotalDose": "Bq", "RadionuclideHalfLife": "s",
+    "RadiopharmaceuticalStartTime": None, "RadiopharmaceuticalStartDateTime": None,
+    "RadiopharmaceuticalVolume": "mL", "RadiopharmaceuticalRoute": None,
+}  # fmt: skip
+CODES_IN_RADIOPHARMACEUTICAL = ("RadionuclideCodeSequence", "RadiopharmaceuticalCodeSequence")
+ATTRIBUTES: dict[str, str | None] = {**COMMON, **CT, **MR, **PET}
+FUNCTIONAL_GROUPS = ("SharedFunctionalGroupsSequence", "PerFrameFunctionalGroupsSequence")
+SEQUENCES = ("RadiopharmaceuticalInformationSequence", "SegmentSequence", "ReferencedSeriesSequence")
+
+# the top-level tags the reader asks pydicom for (everything else is skipped unread)
+WANTED_TAGS: list[int] = sorted(
+    tag_for_keyword(k) for k in (*ATTRIBUTES, *FUNCTIONAL_GROUPS, *SEQUENCES, "SOPClassUID", "SOPInstanceUID")
+)
+
+
+def tag_path(keyword: str) -> str:
+    """``(gggg,eeee) Keyword`` for a keyword of the DICOM dictionary."""
+    tag = tag_for_keyword(keyword)
+    if tag is None:
+        return keyword
+    return f"({tag >> 16:04X},{tag & 0xFFFF:04X}) {keyword}"
+
+
+def _tag_of(elem_tag: int) -> str:
+    return f"({elem_tag >> 16:04X},{elem_tag & 0xFFFF:04X})"
+
+
+def _scalar(val: Any) -> str | int | float | None:
+    """A DICOM element value as a str/int/float, or None when empty."""
+    if val is None or val == "":
+        return None
+    if isinstance(val, bytes):
+        return None  # binary (OB/UN) values are not harvested
+    if isinstance(val, PersonName):
+        return None  # never harvest names
+    if isinstance(val, bool):
+        return val
+    if isinstance(val, int):
+        return int(val)
+    if isinstance(val, float):
+        return float(val)
+    text = str(val).strip()
+    return text or None
+
+
+def convert(keyword: str, val: Any, unit: str | None, path: str, out: RawValues) -> None:
+    """Add the element value ``val`` of ``keyword`` to ``out`` as one or two raw values."""
+    if isinstance(val, MultiValue | list | tuple):
+        items = [_scalar(v) for v in val]
+        items = [v for v in items if v is not None]
+        if not items:
+            return
+        if keyword == "PixelSpacing":
+            out[keyword] = (items[0], unit, f"{path}[0]")
+            if len(items) > 1 and items[1] != items[0]:
+                out[f"{keyword}[1]"] = (items[1], unit, f"{path}[1]")
+            return
+        if len(items) == 1:
+            out[keyword] = (items[0], unit, path)
+        else:
+            out[keyword] = ("\\".join(_text(v) for v in items), unit, path)
+        return
+    value = _scalar(val)
+    if value is not None:
+        out[keyword] = (value, unit, path)
+
+
+def _text(v: str | int | float) -> str:
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v)
+
+
+def read_attributes(ds: Dataset, keywords: dict[str, str | None], out: RawValues, prefix: str = "") -> None:
+    """Read ``keywords`` present in ``ds`` into ``out``; ``prefix`` is the path of ``ds`` in its file."""
+    for keyword, unit in keywords.items():
+        if keyword in out:
+            continue
+        elem = ds.get(keyword)
+        if elem is None:
+            continue
+        convert(keyword, elem, unit, prefix + tag_path(keyword), out)
+
+
+def code_term(item: Dataset) -> Term | None:
+    """A coded entry (CodeValue/CodingSchemeDesignator/CodeMeaning) as a Term.
+
+    Schemes: ``SCT`` (SNOMED CT) becomes source ``SNOMED`` with accession ``SNOMED:<id>`` (the prefix
+    :attr:`isaprofile.model.Term.iri` resolves to snomed.info); every other scheme designator (``SRT``,
+    ``DCM``, ``UMLS``, ...) is kept as the source and the accession prefix.
+    """
+    meaning = _scalar(item.get("CodeMeaning"))
+    value = _scalar(item.get("CodeValue")) or _scalar(item.get("LongCodeValue")) or _scalar(item.get("URNCodeValue"))
+    scheme = _scalar(item.get("CodingSchemeDesignator"))
+    if meaning is None and value is None:
+        return None
+    source = "SNOMED" if scheme == "SCT" else scheme
+    label = str(meaning if meaning is not None else value)
+    accession = f"{source}:{value}" if source and value is not None else None
+    return Term(label, str(source) if source else None, accession)
+
+
+def read_code(ds: Dataset, keyword: str, out: RawValues, prefix: str = "") -> None:
+    """Add the first item of the code sequence ``keyword`` of ``ds`` as a Term."""
+    seq = ds.get(keyword)
+    if not seq:
+        return
+    term = code_term(seq[0])
+    if term is not None:
+        out[keyword] = (term, None, f"{prefix}{tag_path(keyword)}[0]")
+
+
+def read_functional_groups(ds: Dataset, keywords: Iterable[str], out: RawValues) -> None:
+    """Fill ``keywords`` missing from ``out`` from the standard macros of the functional groups."""
+    missing = {k: ATTRIBUTES[k] for k in keywords if k not in out}
+    if not missing:
+        return
+    for group_kw in FUNCTIONAL_GROUPS:
+        groups = ds.get(group_kw)
+        if not groups:
+            continue
+        group = groups[0]
+        group_path = f"{tag_path(group_kw)}[0]>"
+        for elem in group:
+            if elem.tag.is_private or elem.VR != "SQ" or not elem.value:
+                continue
+            macro = elem.value[0]
+            macro_path = f"{group_path}{_tag_of(elem.tag)} {elem.keyword}[0]>"
+            for keyword in [k for k in missing if k in macro]:
+                convert(keyword, macro[keyword].value, missing.pop(keyword), macro_path + tag_path(keyword), out)
+            if not missing:
+                return
+
+
+def read_radiopharmaceutical(ds: Dataset, out: RawValues) -> None:
+    """Radiopharmaceutical, dose, start time and radionuclide of a PET object's first radiopharmaceutical."""
+    seq = ds.get("RadiopharmaceuticalInformationSequence")
+    if not isinstance(seq, Sequence) or not seq:
+        return
+    prefix = f"{tag_path('RadiopharmaceuticalInformationSequence')}[0]>"
+    read_attributes(seq[0], RADIOPHARMACEUTICAL, out, prefix)
+    for keyword in CODES_IN_RADIOPHARMACEUTICAL:
+        read_code(seq[0], keyword, out, prefix)
+
+
+def harvest_attributes(ds: Dataset) -> RawValues:
+    """Every harvested attribute of ``ds`` (top level, functional groups, radiopharmaceutical)."""
+    out: RawValues = {}
+    read_attributes(ds, ATTRIBUTES, out)
+    if "SharedFunctionalGroupsSequence" in ds or "PerFrameFunctionalGroupsSequence" in ds:
+        read_functional_groups(ds, ATTRIBUTES, out)
+    if "InversionTime" not in out and "InversionTimes" in out:
+        val, unit, path = out["InversionTimes"]
+        if isinstance(val, int | float):
+            out["InversionTime"] = (val, unit, path)
+    if "RadiopharmaceuticalInformationSequence" in ds:
+        read_radiopharmaceutical(ds, out)
+    return out

@@ -1,0 +1,136 @@
+"""Harvest the headers of image files: walk folders, dispatch by file type, group, check.
+
+:func:`harvest_files` is the entry point: DICOM files (by the "DICM" prefix at byte 128, or read by
+force when they look like DICOM without it) are grouped into series; ``.nii`` / ``.nii.gz`` files are
+read with their JSON sidecar (same stem, ``.json``); other JSON files are left alone (they are not
+images); any other file is skipped with a ``not-dicom`` finding. Files are read serially or on a
+process pool (:func:`isaprofile.engine.map_files`); results are the same either way.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from isaprofile.engine import map_files
+from isaprofile.harvest.dicom import group_series, read_dicom_file
+from isaprofile.harvest.mapping import to_profile_values
+from isaprofile.harvest.nifti import is_nifti, nifti_stem, read_nifti_file
+from isaprofile.harvest.seg import check_seg_sources
+from isaprofile.harvest.types import HarvestedImage, Segment
+from isaprofile.validate.issues import Issue, Report
+
+__all__ = ["HarvestedImage", "Segment", "collect_files", "harvest_files", "to_profile_values"]
+
+SKIPPED_NAMES = {"DICOMDIR", "Thumbs.db"}
+# kind ("dicom" | "nifti"), absolute path, relative path, sidecar absolute path, sidecar relative path
+Task = tuple[str, str, str, str | None, str | None]
+Progress = Callable[[Iterable[Any], int], Iterable[Any]]
+
+
+def _rel(path: str, root: str) -> str:
+    return os.path.relpath(path, root).replace(os.sep, "/")
+
+
+def _root_of(paths: Sequence[str]) -> str:
+    if len(paths) == 1:
+        return paths[0] if os.path.isdir(paths[0]) else os.path.dirname(paths[0]) or "."
+    parents = [p if os.path.isdir(p) else os.path.dirname(p) or "." for p in paths]
+    return os.path.commonpath([os.path.abspath(p) for p in parents])
+
+
+def _walk(path: str) -> list[str]:
+    if not os.path.isdir(path):
+        return [path]
+    out = []
+    for folder, dirs, files in os.walk(path):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        out.extend(os.path.join(folder, f) for f in sorted(files) if not f.startswith("."))
+    return out
+
+
+def collect_files(
+    paths_or_root: str | os.PathLike[str] | Iterable[str | os.PathLike[str]], root: str | None = None
+) -> tuple[str, list[Task]]:
+    """The harvest root and the files to read under it, sorted by relative path, sidecars attached.
+
+    ``paths_or_root`` is a folder (walked recursively, hidden entries skipped), a file, or several of
+    those; without ``root`` the root is the folder, or the common folder of the paths given.
+    """
+    if isinstance(paths_or_root, str | os.PathLike):
+        given = [os.fspath(paths_or_root)]
+    else:
+        given = [os.fspath(p) for p in paths_or_root]
+    if not given:
+        raise ValueError("no paths to harvest")
+    for p in given:
+        if not os.path.exists(p):
+            raise FileNotFoundError(p)
+    base = os.path.abspath(root if root is not None else _root_of(given))
+    files = sorted({os.path.abspath(f) for p in given for f in _walk(p)})
+    jsons = {f for f in files if f.lower().endswith(".json")}
+    tasks: list[Task] = []
+    for f in files:
+        if f in jsons or os.path.basename(f) in SKIPPED_NAMES:
+            continue
+        if is_nifti(f):
+            side = os.path.join(os.path.dirname(f), nifti_stem(f) + ".json")
+            has = side in jsons or (not jsons and os.path.isfile(side))
+            tasks.append(("nifti", f, _rel(f, base), side if has else None, _rel(side, base) if has else None))
+        else:
+            tasks.append(("dicom", f, _rel(f, base), None, None))
+    tasks.sort(key=lambda t: t[2])
+    return base, tasks
+
+
+def read_one(task: Task) -> tuple[str, Any]:
+    """Read one file of :func:`collect_files` (runs in worker processes)."""
+    kind, path, rel, side, side_rel = task
+    if kind == "nifti":
+        return kind, read_nifti_file(path, rel, side, side_rel)
+    return kind, read_dicom_file(path, rel)
+
+
+def harvest_files(
+    paths_or_root: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
+    *,
+    workers: int = 1,
+    progress: Progress | None = None,
+    root: str | None = None,
+) -> tuple[list[HarvestedImage], Report]:
+    """Harvest the image headers under ``paths_or_root``: one item per DICOM series, SEG or NIfTI file.
+
+    ``workers`` > 1 reads files on that many processes; ``progress(iterable, total)`` may wrap the
+    stream of per-file results (e.g. a tqdm bar). Paths in items and findings are relative to
+    ``root`` (default: see :func:`collect_files`). Bad files become findings in the report; the
+    harvest of the other files goes on. Raises ``FileNotFoundError`` for a path that does not exist.
+    """
+    _, tasks = collect_files(paths_or_root, root)
+    results: Iterable[tuple[str, Any]] = map_files(read_one, tasks, workers)
+    if progress is not None:
+        results = progress(results, len(tasks))
+    records = []
+    items: list[HarvestedImage] = []
+    found: list[Issue] = []
+    for kind, result in results:
+        if kind == "dicom":
+            records.append(result)
+        else:
+            item, issues = result
+            found.extend(issues)
+            if item is not None:
+                items.append(item)
+    series, series_issues = group_series(records)
+    found.extend(series_issues)
+    items.extend(series)
+    items.sort(key=lambda i: i.path)
+    found.extend(check_seg_sources(items))
+    stats = {
+        "files": len(tasks),
+        "dicom_series": sum(i.kind == "dicom-series" for i in items),
+        "dicom_seg": sum(i.kind == "dicom-seg" for i in items),
+        "nifti": sum(i.kind == "nifti" for i in items),
+    }
+    return items, Report(found, stats)
+

@@ -1,0 +1,90 @@
+"""DICOM SEG: the segments of SegmentSequence (0062,0002) and the series they segment.
+
+Coded attributes (category, type, anatomic region) become :class:`isaprofile.model.Term` values; see
+:func:`isaprofile.harvest.dicom_attrs.code_term` for how coding schemes map to term sources.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from pydicom.dataset import Dataset
+
+from isaprofile.harvest.dicom_attrs import read_attributes, read_code, tag_path
+from isaprofile.harvest.types import HarvestedImage, RawValues, Segment, to_values
+from isaprofile.validate.issues import Issue, issue
+
+SEG_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.66.4"
+SEGMENT_ATTRIBUTES: dict[str, str | None] = {
+    "SegmentNumber": None, "SegmentLabel": None, "SegmentDescription": None,
+    "SegmentAlgorithmType": None, "SegmentAlgorithmName": None,
+}  # fmt: skip
+SEGMENT_CODES = (
+    "SegmentedPropertyCategoryCodeSequence",
+    "SegmentedPropertyTypeCodeSequence",
+    "SegmentedPropertyTypeModifierCodeSequence",
+    "AnatomicRegionSequence",
+)
+RawSegment = tuple[int, str, RawValues]
+
+
+def is_seg(ds: Dataset) -> bool:
+    """True for a Segmentation Storage object (by SOP Class UID, or Modality SEG)."""
+    return ds.get("SOPClassUID") == SEG_SOP_CLASS or ds.get("Modality") == "SEG"
+
+
+def read_segments(ds: Dataset) -> list[RawSegment]:
+    """Every segment of ``ds`` as ``(number, label, raw values)``, in file order."""
+    out: list[RawSegment] = []
+    seq_path = tag_path("SegmentSequence")
+    for i, item in enumerate(ds.get("SegmentSequence") or []):
+        prefix = f"{seq_path}[{i}]>"
+        raw: RawValues = {}
+        read_attributes(item, SEGMENT_ATTRIBUTES, raw, prefix)
+        for keyword in SEGMENT_CODES:
+            read_code(item, keyword, raw, prefix)
+        number = raw.get("SegmentNumber", (i + 1, None, ""))[0]
+        label = raw.get("SegmentLabel", (f"segment {number}", None, ""))[0]
+        out.append((int(number) if isinstance(number, int | float) else i + 1, str(label), raw))
+    return out
+
+
+def read_references(ds: Dataset) -> list[str]:
+    """The Series Instance UIDs of ReferencedSeriesSequence (0008,1115), in file order."""
+    refs = []
+    for item in ds.get("ReferencedSeriesSequence") or []:
+        uid = item.get("SeriesInstanceUID")
+        if uid:
+            refs.append(str(uid))
+    return refs
+
+
+def to_segments(raw: Iterable[RawSegment], file: str) -> list[Segment]:
+    """Segments with :class:`Value` attributes from their raw form (``file``: the SEG's path)."""
+    return [Segment(number, label, to_values(values, file)) for number, label, values in raw]
+
+
+def check_seg_sources(items: Iterable[HarvestedImage]) -> list[Issue]:
+    """A ``seg-source-missing`` finding for every referenced series of a SEG not among ``items``.
+
+    The finding names the SEG file and the position in ReferencedSeriesSequence, not the UID (UIDs
+    are identifying data under DICOM PS3.15).
+    """
+    items = list(items)
+    present = {i.uid for i in items if i.kind == "dicom-series" and i.uid}
+    found = []
+    path = tag_path("ReferencedSeriesSequence")
+    for item in items:
+        if item.kind != "dicom-seg":
+            continue
+        for n, uid in enumerate(item.references):
+            if uid not in present:
+                found.append(
+                    issue(
+                        "seg-source-missing",
+                        file=item.path,
+                        path=f"{path}[{n}]>{tag_path('SeriesInstanceUID')}",
+                        index=n + 1,
+                    )
+                )
+    return found

@@ -1,0 +1,233 @@
+"""Low-level ISA-Tab parsing that keeps the file, line and column of every cell.
+
+Files are read as UTF-8 (a BOM and CRLF line ends are accepted with a warning). Quoted cells may hold
+tabs, newlines and doubled quotes. Table rows are streamed; only the investigation file is read whole.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from isaprofile.validate.issues import Report, issue
+
+csv.field_size_limit(1 << 26)
+
+NODE_HEADERS = {
+    "Source Name", "Sample Name", "Extract Name", "Labeled Extract Name", "Assay Name", "Hybridization Assay Name",
+    "Scan Name", "Normalization Name", "Data Transformation Name", "MS Assay Name", "NMR Assay Name",
+    "Gel Electrophoresis Assay Name",
+}  # fmt: skip
+FILE_HEADERS = {
+    "Raw Data File", "Derived Data File", "Image File", "Array Data File", "Derived Array Data File",
+    "Array Data Matrix File", "Derived Array Data Matrix File", "Raw Spectral Data File", "Derived Spectral Data File",
+    "Array Design File", "Acquisition Parameter Data File", "Free Induction Decay Data File",
+    "Metabolite Assignment File", "Peptide Assignment File", "Protein Assignment File",
+    "Post Translational Modification Assignment File", "Spot Picking File",
+}  # fmt: skip
+PLAIN_HEADERS = {"Protocol REF", "Material Type", "Label", "Date", "Performer", "Array Design REF",
+                 "Term Source REF", "Term Accession Number", "Unit", "Description"}  # fmt: skip
+_BRACKET = re.compile(r"^(Characteristics|Factor Value|Parameter Value|Comment)\s*\[(.*)\]$")
+
+
+@dataclass(frozen=True, slots=True)
+class Cell:
+    value: str
+    line: int
+    column: int
+
+
+@dataclass
+class TextFile:
+    """An open ISA-Tab text file that reports BOM, CRLF and encoding problems into ``report``."""
+
+    path: Path
+    display: str
+    report: Report
+    bom: bool = False
+    crlf: bool = False
+
+    def rows(self) -> Iterator[tuple[int, list[str]]]:
+        """(first line of the row, cells). Stops with a finding on bad encoding or quoting."""
+        try:
+            with self.path.open("rb") as raw:
+                head = raw.read(4096)
+        except OSError as exc:
+            self.report.add(issue("isatab-unreadable", file=self.display, reason=exc.strerror or type(exc).__name__))
+            return
+        self.bom = head.startswith(b"\xef\xbb\xbf")
+        self.crlf = b"\r\n" in head
+        if self.bom:
+            self.report.add(issue("isatab-bom", file=self.display, line=1, column=1))
+        if self.crlf:
+            self.report.add(issue("isatab-crlf", file=self.display, line=1))
+        line = 1
+        try:
+            with self.path.open(encoding="utf-8-sig", newline="") as fh:
+                reader = csv.reader(fh, delimiter="\t", quotechar='"', strict=True)
+                for row in reader:
+                    yield line, [c.rstrip("\r") for c in row]
+                    line = reader.line_num + 1
+        except UnicodeDecodeError:
+            self.report.add(issue("isatab-encoding", file=self.display, line=line))
+        except csv.Error as exc:
+            self.report.add(issue("isatab-bad-quote", file=self.display, line=line, reason=str(exc)))
+
+
+def classify(header: str) -> tuple[str, str | None]:
+    """The kind of a table header and its bracketed name: ``("characteristic", "sex")``, ``("node", None)``."""
+    h = header.strip()
+    m = _BRACKET.match(h)
+    if m:
+        kind = {"Characteristics": "characteristic", "Factor Value": "factor", "Parameter Value": "parameter",
+                "Comment": "comment"}[m.group(1)]  # fmt: skip
+        return kind, m.group(2).strip()
+    if h in NODE_HEADERS:
+        return "node", None
+    if h in FILE_HEADERS:
+        return "file", None
+    if h == "Protocol REF":
+        return "protocol", None
+    if h == "Unit":
+        return "unit", None
+    if h == "Term Source REF":
+        return "tsr", None
+    if h == "Term Accession Number":
+        return "tan", None
+    if h in PLAIN_HEADERS:
+        return "plain", None
+    return "unknown", None
+
+
+@dataclass
+class Section:
+    name: str
+    line: int
+    rows: dict[str, list[Cell]] = field(default_factory=dict)
+    label_lines: dict[str, int] = field(default_factory=dict)
+
+    def values(self, label: str) -> list[Cell]:
+        return self.rows.get(label, [])
+
+    def first(self, label: str) -> str:
+        cells = self.rows.get(label) or []
+        return cells[0].value if cells else ""
+
+
+SECTIONS = (
+    "ONTOLOGY SOURCE REFERENCE", "INVESTIGATION", "INVESTIGATION PUBLICATIONS", "INVESTIGATION CONTACTS", "STUDY",
+    "STUDY DESIGN DESCRIPTORS", "STUDY PUBLICATIONS", "STUDY FACTORS", "STUDY ASSAYS", "STUDY PROTOCOLS",
+    "STUDY CONTACTS",
+)  # fmt: skip
+_LABEL_PREFIX = {
+    "ONTOLOGY SOURCE REFERENCE": "Term Source", "INVESTIGATION": "Investigation",
+    "INVESTIGATION PUBLICATIONS": "Investigation", "INVESTIGATION CONTACTS": "Investigation Person",
+    "STUDY": "Study", "STUDY DESIGN DESCRIPTORS": "Study Design", "STUDY PUBLICATIONS": "Study",
+    "STUDY FACTORS": "Study Factor", "STUDY ASSAYS": "Study Assay", "STUDY PROTOCOLS": "Study Protocol",
+    "STUDY CONTACTS": "Study Person",
+}  # fmt: skip
+
+
+@dataclass
+class InvestigationDoc:
+    """The investigation file: the top sections and one list of sections per STUDY block."""
+
+    file: str
+    top: dict[str, Section] = field(default_factory=dict)
+    studies: list[dict[str, Section]] = field(default_factory=list)
+
+
+def parse_investigation(path: Path, display: str, report: Report) -> InvestigationDoc:
+    doc = InvestigationDoc(display)
+    current: Section | None = None
+    for line, cells in TextFile(path, display, report).rows():
+        if not cells or not any(c.strip() for c in cells):
+            continue
+        label = cells[0].strip()
+        if label.startswith("#"):
+            continue
+        if label in SECTIONS and not any(c.strip() for c in cells[1:]):
+            current = Section(label, line)
+            if label == "STUDY":
+                doc.studies.append({label: current})
+            elif label.startswith("STUDY "):
+                if not doc.studies:
+                    report.add(issue("isatab-section-order", file=display, line=line, column=1, label=label))
+                    doc.studies.append({})
+                doc.studies[-1][label] = current
+            else:
+                doc.top[label] = current
+            continue
+        if current is None:
+            report.add(issue("isatab-section-order", file=display, line=line, column=1, label=label))
+            continue
+        values = list(cells[1:])
+        while values and not values[-1].strip():
+            values.pop()
+        if not (label.startswith("Comment[") or label.startswith(_LABEL_PREFIX[current.name])):
+            report.add(issue("isatab-unknown-section", file=display, line=line, column=1, label=label))
+        current.rows[label] = [Cell(v.strip(), line, i + 2) for i, v in enumerate(values)]
+        current.label_lines[label] = line
+    for name in ("ONTOLOGY SOURCE REFERENCE", "INVESTIGATION"):
+        if name not in doc.top:
+            report.add(issue("isatab-missing-section", file=display, section=name))
+    if not doc.studies:
+        report.add(issue("isatab-missing-section", file=display, section="STUDY"))
+    return doc
+
+
+@dataclass
+class TableDoc:
+    """A study or assay table: its classified header and a stream of rows checked for raggedness."""
+
+    path: Path
+    display: str
+    headers: list[str]
+    kinds: list[tuple[str, str | None]]
+    source: TextFile
+    _rows: Iterator[tuple[int, list[str]]]
+
+    def rows(self, report: Report) -> Iterator[tuple[int, list[str]]]:
+        n = len(self.headers)
+        for line, cells in self._rows:
+            if not any(c.strip() for c in cells):
+                continue
+            if len(cells) > n and any(c.strip() for c in cells[n:]):
+                report.add(issue("isatab-ragged-row", file=self.display, line=line, column=n + 1,
+                                 found=len(cells), expected=n))  # fmt: skip
+            elif len(cells) < n:
+                report.add(issue("isatab-ragged-row", file=self.display, line=line, column=len(cells) + 1,
+                                 found=len(cells), expected=n))  # fmt: skip
+                cells = cells + [""] * (n - len(cells))
+            yield line, [c.strip() for c in cells[:n]]
+
+
+def open_table(path: Path, display: str, report: Report) -> TableDoc | None:
+    """Open a table and check its header; ``None`` when it cannot be read."""
+    text = TextFile(path, display, report)
+    rows = text.rows()
+    first = next(rows, None)
+    if first is None:
+        return None
+    headers = list(first[1])
+    while headers and not headers[-1].strip():
+        headers.pop()
+    headers = [h.strip() for h in headers]
+    kinds = [classify(h) for h in headers]
+    prev = None
+    for col, (h, (kind, _name)) in enumerate(zip(headers, kinds, strict=True), 1):
+        loc = {"file": display, "line": first[0], "column": col, "path": h}
+        if kind == "unknown":
+            report.add(issue("isatab-unknown-header", header=h, **loc))
+        elif kind == "unit" and prev not in ("characteristic", "factor", "parameter"):
+            report.add(issue("isatab-misplaced-column", header=h, expected="a Characteristics, Factor Value or "
+                             "Parameter Value column", **loc))  # fmt: skip
+        elif kind == "tsr" and prev in ("node", "file", "protocol", "tsr", "tan", "comment", None):
+            report.add(issue("isatab-misplaced-column", header=h, expected="an annotated value or Unit column", **loc))
+        elif kind == "tan" and prev != "tsr":
+            report.add(issue("isatab-misplaced-column", header=h, expected="Term Source REF", **loc))
+        prev = kind
+    return TableDoc(path, display, headers, kinds, text, rows)

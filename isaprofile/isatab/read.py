@@ -1,0 +1,399 @@
+"""Read any ISA-Tab 1.0 folder into the dataset model, keeping where every value was.
+
+Structural problems (encoding, sections, headers, ragged rows, undeclared term sources, protocols and
+factors, missing files, inconsistent repeated nodes) are findings; with a profile, the profile rules
+then run over the values, and every finding points at the file, line and column of the cell.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from isaprofile.isatab.parse import Cell, InvestigationDoc, Section, TableDoc, open_table, parse_investigation
+from isaprofile.model import (
+    DataFile,
+    Investigation,
+    Person,
+    Provenance,
+    Sample,
+    Scan,
+    Segmentation,
+    Study,
+    Subject,
+    Term,
+    Value,
+    Values,
+)  # fmt: skip
+from isaprofile.profile.model import Profile, ProfileError, load_profile
+from isaprofile.validate.issues import Report, issue
+from isaprofile.validate.rules import apply_profile, check_structure
+
+PROFILE_COMMENT = "Comment[isaprofile profile]"
+
+
+class _Ctx:
+    def __init__(self, report: Report, inv_file: str) -> None:
+        self.report = report
+        self.inv_file = inv_file
+        self.sources_used: dict[str, tuple[str, Cell]] = {}
+        self.table: TableDoc | None = None
+
+
+def _value(cells: list[str], kinds: list, i: int, line: int, table: TableDoc, ctx: _Ctx) -> tuple[Value | None, int]:
+    """The value starting at column ``i`` with its qualifier columns; returns it and the next column."""
+    text = cells[i]
+    j = i + 1
+    unit_label: str | None = None
+    if j < len(kinds) and kinds[j][0] == "unit":
+        unit_label = cells[j]
+        j += 1
+    tsr = tan = ""
+    if j < len(kinds) and kinds[j][0] == "tsr":
+        tsr = cells[j]
+        if tsr:
+            ctx.sources_used.setdefault(tsr, (table.display, Cell(tsr, line, j + 1)))
+        j += 1
+        if j < len(kinds) and kinds[j][0] == "tan":
+            tan = cells[j]
+            j += 1
+    if not text:
+        return None, j
+    prov = Provenance(table.display, line, i + 1, table.headers[i])
+    if unit_label is not None:
+        unit = Term(unit_label, tsr or None, tan or None) if unit_label else None
+        return Value(text, unit, prov), j
+    if tsr or tan:
+        return Value(Term(text, tsr or None, tan or None), None, prov), j
+    return Value(text, None, prov), j
+
+
+class _Node:
+    """Attributes collected for one node of one row."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, Values] = {"characteristic": {}, "factor": {}, "parameter": {}, "comment": {}}
+
+
+def _walk(cells: list[str], line: int, table: TableDoc, ctx: _Ctx) -> list[tuple[str, str, int, _Node]]:
+    """Split a row into (header, name, column, attributes) segments, one per node/protocol/file column."""
+    kinds = table.kinds
+    out: list[tuple[str, str, int, _Node]] = []
+    i = 0
+    while i < len(kinds):
+        kind, name = kinds[i]
+        if kind in ("node", "file", "protocol"):
+            out.append((table.headers[i], cells[i], i + 1, _Node()))
+            i += 1
+        elif kind in ("characteristic", "factor", "parameter", "comment"):
+            val, i = _value(cells, kinds, i, line, table, ctx)
+            if val is not None and out:
+                out[-1][3].values[kind][name or ""] = val
+        else:
+            i += 1
+    return out
+
+
+def _merge(target: Values, new: Values, what: str, ident: str, first_line: int, ctx: _Ctx) -> None:
+    for k, v in new.items():
+        old = target.get(k)
+        if old is None:
+            target[k] = v
+        elif old != v:
+            p = v.provenance
+            ctx.report.add(issue("isatab-inconsistent-node", header=what, name=ident, first_line=first_line,
+                                 file=p.file if p else None, line=p.line if p else None,
+                                 column=p.column if p else None, path=p.path if p else None))  # fmt: skip
+
+
+def _read_study_table(table: TableDoc, study: Study, ctx: _Ctx) -> set[str]:
+    subjects: dict[str, tuple[Subject, int]] = {}
+    samples: dict[str, tuple[Sample, int]] = {}
+    protocols: set[str] = set()
+    for line, cells in table.rows(ctx.report):
+        segs = _walk(cells, line, table, ctx)
+        source = next(((n, c, a) for h, n, c, a in segs if h == "Source Name"), None)
+        sample = next(((n, c, a) for h, n, c, a in segs if h == "Sample Name"), None)
+        protocols.update(n for h, n, _c, _a in segs if h == "Protocol REF" and n)
+        for h, n, c, a in segs:
+            if h in ("Source Name", "Sample Name") and not n and any(any(d.values()) for d in a.values.values()):
+                ctx.report.add(issue("isatab-empty-name", header=h, file=table.display, line=line, column=c, path=h))
+        if source and source[0]:
+            name, col, attrs = source
+            if name not in subjects:
+                subj = Subject(name, attrs.values["characteristic"], Provenance(table.display, line, col, "Source Name"),
+                               attrs.values["comment"])  # fmt: skip
+                subjects[name] = (subj, line)
+                study.subjects.append(subj)
+            else:
+                subj, first = subjects[name]
+                _merge(subj.characteristics, attrs.values["characteristic"], "Source Name", name, first, ctx)
+                _merge(subj.comments, attrs.values["comment"], "Source Name", name, first, ctx)
+        if sample and sample[0]:
+            name, col, attrs = sample
+            subj_name = source[0] if source and source[0] else ""
+            if not subj_name:
+                continue
+            if name not in samples:
+                smp = Sample(name, subj_name, attrs.values["factor"], attrs.values["characteristic"],
+                             Provenance(table.display, line, col, "Sample Name"), attrs.values["comment"])  # fmt: skip
+                samples[name] = (smp, line)
+                study.samples.append(smp)
+            else:
+                smp, first = samples[name]
+                for kind, target in (("factor", smp.factors), ("characteristic", smp.characteristics),
+                                     ("comment", smp.comments)):  # fmt: skip
+                    _merge(target, attrs.values[kind], "Sample Name", name, first, ctx)
+    return protocols
+
+
+def _read_assay_table(table: TableDoc, study: Study, modality: str, ctx: _Ctx) -> set[str]:
+    scans: dict[str, tuple[Scan, int]] = {}
+    protocols: set[str] = set()
+    for line, cells in table.rows(ctx.report):
+        segs = _walk(cells, line, table, ctx)
+        protocols.update(n for h, n, _c, _a in segs if h == "Protocol REF" and n)
+        sample = next(((n, c) for h, n, c, _a in segs if h == "Sample Name"), None)
+        if sample is None or not sample[0]:
+            if sample is not None and any(n for _h, n, _c, _a in segs):
+                ctx.report.add(issue("isatab-empty-name", header="Sample Name", file=table.display, line=line,
+                                     column=sample[1], path="Sample Name"))  # fmt: skip
+            continue
+        # the acquisition: the first protocol, its assay node and the first data file after it
+        params: Values = {}
+        comments: Values = {}
+        scan_id = None
+        scan_col = 1
+        image: DataFile | None = None
+        derived: list[Segmentation] = []
+        stage = "acquisition"
+        pending: Values = {}
+        for h, n, c, a in segs[1:]:
+            if h == "Protocol REF":
+                if image is not None or scan_id is not None:
+                    stage = "derived"
+                if stage == "acquisition":
+                    params.update(a.values["parameter"])
+                else:
+                    pending = dict(a.values["parameter"])
+            elif h in ("Raw Data File", "Image File", "Derived Data File") or h.endswith("File"):
+                if stage == "acquisition" and image is None and h != "Derived Data File":
+                    if n:
+                        image = DataFile(n, a.values["comment"], Provenance(table.display, line, c, h))
+                elif n or pending:
+                    derived.append(Segmentation(pending, n or None, Provenance(table.display, line, c, h)))
+                    pending = {}
+            else:  # a node: Assay Name, Scan Name …
+                if scan_id is None and n:
+                    scan_id, scan_col = n, c
+                    comments.update(a.values["comment"])
+                    params.update(a.values["parameter"])
+        if pending:
+            derived.append(Segmentation(pending, None, Provenance(table.display, line, 1, "Protocol REF")))
+        if scan_id is None:
+            scan_id = image.path if image else f"{sample[0]}@{table.display}:{line}"
+        if scan_id not in scans:
+            scan = Scan(scan_id, sample[0], modality, params, comments, [image] if image else [], derived,
+                        Provenance(table.display, line, scan_col, "Assay Name"))  # fmt: skip
+            scans[scan_id] = (scan, line)
+            study.scans.append(scan)
+        else:
+            scan, first = scans[scan_id]
+            _merge(scan.parameters, params, "Assay Name", scan_id, first, ctx)
+            _merge(scan.comments, comments, "Assay Name", scan_id, first, ctx)
+            if image and all(f.path != image.path for f in scan.files):
+                scan.files.append(image)
+            scan.segmentations.extend(g for g in derived if g not in scan.segmentations)
+    return protocols
+
+
+def _cells(section: Section | None, label: str) -> list[Cell]:
+    return section.values(label) if section else []
+
+
+def _people(section: Section | None, prefix: str) -> list[Person]:
+    last = _cells(section, f"{prefix} Person Last Name")
+    get = lambda lab, i: c[i].value if i < len(c := _cells(section, f"{prefix} Person {lab}")) else ""  # noqa: E731
+    orcid = _cells(section, f"Comment[{prefix} Person ORCID]")
+    out = []
+    for i, cell in enumerate(last):
+        if cell.value:
+            roles = tuple(r for r in get("Roles", i).split(";") if r)
+            out.append(Person(cell.value, get("First Name", i), get("Email", i), get("Affiliation", i),
+                              orcid[i].value if i < len(orcid) else "", roles))  # fmt: skip
+    return out
+
+
+def _split(text: str) -> list[str]:
+    return [t for t in text.split(";") if t]
+
+
+def _modality(assays: Section, i: int, profile: Profile | None) -> str:
+    mod = _cells(assays, "Comment[Assay Modality]")
+    if i < len(mod) and mod[i].value:
+        return mod[i].value
+    tech = _cells(assays, "Study Assay Technology Type")
+    label = tech[i].value if i < len(tech) else ""
+    if profile:
+        for key, a in profile.assays.items():
+            if label and label.lower() in (a.technology.label.lower(), key.lower()):
+                return key
+    meas = _cells(assays, "Study Assay Measurement Type")
+    return label or (meas[i].value if i < len(meas) else "") or f"assay {i + 1}"
+
+
+def read_isatab(
+    folder: str | Path, profile: str | Profile | None = "auto", *, data_root: str | Path | None = None
+) -> tuple[Investigation, Profile | None, Report]:
+    """Read the ISA-Tab in ``folder``; ``profile`` "auto" uses the profile the file names, ``None`` none.
+
+    Returns the investigation, the profile applied (if any) and all findings. Never raises for bad input:
+    an unreadable folder gives an empty investigation and findings.
+    """
+    folder = Path(folder)
+    report = Report()
+    inv_files = sorted(folder.glob("i_*.txt"))
+    if not inv_files:
+        report.add(issue("isatab-no-investigation", file=str(folder)))
+        return Investigation("unreadable"), None, report
+    if len(inv_files) > 1:
+        report.add(issue("isatab-several-investigations", file=str(folder), names=", ".join(p.name for p in inv_files)))
+    ipath = inv_files[0]
+    ctx = _Ctx(report, ipath.name)
+    doc = parse_investigation(ipath, ipath.name, report)
+    prof = _resolve_profile(profile, doc, report)
+    inv = _investigation(doc)
+    inv.profile = prof.id if prof else inv.profile
+    named: set[str] = {ipath.name}
+    for block in doc.studies:
+        st_sec = block.get("STUDY")
+        ident = st_sec.first("Study Identifier") if st_sec else ""
+        study = Study(ident or f"study-{len(inv.studies) + 1}", st_sec.first("Study Title") if st_sec else "",
+                      st_sec.first("Study Description") if st_sec else "",
+                      provenance=Provenance(ipath.name, st_sec.line if st_sec else None, None, "STUDY"))  # fmt: skip
+        if st_sec:
+            for label, cells in st_sec.rows.items():
+                if label.startswith("Comment[") and cells and cells[0].value:
+                    study.comments[label[8:-1]] = Value(cells[0].value, None,
+                                                        Provenance(ipath.name, cells[0].line, 2, label))  # fmt: skip
+        design = block.get("STUDY DESIGN DESCRIPTORS")
+        types, tans, tsrs = (_cells(design, f"Study Design Type{s}") for s in ("", " Term Accession Number",
+                                                                                 " Term Source REF"))  # fmt: skip
+        study.design_types = [Term(c.value, tsrs[i].value if i < len(tsrs) and tsrs[i].value else None,
+                                   tans[i].value if i < len(tans) and tans[i].value else None)
+                              for i, c in enumerate(types) if c.value]  # fmt: skip
+        for c in tsrs:
+            if c.value:
+                ctx.sources_used.setdefault(c.value, (ipath.name, c))
+        factors = [c.value for c in _cells(block.get("STUDY FACTORS"), "Study Factor Name") if c.value]
+        study.factors = factors
+        declared_protocols = {c.value for c in _cells(block.get("STUDY PROTOCOLS"), "Study Protocol Name")}
+        used_protocols: dict[str, tuple[str, int]] = {}
+        fname = st_sec.first("Study File Name") if st_sec else ""
+        if fname:
+            named.add(fname)
+            table = _open(folder, fname, "study", st_sec, "Study File Name", ctx)
+            if table:
+                for p in _read_study_table(table, study, ctx):
+                    used_protocols.setdefault(p, (table.display, 0))
+                _check_factors(table, factors, ctx)
+        assays = block.get("STUDY ASSAYS")
+        for i, cell in enumerate(_cells(assays, "Study Assay File Name")):
+            if not cell.value:
+                continue
+            named.add(cell.value)
+            table = _open(folder, cell.value, "assay", assays, "Study Assay File Name", ctx, index=i)
+            if table:
+                for p in _read_assay_table(table, study, _modality(assays, i, prof), ctx):
+                    used_protocols.setdefault(p, (table.display, 0))
+        for p, (file, _l) in sorted(used_protocols.items()):
+            if p not in declared_protocols:
+                report.add(issue("isatab-protocol-undeclared", protocol=p, file=file, path="Protocol REF"))
+        inv.studies.append(study)
+    declared = {c.value for c in _cells(doc.top.get("ONTOLOGY SOURCE REFERENCE"), "Term Source Name")}
+    for src, (file, cell) in sorted(ctx.sources_used.items()):
+        if src not in declared:
+            report.add(issue("isatab-term-source-undeclared", source=src, file=file,
+                             line=cell.line, column=cell.column))  # fmt: skip
+    for p in sorted(folder.glob("[sa]_*.txt")):
+        if p.name not in named:
+            report.add(issue("isatab-file-unreferenced", name=p.name, file=p.name))
+    if prof is not None:
+        report.merge(apply_profile(inv, prof))
+    report.merge(check_structure(inv, Path(data_root) if data_root is not None else folder))
+    return inv, prof, report
+
+
+def _check_factors(table: TableDoc, factors: list[str], ctx: _Ctx) -> None:
+    for col, ((kind, name), header) in enumerate(zip(table.kinds, table.headers, strict=True), 1):
+        if kind == "factor" and name not in factors:
+            ctx.report.add(issue("isatab-factor-undeclared", factor=name, file=table.display, line=1, column=col,
+                                 path=header))  # fmt: skip
+
+
+def _open(
+    folder: Path, name: str, kind: str, section: Section, label: str, ctx: _Ctx, index: int = 0
+) -> TableDoc | None:
+    cells = section.values(label)
+    cell = cells[index] if index < len(cells) else None
+    path = folder / name
+    if not path.is_file():
+        ctx.report.add(issue("isatab-file-missing", kind=kind, name=name, file=ctx.inv_file,
+                             line=cell.line if cell else None, column=cell.column if cell else None, path=label))  # fmt: skip
+        return None
+    table = open_table(path, name, ctx.report)
+    if table is None:
+        return None
+    return table
+
+
+def _resolve_profile(profile: str | Profile | None, doc: InvestigationDoc, report: Report) -> Profile | None:
+    if profile is None or profile == "none":
+        return None
+    if isinstance(profile, Profile):
+        return profile
+    name = profile
+    if profile == "auto":
+        sec = doc.top.get("INVESTIGATION")
+        name = sec.first(PROFILE_COMMENT) if sec else ""
+        if not name:
+            return None
+    try:
+        return load_profile(name)
+    except ProfileError as exc:
+        report.add(issue("profile-unknown", name=name, reason=str(exc), file=doc.file))
+        return None
+
+
+def _investigation(doc: InvestigationDoc) -> Investigation:
+    sec = doc.top.get("INVESTIGATION")
+    first = sec.first if sec else (lambda _label: "")
+    pubs_sec = doc.top.get("INVESTIGATION PUBLICATIONS")
+    pubs = []
+    for i, c in enumerate(
+        _cells(pubs_sec, "Investigation Publication DOI") or _cells(pubs_sec, "Investigation Publication Title")
+    ):
+        get = lambda lab: x[i].value if i < len(x := _cells(pubs_sec, f"Investigation {lab}")) else ""  # noqa: E731, B023
+        pub = {"pubmed": get("PubMed ID"), "doi": get("Publication DOI"), "authors": get("Publication Author List"),
+               "title": get("Publication Title"), "status": get("Publication Status")}  # fmt: skip
+        if any(pub.values()):
+            pubs.append({k: v for k, v in pub.items() if v})
+    funders, awards = _split(first("Comment[Funder]")), _split(first("Comment[Award]"))
+    funding = [{k: v for k, v in (("funder", f), ("award", awards[i] if i < len(awards) else "")) if v}
+               for i, f in enumerate(funders)]  # fmt: skip
+    skip = {PROFILE_COMMENT, "Comment[License]", "Comment[Keywords]", "Comment[Funder]", "Comment[Award]"}
+    comments = {k[8:-1]: v[0].value for k, v in (sec.rows.items() if sec else []) if k.startswith("Comment[")
+                and k not in skip and v and v[0].value}  # fmt: skip
+    return Investigation(
+        identifier=first("Investigation Identifier") or "investigation",
+        title=first("Investigation Title"),
+        description=first("Investigation Description"),
+        submission_date=first("Investigation Submission Date"),
+        public_release_date=first("Investigation Public Release Date"),
+        contacts=_people(doc.top.get("INVESTIGATION CONTACTS"), "Investigation"),
+        licences=_split(first("Comment[License]")),
+        keywords=_split(first("Comment[Keywords]")),
+        publications=pubs,
+        funding=funding,
+        profile=first(PROFILE_COMMENT) or None,
+        comments=comments,
+    )

@@ -1,0 +1,182 @@
+"""Offline JSON-LD: the shipped contexts, reading documents safely, and parsing them into rdflib.
+
+Every ``@context`` isaprofile writes is shipped in ``isaprofile/linked/contexts/``. Before a
+document reaches rdflib, each context reference is replaced by the shipped context it names
+(:func:`inline_contexts`); a remote context that is not shipped is a finding and the document is
+not parsed, so rdflib never has a URL to fetch. Reading a document never raises for bad input:
+text that is not JSON, nesting beyond :data:`MAX_DEPTH` and remote contexts are findings.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from isaprofile.linked._common import jpath
+from isaprofile.validate.issues import Report, issue
+
+RO_CRATE_CONTEXT = "https://w3id.org/ro/crate/1.2/context"
+RO_CRATE_SPEC = "https://w3id.org/ro/crate/1.2"
+SCHEMA_ORG_CONTEXT = "https://schema.org/"
+MAX_DEPTH = 64
+_FILES = {
+    "https://w3id.org/ro/crate/1.1/context": "ro-crate.jsonld",
+    "https://w3id.org/ro/crate/1.2/context": "ro-crate.jsonld",
+    "https://w3id.org/ro/crate/1.3/context": "ro-crate.jsonld",
+    "https://schema.org": "schema-org.jsonld",
+    "https://schema.org/": "schema-org.jsonld",
+    "http://schema.org": "schema-org.jsonld",
+    "http://schema.org/": "schema-org.jsonld",
+}
+# Terms the ISA RO-Crate profile uses that the RO-Crate context does not define (Bioschemas).
+ISA_TERMS: dict[str, str] = {
+    "LabProcess": "https://bioschemas.org/LabProcess",
+    "LabProtocol": "https://bioschemas.org/LabProtocol",
+    "Sample": "https://bioschemas.org/Sample",
+    "executesLabProtocol": "https://bioschemas.org/properties/executesLabProtocol",
+    "parameterValue": "https://bioschemas.org/properties/parameterValue",
+    "intendedUse": "https://bioschemas.org/properties/intendedUse",
+    "additionalProperty": "https://bioschemas.org/properties/additionalProperty",
+    "xsd": "http://www.w3.org/2001/XMLSchema#",
+}
+
+
+def shipped_contexts() -> list[str]:
+    """The context URLs resolved locally, sorted."""
+    return sorted(_FILES)
+
+
+@cache
+def _load(name: str) -> str:
+    return (resources.files("isaprofile.linked") / "contexts" / name).read_text(encoding="utf-8")
+
+
+def load_context(url: str) -> dict[str, Any] | None:
+    """The ``@context`` object of a shipped context URL (a fresh copy), or None when not shipped."""
+    name = _FILES.get(url.strip())
+    if name is None:
+        return None
+    return json.loads(_load(name))["@context"]
+
+
+def read_document(source: str | Path | bytes | dict[str, Any], file: str | None = None) -> tuple[
+    dict[str, Any] | None, Report
+]:  # fmt: skip
+    """Read a JSON-LD document from a path, bytes or an already decoded dict.
+
+    Returns the document (None when it cannot be used) and the findings: ``jsonld-unreadable``,
+    ``jsonld-not-json``, ``jsonld-not-object``, ``jsonld-too-deep``.
+    """
+    report = Report()
+    if isinstance(source, dict):
+        doc: Any = source
+    else:
+        if isinstance(source, bytes):
+            raw = source
+        else:
+            file = file or str(source)
+            try:
+                raw = Path(source).read_bytes()
+            except OSError as exc:
+                report.add(issue("jsonld-unreadable", file=file, reason=exc.strerror or type(exc).__name__))
+                return None, report
+        try:
+            doc = json.loads(raw.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            report.add(issue("jsonld-not-json", file=file, path="$", reason=f"not UTF-8 at byte {exc.start}"))
+            return None, report
+        except json.JSONDecodeError as exc:
+            report.add(issue("jsonld-not-json", file=file, line=exc.lineno, column=exc.colno, path="$",
+                             reason=exc.msg))  # fmt: skip
+            return None, report
+        except RecursionError:
+            report.add(issue("jsonld-too-deep", file=file, path="$", limit=MAX_DEPTH))
+            return None, report
+    deep = _too_deep(doc)
+    if deep is not None:
+        report.add(issue("jsonld-too-deep", file=file, path=deep, limit=MAX_DEPTH))
+        return None, report
+    if not isinstance(doc, dict):
+        report.add(issue("jsonld-not-object", file=file, path="$"))
+        return None, report
+    return doc, report
+
+
+def _too_deep(doc: Any) -> str | None:
+    """The JSON path of the first place nested deeper than :data:`MAX_DEPTH`, or None."""
+    stack: list[tuple[Any, tuple[str | int, ...]]] = [(doc, ())]
+    while stack:
+        node, where = stack.pop()
+        if len(where) > MAX_DEPTH:
+            return jpath(*where)
+        if isinstance(node, dict):
+            stack.extend((v, (*where, k)) for k, v in node.items())
+        elif isinstance(node, list):
+            stack.extend((v, (*where, i)) for i, v in enumerate(node))
+    return None
+
+
+def inline_contexts(doc: dict[str, Any], file: str | None = None) -> tuple[dict[str, Any] | None, Report]:
+    """A copy of ``doc`` whose context references are replaced by the shipped contexts.
+
+    Any ``@context`` (top level, nested, or ``@import``) naming a URL that is not shipped gives a
+    ``jsonld-context-remote`` finding at its JSON path, and no document is returned.
+    """
+    report = Report()
+    out = copy.deepcopy(doc)
+
+    def resolve(ctx: Any, where: tuple[str | int, ...]) -> Any:
+        if isinstance(ctx, str):
+            local = load_context(ctx)
+            if local is None:
+                report.add(issue("jsonld-context-remote", file=file, path=jpath(*where), url=ctx))
+            return local
+        if isinstance(ctx, list):
+            return [resolve(c, (*where, i)) for i, c in enumerate(ctx)]
+        if isinstance(ctx, dict) and isinstance(ctx.get("@import"), str):
+            imported = resolve(ctx["@import"], (*where, "@import"))
+            rest = {k: v for k, v in ctx.items() if k != "@import"}
+            return {**(imported or {}), **rest}
+        return ctx
+
+    def walk(node: Any, where: tuple[str | int, ...]) -> None:
+        if isinstance(node, dict):
+            for key, val in node.items():
+                if key == "@context":
+                    node[key] = resolve(val, (*where, key))
+                else:
+                    walk(val, (*where, key))
+        elif isinstance(node, list):
+            for i, val in enumerate(node):
+                walk(val, (*where, i))
+
+    walk(out, ())
+    return (None if report.issues else out), report
+
+
+def to_graph(doc: dict[str, Any], file: str | None = None) -> tuple[Any, Report]:
+    """Parse a JSON-LD document into an ``rdflib.Graph`` with only shipped contexts (no network).
+
+    Returns (graph or None, findings). A document rdflib cannot interpret gives ``jsonld-invalid``.
+    """
+    from rdflib import Graph
+
+    local, report = inline_contexts(doc, file)
+    if local is None:
+        return None, report
+    graph = Graph()
+    try:
+        graph.parse(data=json.dumps(local), format="json-ld")
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        report.add(issue("jsonld-invalid", file=file, path="$", reason=str(exc)[:200]))
+        return None, report
+    return graph, report
+
+
+def dumps(doc: dict[str, Any]) -> bytes:
+    """The canonical bytes of a JSON document: sorted keys, two-space indent, UTF-8, final newline."""
+    return (json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")

@@ -1,0 +1,87 @@
+"""Sizes, SHA-256 checksums and formats of the data files an investigation names."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from isaprofile.linked._common import FORMATS
+from isaprofile.validate.issues import Report, issue
+
+FileInfo = tuple[int, str]  # (size in bytes, SHA-256 hex digest)
+_CHUNK = 1 << 20
+
+
+def sha256_file(path: str | Path) -> FileInfo:
+    """Size and SHA-256 of one file, read in 1 MiB chunks."""
+    h = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            h.update(chunk)
+            size += len(chunk)
+    return size, h.hexdigest()
+
+
+def scan_files(root: str | Path, paths: Iterable[str]) -> tuple[dict[str, FileInfo], Report]:
+    """Size and SHA-256 of every named path under ``root``; a folder contributes each file in it.
+
+    Keys are POSIX paths relative to ``root``. A path that does not exist is a
+    ``data-file-missing`` finding.
+    """
+    base = Path(root)
+    out: dict[str, FileInfo] = {}
+    report = Report()
+    for rel in sorted(set(paths)):
+        full = base / rel
+        if full.is_file():
+            out[_posix(rel)] = sha256_file(full)
+        elif full.is_dir():
+            for dirpath, dirnames, filenames in os.walk(full):
+                dirnames.sort()
+                for name in sorted(filenames):
+                    member = Path(dirpath) / name
+                    out[member.relative_to(base).as_posix()] = sha256_file(member)
+        else:
+            report.add(issue("data-file-missing", file=_posix(rel), path=_posix(rel)))
+    return out, report
+
+
+def members(path: str, info: Mapping[str, FileInfo]) -> list[str]:
+    """The keys of ``info`` that belong to ``path``: itself when it is a file, else the files below it."""
+    key = _posix(path)
+    if key in info:
+        return [key]
+    prefix = key + "/"
+    return sorted(k for k in info if k.startswith(prefix))
+
+
+def file_format(path: str, is_folder: bool = False) -> str:
+    """The format key of a data file (``dicom``, ``nifti``, ``nifti-gz``, ``json`` or ``other``)."""
+    low = path.lower()
+    if low.endswith(".nii.gz"):
+        return "nifti-gz"
+    if low.endswith(".nii"):
+        return "nifti"
+    if low.endswith((".dcm", ".dicom", ".ima")) or is_folder:
+        return "dicom"
+    if low.endswith(".nrrd"):
+        return "nrrd"
+    if low.endswith(".json"):
+        return "json"
+    return "other"
+
+
+def encoding_format(path: str, is_folder: bool = False) -> tuple[str, str | None]:
+    """The IANA media type and format IRI (EDAM) of a file; ``.nii.gz`` is gzip-compressed NIfTI."""
+    kind = file_format(path, is_folder)
+    media, iri = FORMATS[kind]
+    if kind == "nifti-gz":
+        media = "application/gzip"
+    return media, iri
+
+
+def _posix(path: str) -> str:
+    return path.replace("\\", "/").strip("/")

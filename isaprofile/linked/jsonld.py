@@ -1,0 +1,408 @@
+"""RO-Crate 1.2 metadata (``ro-crate-metadata.json``) for an investigation, following the ISA RO-Crate profile.
+
+Layout of the graph (all ``@id`` values derive from the dataset's identifiers):
+
+* ``./`` — the root ``Dataset``, ``additionalType`` ``Investigation``; ``hasPart`` its studies.
+* ``#study-<id>`` — ``Dataset`` ``Study``; ``hasPart`` its assays, ``about`` its sample-collection
+  processes, ``mentions`` its sources and samples in order.
+* ``#assay-<study>-<modality>`` — ``Dataset`` ``Assay`` (one per modality); ``hasPart`` the image
+  files, DICOM series folders and masks; ``about`` the scan and segmentation processes.
+* ``#source-<id>`` / ``#sample-<id>`` — Bioschemas ``Sample`` (``additionalType`` Source / Sample) with
+  ``additionalProperty`` characteristics and factors as ``PropertyValue``.
+* ``#process-…`` — ``LabProcess``: collection (source → sample), scan (sample → files, with the
+  acquisition parameters as ``parameterValue``), segmentation (scan files → mask).
+* data files — ``File`` with ``contentSize``, ``sha256`` and ``encodingFormat``; a DICOM series
+  folder is a ``Dataset`` whose ``hasPart`` lists its files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from isaprofile.linked import _common as c
+from isaprofile.linked.context import ISA_TERMS, RO_CRATE_CONTEXT, RO_CRATE_SPEC, dumps
+from isaprofile.linked.files import FileInfo, encoding_format, members, scan_files
+from isaprofile.model import Investigation, Person, Scan, Study, Term, Value, Values
+from isaprofile.profile.model import Profile
+from isaprofile.validate.issues import Report
+
+ISA_PROFILE = "https://github.com/nfdi4plants/isa-ro-crate-profile"
+PROFILE_URN = "urn:isaprofile:profile:{name}:{version}"
+_KIND = {"characteristic": "Characteristic", "factor": "Factor", "parameter": "Parameter"}
+
+
+class _Graph:
+    """The entities of a crate keyed by ``@id``; adding an entity twice merges nothing, keeps the first."""
+
+    def __init__(self, profile: Profile) -> None:
+        self.profile = profile
+        self.entities: dict[str, dict[str, Any]] = {}
+
+    def add(self, ent: dict[str, Any]) -> dict[str, str]:
+        self.entities.setdefault(ent["@id"], ent)
+        return {"@id": ent["@id"]}
+
+    def term(self, term: Term) -> dict[str, str]:
+        if term.source:
+            self.add(c.term_set(term.source, self.profile))
+        return self.add(c.defined_term(term, self.profile))
+
+    def org(self, name: str) -> dict[str, str]:
+        return self.add({"@id": c.local_id("organization", name), "@type": "Organization", "name": name})
+
+    def person(self, p: Person) -> dict[str, str]:
+        ent: dict[str, Any] = {"@id": c.person_id(p), "@type": "Person", "name": p.name, "familyName": p.last_name}
+        if p.first_name:
+            ent["givenName"] = p.first_name
+        if p.email:
+            ent["email"] = p.email
+        if p.affiliation:
+            ent["affiliation"] = self.org(p.affiliation)
+        if p.orcid:
+            ent["identifier"] = c.orcid_iri(p.orcid) if c.orcid_ok(p.orcid) else p.orcid
+        if p.roles:
+            ent["jobTitle"] = [self.term(Term(r)) for r in p.roles]
+        return self.add(ent)
+
+    def values(self, owner: str, values: Values, entity: str) -> list[dict[str, str]]:
+        """PropertyValues for the values of one record; ``entity`` is the profile entity."""
+        refs = []
+        for key, val in values.items():
+            refs.append(self.add(self.property_value(owner, key, val, entity)))
+        return refs
+
+    def property_value(self, owner: str, key: str, val: Value, entity: str) -> dict[str, Any]:
+        f = next((x for x in self.profile.fields if x.key == key and x.entity == entity), None)
+        iri = (
+            c.field_iri(self.profile, f)
+            if f
+            else c.FIELD_URN.format(name=self.profile.name, version=self.profile.version, key=key)
+        )
+        ent: dict[str, Any] = {
+            "@id": f"{owner}-pv-{quote(key, safe='')}",
+            "@type": "PropertyValue",
+            "additionalType": _KIND.get(f.isa if f else "", "Parameter"),
+            "name": f.name if f else key,
+            "propertyID": iri,
+            "value": c.json_value(val),
+            **c.unit_entry(val.unit),
+        }
+        if val.term is not None:
+            ent["valueReference"] = self.term(val.term)
+        if val.unit is not None and val.unit.source:
+            self.add(c.term_set(val.unit.source, self.profile))
+        return ent
+
+    def comments(self, owner: str, comments: Mapping[str, Value | str]) -> list[dict[str, str]]:
+        refs = []
+        for name, val in comments.items():
+            text = val.text() if isinstance(val, Value) else str(val)
+            refs.append(
+                self.add(
+                    {"@id": f"{owner}-comment-{quote(name, safe='')}", "@type": "Comment", "name": name, "text": text}
+                )
+            )
+        return refs
+
+
+def build_ro_crate(
+    investigation: Investigation,
+    profile: Profile,
+    *,
+    files: Mapping[str, FileInfo] | None = None,
+    root: str | Path | None = None,
+    publisher: str | None = None,
+) -> tuple[dict[str, Any], Report]:
+    """The RO-Crate metadata document of ``investigation`` and the findings made while building it.
+
+    ``files`` maps data file paths (relative, POSIX) to ``(size, sha256)``; a DICOM series folder is
+    given by its member files. Without ``files``, sizes and checksums are computed from the files
+    under ``root``; without either, data entities carry no size or checksum. Findings:
+    ``data-file-missing`` for a named file that is not there.
+    """
+    report = Report()
+    if files is None and root is not None:
+        files, report = scan_files(root, _all_paths(investigation))
+    info: Mapping[str, FileInfo] = files or {}
+    g = _Graph(profile)
+    g.add(
+        {
+            "@id": "ro-crate-metadata.json",
+            "@type": "CreativeWork",
+            "about": {"@id": "./"},
+            "conformsTo": {"@id": RO_CRATE_SPEC},
+        }
+    )
+    creators = [g.person(p) for p in investigation.contacts]
+    root_ent = _root(g, investigation, publisher)
+    root_ent["creator"] = creators
+    root_ent["hasPart"] = [_study(g, investigation, s, info, creators) for s in investigation.studies]
+    g.add(root_ent)
+    doc = {"@context": [RO_CRATE_CONTEXT, dict(ISA_TERMS)], "@graph": [g.entities[k] for k in sorted(g.entities)]}
+    return doc, report
+
+
+def ro_crate_bytes(investigation: Investigation, profile: Profile, **kwargs: Any) -> tuple[bytes, Report]:
+    """:func:`build_ro_crate` serialised deterministically (sorted keys, UTF-8)."""
+    doc, report = build_ro_crate(investigation, profile, **kwargs)
+    return dumps(doc), report
+
+
+def _all_paths(inv: Investigation) -> list[str]:
+    out = []
+    for s in inv.studies:
+        for scan in s.scans:
+            out.extend(f.path for f in scan.files)
+            out.extend(g.path for g in scan.segmentations if g.path)
+    return out
+
+
+def _root(g: _Graph, inv: Investigation, publisher: str | None) -> dict[str, Any]:
+    ent: dict[str, Any] = {
+        "@id": "./",
+        "@type": "Dataset",
+        "additionalType": "Investigation",
+        "identifier": inv.identifier,
+        "name": inv.title or inv.identifier,
+    }
+    if inv.description:
+        ent["description"] = inv.description
+    licences = []
+    for lic in inv.licences:
+        lid = c.spdx_id(lic)
+        name = c.spdx_licences().get(lid, lid)
+        licences.append(g.add({"@id": c.spdx_iri(lid), "@type": "CreativeWork", "name": name, "identifier": lid}))
+    if licences:
+        ent["license"] = licences
+    if c.release_date(inv):
+        ent["datePublished"] = c.release_date(inv)
+    if inv.submission_date:
+        ent["dateCreated"] = inv.submission_date
+    if inv.keywords:
+        ent["keywords"] = list(inv.keywords)
+    pub = c.publisher_name(inv, publisher)
+    if pub:
+        ent["publisher"] = g.org(pub)
+    grants = []
+    for fund in inv.funding:
+        funder, award = fund.get("funder", ""), fund.get("award", "")
+        grant: dict[str, Any] = {"@id": c.local_id("grant", funder, award), "@type": "Grant", "name": award or funder}
+        if award:
+            grant["identifier"] = award
+        if funder:
+            grant["funder"] = g.org(funder)
+        grants.append(g.add(grant))
+    if grants:
+        ent["funding"] = grants
+    cites = []
+    for i, pub_ in enumerate(inv.publications):
+        doi = pub_.get("doi", "")
+        art: dict[str, Any] = {
+            "@id": f"https://doi.org/{doi}" if doi else c.local_id("publication", str(i)),
+            "@type": "ScholarlyArticle",
+            "name": pub_.get("title") or doi or f"publication {i}",
+        }
+        if doi:
+            art["identifier"] = doi
+        if pub_.get("authors"):
+            art["creditText"] = pub_["authors"]
+        cites.append(g.add(art))
+    if cites:
+        ent["citation"] = cites
+    conforms = [g.add({"@id": ISA_PROFILE, "@type": ["CreativeWork", "Profile"], "name": "ISA RO-Crate profile"})]
+    prof = g.profile
+    conforms.append(
+        g.add(
+            {
+                "@id": PROFILE_URN.format(name=prof.name, version=prof.version),
+                "@type": ["CreativeWork", "Profile"],
+                "name": prof.title,
+                "version": prof.version,
+                "identifier": prof.id,
+            }
+        )
+    )
+    ent["conformsTo"] = conforms
+    if inv.comments:
+        ent["comment"] = g.comments("#investigation", inv.comments)
+    return ent
+
+
+def _study(
+    g: _Graph, inv: Investigation, s: Study, info: Mapping[str, FileInfo], creators: list[dict[str, str]]
+) -> dict[str, str]:
+    sid = c.local_id("study", s.identifier)
+    ent: dict[str, Any] = {
+        "@id": sid,
+        "@type": "Dataset",
+        "additionalType": "Study",
+        "identifier": s.identifier,
+        "name": s.title or s.identifier,
+        "creator": creators,
+    }
+    if s.description:
+        ent["description"] = s.description
+    if inv.submission_date:
+        ent["dateCreated"] = inv.submission_date
+    if c.release_date(inv):
+        ent["datePublished"] = c.release_date(inv)
+    if s.design_types:
+        ent["keywords"] = [g.term(t) for t in s.design_types]
+    if s.factors:
+        ent["variableMeasured"] = list(s.factors)
+    if s.comments:
+        ent["comment"] = g.comments(sid, s.comments)
+    mentions, about = [], []
+    collect = _protocol(g, s, "animal at time point", g.profile.protocols.get("animal at time point"))
+    for subj in s.subjects:
+        mentions.append(
+            g.add(
+                {
+                    "@id": c.local_id("source", subj.id),
+                    "@type": "Sample",
+                    "additionalType": "Source",
+                    "name": subj.id,
+                    "additionalProperty": g.values(c.local_id("source", subj.id), subj.characteristics, "subject"),
+                }
+            )
+        )
+    for smp in s.samples:
+        own = c.local_id("sample", smp.id)
+        props = g.values(own, smp.characteristics, "sample") + g.values(own, smp.factors, "sample")
+        mentions.append(
+            g.add(
+                {"@id": own, "@type": "Sample", "additionalType": "Sample", "name": smp.id, "additionalProperty": props}
+            )
+        )
+        about.append(
+            g.add(
+                {
+                    "@id": c.local_id("process", "collection", smp.id),
+                    "@type": "LabProcess",
+                    "name": f"collection of {smp.id}",
+                    "object": [{"@id": c.local_id("source", smp.subject)}],
+                    "result": [{"@id": own}],
+                    "executesLabProtocol": collect,
+                }
+            )
+        )
+    ent["mentions"] = mentions
+    ent["about"] = about
+    modalities = list(dict.fromkeys(scan.modality for scan in s.scans))
+    ent["hasPart"] = [_assay(g, s, m, [x for x in s.scans if x.modality == m], info, creators) for m in modalities]
+    return g.add(ent)
+
+
+def _protocol(g: _Graph, s: Study, name: str, kind: Term | None) -> dict[str, str]:
+    ent: dict[str, Any] = {
+        "@id": c.local_id("protocol", s.identifier, name),
+        "@type": "LabProtocol",
+        "name": name,
+        "description": f"{name} ({s.identifier})",
+    }
+    if kind is not None:
+        ent["intendedUse"] = g.term(kind)
+    return g.add(ent)
+
+
+def _assay(
+    g: _Graph, s: Study, modality: str, scans: list[Scan], info: Mapping[str, FileInfo], creators: list[dict[str, str]]
+) -> dict[str, str]:
+    aid = c.local_id("assay", s.identifier, modality)
+    spec = g.profile.assays.get(modality)
+    ent: dict[str, Any] = {
+        "@id": aid,
+        "@type": "Dataset",
+        "additionalType": "Assay",
+        "identifier": f"{s.identifier}-{modality}",
+        "name": f"{modality} of {s.identifier}",
+        "description": f"{modality} scans of study {s.identifier}",
+        "creator": creators,
+    }
+    protocol_type = spec.protocol_type if spec else Term("data acquisition")
+    acquire = _protocol(g, s, spec.protocol if spec else modality, protocol_type)
+    segment = _protocol(g, s, "image segmentation", g.profile.protocols.get("image segmentation"))
+    if spec is not None:
+        ent["measurementMethod"] = g.term(spec.technology)
+        ent["measurementTechnique"] = g.term(spec.measurement)
+    parts: list[dict[str, str]] = []
+    about: list[dict[str, str]] = []
+    for scan in scans:
+        results: list[dict[str, str]] = []
+        for df in scan.files:
+            top, leaves = _data_entity(g, df.path, info)
+            if df.comments:
+                g.entities[top["@id"]]["comment"] = g.comments(top["@id"], df.comments)
+            parts.append(top)
+            results.extend(leaves)
+        proc: dict[str, Any] = {
+            "@id": c.local_id("process", "scan", scan.id),
+            "@type": "LabProcess",
+            "name": scan.id,
+            "object": [{"@id": c.local_id("sample", scan.sample)}],
+            "result": results,
+            "executesLabProtocol": acquire,
+            "parameterValue": g.values(c.local_id("scan", scan.id), scan.parameters, "scan"),
+        }
+        if scan.comments:
+            proc["comment"] = g.comments(c.local_id("scan", scan.id), scan.comments)
+        about.append(g.add(proc))
+        for n, seg in enumerate(scan.segmentations):
+            own = c.local_id("segmentation", scan.id, str(n))
+            sp: dict[str, Any] = {
+                "@id": c.local_id("process", "segmentation", scan.id, str(n)),
+                "@type": "LabProcess",
+                "name": f"segmentation {n} of {scan.id}",
+                "object": results,
+                "executesLabProtocol": segment,
+                "parameterValue": g.values(own, seg.values, "segmentation"),
+            }
+            if seg.path:
+                top, leaves = _data_entity(g, seg.path, info)
+                anatomy = [g.term(v.term) for v in seg.values.values() if v.term is not None and v.term.accession]
+                if anatomy:
+                    g.entities[top["@id"]]["about"] = anatomy
+                parts.append(top)
+                sp["result"] = leaves
+            about.append(g.add(sp))
+    ent["hasPart"] = list({p["@id"]: p for p in parts}.values())
+    ent["about"] = about
+    return g.add(ent)
+
+
+def _data_entity(g: _Graph, path: str, info: Mapping[str, FileInfo]) -> tuple[dict[str, str], list[dict[str, str]]]:
+    """The entity of a data file path (File, or Dataset for a folder) and its File leaves."""
+    keys = members(path, info)
+    clean = path.replace("\\", "/").strip("/")
+    if keys and keys != [clean]:
+        leaves = [g.add(_file(k, info[k], True)) for k in keys]
+        _format(g, keys[0], True)
+        folder = {"@id": c.file_id(clean) + "/", "@type": "Dataset", "name": Path(clean).name, "hasPart": leaves}
+        return g.add(folder), leaves
+    ref = g.add(_file(clean, info.get(clean), False))
+    _format(g, clean, False)
+    return ref, [ref]
+
+
+def _format(g: _Graph, path: str, in_folder: bool) -> None:
+    """Describe the format IRI of a file as a contextual entity."""
+    media, iri = encoding_format(path, in_folder)
+    if iri:
+        g.add({"@id": iri, "@type": "WebSite", "name": f"{c.FORMAT_NAMES.get(iri, media)} (EDAM)"})
+
+
+def _file(path: str, meta: FileInfo | None, in_folder: bool) -> dict[str, Any]:
+    media, iri = encoding_format(path, in_folder)
+    ent: dict[str, Any] = {
+        "@id": c.file_id(path),
+        "@type": "File",
+        "name": Path(path).name,
+        "encodingFormat": [media, {"@id": iri}] if iri else media,
+    }
+    if meta is not None:
+        ent["contentSize"] = str(meta[0])
+        ent["sha256"] = meta[1]
+    return ent

@@ -1,0 +1,216 @@
+"""BagIt (RFC 8493) tag files: write and parse ``bagit.txt``, ``bag-info.txt`` and manifests.
+
+This module only makes and reads bytes; :mod:`isaprofile.package.build` writes them durably.
+
+Public API::
+
+    encode_path(rel) / decode_path(text)          RFC 8493 §2.1.3 percent-encoding of CR, LF and %
+    bagit_txt() -> bytes                          the bag declaration (BagIt-Version 1.0, UTF-8)
+    bag_info(info, *, payload_bytes, payload_files, bagging_date=None) -> list[tuple[str, str]]
+    bag_info_txt(fields) -> bytes
+    manifest_txt(digests: Mapping[str, str]) -> bytes        path -> hex digest, sorted, LF
+    tag_files(payload, info, *, algorithms, bagging_date=None, extra_tags=None) -> dict[str, bytes]
+    parse_manifest(text) / parse_bag_info(text) / parse_bagit_txt(text)
+
+Paths in manifests are relative to the bag (``data/scan.dcm``) with ``/`` separators.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import os
+from collections.abc import Iterable, Mapping, Sequence
+
+from isaprofile.package.hashing import ALGORITHMS, FileDigest, hash_stream
+
+BAGIT_VERSION = "1.0"
+ENCODING = "UTF-8"
+PAYLOAD_DIR = "data"
+DECLARATION = "bagit.txt"
+BAG_INFO = "bag-info.txt"
+SOFTWARE = "isaprofile (https://pypi.org/project/isaprofile/)"
+RESERVED = ("Bagging-Date", "Payload-Oxum", "Bag-Software-Agent")
+
+
+def encode_path(rel: str) -> str:
+    """Percent-encode ``%``, CR and LF in a manifest path (RFC 8493 §2.1.3)."""
+    return rel.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def decode_path(text: str) -> str:
+    """Undo :func:`encode_path` (``%0D``/``%0A``/``%25`` in either case)."""
+    out: list[str] = []
+    i = 0
+    codes = {"%0D": "\r", "%0A": "\n", "%25": "%"}
+    while i < len(text):
+        piece = text[i : i + 3].upper()
+        if piece in codes:
+            out.append(codes[piece])
+            i += 3
+        else:
+            out.append(text[i])
+            i += 1
+    return "".join(out)
+
+
+def bagit_txt() -> bytes:
+    """The bag declaration."""
+    return f"BagIt-Version: {BAGIT_VERSION}\nTag-File-Character-Encoding: {ENCODING}\n".encode()
+
+
+def default_bagging_date() -> dt.date:
+    """``SOURCE_DATE_EPOCH`` (reproducible builds) as a UTC date when set, else today (UTC)."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if epoch and epoch.strip().isdigit():
+        return dt.datetime.fromtimestamp(int(epoch), tz=dt.UTC).date()
+    return dt.datetime.now(tz=dt.UTC).date()
+
+
+def payload_oxum(total_bytes: int, count: int) -> str:
+    """``OctetCount.StreamCount`` of the payload."""
+    return f"{total_bytes}.{count}"
+
+
+def bag_info(
+    info: Mapping[str, str | Sequence[str]],
+    *,
+    payload_bytes: int,
+    payload_files: int,
+    bagging_date: dt.date | None = None,
+) -> list[tuple[str, str]]:
+    """The ``bag-info.txt`` fields: the caller's (in their order), then Bagging-Date,
+    Payload-Oxum and Bag-Software-Agent, which the library sets. A list value repeats the label."""
+    fields: list[tuple[str, str]] = []
+    for label, value in info.items():
+        if label in RESERVED:
+            continue
+        if not label or any(c in label for c in ":\r\n") or label != label.strip():
+            raise ValueError(f"bad bag-info label {label!r}")
+        values = [value] if isinstance(value, str) else list(value)
+        fields.extend((label, str(v)) for v in values)
+    date = bagging_date or default_bagging_date()
+    fields.append(("Bagging-Date", date.isoformat()))
+    fields.append(("Payload-Oxum", payload_oxum(payload_bytes, payload_files)))
+    fields.append(("Bag-Software-Agent", SOFTWARE))
+    return fields
+
+
+def bag_info_txt(fields: Iterable[tuple[str, str]]) -> bytes:
+    """Serialise bag-info fields; line breaks inside a value become continuation lines."""
+    lines = []
+    for label, value in fields:
+        parts = [p.strip() for p in value.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+        lines.append(f"{label}: {parts[0]}")
+        lines.extend(f"  {p}" for p in parts[1:] if p)
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def manifest_txt(digests: Mapping[str, str]) -> bytes:
+    """A manifest: one ``<hex>  <encoded path>`` line per file, sorted by path, LF line ends."""
+    rows = sorted((encode_path(path), hexdigest) for path, hexdigest in digests.items())
+    return "".join(f"{h}  {p}\n" for p, h in rows).encode("utf-8")
+
+
+def manifest_name(algorithm: str, *, tag: bool = False) -> str:
+    return f"{'tagmanifest' if tag else 'manifest'}-{algorithm}.txt"
+
+
+def tag_files(
+    payload: Mapping[str, FileDigest],
+    info: Mapping[str, str | Sequence[str]],
+    *,
+    algorithms: Sequence[str] = ALGORITHMS,
+    bagging_date: dt.date | None = None,
+    extra_tags: Mapping[str, bytes] | None = None,
+) -> dict[str, bytes]:
+    """Every tag file of a bag whose payload (paths relative to the bag, ``data/...``) is digested.
+
+    ``extra_tags`` are further tag files (relative to the bag root, outside ``data/``). The
+    result maps tag-file paths to bytes; the tag manifests cover every other tag file.
+    """
+    files: dict[str, bytes] = {DECLARATION: bagit_txt()}
+    fields = bag_info(
+        info,
+        payload_bytes=sum(d.size for d in payload.values()),
+        payload_files=len(payload),
+        bagging_date=bagging_date,
+    )
+    files[BAG_INFO] = bag_info_txt(fields)
+    for algo in algorithms:
+        files[manifest_name(algo)] = manifest_txt({p: d.digests[algo] for p, d in payload.items()})
+    for name, data in (extra_tags or {}).items():
+        if name in files or name.startswith(f"{PAYLOAD_DIR}/") or name.startswith("tagmanifest-"):
+            raise ValueError(f"extra tag file {name!r} clashes with the bag's own files")
+        files[name] = data
+    tag_digests = {name: _digest_bytes(data, algorithms) for name, data in files.items()}
+    for algo in algorithms:
+        files[manifest_name(algo, tag=True)] = manifest_txt({name: d.digests[algo] for name, d in tag_digests.items()})
+    return files
+
+
+def _digest_bytes(data: bytes, algorithms: Sequence[str]) -> FileDigest:
+    return hash_stream(io.BytesIO(data), algorithms)
+
+
+def parse_manifest(text: str) -> tuple[dict[str, str], list[tuple[int, str]]]:
+    """Manifest entries (decoded path -> lower-case hex) and ``(line, reason)`` problems."""
+    entries: dict[str, str] = {}
+    problems: list[tuple[int, str]] = []
+    for n, line in enumerate(text.split("\n"), start=1):
+        line = line.rstrip("\r")
+        if not line.strip():
+            continue
+        parts = line.split(None, 1)
+        if len(parts) != 2 or not _is_hex(parts[0]):
+            problems.append((n, "expected a hexadecimal digest, whitespace and a path"))
+            continue
+        path = decode_path(parts[1].strip().lstrip("*"))
+        if path in entries:
+            problems.append((n, f"{path} is listed twice"))
+            continue
+        entries[path] = parts[0].lower()
+    return entries, problems
+
+
+def _is_hex(text: str) -> bool:
+    return len(text) >= 32 and all(c in "0123456789abcdefABCDEF" for c in text)
+
+
+def parse_bag_info(text: str) -> tuple[list[tuple[str, str]], list[tuple[int, str]]]:
+    """bag-info fields in order (continuation lines joined) and ``(line, reason)`` problems."""
+    fields: list[tuple[str, str]] = []
+    problems: list[tuple[int, str]] = []
+    for n, line in enumerate(text.split("\n"), start=1):
+        line = line.rstrip("\r")
+        if not line.strip():
+            continue
+        if line[0] in " \t":
+            if not fields:
+                problems.append((n, "a continuation line before any label"))
+            else:
+                label, value = fields[-1]
+                fields[-1] = (label, f"{value} {line.strip()}")
+            continue
+        if ":" not in line:
+            problems.append((n, "expected 'Label: value'"))
+            continue
+        label, value = line.split(":", 1)
+        fields.append((label.strip(), value.strip()))
+    return fields, problems
+
+
+def parse_bagit_txt(text: str) -> str | None:
+    """``None`` when the declaration is well formed, else the reason it is not."""
+    fields, problems = parse_bag_info(text)
+    if problems:
+        return f"line {problems[0][0]}: {problems[0][1]}"
+    got = dict(fields)
+    if [label for label, _ in fields] != ["BagIt-Version", "Tag-File-Character-Encoding"]:
+        return "expected exactly the lines BagIt-Version and Tag-File-Character-Encoding, in that order"
+    version = got["BagIt-Version"]
+    if not version.replace(".", "").isdigit() or version.count(".") != 1:
+        return "BagIt-Version is not M.N"
+    if got["Tag-File-Character-Encoding"].upper() not in ("UTF-8", "UTF8"):
+        return "isaprofile reads only UTF-8 tag files"
+    return None

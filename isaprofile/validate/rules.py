@@ -1,0 +1,132 @@
+"""Profile rules over a dataset: types, units, allowed terms, required fields, identifiers, links, files.
+
+The same rules run whatever the dataset came from (sheets, ISA-Tab, JSON-LD): every value carries its
+:class:`~isaprofile.model.Provenance`, and findings point there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from isaprofile.model import Investigation, Provenance, Values
+from isaprofile.profile.coerce import coerce
+from isaprofile.profile.model import Field, Profile
+from isaprofile.validate.issues import Report, issue
+
+
+def _loc(prov: Provenance | None) -> dict:
+    if prov is None:
+        return {}
+    return {"file": prov.file, "line": prov.line, "column": prov.column, "path": prov.path}
+
+
+def _coerce_values(values: Values, profile: Profile, entity: str, placements: tuple[str, ...],
+                   report: Report, modality: str | None = None) -> Values:  # fmt: skip
+    """Coerce each value to its field; values no field claims are kept as they are."""
+    out: Values = {}
+    for name, val in values.items():
+        field = next((profile.by_isa(entity, p, name) for p in placements if profile.by_isa(entity, p, name)), None)
+        if field is None:
+            out[name] = val
+            continue
+        if modality and not field.applies_to(modality):
+            out[name] = val
+            continue
+        unit = val.unit.label if val.unit is not None else None
+        raw = val.value
+        new, problems = coerce(field, raw, unit=unit, provenance=val.provenance)
+        for code, params in problems:
+            report.add(issue(code, **_loc(val.provenance), **params))
+        if new is not None:
+            out[name] = new
+    return out
+
+
+def _required(fields: Iterable[Field], values: Values, prov: Provenance | None, report: Report) -> None:
+    for f in fields:
+        if f.isa in ("characteristic", "factor", "parameter", "comment") and f.name not in values:
+            if f.level == "required":
+                report.add(issue("required-missing", field=f.label, **_loc(prov)))
+
+
+def apply_profile(inv: Investigation, profile: Profile) -> Report:
+    """Coerce every value of ``inv`` to its profile field (in place) and report what does not fit."""
+    report = Report()
+    for study in inv.studies:
+        study.comments = _coerce_values(study.comments, profile, "study", ("comment",), report)
+        for field in profile.fields_for("study"):
+            if field.isa == "comment" and field.level == "required" and field.name not in study.comments:
+                report.add(issue("required-missing", field=field.label, **_loc(study.provenance)))
+        subj_fields = profile.fields_for("subject")
+        for subj in study.subjects:
+            subj.characteristics = _coerce_values(subj.characteristics, profile, "subject", ("characteristic",), report)
+            subj.comments = _coerce_values(subj.comments, profile, "subject", ("comment",), report)
+            _required([f for f in subj_fields if f.isa == "characteristic"], subj.characteristics, subj.provenance,
+                      report)  # fmt: skip
+            _required([f for f in subj_fields if f.isa == "comment"], subj.comments, subj.provenance, report)
+        sample_fields = profile.fields_for("sample")
+        for sample in study.samples:
+            sample.factors = _coerce_values(sample.factors, profile, "sample", ("factor",), report)
+            sample.characteristics = _coerce_values(
+                sample.characteristics, profile, "sample", ("characteristic",), report
+            )
+            sample.comments = _coerce_values(sample.comments, profile, "sample", ("comment",), report)
+            for placement, values in (("factor", sample.factors), ("characteristic", sample.characteristics),
+                                      ("comment", sample.comments)):  # fmt: skip
+                _required([f for f in sample_fields if f.isa == placement], values, sample.provenance, report)
+        seg_fields = profile.fields_for("segmentation")
+        for scan in study.scans:
+            if scan.modality not in profile.assays:
+                report.add(issue("modality-unknown", modality=scan.modality, profile=profile.id,
+                                 **_loc(scan.provenance)))  # fmt: skip
+            scan.parameters = _coerce_values(scan.parameters, profile, "scan", ("parameter",), report, scan.modality)
+            scan.comments = _coerce_values(scan.comments, profile, "scan", ("comment",), report, scan.modality)
+            fields = profile.fields_for("scan", scan.modality)
+            _required([f for f in fields if f.isa == "parameter"], scan.parameters, scan.provenance, report)
+            _required([f for f in fields if f.isa == "comment"], scan.comments, scan.provenance, report)
+            for seg in scan.segmentations:
+                seg.values = _coerce_values(seg.values, profile, "segmentation", ("parameter",), report)
+                _required(seg_fields, seg.values, seg.provenance, report)
+    return report
+
+
+def check_structure(inv: Investigation, root: Path | None = None) -> Report:
+    """Unique identifiers, every sample reaches a subject, every scan a sample, data files exist."""
+    report = Report()
+    subjects: dict[str, Provenance | None] = {}
+    samples: dict[str, Provenance | None] = {}
+    scans: dict[str, Provenance | None] = {}
+    for study in inv.studies:
+        for kind, items, seen in (("subject", study.subjects, subjects), ("sample", study.samples, samples),
+                                  ("scan", study.scans, scans)):  # fmt: skip
+            for item in items:
+                if item.id in seen:
+                    first = seen[item.id]
+                    where = f"line {first.line}" if first and first.line else "an earlier row"
+                    report.add(issue("duplicate-id", entity=kind, first=where, value=item.id, **_loc(item.provenance)))
+                else:
+                    seen[item.id] = item.provenance
+    sampled: set[str] = set()
+    for study in inv.studies:
+        for sample in study.samples:
+            if sample.subject not in subjects:
+                report.add(issue("sample-subject-unknown", entity="subject", target=sample.subject,
+                                 **_loc(sample.provenance)))  # fmt: skip
+            sampled.add(sample.subject)
+        for scan in study.scans:
+            if scan.sample not in samples:
+                report.add(issue("scan-sample-unknown", target=scan.sample, **_loc(scan.provenance)))
+            if root is not None:
+                for f in scan.files:
+                    if not (root / f.path).exists():
+                        report.add(issue("data-file-missing", target=f.path, **_loc(f.provenance or scan.provenance)))
+                for seg in scan.segmentations:
+                    if seg.path and not (root / seg.path).exists():
+                        report.add(issue("data-file-missing", target=seg.path,
+                                         **_loc(seg.provenance or scan.provenance)))  # fmt: skip
+        for subj in study.subjects:
+            if subj.id not in sampled:
+                report.add(issue("subject-without-sample", **_loc(subj.provenance)))
+    report.stats.update(subjects=len(subjects), samples=len(samples), scans=len(scans))
+    return report
