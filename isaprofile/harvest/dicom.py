@@ -167,11 +167,9 @@ def _series(recs: list[Record]) -> HarvestedImage:
     raw: RawValues = first["values"]
     values = to_values(raw, first["file"])
     slices = sum(r["frames"] for r in recs)
-    if len(recs) == 1:
-        where = Provenance(file=first["file"], path=tag_path("NumberOfFrames"))
-    else:
-        where = Provenance(file=folder, path="number of instances")
-    values["NumberOfInstances"] = Value(len(recs), None, Provenance(file=folder, path="number of instances"))
+    counted = Provenance(file=folder, path="number of instances")
+    where = Provenance(file=first["file"], path=tag_path("NumberOfFrames")) if "NumberOfFrames" in raw else counted
+    values["NumberOfInstances"] = Value(len(recs), None, counted)
     values["NumberOfSlices"] = Value(slices, None, where)
     if "Rows" in raw and "Columns" in raw:
         values["MatrixSize"] = Value(f"{raw['Rows'][0]}x{raw['Columns'][0]}x{slices}", None, where)

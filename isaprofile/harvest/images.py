@@ -133,4 +133,3 @@ def harvest_files(
         "nifti": sum(i.kind == "nifti" for i in items),
     }
     return items, Report(found, stats)
-
