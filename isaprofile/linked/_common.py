@@ -92,13 +92,13 @@ def term_set(source: str, profile: Profile | None) -> dict[str, Any]:
 
 
 def unit_entry(unit: Term | None) -> dict[str, str]:
-    """``unitCode`` (the UO IRI, or the UCUM code when UO has no such unit) and ``unitText``."""
+    """``unitCode`` (the UO IRI; else ``UCUM:<code>``, schema.org's prefixed-code form) and ``unitText`` (the label)."""
     if unit is None:
         return {}
     from isaprofile.units import find_unit
 
     known = find_unit(unit.accession or "") or find_unit(unit.label)
-    out = {"unitText": known.symbol if known else unit.label}
+    out = {"unitText": unit.label}
     if unit.iri:
         out["unitCode"] = unit.iri
     elif known is not None:

@@ -45,7 +45,7 @@ def scan_files(root: str | Path, paths: Iterable[str]) -> tuple[dict[str, FileIn
                     member = Path(dirpath) / name
                     out[member.relative_to(base).as_posix()] = sha256_file(member)
         else:
-            report.add(issue("data-file-missing", file=_posix(rel), path=_posix(rel)))
+            report.add(issue("jsonld-file-missing", file=_posix(rel), path=_posix(rel)))
     return out, report
 
 

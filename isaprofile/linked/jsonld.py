@@ -139,8 +139,13 @@ def build_ro_crate(
     creators = [g.person(p) for p in investigation.contacts]
     root_ent = _root(g, investigation, publisher)
     root_ent["creator"] = creators
+    root_ent["author"] = creators
     root_ent["hasPart"] = [_study(g, investigation, s, info, creators) for s in investigation.studies]
     g.add(root_ent)
+    for ent in g.entities.values():
+        for key, val in ent.items():
+            if isinstance(val, list) and len(val) == 1 and key != "encodingFormat":
+                ent[key] = val[0]
     doc = {"@context": [RO_CRATE_CONTEXT, dict(ISA_TERMS)], "@graph": [g.entities[k] for k in sorted(g.entities)]}
     return doc, report
 
@@ -174,7 +179,17 @@ def _root(g: _Graph, inv: Investigation, publisher: str | None) -> dict[str, Any
     for lic in inv.licences:
         lid = c.spdx_id(lic)
         name = c.spdx_licences().get(lid, lid)
-        licences.append(g.add({"@id": c.spdx_iri(lid), "@type": "CreativeWork", "name": name, "identifier": lid}))
+        licences.append(
+            g.add(
+                {
+                    "@id": c.spdx_iri(lid),
+                    "@type": "CreativeWork",
+                    "name": name,
+                    "identifier": lid,
+                    "description": f"SPDX licence {lid}: {name}",
+                }
+            )
+        )
     if licences:
         ent["license"] = licences
     if c.release_date(inv):
@@ -197,6 +212,7 @@ def _root(g: _Graph, inv: Investigation, publisher: str | None) -> dict[str, Any
         grants.append(g.add(grant))
     if grants:
         ent["funding"] = grants
+        ent["funder"] = [g.org(f["funder"]) for f in inv.funding if f.get("funder")]
     cites = []
     for i, pub_ in enumerate(inv.publications):
         doi = pub_.get("doi", "")
@@ -205,6 +221,7 @@ def _root(g: _Graph, inv: Investigation, publisher: str | None) -> dict[str, Any
             "@type": "ScholarlyArticle",
             "name": pub_.get("title") or doi or f"publication {i}",
         }
+        art["headline"] = art["name"]
         if doi:
             art["identifier"] = doi
         if pub_.get("authors"):
@@ -333,7 +350,7 @@ def _assay(
     for scan in scans:
         results: list[dict[str, str]] = []
         for df in scan.files:
-            top, leaves = _data_entity(g, df.path, info)
+            top, leaves = _data_entity(g, df.path, info, f"{scan.modality} image {scan.id} of sample {scan.sample}")
             if df.comments:
                 g.entities[top["@id"]]["comment"] = g.comments(top["@id"], df.comments)
             parts.append(top)
@@ -361,7 +378,7 @@ def _assay(
                 "parameterValue": g.values(own, seg.values, "segmentation"),
             }
             if seg.path:
-                top, leaves = _data_entity(g, seg.path, info)
+                top, leaves = _data_entity(g, seg.path, info, f"segmentation mask {n} of {scan.id}")
                 anatomy = [g.term(v.term) for v in seg.values.values() if v.term is not None and v.term.accession]
                 if anatomy:
                     g.entities[top["@id"]]["about"] = anatomy
@@ -373,16 +390,24 @@ def _assay(
     return g.add(ent)
 
 
-def _data_entity(g: _Graph, path: str, info: Mapping[str, FileInfo]) -> tuple[dict[str, str], list[dict[str, str]]]:
+def _data_entity(
+    g: _Graph, path: str, info: Mapping[str, FileInfo], what: str
+) -> tuple[dict[str, str], list[dict[str, str]]]:
     """The entity of a data file path (File, or Dataset for a folder) and its File leaves."""
     keys = members(path, info)
     clean = path.replace("\\", "/").strip("/")
     if keys and keys != [clean]:
-        leaves = [g.add(_file(k, info[k], True)) for k in keys]
+        leaves = [g.add({**_file(k, info[k], True), "description": f"slice of {what}"}) for k in keys]
         _format(g, keys[0], True)
-        folder = {"@id": c.file_id(clean) + "/", "@type": "Dataset", "name": Path(clean).name, "hasPart": leaves}
+        folder = {
+            "@id": c.file_id(clean) + "/",
+            "@type": "Dataset",
+            "name": Path(clean).name,
+            "hasPart": leaves,
+            "description": what,
+        }
         return g.add(folder), leaves
-    ref = g.add(_file(clean, info.get(clean), False))
+    ref = g.add({**_file(clean, info.get(clean), False), "description": what})
     _format(g, clean, False)
     return ref, [ref]
 
@@ -391,7 +416,7 @@ def _format(g: _Graph, path: str, in_folder: bool) -> None:
     """Describe the format IRI of a file as a contextual entity."""
     media, iri = encoding_format(path, in_folder)
     if iri:
-        g.add({"@id": iri, "@type": "WebSite", "name": f"{c.FORMAT_NAMES.get(iri, media)} (EDAM)"})
+        g.add({"@id": iri, "@type": "WebPage", "name": f"{c.FORMAT_NAMES.get(iri, media)} (EDAM)"})
 
 
 def _file(path: str, meta: FileInfo | None, in_folder: bool) -> dict[str, Any]:

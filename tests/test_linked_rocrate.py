@@ -1,0 +1,179 @@
+"""RO-Crate export: structure, determinism, offline parsing, and roc-validator (offline) on the crate."""
+
+from __future__ import annotations
+
+import io
+import json
+import socket
+from pathlib import Path
+
+import linked_example as ex
+import pytest
+
+from isaprofile.linked.context import _FILES, _load, dumps, to_graph
+from isaprofile.linked.jsonld import build_ro_crate, ro_crate_bytes
+
+PREVIEW = "<!DOCTYPE html>\n<html><head><title>crate</title></head><body>preview</body></html>\n"
+
+
+@pytest.fixture(scope="module")
+def crate(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("crate")
+    inv = ex.investigation()
+    ex.write_files(inv, root)
+    data, report = ro_crate_bytes(inv, ex.profile(), root=root)
+    assert report.issues == []
+    (root / "ro-crate-metadata.json").write_bytes(data)
+    (root / "ro-crate-preview.html").write_text(PREVIEW)
+    return root
+
+
+def _entities(root: Path) -> dict[str, dict]:
+    doc = json.loads((root / "ro-crate-metadata.json").read_text())
+    return {e["@id"]: e for e in doc["@graph"]}
+
+
+def test_root_dataset(crate: Path) -> None:
+    ents = _entities(crate)
+    root = ents["./"]
+    assert root["additionalType"] == "Investigation"
+    assert root["license"] == [
+        {"@id": "https://spdx.org/licenses/CC-BY-4.0"},
+        {"@id": "https://spdx.org/licenses/CC-BY-NC-4.0"},
+    ]
+    assert root["creator"][0] == {"@id": "https://orcid.org/0000-0002-1825-0097"}
+    assert root["datePublished"] == "2026-01-15"
+    assert ents[root["publisher"]["@id"]]["name"] == "RWTH Aachen University"
+    assert ents[root["funding"]["@id"]]["identifier"] == "SFB 1382"
+    assert ents["ro-crate-metadata.json"]["conformsTo"] == {"@id": "https://w3id.org/ro/crate/1.2"}
+
+
+def test_data_entities_have_size_checksum_format_and_parent(crate: Path) -> None:
+    ents = _entities(crate)
+    nii = ents["images/MRI/M01_w0.nii.gz"]
+    data = (crate / "images/MRI/M01_w0.nii.gz").read_bytes()
+    import hashlib
+
+    assert nii["contentSize"] == str(len(data))
+    assert nii["sha256"] == hashlib.sha256(data).hexdigest()
+    assert nii["encodingFormat"] == ["application/gzip", {"@id": "http://edamontology.org/format_3549"}]
+    series = ents["images/CT/M01_w8/"]
+    assert series["@type"] == "Dataset"
+    assert [p["@id"] for p in series["hasPart"]] == ["images/CT/M01_w8/1-001.dcm", "images/CT/M01_w8/1-002.dcm"]
+    dcm = ents["images/CT/M01_w8/1-001.dcm"]
+    assert dcm["encodingFormat"][0] == "application/dicom"
+    parents = {p["@id"] for e in ents.values() for p in _refs(e.get("hasPart"))}
+    files = [i for i, e in ents.items() if e.get("@type") == "File"]
+    assert files and all(f in parents for f in files)
+
+
+def _refs(val: object) -> list[dict]:
+    if val is None:
+        return []
+    return val if isinstance(val, list) else [val]  # type: ignore[list-item]
+
+
+def test_property_values_units_and_terms(crate: Path) -> None:
+    ents = _entities(crate)
+    age = ents["#source-M01-pv-age"]
+    assert age == {
+        "@id": "#source-M01-pv-age",
+        "@type": "PropertyValue",
+        "additionalType": "Characteristic",
+        "name": "age",
+        "propertyID": "urn:isaprofile:preclinical-imaging:1.0:age",
+        "unitCode": "http://purl.obolibrary.org/obo/UO_0000033",
+        "unitText": "day",
+        "value": 56,
+    }
+    te = ents["#scan-M01_w0_MRI-pv-echo_time"]
+    assert te["value"] == {"@value": 33.0, "@type": "xsd:float"}
+    sex = ents["#source-M01-pv-sex"]
+    assert sex["valueReference"] == {"@id": "http://purl.obolibrary.org/obo/PATO_0000383"}
+    term = ents["http://purl.obolibrary.org/obo/PATO_0000383"]
+    assert term["termCode"] == "PATO:0000383"
+    assert term["inDefinedTermSet"] == {"@id": "http://purl.obolibrary.org/obo/pato.owl"}
+    mask = ents["masks/M01_w8_liver.nii.gz"]
+    assert mask["about"] == {"@id": "http://purl.obolibrary.org/obo/UBERON_0002107"}
+
+
+def test_deterministic_bytes() -> None:
+    a, _ = ro_crate_bytes(ex.investigation(), ex.profile(), files={})
+    b, _ = ro_crate_bytes(ex.investigation(), ex.profile(), files={})
+    assert a == b
+
+
+def test_missing_file_is_a_finding(tmp_path: Path) -> None:
+    _, report = build_ro_crate(ex.investigation(), ex.profile(), root=tmp_path)
+    assert ("jsonld-file-missing", "images/CT/M01_w8") in [(i.code, i.path) for i in report]
+
+
+def test_parses_offline_into_rdflib(crate: Path) -> None:
+    doc = json.loads((crate / "ro-crate-metadata.json").read_text())
+    graph, report = to_graph(doc)
+    assert report.issues == []
+    from rdflib import URIRef
+
+    types = set(graph.objects(None, URIRef("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")))
+    assert URIRef("https://bioschemas.org/LabProcess") in types
+
+
+def _seed_validator_cache(path: Path) -> None:
+    """Store the shipped RO-Crate context in a requests-cache database as if it had been fetched."""
+    import requests
+    import requests_cache
+    import urllib3
+    from requests.structures import CaseInsensitiveDict
+
+    session = requests_cache.CachedSession(str(path), backend="sqlite")
+    for url, name in _FILES.items():
+        body = _load(name).encode()
+        resp = requests.Response()
+        resp.status_code, resp._content, resp.url, resp.encoding = 200, body, url, "utf-8"
+        resp.headers = CaseInsensitiveDict({"Content-Type": "application/ld+json"})
+        resp.raw = urllib3.HTTPResponse(body=io.BytesIO(body), headers=dict(resp.headers), status=200,
+                                        preload_content=False, request_url=url)  # fmt: skip
+        resp.request = requests.Request("GET", url).prepare()
+        session.cache.save_response(resp)
+    session.close()
+
+
+@pytest.mark.parametrize("profile_id", ["ro-crate-1.2", "isa-ro-crate"])
+def test_roc_validator_offline(crate: Path, tmp_path: Path, profile_id: str) -> None:
+    from rocrate_validator import services
+    from rocrate_validator.models import ValidationSettings
+
+    cache = tmp_path / "http-cache"
+    _seed_validator_cache(cache)
+    settings = ValidationSettings(
+        rocrate_uri=str(crate),
+        profile_identifier=profile_id,
+        requirement_severity="REQUIRED",
+        offline=True,
+        cache_path=cache,
+        # isa-ro-crate extends RO-Crate 1.1, whose descriptor rule demands conformsTo 1.1; the crate
+        # is RO-Crate 1.2 and is checked against the full 1.2 profile in the other case.
+        disable_inherited_profiles_issue_reporting=profile_id == "isa-ro-crate",
+    )
+    result = services.validate(settings)
+    required = [(i.check.name, i.message) for i in result.get_issues() if i.severity.name == "REQUIRED"]
+    assert required == []
+    assert result.passed()
+
+
+def test_no_socket_is_opened(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Every builder and the parser run with socket creation recorded: none may happen."""
+    attempts: list[tuple] = []
+
+    def record(*args: object, **kwargs: object) -> None:
+        attempts.append(args)
+        raise OSError("network blocked by test")
+
+    monkeypatch.setattr(socket.socket, "connect", record)
+    monkeypatch.setattr(socket, "create_connection", record)
+    inv = ex.investigation()
+    ex.write_files(inv, tmp_path)
+    doc, _ = build_ro_crate(inv, ex.profile(), root=tmp_path)
+    graph, report = to_graph(json.loads(dumps(doc)))
+    assert graph is not None and report.issues == []
+    assert attempts == []
