@@ -153,8 +153,11 @@ def atomic_publish(dest: str | os.PathLike[str], fill: Callable[[Path], Path]) -
         except OSError as exc:
             raise io_error(exc, str(dest)) from None
     except BaseException:
-        if aside.exists() and not dest.exists():
-            os.replace(aside, dest)
+        if aside.exists():
+            if dest.exists():
+                _remove(aside)  # the new package was renamed in: the build is committed
+            else:
+                os.replace(aside, dest)
         _remove(stage)
         raise
     _remove(stage)
@@ -217,9 +220,7 @@ def write_tags(
     durable: bool = True,
 ) -> None:
     """Write bagit.txt, bag-info.txt, the manifests, ``extra_tags`` and the tag manifests."""
-    tags = tag_files(
-        digests, bag_info, algorithms=algorithms, bagging_date=bagging_date, extra_tags=extra_tags
-    )
+    tags = tag_files(digests, bag_info, algorithms=algorithms, bagging_date=bagging_date, extra_tags=extra_tags)
     for name, content in tags.items():
         (folder / name).parent.mkdir(parents=True, exist_ok=True)
         _write(folder / name, content, name, durable)

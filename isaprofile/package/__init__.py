@@ -1,0 +1,55 @@
+"""Deposit packages: atomic, reproducible BagIt bags, fixity verification, path safety, PHI gate.
+
+The integrator's entry points (see each module's docstring for the details)::
+
+    build_bag(dest, payload, metadata, *, bag_info, zip=False, workers=None, progress=None) -> BuildResult
+    build_split(dest, payload, metadata, *, bag_info, max_files=100, max_bytes=50e9) -> BuildResult
+    plan_parts(sizes, *, max_files=100, max_bytes=50e9, reserved_files=0) -> Plan
+    verify_package(path, *, checks=None, workers=None) -> Report
+    register_check(fn)                       add ISA-Tab / RO-Crate / profile checks to verify
+    check_phi(files, policy) -> PhiResult    the PHI gate, run before anything is written
+    SafeZip(path, limits=None)               read a zip without trusting it
+
+Heavy imports (pydicom, nibabel) happen only inside the PHI checks.
+"""
+
+from __future__ import annotations
+
+from isaprofile.package.build import BuildResult, build_bag, cleanup_leftovers
+from isaprofile.package.errors import (
+    DestinationNotPackageError,
+    DiskFullError,
+    InputVanishedError,
+    PackageError,
+    UnsafeZipError,
+    WriteFailedError,
+)
+from isaprofile.package.hashing import FileDigest, copy_files, hash_files
+from isaprofile.package.split import ZENODO, Plan, build_split, plan_parts
+from isaprofile.package.verify import PackageView, register_check, verify_package
+from isaprofile.package.ziputil import SafeZip, ZipLimits, write_zip
+
+__all__ = [
+    "ZENODO",
+    "BuildResult",
+    "DestinationNotPackageError",
+    "DiskFullError",
+    "FileDigest",
+    "InputVanishedError",
+    "PackageError",
+    "PackageView",
+    "Plan",
+    "SafeZip",
+    "UnsafeZipError",
+    "WriteFailedError",
+    "ZipLimits",
+    "build_bag",
+    "build_split",
+    "cleanup_leftovers",
+    "copy_files",
+    "hash_files",
+    "plan_parts",
+    "register_check",
+    "verify_package",
+    "write_zip",
+]

@@ -1,0 +1,358 @@
+"""Bag building: BagIt conformance (bagit-python as oracle), tag files, path safety, atomicity."""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import unicodedata
+from pathlib import Path
+
+import bagit as bagit_python
+import pytest
+from _package_helpers import BAG_INFO, DATE, build, make_sources
+from hypothesis import given
+from hypothesis import strategies as st
+
+from isaprofile.package import (
+    DestinationNotPackageError,
+    DiskFullError,
+    InputVanishedError,
+    PackageError,
+    _io,
+    build_bag,
+    cleanup_leftovers,
+    hash_files,
+    hashing,
+    verify_package,
+)
+from isaprofile.package.bagit import decode_path, encode_path, manifest_txt, parse_manifest
+
+
+def leftovers(parent: Path) -> list[str]:
+    return sorted(p.name for p in parent.iterdir() if "isaprofile-" in p.name)
+
+
+def test_bagit_python_validates_our_bag(tmp_path: Path) -> None:
+    payload = make_sources(tmp_path)
+    odd = tmp_path / "src" / "odd"
+    odd.mkdir()
+    (odd / "line\nbreak é.nii").write_bytes(b"nifti")
+    payload["odd/line\nbreak é.nii"] = odd / "line\nbreak é.nii"
+    result = build(tmp_path, payload=payload)
+    bag = bagit_python.Bag(str(result.path))
+    bag.validate()
+    assert sorted(bag.algorithms) == ["sha256", "sha512"]
+    assert bag.info["Payload-Oxum"] == f"{result.payload_bytes}.{len(payload) + 1}"
+    assert verify_package(result.path).issues == []
+
+
+def test_tag_files_are_exact(tmp_path: Path) -> None:
+    result = build(tmp_path)
+    root = result.path
+    assert (root / "bagit.txt").read_bytes() == b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"
+    info = (root / "bag-info.txt").read_text(encoding="utf-8").splitlines()
+    assert info[:3] == [
+        "Source-Organization: Example University",
+        "External-Description: test bag",
+        "Bagging-Date: 2024-01-02",
+    ]
+    assert info[3] == f"Payload-Oxum: {result.payload_bytes}.5"
+    assert info[4].startswith("Bag-Software-Agent: isaprofile")
+    for name in ("manifest-sha256.txt", "manifest-sha512.txt"):
+        lines = (root / name).read_bytes().split(b"\n")
+        assert lines[-1] == b"" and b"\r" not in b"".join(lines)
+        paths = [line.split(b"  ", 1)[1] for line in lines[:-1]]
+        assert paths == sorted(paths) and len(paths) == 5
+    tags = (root / "tagmanifest-sha256.txt").read_text().splitlines()
+    assert [line.split("  ")[1] for line in tags] == [
+        "bag-info.txt", "bagit.txt", "manifest-sha256.txt", "manifest-sha512.txt",
+    ]  # fmt: skip
+    src = make_sources(tmp_path / "again")["scans/series-0/img-000.dcm"]
+    expected = hashlib.sha512(src.read_bytes()).hexdigest()
+    assert f"{expected}  data/scans/series-0/img-000.dcm" in (root / "manifest-sha512.txt").read_text()
+
+
+def test_percent_cr_lf_are_encoded(tmp_path: Path) -> None:
+    text = manifest_txt({"data/a%b\r\nc": "ab" * 32})
+    assert text == ("ab" * 32 + "  data/a%25b%0D%0Ac\n").encode()
+    entries, problems = parse_manifest(text.decode())
+    assert entries == {"data/a%b\r\nc": "ab" * 32} and problems == []
+    src = tmp_path / "p"
+    src.write_bytes(b"1")
+    result = build_bag(tmp_path / "out", {"100%.dcm": src}, {}, bag_info={}, bagging_date=DATE)
+    assert verify_package(result.path).issues == []
+
+
+@given(st.text(min_size=1, max_size=30))
+def test_path_encoding_round_trips(name: str) -> None:
+    assert decode_path(encode_path(name)) == name
+    assert "\n" not in encode_path(name) and "\r" not in encode_path(name)
+
+
+def test_parallel_hashing_matches_serial_and_reports_progress(tmp_path: Path, monkeypatch) -> None:
+    payload = make_sources(tmp_path, n=6, size=50_000)
+    serial = hash_files(payload, workers=1)
+    monkeypatch.setattr(hashing, "PARALLEL_MIN_BYTES", 0)
+    done: list[int] = []
+    parallel = hash_files(payload, workers=2, progress=done.append)
+    assert parallel == serial
+    assert sum(done) == sum(p.stat().st_size for p in payload.values())
+    for rel, src in payload.items():
+        assert serial[rel].digests["sha256"] == hashlib.sha256(src.read_bytes()).hexdigest()
+
+
+def test_parallel_build_is_identical_to_serial(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(hashing, "PARALLEL_MIN_BYTES", 0)
+    payload = make_sources(tmp_path, n=6)
+    one = build(tmp_path, "one", payload=payload, workers=1).path
+    two = build(tmp_path, "two", payload=payload, workers=2).path
+    for name in ("manifest-sha256.txt", "manifest-sha512.txt", "tagmanifest-sha512.txt"):
+        assert (one / name).read_bytes() == (two / name).read_bytes()
+
+
+def test_sources_are_copied_never_moved_or_linked(tmp_path: Path) -> None:
+    payload = make_sources(tmp_path)
+    before = {rel: (src.read_bytes(), src.stat().st_mtime_ns, src.stat().st_ino) for rel, src in payload.items()}
+    result = build(tmp_path, payload=payload)
+    for rel, src in payload.items():
+        data, mtime, inode = before[rel]
+        copy = result.path / "data" / rel
+        assert src.read_bytes() == data and src.stat().st_mtime_ns == mtime
+        assert copy.read_bytes() == data and copy.stat().st_ino != inode and copy.stat().st_nlink == 1
+
+
+@pytest.mark.parametrize(
+    ("rel", "reason"),
+    [
+        ("../escape.dcm", "empty, '.' or '..' path component"),
+        ("/abs.dcm", "absolute path"),
+        ("a\\b.dcm", "backslash in the name"),
+        ("C:x.dcm", "drive letter"),
+        ("a//b.dcm", "empty, '.' or '..' path component"),
+    ],
+)
+def test_unsafe_names_are_refused_before_writing(tmp_path: Path, rel: str, reason: str) -> None:
+    src = tmp_path / "s.dcm"
+    src.write_bytes(b"x")
+    result = build_bag(tmp_path / "out", {rel: src}, {}, bag_info={})
+    assert result.path is None
+    assert result.report.flatten(("code", "path")) == [("unsafe-path", rel)]
+    assert reason in result.report.issues[0].message
+    assert not (tmp_path / "out").exists() and leftovers(tmp_path) == []
+
+
+def test_symlink_fifo_and_collisions_are_refused(tmp_path: Path) -> None:
+    real = tmp_path / "real.dcm"
+    real.write_bytes(b"x")
+    link = tmp_path / "link.dcm"
+    link.symlink_to(real)
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    nfc = unicodedata.normalize("NFC", "café.dcm")
+    nfd = unicodedata.normalize("NFD", "café.dcm")
+    payload = {"a/link.dcm": link, "a/pipe.dcm": fifo, "A.dcm": real, "a.dcm": real, nfc: real, nfd: real}
+    result = build_bag(tmp_path / "out", payload, {"a": b"file named like a folder"}, bag_info={})
+    assert result.path is None
+    found = sorted(result.report.flatten(("code", "path")))
+    assert found == sorted([
+        ("unsafe-path", "a/link.dcm"),
+        ("unsafe-path", "a/pipe.dcm"),
+        ("path-collision", "a.dcm"),
+        ("path-collision", sorted([nfc, nfd])[1]),
+        ("path-collision", "a"),
+    ])  # fmt: skip
+    assert not (tmp_path / "out").exists()
+
+
+def test_rebuild_replaces_previous_package(tmp_path: Path) -> None:
+    build(tmp_path, metadata={"v.txt": b"one"})
+    result = build(tmp_path, metadata={"v.txt": b"two"})
+    assert (result.path / "data" / "v.txt").read_bytes() == b"two"
+    assert verify_package(result.path).issues == [] and leftovers(tmp_path) == []
+
+
+def test_refuses_to_replace_a_folder_that_is_not_a_package(tmp_path: Path) -> None:
+    precious = tmp_path / "out"
+    precious.mkdir()
+    (precious / "thesis.docx").write_bytes(b"years of work")
+    with pytest.raises(DestinationNotPackageError) as info:
+        build(tmp_path)
+    assert info.value.issue.code == "destination-not-package"
+    assert (precious / "thesis.docx").read_bytes() == b"years of work"
+    assert leftovers(tmp_path) == []
+
+
+class Injector:
+    """Counts durable I/O operations and fails the k-th with ``err``."""
+
+    def __init__(self, monkeypatch, fail_at: int | None, err: int = errno.EIO) -> None:
+        self.count = 0
+        self.fail_at = fail_at
+        self.err = err
+        for name in ("write_all", "fsync", "replace", "create"):
+            real = getattr(_io, name)
+            monkeypatch.setattr(_io, name, self._wrap(real))
+
+    def _wrap(self, real):
+        def op(*args, **kwargs):
+            self.count += 1
+            if self.count == self.fail_at:
+                raise OSError(self.err, os.strerror(self.err))
+            return real(*args, **kwargs)
+
+        return op
+
+
+@pytest.mark.parametrize(("zipped", "modes"), [(False, (True, False)), (True, (True,))])
+def test_failure_at_every_io_operation_leaves_previous_or_nothing(
+    tmp_path: Path, monkeypatch, zipped: bool, modes: tuple[bool, ...]
+) -> None:
+    monkeypatch.setattr(os, "fsync", lambda fd: None)  # counted and failed by the injector, not slow
+    payload = make_sources(tmp_path, n=2, size=200)
+    name = "out.zip" if zipped else "out"
+    with monkeypatch.context() as m:
+        counter = Injector(m, None)
+        build(tmp_path, name, payload=payload, zip=zipped, metadata={"v.txt": b"old"})
+    total = counter.count
+    assert total > 20
+    for k in range(1, total + 1):
+        for keep_previous in modes:
+            if not keep_previous:
+                cleanup_leftovers(tmp_path / name)
+                target = tmp_path / name
+                target.unlink() if zipped else shutil.rmtree(target)
+            with monkeypatch.context() as m:
+                Injector(m, k)
+                with pytest.raises(PackageError):
+                    build(tmp_path, name, payload=payload, zip=zipped, metadata={"v.txt": b"new"})
+            assert leftovers(tmp_path) == [], k
+            out = tmp_path / name
+            # only a failure after the final rename (the directory fsync) can leave the new package
+            committed = k >= total
+            if keep_previous or committed:
+                assert verify_package(out).issues == [], k
+                content = _content(out, zipped)
+                assert content == b"old" or (committed and content == b"new"), k
+            else:
+                assert not out.exists(), k
+            build(tmp_path, name, payload=payload, zip=zipped, metadata={"v.txt": b"old"})
+
+
+def _content(out: Path, zipped: bool) -> bytes:
+    if not zipped:
+        return (out / "data" / "v.txt").read_bytes()
+    import zipfile
+
+    with zipfile.ZipFile(out) as zf:
+        return zf.read("out/data/v.txt")
+
+
+def test_disk_full_is_a_clear_error_and_leaves_nothing(tmp_path: Path, monkeypatch) -> None:
+    payload = make_sources(tmp_path)
+    real = _io.write_all
+    calls = {"n": 0}
+
+    def full(fd, data):
+        calls["n"] += 1
+        if calls["n"] > 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(fd, data)
+
+    monkeypatch.setattr(_io, "write_all", full)
+    with pytest.raises(DiskFullError) as info:
+        build(tmp_path, payload=payload)
+    assert info.value.issue.code == "disk-full"
+    assert info.value.issue.file == "data/scans/series-0/img-002.dcm"
+    assert "no space left" in info.value.issue.message
+    assert not (tmp_path / "out").exists() and leftovers(tmp_path) == []
+
+
+def test_vanished_input_names_the_source(tmp_path: Path, monkeypatch) -> None:
+    payload = make_sources(tmp_path)
+    gone = payload["scans/series-1/img-001.dcm"]
+    real = _io.open_read
+
+    def open_read(path):
+        if Path(path) == gone:
+            raise FileNotFoundError(errno.ENOENT, "No such file or directory")
+        return real(path)
+
+    monkeypatch.setattr(_io, "open_read", open_read)
+    with pytest.raises(InputVanishedError) as info:
+        build(tmp_path, payload=payload)
+    assert (info.value.issue.code, info.value.issue.file) == ("input-vanished", str(gone))
+    assert not (tmp_path / "out").exists() and leftovers(tmp_path) == []
+
+
+_SLOW_BUILD = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    from isaprofile.package import _io, build_bag
+    stage, root = sys.argv[1], Path(sys.argv[2])
+    real_write, real_replace = _io.write_all, _io.replace
+    def write_all(fd, data):
+        real_write(fd, data)
+        if stage == "copy":
+            print("writing", flush=True); time.sleep(60)
+    def replace(src, dst):
+        real_replace(src, dst)
+        if stage == "swap":
+            print("swapped", flush=True); time.sleep(60)
+    _io.write_all, _io.replace = write_all, replace
+    payload = {p.name: p for p in sorted((root / "src").rglob("*.dcm"))}
+    build_bag(root / "out", payload, {"v.txt": b"new"}, bag_info={})
+    """
+)
+
+
+@pytest.mark.parametrize("stage", ["copy", "swap"])
+def test_killed_build_leaves_previous_package(tmp_path: Path, stage: str) -> None:
+    payload = make_sources(tmp_path, n=2)
+    build(tmp_path, payload=payload, metadata={"v.txt": b"old"})
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _SLOW_BUILD, stage, str(tmp_path)], stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout.readline().strip() in ("writing", "swapped")
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    out = tmp_path / "out"
+    if stage == "copy":
+        assert (out / "data" / "v.txt").read_bytes() == b"old"
+    else:
+        assert not out.exists()  # the previous package is aside; the new one never arrived
+    assert leftovers(tmp_path) != []
+    cleanup_leftovers(out)
+    assert leftovers(tmp_path) == []
+    assert (out / "data" / "v.txt").read_bytes() == b"old"
+    assert verify_package(out).issues == []
+
+
+def test_leftovers_of_a_running_build_are_kept(tmp_path: Path) -> None:
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        busy = tmp_path / f".out.isaprofile-tmp-{proc.pid}"
+        busy.mkdir()
+        assert cleanup_leftovers(tmp_path / "out") == []
+        assert busy.exists()
+    finally:
+        proc.kill()
+        proc.wait()
+    assert cleanup_leftovers(tmp_path / "out") == [busy]
+
+
+def test_bag_info_values_are_folded_and_reserved_labels_ignored(tmp_path: Path) -> None:
+    info = {**BAG_INFO, "External-Description": "line one\nline two", "Payload-Oxum": "1.1"}
+    src = tmp_path / "x"
+    src.write_bytes(b"12345")
+    result = build_bag(tmp_path / "out", {"x.dcm": src}, {}, bag_info=info, bagging_date=DATE)
+    text = (result.path / "bag-info.txt").read_text()
+    assert "External-Description: line one\n  line two\n" in text
+    assert text.count("Payload-Oxum") == 1 and "Payload-Oxum: 5.1" in text
+    bagit_python.Bag(str(result.path)).validate()
