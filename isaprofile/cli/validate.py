@@ -15,8 +15,12 @@ from isaprofile.cli._common import EXIT_USAGE, emit_report, fail, format_option,
 @click.option("--profile", "profile", default="auto", show_default=True,
               help="Profile name, name@version or YAML file; 'none' for ISA-Tab structure only; "
                    "'auto' uses the one the dataset names.")  # fmt: skip
-@click.option("--data-root", type=click.Path(file_okay=False), default=None,
-              help="Folder that data file paths of an ISA-Tab are relative to (default: the ISA-Tab folder).")  # fmt: skip
+@click.option(
+    "--data-root",
+    type=click.Path(file_okay=False),
+    default=None,
+              help="Folder the data file paths of an ISA-Tab are relative to (default: the ISA-Tab folder).",
+)  # fmt: skip
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Write the report to a file.")
 @format_option
 @strict_option

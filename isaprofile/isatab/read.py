@@ -110,100 +110,117 @@ def _read_study_table(table: TableDoc, study: Study, ctx: _Ctx) -> set[str]:
     samples: dict[str, tuple[Sample, int]] = {}
     protocols: set[str] = set()
     for line, cells in table.rows(ctx.report):
-        segs = _walk(cells, line, table, ctx)
-        source = next(((n, c, a) for h, n, c, a in segs if h == "Source Name"), None)
-        sample = next(((n, c, a) for h, n, c, a in segs if h == "Sample Name"), None)
-        protocols.update(n for h, n, _c, _a in segs if h == "Protocol REF" and n)
-        for h, n, c, a in segs:
-            if h in ("Source Name", "Sample Name") and not n and any(any(d.values()) for d in a.values.values()):
-                ctx.report.add(issue("isatab-empty-name", header=h, file=table.display, line=line, column=c, path=h))
-        if source and source[0]:
-            name, col, attrs = source
-            if name not in subjects:
-                subj = Subject(name, attrs.values["characteristic"], Provenance(table.display, line, col, "Source Name"),
-                               attrs.values["comment"])  # fmt: skip
-                subjects[name] = (subj, line)
-                study.subjects.append(subj)
-            else:
-                subj, first = subjects[name]
-                _merge(subj.characteristics, attrs.values["characteristic"], "Source Name", name, first, ctx)
-                _merge(subj.comments, attrs.values["comment"], "Source Name", name, first, ctx)
-        if sample and sample[0]:
-            name, col, attrs = sample
-            subj_name = source[0] if source and source[0] else ""
-            if not subj_name:
-                continue
-            if name not in samples:
-                smp = Sample(name, subj_name, attrs.values["factor"], attrs.values["characteristic"],
-                             Provenance(table.display, line, col, "Sample Name"), attrs.values["comment"])  # fmt: skip
-                samples[name] = (smp, line)
-                study.samples.append(smp)
-            else:
-                smp, first = samples[name]
-                for kind, target in (("factor", smp.factors), ("characteristic", smp.characteristics),
-                                     ("comment", smp.comments)):  # fmt: skip
-                    _merge(target, attrs.values[kind], "Sample Name", name, first, ctx)
+        try:
+            _study_row(cells, line, table, study, ctx, subjects, samples, protocols)
+        except ValueError as exc:
+            ctx.report.add(issue("isatab-bad-name", reason=str(exc), file=table.display, line=line))
     return protocols
+
+
+def _study_row(cells: list[str], line: int, table: TableDoc, study: Study, ctx: _Ctx,
+               subjects: dict[str, tuple[Subject, int]], samples: dict[str, tuple[Sample, int]],
+               protocols: set[str]) -> None:  # fmt: skip
+    segs = _walk(cells, line, table, ctx)
+    source = next(((n, c, a) for h, n, c, a in segs if h == "Source Name"), None)
+    sample = next(((n, c, a) for h, n, c, a in segs if h == "Sample Name"), None)
+    protocols.update(n for h, n, _c, _a in segs if h == "Protocol REF" and n)
+    for h, n, c, a in segs:
+        if h in ("Source Name", "Sample Name") and not n and any(any(d.values()) for d in a.values.values()):
+            ctx.report.add(issue("isatab-empty-name", header=h, file=table.display, line=line, column=c, path=h))
+    if source and source[0]:
+        name, col, attrs = source
+        if name not in subjects:
+            subj = Subject(name, attrs.values["characteristic"], Provenance(table.display, line, col, "Source Name"),
+                           attrs.values["comment"])  # fmt: skip
+            subjects[name] = (subj, line)
+            study.subjects.append(subj)
+        else:
+            subj, first = subjects[name]
+            _merge(subj.characteristics, attrs.values["characteristic"], "Source Name", name, first, ctx)
+            _merge(subj.comments, attrs.values["comment"], "Source Name", name, first, ctx)
+    if sample and sample[0]:
+        name, col, attrs = sample
+        subj_name = source[0] if source and source[0] else ""
+        if not subj_name:
+            return
+        if name not in samples:
+            smp = Sample(name, subj_name, attrs.values["factor"], attrs.values["characteristic"],
+                         Provenance(table.display, line, col, "Sample Name"), attrs.values["comment"])  # fmt: skip
+            samples[name] = (smp, line)
+            study.samples.append(smp)
+        else:
+            smp, first = samples[name]
+            for kind, target in (("factor", smp.factors), ("characteristic", smp.characteristics),
+                                 ("comment", smp.comments)):  # fmt: skip
+                _merge(target, attrs.values[kind], "Sample Name", name, first, ctx)
 
 
 def _read_assay_table(table: TableDoc, study: Study, modality: str, ctx: _Ctx) -> set[str]:
     scans: dict[str, tuple[Scan, int]] = {}
     protocols: set[str] = set()
     for line, cells in table.rows(ctx.report):
-        segs = _walk(cells, line, table, ctx)
-        protocols.update(n for h, n, _c, _a in segs if h == "Protocol REF" and n)
-        sample = next(((n, c) for h, n, c, _a in segs if h == "Sample Name"), None)
-        if sample is None or not sample[0]:
-            if sample is not None and any(n for _h, n, _c, _a in segs):
-                ctx.report.add(issue("isatab-empty-name", header="Sample Name", file=table.display, line=line,
-                                     column=sample[1], path="Sample Name"))  # fmt: skip
-            continue
-        # the acquisition: the first protocol, its assay node and the first data file after it
-        params: Values = {}
-        comments: Values = {}
-        scan_id = None
-        scan_col = 1
-        image: DataFile | None = None
-        derived: list[Segmentation] = []
-        stage = "acquisition"
-        pending: Values = {}
-        for h, n, c, a in segs[1:]:
-            if h == "Protocol REF":
-                if image is not None or scan_id is not None:
-                    stage = "derived"
-                if stage == "acquisition":
-                    params.update(a.values["parameter"])
-                else:
-                    pending = dict(a.values["parameter"])
-            elif h in ("Raw Data File", "Image File", "Derived Data File") or h.endswith("File"):
-                if stage == "acquisition" and image is None and h != "Derived Data File":
-                    if n:
-                        image = DataFile(n, a.values["comment"], Provenance(table.display, line, c, h))
-                elif n or pending:
-                    derived.append(Segmentation(pending, n or None, Provenance(table.display, line, c, h)))
-                    pending = {}
-            else:  # a node: Assay Name, Scan Name …
-                if scan_id is None and n:
-                    scan_id, scan_col = n, c
-                    comments.update(a.values["comment"])
-                    params.update(a.values["parameter"])
-        if pending:
-            derived.append(Segmentation(pending, None, Provenance(table.display, line, 1, "Protocol REF")))
-        if scan_id is None:
-            scan_id = image.path if image else f"{sample[0]}@{table.display}:{line}"
-        if scan_id not in scans:
-            scan = Scan(scan_id, sample[0], modality, params, comments, [image] if image else [], derived,
-                        Provenance(table.display, line, scan_col, "Assay Name"))  # fmt: skip
-            scans[scan_id] = (scan, line)
-            study.scans.append(scan)
-        else:
-            scan, first = scans[scan_id]
-            _merge(scan.parameters, params, "Assay Name", scan_id, first, ctx)
-            _merge(scan.comments, comments, "Assay Name", scan_id, first, ctx)
-            if image and all(f.path != image.path for f in scan.files):
-                scan.files.append(image)
-            scan.segmentations.extend(g for g in derived if g not in scan.segmentations)
+        try:
+            _assay_row(cells, line, table, study, modality, ctx, scans, protocols)
+        except ValueError as exc:
+            ctx.report.add(issue("isatab-bad-name", reason=str(exc), file=table.display, line=line))
     return protocols
+
+
+def _assay_row(cells: list[str], line: int, table: TableDoc, study: Study, modality: str, ctx: _Ctx,
+               scans: dict[str, tuple[Scan, int]], protocols: set[str]) -> None:  # fmt: skip
+    segs = _walk(cells, line, table, ctx)
+    protocols.update(n for h, n, _c, _a in segs if h == "Protocol REF" and n)
+    sample = next(((n, c) for h, n, c, _a in segs if h == "Sample Name"), None)
+    if sample is None or not sample[0]:
+        if sample is not None and any(n for _h, n, _c, _a in segs):
+            ctx.report.add(issue("isatab-empty-name", header="Sample Name", file=table.display, line=line,
+                                 column=sample[1], path="Sample Name"))  # fmt: skip
+        return
+    # the acquisition: the first protocol, its assay node and the first data file after it
+    params: Values = {}
+    comments: Values = {}
+    scan_id = None
+    scan_col = 1
+    image: DataFile | None = None
+    derived: list[Segmentation] = []
+    stage = "acquisition"
+    pending: Values = {}
+    for h, n, c, a in segs[1:]:
+        if h == "Protocol REF":
+            if image is not None or scan_id is not None:
+                stage = "derived"
+            if stage == "acquisition":
+                params.update(a.values["parameter"])
+            else:
+                pending = dict(a.values["parameter"])
+        elif h in ("Raw Data File", "Image File", "Derived Data File") or h.endswith("File"):
+            if stage == "acquisition" and image is None and h != "Derived Data File":
+                if n:
+                    image = DataFile(n, a.values["comment"], Provenance(table.display, line, c, h))
+            elif n or pending:
+                derived.append(Segmentation(pending, n or None, Provenance(table.display, line, c, h)))
+                pending = {}
+        else:  # a node: Assay Name, Scan Name …
+            if scan_id is None and n:
+                scan_id, scan_col = n, c
+                comments.update(a.values["comment"])
+                params.update(a.values["parameter"])
+    if pending:
+        derived.append(Segmentation(pending, None, Provenance(table.display, line, 1, "Protocol REF")))
+    if scan_id is None:
+        scan_id = image.path if image else f"{sample[0]}@{table.display}:{line}"
+    if scan_id not in scans:
+        scan = Scan(scan_id, sample[0], modality, params, comments, [image] if image else [], derived,
+                    Provenance(table.display, line, scan_col, "Assay Name"))  # fmt: skip
+        scans[scan_id] = (scan, line)
+        study.scans.append(scan)
+    else:
+        scan, first = scans[scan_id]
+        _merge(scan.parameters, params, "Assay Name", scan_id, first, ctx)
+        _merge(scan.comments, comments, "Assay Name", scan_id, first, ctx)
+        if image and all(f.path != image.path for f in scan.files):
+            scan.files.append(image)
+        scan.segmentations.extend(g for g in derived if g not in scan.segmentations)
 
 
 def _cells(section: Section | None, label: str) -> list[Cell]:
@@ -337,8 +354,8 @@ def _open(
     cell = cells[index] if index < len(cells) else None
     path = folder / name
     if not path.is_file():
-        ctx.report.add(issue("isatab-file-missing", kind=kind, name=name, file=ctx.inv_file,
-                             line=cell.line if cell else None, column=cell.column if cell else None, path=label))  # fmt: skip
+        where = {"line": cell.line, "column": cell.column} if cell else {}
+        ctx.report.add(issue("isatab-file-missing", kind=kind, name=name, file=ctx.inv_file, path=label, **where))
         return None
     table = open_table(path, name, ctx.report)
     if table is None:
@@ -369,9 +386,9 @@ def _investigation(doc: InvestigationDoc) -> Investigation:
     first = sec.first if sec else (lambda _label: "")
     pubs_sec = doc.top.get("INVESTIGATION PUBLICATIONS")
     pubs = []
-    for i, c in enumerate(
-        _cells(pubs_sec, "Investigation Publication DOI") or _cells(pubs_sec, "Investigation Publication Title")
-    ):
+    n_pubs = max(len(_cells(pubs_sec, "Investigation Publication DOI")),
+                 len(_cells(pubs_sec, "Investigation Publication Title")))  # fmt: skip
+    for i in range(n_pubs):
         get = lambda lab: x[i].value if i < len(x := _cells(pubs_sec, f"Investigation {lab}")) else ""  # noqa: E731, B023
         pub = {"pubmed": get("PubMed ID"), "doi": get("Publication DOI"), "authors": get("Publication Author List"),
                "title": get("Publication Title"), "status": get("Publication Status")}  # fmt: skip

@@ -8,7 +8,6 @@ renamed into place, so an interrupted run leaves the previous ISA-Tab or none.
 
 from __future__ import annotations
 
-import csv
 import os
 import re
 import shutil
@@ -89,8 +88,24 @@ def _order(profile: Profile | None, entity: str, isa: str, modality: str | None 
     return [f for f in profile.fields_for(entity, modality) if f.isa == isa]
 
 
-def _writer(fh: TextIO):
-    return csv.writer(fh, delimiter="\t", lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
+_NEEDS_QUOTES = re.compile(r'[\t\n\r"]')
+
+
+class _Writer:
+    """Tab-separated rows; a cell with a tab, CR, LF or double quote is quoted with doubled quotes.
+
+    (The csv module does not quote a lone CR when the line terminator is LF, which would split a row.)
+    """
+
+    def __init__(self, fh: TextIO) -> None:
+        self._write = fh.write
+
+    def writerow(self, cells: list[str]) -> None:
+        self._write("\t".join('"' + c.replace('"', '""') + '"' if _NEEDS_QUOTES.search(c) else c for c in cells) + "\n")
+
+
+def _writer(fh: TextIO) -> _Writer:
+    return _Writer(fh)
 
 
 def _check(cells: list[str], where: str) -> list[str]:
@@ -138,13 +153,13 @@ def write_study_table(path: Path, study: Study, profile: Profile | None) -> int:
         for sample in study.samples:
             subj = subjects.get(sample.subject) or Subject(sample.subject)
             sampled.add(subj.id)
-            w.writerow(_check(_subject_cells(subj, subj_c, subj_m) + [SAMPLE_PROTOCOL, sample.id]
-                              + _sample_cells(sample, smp_c, smp_f, smp_m), f"{path.name} sample {sample.id}"))  # fmt: skip
+            cells = _subject_cells(subj, subj_c, subj_m) + [SAMPLE_PROTOCOL, sample.id]
+            w.writerow(_check(cells + _sample_cells(sample, smp_c, smp_f, smp_m), f"{path.name} sample {sample.id}"))
             rows += 1
         for subj in study.subjects:
             if subj.id not in sampled:
-                w.writerow(_check(_subject_cells(subj, subj_c, subj_m) + ["", ""] + [""] * len(_flat(smp_c + smp_f + smp_m)),
-                                  f"{path.name} subject {subj.id}"))  # fmt: skip
+                blanks = [""] * (2 + len(_flat(smp_c + smp_f + smp_m)))
+                w.writerow(_check(_subject_cells(subj, subj_c, subj_m) + blanks, f"{path.name} subject {subj.id}"))
                 rows += 1
     return rows
 
@@ -222,7 +237,9 @@ def assay_rows(scans: Iterable[Scan], layout: AssayLayout) -> Iterator[list[str]
                 row += c.cells(img.comments.get(c.name) if img else None)
             if layout.segmentation:
                 if seg is None:
-                    row += [""] + [""] * len(_flat(layout.seg_params)) + [""]
+                    # the protocol is named on every row: isatools' loader cannot resolve an empty Protocol REF
+                    # followed by Parameter Value columns; with no values and no file the row states no output
+                    row += [SEGMENTATION_PROTOCOL] + [""] * len(_flat(layout.seg_params)) + [""]
                 else:
                     row.append(SEGMENTATION_PROTOCOL)
                     for c in layout.seg_params:

@@ -1,0 +1,89 @@
+"""The ISA-Tab writer and reader: read(write(x)) == x, for the example and for arbitrary text."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from isaprofile.dataset import load_dataset
+from isaprofile.isatab.read import read_isatab
+from isaprofile.isatab.write import write_isatab
+from isaprofile.model import DataFile, Investigation, Person, Sample, Scan, Segmentation, Study, Subject, Term, Value
+
+
+def test_example_round_trip(example: Path, tmp_path: Path) -> None:
+    inv, prof, report = load_dataset(example)
+    assert report.issues == []
+    out = tmp_path / "isa"
+    names = [p.name for p in write_isatab(inv, out, prof)]
+    assert names == ["a_HCC-MRI_MRI.txt", "a_MASH-CT_CT.txt", "i_investigation.txt", "s_HCC-MRI.txt", "s_MASH-CT.txt"]
+    back, prof2, rep2 = read_isatab(out, data_root=example)
+    assert rep2.issues == []
+    assert prof2 is not None and prof2.id == prof.id
+    assert back.studies == inv.studies
+    assert (back.contacts, back.licences, back.funding, back.publications, back.keywords) == (
+        inv.contacts, inv.licences, inv.funding, inv.publications, inv.keywords)  # fmt: skip
+
+
+def test_output_is_deterministic_utf8_lf(example: Path, tmp_path: Path) -> None:
+    inv, prof, _ = load_dataset(example)
+    a = write_isatab(inv, tmp_path / "a", prof)
+    inv, prof, _ = load_dataset(example)
+    b = write_isatab(inv, tmp_path / "b", prof)
+    for x, y in zip(a, b, strict=True):
+        data = x.read_bytes()
+        assert data == y.read_bytes()
+        assert not data.startswith(b"\xef\xbb\xbf") and b"\r\n" not in data
+
+
+def test_longitudinal_samples_carry_time_point_factor(example: Path, tmp_path: Path) -> None:
+    inv, prof, _ = load_dataset(example)
+    study = inv.study("HCC-MRI")
+    weeks = sorted({s.factors["time point"].value for s in study.samples if s.subject == "HCC-03"})
+    assert weeks == [0, 4, 8]
+    assert study.factors == ["time point"]
+    assert [t.accession for t in study.design_types] == ["OBI:0500020"]
+    assert study.samples[0].factors["time point"].unit == Term("week", "UO", "UO:0000034")
+
+
+def test_rewrite_replaces_previous_output(example: Path, tmp_path: Path) -> None:
+    inv, prof, _ = load_dataset(example)
+    out = tmp_path / "isa"
+    write_isatab(inv, out, prof)
+    (out / "stale.txt").write_text("old")
+    write_isatab(inv, out, prof)
+    assert not (out / "stale.txt").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["isa", "preclinical-liver"]  # no temporary folders left
+
+
+_text = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00\x0b\x0c\x1c\x1d\x1e\x1f\x85"
+                              "\u2028\u2029" + "".join(chr(c) for c in range(1, 32) if chr(c) not in "\t\n\r")),
+                min_size=1, max_size=30).filter(lambda s: s.strip() == s and s != "")  # fmt: skip
+_ident = _text.filter(lambda s: not any(c in s for c in "\t\n\r"))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(subject=_ident, sample=_ident, scan=_ident, char=_text, param=_text, comment=_text, path=_ident,
+       name=_ident.filter(lambda s: "[" not in s and "]" not in s))  # fmt: skip
+def test_any_text_round_trips(tmp_path_factory, subject, sample, scan, char, param, comment, path, name) -> None:
+    study = Study(
+        "S1",
+        "a title with\ttab and \"quotes\"",
+        subjects=[Subject(subject, {name: Value(char)}, comments={"note": Value(comment)})],
+        samples=[Sample(sample, subject, {"time point": Value(Term("week 1", "UO", "UO:0000034"))},
+                        {name: Value(param, Term("gram", "UO", "UO:0000021"))})],
+        scans=[Scan(scan, sample, "MRI", {name: Value(param)}, {"note": Value(comment)}, [DataFile(path)],
+                    [Segmentation({"organ": Value(char)}, path + ".seg")])],
+    )  # fmt: skip
+    study.factors = ["time point"]
+    inv = Investigation("inv", title=char, description=comment, contacts=[Person(subject, orcid="0000")], studies=[study])
+    out = tmp_path_factory.mktemp("rt")
+    write_isatab(inv, out / "isa", None)
+    back, _, _ = read_isatab(out / "isa", None)
+    assert back.title == inv.title and back.description == inv.description
+    assert back.studies[0].title == study.title
+    assert back.studies[0].subjects == study.subjects
+    assert back.studies[0].samples == study.samples
+    assert back.studies[0].scans == study.scans
