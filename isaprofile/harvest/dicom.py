@@ -39,6 +39,7 @@ CONSISTENT = (
     "KVP", "ConvolutionKernel", "MagneticFieldStrength", "RepetitionTime", "EchoTime", "FlipAngle",
     "StudyInstanceUID", "PatientID",
 )  # fmt: skip
+_PIXEL_KEYS = ("Rows", "Columns", "BitsAllocated", "SamplesPerPixel", "NumberOfFrames")
 IDENTIFYING = {"PatientID", "StudyInstanceUID"}  # never shown in messages
 
 Record = dict[str, Any]
@@ -84,9 +85,10 @@ def read_dicom_file(path: str, rel: str) -> Record:
                     issues.append(issue("dicom-no-meta", file=rel))
                 implicit, little = _encoding(ds)
                 syntax = ds.file_meta.get("TransferSyntaxUID") if getattr(ds, "file_meta", None) else None
-                finding = check_pixel_data(fh, size, ds, implicit=implicit, little=little, syntax=syntax)
                 values = harvest_attributes(ds)
-                seg = (read_segments(ds), read_references(ds)) if is_seg(ds) else None
+                image = {k: v[0] for k in _PIXEL_KEYS if (v := values.get(k)) is not None}
+                finding = check_pixel_data(fh, size, image, implicit=implicit, little=little, syntax=syntax)
+                seg = (read_segments(ds), read_references(ds)) if is_seg(values, ds) else None
     except READ_ERRORS as exc:
         return _record(rel, [*issues, issue("dicom-unreadable", file=rel, reason=_reason(exc))], ok=False)
     if finding is not None:

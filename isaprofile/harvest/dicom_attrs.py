@@ -13,10 +13,12 @@ taken).
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Iterable
 from typing import Any
 
-from pydicom.datadict import tag_for_keyword
+from pydicom.datadict import dictionary_VR, tag_for_keyword
+from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
@@ -193,10 +195,83 @@ def read_radiopharmaceutical(ds: Dataset, out: RawValues) -> None:
         read_code(seq[0], keyword, out, prefix)
 
 
+# Fast path: the top-level attributes are decoded from pydicom's raw elements directly (ASCII text,
+# numbers, binary integers and floats), which is several times cheaper than pydicom's general value
+# conversion; anything unusual (other VRs, other character sets, malformed numbers) goes through pydicom.
+_ASCII_VRS = {"CS", "DS", "IS", "UI", "AS", "DA", "TM", "DT"}
+_TEXT_VRS = {"LO", "SH", "ST", "LT", "UT", "UC"}
+_BINARY_VRS = {"US": ("H", 2), "SS": ("h", 2), "UL": ("L", 4), "SL": ("l", 4), "FL": ("f", 4), "FD": ("d", 8)}
+_CHARSETS = {"": "latin-1", "ISO_IR 6": "latin-1", "ISO_IR 100": "latin-1", "ISO_IR 192": "utf-8"}
+_BY_TAG: dict[int, tuple[str, str | None, str, str]] = {
+    tag_for_keyword(k): (k, u, dictionary_VR(tag_for_keyword(k)), tag_path(k)) for k, u in ATTRIBUTES.items()
+}
+_FALLBACK = object()
+
+
+def _charset(ds: Dataset) -> str | None:
+    """The Python codec for the dataset's text, when it is one the fast path handles, else None."""
+    elem = ds.get_item(0x00080005)
+    if elem is None:
+        return "latin-1"
+    raw = elem.value
+    if isinstance(raw, bytes):
+        raw = raw.decode("latin-1")
+    if isinstance(raw, MultiValue | list):
+        return None
+    return _CHARSETS.get(str(raw or "").strip(" \0"))
+
+
+def _decode(elem: RawDataElement, vr: str, codec: str | None) -> Any:
+    """The value of a raw element, or ``_FALLBACK`` when pydicom should convert it."""
+    data = elem.value
+    if data is None:  # deferred or empty
+        return _FALLBACK if elem.length else None
+    if elem.VR is not None and elem.VR != vr:
+        return _FALLBACK
+    if vr in _BINARY_VRS:
+        fmt, size = _BINARY_VRS[vr]
+        if len(data) % size:
+            return _FALLBACK
+        vals = struct.unpack(f"{'<' if elem.is_little_endian else '>'}{len(data) // size}{fmt}", data)
+        return vals[0] if len(vals) == 1 else list(vals)
+    if vr in _ASCII_VRS:
+        text = data.decode("latin-1")
+    elif vr in _TEXT_VRS and codec is not None:
+        text = data.decode(codec, "replace")
+    else:
+        return _FALLBACK
+    parts = [p.strip(" \0") for p in text.split("\\")] if vr not in ("ST", "LT", "UT") else [text.strip(" \0")]
+    try:
+        if vr == "DS":
+            vals = [float(p) for p in parts if p]
+        elif vr == "IS":
+            vals = [int(p) for p in parts if p]
+        else:
+            vals = [p for p in parts if p]
+    except ValueError:
+        return _FALLBACK
+    if not vals:
+        return None
+    return vals[0] if len(vals) == 1 else vals
+
+
+def read_top_level(ds: Dataset, out: RawValues) -> None:
+    """The top-level :data:`ATTRIBUTES` of ``ds`` into ``out`` (fast path for raw elements)."""
+    codec = _charset(ds)
+    for tag in [t for t in ds.keys() if t in _BY_TAG]:
+        keyword, unit, vr, path = _BY_TAG[tag]
+        elem = ds.get_item(tag)
+        value = _decode(elem, vr, codec) if isinstance(elem, RawDataElement) else _FALLBACK
+        if value is _FALLBACK:
+            value = ds[tag].value
+        if value is not None:
+            convert(keyword, value, unit, path, out)
+
+
 def harvest_attributes(ds: Dataset) -> RawValues:
     """Every harvested attribute of ``ds`` (top level, functional groups, radiopharmaceutical)."""
     out: RawValues = {}
-    read_attributes(ds, ATTRIBUTES, out)
+    read_top_level(ds, out)
     if "SharedFunctionalGroupsSequence" in ds or "PerFrameFunctionalGroupsSequence" in ds:
         read_functional_groups(ds, ATTRIBUTES, out)
     if "InversionTime" not in out and "InversionTimes" in out:

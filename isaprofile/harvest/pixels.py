@@ -11,9 +11,8 @@ are in the file and that there is at least one fragment per frame.
 from __future__ import annotations
 
 import struct
+from collections.abc import Mapping
 from typing import Any, BinaryIO
-
-from pydicom.dataset import Dataset
 
 PIXEL_TAGS = {0x7FE00010, 0x7FE00008, 0x7FE00009}
 _ITEM, _SEQ_DELIM = 0xFFFEE000, 0xFFFEE0DD
@@ -24,16 +23,17 @@ DEFLATED = {"1.2.840.10008.1.2.1.99", "1.2.840.10008.1.2.8.1"}
 Finding = tuple[str, dict[str, Any]]
 
 
-def expected_length(ds: Dataset) -> int | None:
-    """Bytes a native payload must hold, from the image pixel attributes; None if they are missing."""
-    rows, cols = ds.get("Rows"), ds.get("Columns")
-    bits = ds.get("BitsAllocated")
+def expected_length(image: Mapping[str, Any]) -> int | None:
+    """Bytes a native payload must hold, from the image pixel attributes; None if they are missing.
+
+    ``image`` maps Rows, Columns, BitsAllocated, SamplesPerPixel and NumberOfFrames to numbers.
+    """
+    rows, cols, bits = _int(image.get("Rows")), _int(image.get("Columns")), _int(image.get("BitsAllocated"))
     if not rows or not cols or not bits:
         return None
-    samples = ds.get("SamplesPerPixel") or 1
-    frames = _int(ds.get("NumberOfFrames")) or 1
-    n_bits = int(rows) * int(cols) * int(samples) * int(bits) * frames
-    return (n_bits + 7) // 8  # Bits Allocated 1 (binary SEG) packs bits across frames
+    samples = _int(image.get("SamplesPerPixel")) or 1
+    frames = _int(image.get("NumberOfFrames")) or 1
+    return (rows * cols * samples * bits * frames + 7) // 8  # Bits Allocated 1 (binary SEG) packs bits
 
 
 def _bytes(n: int | None) -> str:
@@ -48,11 +48,12 @@ def _int(val: Any) -> int:
 
 
 def check_pixel_data(
-    fh: BinaryIO, size: int, ds: Dataset, *, implicit: bool, little: bool, syntax: str | None
+    fh: BinaryIO, size: int, image: Mapping[str, Any], *, implicit: bool, little: bool, syntax: str | None
 ) -> Finding | None:
     """A ``(code, params)`` finding when the pixel payload is missing or cut short, else None.
 
-    ``fh`` is positioned where ``stop_before_pixels`` stopped; ``size`` is the file's size.
+    ``fh`` is positioned where ``stop_before_pixels`` stopped; ``size`` is the file's size; ``image``
+    gives the pixel attributes (see :func:`expected_length`).
     Deflated files cannot be checked this way and are passed.
     """
     if syntax in DEFLATED:
@@ -61,8 +62,8 @@ def check_pixel_data(
     head = fh.read(8)
     endian = "<" if little else ">"
     if len(head) < 8:
-        if ds.get("Rows") and ds.get("Columns"):
-            return "pixel-data-missing", {"rows": int(ds.Rows), "columns": int(ds.Columns)}
+        if _int(image.get("Rows")) and _int(image.get("Columns")):
+            return "pixel-data-missing", {"rows": _int(image["Rows"]), "columns": _int(image["Columns"])}
         return None
     group, elem = struct.unpack(f"{endian}HH", head[:4])
     if (group << 16 | elem) not in PIXEL_TAGS:
@@ -73,7 +74,7 @@ def check_pixel_data(
     elif head[4:6] in _LONG_VRS:
         extra = fh.read(4)
         if len(extra) < 4:
-            return "pixel-data-truncated", {"found": "0 bytes", "expected": _bytes(expected_length(ds))}
+            return "pixel-data-truncated", {"found": "0 bytes", "expected": _bytes(expected_length(image))}
         (length,) = struct.unpack(f"{endian}L", extra)
         value_pos = start + 12
     else:
@@ -81,8 +82,8 @@ def check_pixel_data(
         value_pos = start + 8
     available = size - value_pos
     if length == UNDEFINED:
-        return _check_encapsulated(fh, size, ds, endian)
-    expected = expected_length(ds)
+        return _check_encapsulated(fh, size, image, endian)
+    expected = expected_length(image)
     if expected is not None and (length < expected or available < expected):
         return "pixel-data-truncated", {"found": _bytes(min(length, available)), "expected": _bytes(expected)}
     if available < length:
@@ -90,7 +91,7 @@ def check_pixel_data(
     return None
 
 
-def _check_encapsulated(fh: BinaryIO, size: int, ds: Dataset, endian: str) -> Finding | None:
+def _check_encapsulated(fh: BinaryIO, size: int, image: Mapping[str, Any], endian: str) -> Finding | None:
     """Walk the items of an encapsulated payload: offset table, fragments, sequence delimiter."""
     fmt = f"{endian}HHL"
     items = 0
@@ -103,10 +104,10 @@ def _check_encapsulated(fh: BinaryIO, size: int, ds: Dataset, endian: str) -> Fi
         group, elem, length = struct.unpack(fmt, head)
         tag = group << 16 | elem
         if tag == _SEQ_DELIM:
-            frames = _int(ds.get("NumberOfFrames")) or 1
+            frames = _int(image.get("NumberOfFrames")) or 1
             fragments = items - 1  # the first item is the basic offset table
             if fragments < 1:
-                return "pixel-data-missing", {"rows": _int(ds.get("Rows")), "columns": _int(ds.get("Columns"))}
+                return "pixel-data-missing", {"rows": _int(image.get("Rows")), "columns": _int(image.get("Columns"))}
             if fragments < frames:
                 return "pixel-data-truncated", {
                     "found": f"{fragments} fragment(s)",

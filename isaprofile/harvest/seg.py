@@ -14,7 +14,6 @@ from isaprofile.harvest.dicom_attrs import read_attributes, read_code, tag_path
 from isaprofile.harvest.types import HarvestedImage, RawValues, Segment, to_values
 from isaprofile.validate.issues import Issue, issue
 
-SEG_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.66.4"
 SEGMENT_ATTRIBUTES: dict[str, str | None] = {
     "SegmentNumber": None, "SegmentLabel": None, "SegmentDescription": None,
     "SegmentAlgorithmType": None, "SegmentAlgorithmName": None,
@@ -28,9 +27,10 @@ SEGMENT_CODES = (
 RawSegment = tuple[int, str, RawValues]
 
 
-def is_seg(ds: Dataset) -> bool:
-    """True for a Segmentation Storage object (by SOP Class UID, or Modality SEG)."""
-    return ds.get("SOPClassUID") == SEG_SOP_CLASS or ds.get("Modality") == "SEG"
+def is_seg(values: RawValues, ds: Dataset) -> bool:
+    """True for a Segmentation object: Modality SEG, or a SegmentSequence in ``ds``."""
+    modality = values.get("Modality")
+    return (modality is not None and modality[0] == "SEG") or "SegmentSequence" in ds
 
 
 def read_segments(ds: Dataset) -> list[RawSegment]:
