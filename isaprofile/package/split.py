@@ -15,9 +15,10 @@ index as a tag file (so it is covered by that part's tag manifests); :func:`veri
 every part as a bag, the index copies, the parts present against the index, and every file of
 the index against its part's manifest or, for bundles, against the bundle's member digest.
 
-When a deposit has more files than its parts can hold, folders (DICOM series) are bundled into
-one stored zip member each, largest folders first, until the entries fit; a folder with more
-files than one part holds is always bundled. Metadata files go into the first part.
+When a deposit has more files than the fewest parts its size needs can hold, folders (DICOM
+series) are bundled into stored zip members (one per folder, or several when a folder is larger
+than a part), folders with the most files first, until the entries fit. Metadata files go into
+the first part.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ from isaprofile.validate.issues import Report, issue
 ZENODO = {"max_files": 100, "max_bytes": 50_000_000_000}
 INDEX_FORMAT = "isaprofile-parts-index/1"
 TAG_FILES = 7  # bagit.txt, bag-info.txt, 2 manifests, 2 tag manifests, parts-index.json
-_ZIP_OVERHEAD = 200  # bytes per member, a generous estimate of headers in a stored zip
+_ZIP_OVERHEAD = 100  # bytes per member besides its name (local + central headers of a stored zip)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,22 +99,29 @@ def _parent(rel: str) -> str:
     return rel.rsplit("/", 1)[0] if "/" in rel else ""
 
 
-def _bundles(group: str, files: list[str], sizes: Mapping[str, int], max_bytes: float, cap: int) -> list[Bundle]:
+def _bundles(group: str, files: list[str], sizes: Mapping[str, int], max_bytes: float) -> list[str | Bundle]:
+    """One folder as zip members of at most ``max_bytes`` each; a lone file stays a plain file."""
     base = _parent(group)
     stem = group or "files"
-    out: list[Bundle] = []
-    chunk: list[str] = []
+    chunks: list[list[str]] = []
     total = 0
     for rel in files:
-        cost = sizes[rel] + _ZIP_OVERHEAD
-        if chunk and total + cost > max_bytes:
-            out.append(Bundle("", base, tuple(chunk), total))
-            chunk, total = [], 0
-        chunk.append(rel)
+        cost = sizes[rel] + _ZIP_OVERHEAD + len(rel)
+        if not chunks or total + cost > max_bytes:
+            chunks.append([])
+            total = 0
+        chunks[-1].append(rel)
         total += cost
-    out.append(Bundle("", base, tuple(chunk), total))
-    names = [f"{stem}.zip"] if len(out) == 1 else [f"{stem}-{i:03d}.zip" for i in range(1, len(out) + 1)]
-    return [dataclasses.replace(b, name=n) for b, n in zip(out, names, strict=True)]
+    units: list[str | Bundle] = []
+    many = sum(len(c) > 1 for c in chunks) > 1
+    for n, chunk in enumerate(chunks, start=1):
+        if len(chunk) == 1:
+            units.append(chunk[0])
+            continue
+        name = f"{stem}-{n:03d}.zip" if many else f"{stem}.zip"
+        size = sum(sizes[r] + _ZIP_OVERHEAD + len(r) for r in chunk)
+        units.append(Bundle(name, base, tuple(chunk), size))
+    return units
 
 
 def plan_parts(
@@ -137,8 +145,8 @@ def plan_parts(
             groups.setdefault(_parent(rel), []).append(rel)
     total_bytes = sum(sizes[f] for fs in groups.values() for f in fs)
     budget = max(1, math.ceil(total_bytes / max_bytes)) * cap
-    bundled = {g for g, fs in groups.items() if len(fs) > cap}
-    entries = sum(1 if g in bundled else len(fs) for g, fs in groups.items())
+    bundled: set[str] = set()
+    entries = sum(len(fs) for fs in groups.values())
     for g in sorted(groups, key=lambda g: (-len(groups[g]), g)):
         if entries <= budget:
             break
@@ -148,7 +156,7 @@ def plan_parts(
     units: list[str | Bundle] = []
     for g in sorted(groups):
         if g in bundled:
-            units.extend(_bundles(g, groups[g], sizes, max_bytes, cap))
+            units.extend(_bundles(g, groups[g], sizes, max_bytes))
         else:
             units.extend(groups[g])
     parts: list[Part] = []
