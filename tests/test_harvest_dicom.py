@@ -328,3 +328,28 @@ def test_explicit_file_list_and_progress(tmp_path: Path) -> None:
     assert seen == [2]
     with pytest.raises(FileNotFoundError):
         harvest_files(tmp_path / "nope")
+
+
+def test_cli_harvest(tmp_path: Path) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from isaprofile.cli.harvest import command
+
+    copy("CT_small.dcm", tmp_path / "ct.dcm")
+    copy("MR_truncated.dcm", tmp_path / "t" / "mr.dcm")
+    runner = CliRunner()
+    result = runner.invoke(command, [str(tmp_path), "--format", "json", "--quiet"])
+    assert result.exit_code == 1
+    doc = json.loads(result.stdout)
+    assert [i["files"] for i in doc["items"]] == [["ct.dcm"], ["t/mr.dcm"]]
+    assert doc["items"][0]["values"]["KVP"] == {
+        "value": 120.0, "unit": "kilovolt", "unit_accession": None, "file": "ct.dcm", "path": "(0018,0060) KVP",
+    }  # fmt: skip
+    assert [(i["code"], i["file"]) for i in doc["report"]["issues"]] == [("pixel-data-truncated", "t/mr.dcm")]
+    assert "[pixel-data-truncated]" in result.stderr
+    table = runner.invoke(command, [str(tmp_path / "ct.dcm")])
+    assert table.exit_code == 0
+    assert "KVP" in table.stdout and "ct.dcm ((0018,0060) KVP)" in table.stdout
+    assert runner.invoke(command, [str(tmp_path / "missing")]).exit_code == 2

@@ -274,6 +274,8 @@ def harvest_attributes(ds: Dataset) -> RawValues:
     read_top_level(ds, out)
     if "SharedFunctionalGroupsSequence" in ds or "PerFrameFunctionalGroupsSequence" in ds:
         read_functional_groups(ds, ATTRIBUTES, out)
+    if out.get("PatientWeight", (None,))[0] == 0:
+        del out["PatientWeight"]  # 0 means "not known" in practice
     if "InversionTime" not in out and "InversionTimes" in out:
         val, unit, path = out["InversionTimes"]
         if isinstance(val, int | float):
