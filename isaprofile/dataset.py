@@ -64,6 +64,10 @@ def load_dataset(
         report.merge(rep)
     inv, rep = investigation_from_tables(build_profile, tables, config.investigation, config_file=config.file)
     report.merge(rep)
+    if config.sheets or config.files:
+        from isaprofile.harvest.assemble import assemble
+
+        assemble(root, config, build_profile, inv.studies[0], report)
     if prof is not None:
         report.merge(apply_profile(inv, prof))
     report.merge(check_structure(inv, root))

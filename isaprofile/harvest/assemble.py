@@ -1,0 +1,364 @@
+"""Assemble a dataset folder into the Investigation: sheets + harvested image headers → subjects, samples, scans.
+
+The config's ``files:`` entries find the images (one scan per DICOM series / NIfTI file) and the
+segmentations (DICOM SEG segments, or the labels of NIfTI label maps) and link each to its subject and
+sample through named groups of a path pattern (or the DICOM PatientID). Scan parameters come from the
+headers through the profile's ``harvest:`` keys, converted to the profile's unit; the ``sheets:`` add
+subject characteristics and fill what the headers do not state. Where both state a value they are
+cross-checked (:mod:`isaprofile.harvest.crosscheck`). Every value keeps its provenance.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from isaprofile.harvest.config import DatasetConfig, FileSpec
+from isaprofile.harvest.crosscheck import conflict
+from isaprofile.harvest.images import harvest_files
+from isaprofile.harvest.mapping import MODALITY_KEYS, to_profile_values
+from isaprofile.harvest.sheetmap import SheetRow, read_sheet_rows
+from isaprofile.harvest.types import HarvestedImage, Segment
+from isaprofile.model import DataFile, Provenance, Sample, Scan, Segmentation, Study, Subject, Value
+from isaprofile.profile.model import Field, Profile
+from isaprofile.validate.issues import Report, issue
+
+_TRAILING_NUMBER = re.compile(r"[\s_-]*\d+$")
+
+
+@dataclass
+class _State:
+    """What is assembled so far, with the indexes that link files and rows to it."""
+
+    profile: Profile
+    report: Report
+    subjects: dict[str, Subject] = field(default_factory=dict)
+    samples: dict[str, Sample] = field(default_factory=dict)
+    scans: dict[str, Scan] = field(default_factory=dict)
+    by_uid: dict[str, Scan] = field(default_factory=dict)
+    by_sample: dict[tuple[str, str], Scan] = field(default_factory=dict)  # (sample, modality)
+    by_path: dict[str, Scan] = field(default_factory=dict)
+    seg_paths: set[str] = field(default_factory=set)  # folders and files of segmentations
+    headers: dict[str, dict[str, Value]] = field(default_factory=dict)  # scan id -> header values by field key
+    listed: set[str] | None = None  # subjects the subject sheets list (None: no subject sheet)
+
+    def subject(self, ident: str, prov: Provenance | None) -> Subject:
+        if ident not in self.subjects:
+            self.subjects[ident] = Subject(ident, provenance=prov)
+        return self.subjects[ident]
+
+    def sample(self, ident: str, subject: str, prov: Provenance | None) -> Sample:
+        if ident not in self.samples:
+            self.samples[ident] = Sample(ident, subject, provenance=prov)
+        return self.samples[ident]
+
+
+def modality_key(profile: Profile, text: str | None) -> str | None:
+    """The profile's assay key for a modality as written (``PT`` → ``PET``, ``MR`` → ``MRI``)."""
+    if not text:
+        return None
+    mfield = profile.placement("scan", "modality")
+    term = mfield.find_term(text) if mfield else None
+    if term is not None:
+        return term.label
+    return MODALITY_KEYS.get(text.upper(), text)
+
+
+def _place(target: dict[str, dict[str, Value]], fld: Field, value: Value) -> None:
+    bucket = target.get(fld.isa)
+    if bucket is not None:
+        bucket.setdefault(fld.name, value)
+
+
+def _put(state: _State, holder: Subject | Sample | Scan, values: dict[str, Value], known: dict[str, Value]) -> None:
+    """Put field-keyed ``values`` on ``holder``; a value a header already gave is cross-checked instead."""
+    for key, value in values.items():
+        fld = state.profile.field(key)
+        if key in known:
+            found = conflict(fld, value, known[key])
+            if found is not None:
+                state.report.add(found)
+            continue
+        _place(_buckets(holder), fld, value)
+
+
+def _buckets(holder: Subject | Sample | Scan) -> dict[str, dict[str, Value]]:
+    if isinstance(holder, Subject):
+        return {"characteristic": holder.characteristics, "comment": holder.comments}
+    if isinstance(holder, Sample):
+        return {"characteristic": holder.characteristics, "factor": holder.factors, "comment": holder.comments}
+    return {"parameter": holder.parameters, "comment": holder.comments}
+
+
+# ---------------------------------------------------------------- files
+
+
+def _glob(root: Path, spec: FileSpec, report: Report) -> list[str]:
+    out: list[str] = []
+    for pattern in spec.globs:
+        found = sorted(p.relative_to(root).as_posix() for p in root.glob(pattern) if p.is_file())
+        if not found:
+            report.add(issue("files-none", index=spec.index, glob=pattern, file="isaprofile.yaml",
+                             path=f"{spec.where}['glob']"))  # fmt: skip
+        out.extend(found)
+    return out
+
+
+def _groups(spec: FileSpec, rel: str) -> dict[str, str] | None:
+    if spec.pattern is None:
+        return {}
+    m = spec.pattern.fullmatch(rel)
+    return None if m is None else {k: v for k, v in m.groupdict().items() if v is not None}
+
+
+def _labels(root: Path, spec: FileSpec, report: Report) -> dict[str, dict[str, str]]:
+    if not spec.labels:
+        return {}
+    try:
+        data = json.loads((root / spec.labels).read_text(encoding="utf-8"))
+        if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
+            raise ValueError("the top level must map groups to objects")
+        return {str(g): {str(k): str(v) for k, v in names.items()} for g, names in data.items()}
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        report.add(issue("labels-unreadable", file=spec.labels, reason=f"{type(exc).__name__}: {exc}"))
+        return {}
+
+
+def harvest_config_files(
+    root: Path, config: DatasetConfig, report: Report
+) -> list[tuple[HarvestedImage, FileSpec, dict[str, str]]]:
+    """Harvest the files of every ``files:`` entry; each item with its entry and its path's groups."""
+    owner: dict[str, tuple[FileSpec, dict[str, str]]] = {}
+    for spec in config.files:
+        for rel in _glob(root, spec, report):
+            if rel in owner:
+                continue
+            groups = _groups(spec, rel)
+            if groups is None:
+                report.add(issue("file-unmatched", file=rel, index=spec.index, path=f"{spec.where}['pattern']"))
+                continue
+            owner[rel] = (spec, groups)
+    if not owner:
+        return []
+    items, rep = harvest_files([root / rel for rel in owner], root=str(root))
+    report.merge(rep)
+    return [(item, *owner[item.path]) for item in items if item.path in owner]
+
+
+# ---------------------------------------------------------------- images and segmentations
+
+
+def _link(state: _State, item: HarvestedImage, spec: FileSpec, groups: dict[str, str]) -> dict[str, str] | None:
+    """The item's subject/sample/modality identifiers, or None (with a finding) when it has no subject."""
+    subject = groups.get("subject") if spec.subject_from == "pattern" else item.subject
+    if not subject:
+        state.report.add(issue("file-unmatched", file=item.path, index=spec.index, path=f"{spec.where}['pattern']"))
+        return None
+    if state.listed is not None and subject not in state.listed:
+        state.report.add(issue("file-subject-unknown", file=item.path, target=subject, path=f"{spec.where}"))
+        return None
+    modality = modality_key(state.profile, spec.modality or groups.get("modality") or item.modality) or "unknown"
+    ids = {**groups, "subject": subject, "modality": modality}
+    ids["sample"] = spec.sample_id(ids)
+    return ids
+
+
+def _add_scan(state: _State, item: HarvestedImage, spec: FileSpec, ids: dict[str, str]) -> None:
+    prov = Provenance(item.path, path="image header")
+    state.subject(ids["subject"], prov)
+    state.sample(ids["sample"], ids["subject"], prov)
+    scan_id = base = spec.scan.format(**ids)
+    n = 1
+    while scan_id in state.scans:
+        n += 1
+        scan_id = f"{base}-{n}"
+    path = item.folder if item.kind == "dicom-series" and item.folder else item.path
+    scan = Scan(scan_id, ids["sample"], ids["modality"], files=[DataFile(path, provenance=prov)], provenance=prov)
+    profile = state.profile
+    header = to_profile_values(item, profile, "scan", ids["modality"] if ids["modality"] in profile.assays else None)
+    for key, value in header.items():
+        fld = profile.field(key)
+        if fld.isa in ("parameter", "comment"):
+            _place(_buckets(scan), fld, value)
+    for key, raw in spec.values.items():
+        fld = profile.field(key)
+        if fld.entity == "scan" and fld.applies_to(scan.modality):
+            _place(
+                _buckets(scan),
+                fld,
+                Value(str(raw).format(**ids), None, Provenance("isaprofile.yaml", path=f"{spec.where}['values']")),
+            )
+    state.headers[scan_id] = header
+    subject = state.subjects[ids["subject"]]
+    subj_values = to_profile_values(item, profile, "subject", None)
+    for key, value in subj_values.items():
+        fld = profile.field(key)
+        if fld.isa == "source-name":
+            found = conflict(fld, Value(ids["subject"], None, Provenance(item.path, path=f"{spec.where}['pattern']")),
+                             value)  # fmt: skip
+            if found is not None:
+                state.report.add(found)
+        else:
+            _place(_buckets(subject), fld, value)
+    state.scans[scan_id] = scan
+    if item.uid:
+        state.by_uid[item.uid] = scan
+    state.by_sample.setdefault((ids["sample"], ids["modality"]), scan)
+    state.by_path[path] = scan
+
+
+def _segment_values(profile: Profile, seg: Segment) -> dict[str, Value]:
+    out: dict[str, Value] = {}
+    for fld in profile.fields_for("segmentation"):
+        keys = [k for kind, k in fld.harvest if kind == "dicom"]
+        value = next((seg.values[k] for k in keys if k in seg.values), None)
+        if value is None:
+            continue
+        if fld.type == "term" and isinstance(value.value, str) and fld.find_term(value.value) is None:
+            stripped = _TRAILING_NUMBER.sub("", value.value)
+            if stripped and fld.find_term(stripped) is not None:
+                value = Value(stripped, None, value.provenance)
+        out[fld.name] = value
+    return out
+
+
+def _add_segmentations(state: _State, item: HarvestedImage, spec: FileSpec, ids: dict[str, str],
+                       labels: dict[str, dict[str, str]]) -> None:  # fmt: skip
+    target = next((state.by_uid[u] for u in item.references if u in state.by_uid), None)
+    source = modality_key(state.profile, spec.segments) or "CT"
+    if target is None:
+        target = state.by_sample.get((ids["sample"], source))
+    if target is None:
+        state.report.add(issue("segmentation-source-unknown", file=item.path, modality=source, target=ids["sample"]))
+        return
+    fixed = _fixed(state.profile, spec, ids)
+    if item.kind == "dicom-seg":
+        for seg in item.segments:
+            values = {**fixed, **_segment_values(state.profile, seg)}
+            prov = Provenance(item.path, path=f"segment {seg.number}")
+            target.segmentations.append(Segmentation(values, item.path, prov))
+        return
+    group = ids.get("group")
+    names = labels.get(group or "", {})
+    prov = Provenance(spec.labels or item.path, path=f"$.{group}" if group else None)
+    by_name = {f.key: f for f in state.profile.fields_for("segmentation")}
+    if not names:
+        target.segmentations.append(Segmentation(fixed, item.path, Provenance(item.path)))
+        return
+    for number, name in sorted(names.items(), key=lambda kv: int(kv[0]) if kv[0].isdigit() else 0):
+        values = dict(fixed)
+        if "label_value" in by_name:
+            values[by_name["label_value"].name] = Value(int(number) if number.isdigit() else number, None, prov)
+        if "segmented_structure" in by_name:
+            values[by_name["segmented_structure"].name] = Value(name, None, prov)
+        target.segmentations.append(Segmentation(values, item.path, Provenance(item.path, path=f"label {number}")))
+
+
+def _fixed(profile: Profile, spec: FileSpec, ids: dict[str, str]) -> dict[str, Value]:
+    out: dict[str, Value] = {}
+    for key, raw in spec.values.items():
+        fld = profile.field(key)
+        if fld.entity == "segmentation":
+            out[fld.name] = Value(str(raw).format(**ids), None, Provenance("isaprofile.yaml", path=f"{spec.where}"))
+    return out
+
+
+# ---------------------------------------------------------------- sheets
+
+
+def _apply_rows(state: _State, rows: list[SheetRow]) -> None:
+    profile = state.profile
+    for row in rows:
+        if row.subject is None and row.file is None:
+            continue
+        scans: list[Scan] = []
+        if row.file:
+            key = row.file.replace("\\", "/").removeprefix("./").rstrip("/")
+            scans = [s for p, s in state.by_path.items() if p == key or p.startswith(key + "/")]
+        elif row.spec.entity == "scan" or row.for_entity(profile, "scan"):
+            modality = modality_key(profile, row.spec.modality)
+            samples = [row.sample] if row.sample else [s.id for s in state.samples.values() if s.subject == row.subject]
+            scans = [s for (smp, mod), s in state.by_sample.items() if smp in samples and mod == modality]
+        if row.file and any(p == key or p.startswith(key + "/") for p in state.seg_paths):
+            continue  # the row describes a segmentation series (e.g. a SEG in NBIA metadata.csv)
+        if row.spec.entity == "scan" and not scans:
+            what = f"modality {row.spec.modality}" if row.spec.modality else f"file '{row.file}'"
+            state.report.add(
+                issue(
+                    "sheet-row-unmatched",
+                    modality=what,
+                    target=row.subject or "",
+                    file=row.provenance.file,
+                    line=row.provenance.line,
+                    path=row.provenance.path,
+                )
+            )
+        subject_id = row.subject or (state.samples[scans[0].sample].subject if scans else None)
+        if subject_id is None:
+            continue
+        if row.spec.entity == "subject" or subject_id in state.subjects:
+            subject = state.subject(subject_id, row.provenance)
+            _put(state, subject, row.for_entity(profile, "subject"), _header_subject(state, subject))
+            if row.spec.entity == "subject":
+                for name, value in row.extra.items():
+                    subject.comments.setdefault(name, value)
+        if row.sample and row.sample in state.samples:
+            _put(state, state.samples[row.sample], row.for_entity(profile, "sample"), {})
+        for scan in scans:
+            _put(state, scan, {k: v for k, v in row.for_entity(profile, "scan").items()
+                               if profile.field(k).applies_to(scan.modality)},
+                 state.headers.get(scan.id, {}))  # fmt: skip
+
+
+def _header_subject(state: _State, subject: Subject) -> dict[str, Value]:
+    """Subject values that came from headers (their provenance is not a sheet cell)."""
+    out = {}
+    for fld in state.profile.fields_for("subject"):
+        value = _buckets(subject).get(fld.isa, {}).get(fld.name)
+        if value is not None and value.provenance is not None and value.provenance.line is None:
+            out[fld.key] = value
+    return out
+
+
+def _defaults(state: _State) -> None:
+    profile = state.profile
+    prov = Provenance(profile.source, path="default")
+    for holder, entity in [*((s, "subject") for s in state.subjects.values()),
+                           *((s, "scan") for s in state.scans.values())]:  # fmt: skip
+        modality = holder.modality if isinstance(holder, Scan) else None
+        for fld in profile.fields_for(entity, modality):
+            if fld.default is not None:
+                _place(_buckets(holder), fld, Value(str(fld.default), None, prov))
+
+
+def assemble(root: Path, config: DatasetConfig, profile: Profile, study: Study, report: Report) -> None:
+    """Add the subjects, samples and scans of ``config``'s sheets and files to ``study``."""
+    state = _State(profile, report)
+    rows = [row for spec in config.sheets for row in read_sheet_rows(root, spec, profile, report)]
+    if any(spec.entity == "subject" for spec in config.sheets):
+        state.listed = {r.subject for r in rows if r.spec.entity == "subject" and r.subject}
+        for row in rows:
+            if row.spec.entity == "subject" and row.subject:
+                state.subject(row.subject, row.provenance)
+    harvested = harvest_config_files(root, config, report)
+    labels = {spec.index: _labels(root, spec, report) for spec in config.files if spec.labels}
+    segs = []
+    for item, spec, groups in harvested:
+        ids = _link(state, item, spec, groups)
+        if ids is None:
+            continue
+        if item.kind == "dicom-seg" or spec.role == "segmentation":
+            segs.append((item, spec, ids))
+        else:
+            _add_scan(state, item, spec, ids)
+    for item, spec, ids in segs:
+        state.seg_paths.update({item.path, item.folder or item.path})
+        state.sample(ids["sample"], ids["subject"], Provenance(item.path))
+        _add_segmentations(state, item, spec, ids, labels.get(spec.index, {}))
+    _apply_rows(state, rows)
+    _defaults(state)
+    study.subjects.extend(state.subjects.values())
+    study.samples.extend(state.samples.values())
+    study.scans.extend(state.scans.values())

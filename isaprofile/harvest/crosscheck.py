@@ -1,0 +1,74 @@
+"""Cross-checks: where a sheet states what an image header states too, the two must agree.
+
+Both values are typed for the profile field first (numbers converted to the field's unit, terms matched
+by label or synonym), then compared: numbers within a relative tolerance, terms by label, text
+case-insensitively. A disagreement is a ``value-conflict`` finding located at the sheet cell, whose
+message shows both values and both sources. Identifier fields (the subject ID) are compared too, but
+their values are never printed.
+"""
+
+from __future__ import annotations
+
+import math
+
+from isaprofile.model import Term, Value
+from isaprofile.profile.coerce import coerce
+from isaprofile.profile.model import Field
+from isaprofile.validate.issues import Issue, issue
+
+REL_TOL = 1e-3
+ABS_TOL = 1e-6
+IDENTIFIERS = ("source-name", "sample-name", "assay-name")
+
+
+def _typed(field: Field, value: Value) -> Value | None:
+    unit = value.unit.label if value.unit is not None else None
+    typed, problems = coerce(field, value.value, unit=unit, provenance=value.provenance)
+    return None if problems and typed is None else typed
+
+
+def _same(a: Value, b: Value) -> bool:
+    x, y = a.value, b.value
+    if isinstance(x, bool) or isinstance(y, bool):
+        return x == y
+    if isinstance(x, int | float) and isinstance(y, int | float):
+        return math.isclose(float(x), float(y), rel_tol=REL_TOL, abs_tol=ABS_TOL)
+    if isinstance(x, Term) and isinstance(y, Term):
+        return x.label.lower() == y.label.lower()
+    return a.text().strip().lower() == b.text().strip().lower()
+
+
+def _shown(field: Field, value: Value) -> str:
+    unit = f" {field.unit.symbol}" if field.unit and isinstance(value.value, int | float) else ""
+    return f"{value.text()}{unit}"
+
+
+def conflict(field: Field, sheet: Value, header: Value) -> Issue | None:
+    """A ``value-conflict`` finding when ``sheet`` and ``header`` disagree for ``field``, else None.
+
+    Values that cannot be typed for the field are not compared (the profile rules report them).
+    """
+    if field.isa in IDENTIFIERS:
+        a, b = sheet, header
+    else:
+        a, b = _typed(field, sheet), _typed(field, header)  # type: ignore[assignment]
+        if a is None or b is None:
+            return None
+    if _same(a, b):
+        return None
+    first, second = _shown(field, a), _shown(field, b)
+    if field.isa in IDENTIFIERS:
+        first, second = "one identifier", "another"
+    sp, hp = sheet.provenance, header.provenance
+    return issue(
+        "value-conflict",
+        field=field.label,
+        first=first,
+        first_source=str(sp) if sp else "the sheet",
+        second=second,
+        second_source=str(hp) if hp else "the header",
+        file=sp.file if sp else None,
+        line=sp.line if sp else None,
+        column=sp.column if sp else None,
+        path=sp.path if sp else None,
+    )
