@@ -78,7 +78,9 @@ def test_any_text_round_trips(tmp_path_factory, subject, sample, scan, char, par
                     [Segmentation({"organ": Value(char)}, path + ".seg")])],
     )  # fmt: skip
     study.factors = ["time point"]
-    inv = Investigation("inv", title=char, description=comment, contacts=[Person(subject, orcid="0000")], studies=[study])
+    inv = Investigation(
+        "inv", title=char, description=comment, contacts=[Person(subject, orcid="0000")], studies=[study]
+    )
     out = tmp_path_factory.mktemp("rt")
     write_isatab(inv, out / "isa", None)
     back, _, _ = read_isatab(out / "isa", None)

@@ -72,9 +72,20 @@ class TextFile:
                     yield line, [c.rstrip("\r") for c in row]
                     line = reader.line_num + 1
         except UnicodeDecodeError:
-            self.report.add(issue("isatab-encoding", file=self.display, line=line))
+            self.report.add(issue("isatab-encoding", file=self.display, line=_bad_utf8_line(self.path)))
         except csv.Error as exc:
             self.report.add(issue("isatab-bad-quote", file=self.display, line=line, reason=str(exc)))
+
+
+def _bad_utf8_line(path: Path) -> int | None:
+    """The first line of ``path`` that is not UTF-8 (text is decoded in chunks, so the error has no line)."""
+    with path.open("rb") as fh:
+        for n, raw in enumerate(fh, 1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError:
+                return n
+    return None
 
 
 def classify(header: str) -> tuple[str, str | None]:
