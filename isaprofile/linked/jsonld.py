@@ -299,6 +299,7 @@ def _study(
                 {
                     "@id": c.local_id("process", "collection", smp.id),
                     "@type": "LabProcess",
+                    "additionalType": "SampleCollection",
                     "name": f"collection of {smp.id}",
                     "object": [{"@id": c.local_id("source", smp.subject)}],
                     "result": [{"@id": own}],
@@ -358,6 +359,8 @@ def _assay(
         proc: dict[str, Any] = {
             "@id": c.local_id("process", "scan", scan.id),
             "@type": "LabProcess",
+            "additionalType": "Scan",
+            "measurementTechnique": scan.modality,
             "name": scan.id,
             "object": [{"@id": c.local_id("sample", scan.sample)}],
             "result": results,
@@ -372,6 +375,7 @@ def _assay(
             sp: dict[str, Any] = {
                 "@id": c.local_id("process", "segmentation", scan.id, str(n)),
                 "@type": "LabProcess",
+                "additionalType": "Segmentation",
                 "name": f"segmentation {n} of {scan.id}",
                 "object": results,
                 "executesLabProtocol": segment,
