@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "validate": ("isaprofile.cli.validate", "Validate an ISA-Tab folder or a dataset folder."),
     "isatab": ("isaprofile.cli.isatab", "Write the ISA-Tab of a dataset."),
     "harvest": ("isaprofile.cli.harvest", "Show what DICOM/SEG/NIfTI headers say, with provenance."),
+    "package": ("isaprofile.cli.package", "Build a deposit package: BagIt + ISA-Tab + RO-Crate + landing page."),
     "verify": ("isaprofile.cli.verify", "Verify a deposit package: full fixity, completeness, structure."),
 }
 

@@ -1,0 +1,50 @@
+"""``isaprofile package DATASET -o OUT``: build the deposit package of a dataset."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from isaprofile.cli._common import EXIT_INVALID, EXIT_USAGE, fail, format_option, quiet_option
+from isaprofile.validate.render import render
+
+
+@click.command("package")
+@click.argument("dataset", type=click.Path())
+@click.option("-o", "--output", required=True, type=click.Path(), help="Package folder (or .zip with --zip).")
+@click.option("--zip", "as_zip", is_flag=True, help="Write one reproducible zip instead of a folder.")
+@click.option("--allow-invalid", is_flag=True, help="Package a dataset that fails validation (said in the package).")
+@click.option("--workers", type=int, default=None, help="Hashing processes (default: all cores).")
+@format_option
+@quiet_option
+def command(dataset: str, output: str, as_zip: bool, allow_invalid: bool, workers: int | None, fmt: str,
+            quiet: bool) -> None:  # fmt: skip
+    """Validate DATASET and write a BagIt deposit package with ISA-Tab, RO-Crate and a landing page to OUT."""
+    from isaprofile.dataset import DatasetError
+    from isaprofile.package.deposit import package_dataset
+    from isaprofile.package.errors import PackageError
+
+    try:
+        result = package_dataset(dataset, output, zip=as_zip, allow_invalid=allow_invalid, workers=workers,
+                                 progress=None if quiet else _bar())  # fmt: skip
+    except DatasetError as exc:
+        fail(str(exc), EXIT_USAGE)
+    except PackageError as exc:
+        fail(str(exc), EXIT_INVALID)
+    if result.report.issues:
+        click.echo(render(result.report.sorted(), fmt), err=True, nl=False)
+    if result.path is None:
+        fail("nothing was written: the dataset failed validation or the PHI gate", EXIT_INVALID)
+    click.echo(str(result.path))
+    sys.exit(0)
+
+
+def _bar():
+    """A bytes/s progress callback when stderr is a terminal, else None."""
+    if not sys.stderr.isatty():
+        return None
+    from tqdm import tqdm
+
+    bar = tqdm(unit="B", unit_scale=True, desc="hashing", leave=False, file=sys.stderr)
+    return bar.update

@@ -1,0 +1,52 @@
+"""The whole deposit: the example becomes a bag that bagit-python, frictionless and our verify accept."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import bagit
+from frictionless import Package
+
+from isaprofile.package.deposit import package_dataset
+from isaprofile.package.verify import verify_package
+
+
+def test_example_package_is_valid_everywhere(example: Path, tmp_path: Path) -> None:
+    result = package_dataset(example, tmp_path / "pkg", workers=1)
+    assert result.path == tmp_path / "pkg" and result.report.valid
+    bagit.Bag(str(result.path)).validate()
+    assert verify_package(result.path).issues == []
+    data = result.path / "data"
+    for name in ("ro-crate-metadata.json", "datapackage.json", "README.md", "index.html",
+                 "metadata/isatab/i_investigation.txt", "metadata/datacite.json", "metadata/zenodo.json"):  # fmt: skip
+        assert (data / name).is_file(), name
+    assert len(list((data / "previews").glob("*.png"))) == 18
+    assert (data / "images/HCC-01/HCC-01-w0-mri.nii.gz").read_bytes() == (
+        example / "images/HCC-01/HCC-01-w0-mri.nii.gz").read_bytes()  # fmt: skip
+    report = Package(str(data / "datapackage.json")).validate()
+    assert report.valid, report.flatten(["type", "note"])
+    assert "HCC-MRI" in (data / "index.html").read_text()
+
+
+def test_invalid_dataset_is_refused_and_nothing_written(example: Path, tmp_path: Path) -> None:
+    (example / "images/HCC-01/HCC-01-w0-mri.nii.gz").unlink()
+    result = package_dataset(example, tmp_path / "pkg")
+    assert result.path is None and result.report.codes() == ["data-file-missing"]
+    assert not (tmp_path / "pkg").exists()
+    forced = package_dataset(example, tmp_path / "pkg", allow_invalid=True, workers=1)
+    assert forced.path is not None
+    assert "did not pass validation" in (forced.path / "data/README.md").read_text()
+    saved = json.loads((forced.path / "data/metadata/validation-report.json").read_text())
+    assert "data-file-missing" in [i["code"] for i in saved["issues"]]
+
+
+def test_zip_is_reproducible(example: Path, tmp_path: Path) -> None:
+    a = package_dataset(example, tmp_path / "a.zip", zip=True, workers=1).path
+    b = package_dataset(example, tmp_path / "b.zip", zip=True, workers=2).path
+    assert hashlib.sha256(a.read_bytes()).hexdigest() != ""
+    # the bag's root folder is named after the zip, so compare two builds to the same name
+    c = package_dataset(example, tmp_path / "again" / "a.zip", zip=True, workers=2).path
+    assert a.read_bytes() == c.read_bytes()
+    assert b.read_bytes() != a.read_bytes()
