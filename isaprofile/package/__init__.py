@@ -7,7 +7,7 @@ The integrator's entry points (see each module's docstring for the details)::
     plan_parts(sizes, *, max_files=100, max_bytes=50e9, reserved_files=0) -> Plan
     verify_package(path, *, checks=None, workers=None) -> Report
     register_check(fn)                       add ISA-Tab / RO-Crate / profile checks to verify
-    check_phi(files, policy) -> PhiResult    the PHI gate, run before anything is written
+    check_phi(files, policy, *, workers=None) -> PhiResult   the PHI gate, run before anything is written
     SafeZip(path, limits=None)               read a zip without trusting it
 
 Heavy imports (pydicom, nibabel) happen only inside the PHI checks.
@@ -25,12 +25,18 @@ from isaprofile.package.errors import (
     WriteFailedError,
 )
 from isaprofile.package.hashing import FileDigest, copy_files, hash_files
+from isaprofile.package.phi import AllowEntry, PhiPolicy, PhiResult, check_phi, exceptions_json
 from isaprofile.package.split import ZENODO, Plan, build_split, plan_parts
 from isaprofile.package.verify import PackageView, register_check, verify_package
 from isaprofile.package.ziputil import SafeZip, ZipLimits, write_zip
 
 __all__ = [
     "ZENODO",
+    "AllowEntry",
+    "PhiPolicy",
+    "PhiResult",
+    "check_phi",
+    "exceptions_json",
     "BuildResult",
     "DestinationNotPackageError",
     "DiskFullError",

@@ -1,0 +1,256 @@
+"""The PHI gate: a canary in every Annex E attribute, private tags, NIfTI, sidecars and names is
+refused with the right code, and the canary appears in no output, message or log."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import nibabel
+import numpy as np
+import pydicom
+import pytest
+from pydicom.data import get_testdata_file
+from pydicom.dataset import Dataset
+from pydicom.sequence import Sequence
+
+from isaprofile.package.phi import AllowEntry, PhiPolicy, annex_e, check_phi, exceptions_json
+from isaprofile.validate.issues import Report
+from isaprofile.validate.render import FORMATS, render
+
+CANARY = "CANARY-7Q2"
+DATE_CANARY = "19471113"
+PSEUDONYM = "sub-01"
+POLICY = PhiPolicy(pseudonyms=frozenset({PSEUDONYM}))
+TEXT_VRS = {"PN", "LO", "SH", "ST", "LT", "UT", "UC", "AE"}
+# a value of the attribute's VR carrying a recognisable canary
+CANARY_FOR = {
+    **{vr: CANARY for vr in TEXT_VRS},
+    "CS": "CANARY_7Q2",
+    "DA": DATE_CANARY,
+    "DT": DATE_CANARY + "101010",
+    "TM": "101011.7",
+    "AS": "047Y",
+    "DS": "1.7717",
+    "UI": "1.2.826.0.1.7717",
+}
+CANARIES = (CANARY, "CANARY_7Q2", DATE_CANARY, "101011.7", "1.7717", "1.2.826.0.1.7717", "047Y")
+
+
+@pytest.fixture(scope="module")
+def clean_dicom(tmp_path_factory) -> Path:
+    """CT_small.dcm with every Annex E attribute and private tag removed, pseudonymised."""
+    ds = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    for entry in annex_e().values():
+        if entry.action.startswith("U") or "X" in entry.tag[1:5]:
+            continue
+        if entry.keyword in ds:
+            delattr(ds, entry.keyword)
+    ds.remove_private_tags()
+    ds.PatientID = PSEUDONYM
+    ds.PatientName = PSEUDONYM
+    ds.PatientIdentityRemoved = "YES"
+    path = tmp_path_factory.mktemp("clean") / "clean.dcm"
+    ds.save_as(path)
+    return path
+
+
+def assert_no_canary(report: Report, capsys, caplog, extra: str = "") -> None:
+    outputs = [render(report, fmt) for fmt in FORMATS]
+    outputs += [json.dumps(report.to_dict()), repr(report), extra]
+    captured = capsys.readouterr()
+    outputs += [captured.out, captured.err, caplog.text]
+    for text in outputs:
+        for canary in CANARIES:
+            assert canary not in text
+
+
+def test_clean_dicom_passes(clean_dicom: Path) -> None:
+    result = check_phi({"ct/sub-01/1.dcm": clean_dicom}, POLICY)
+    assert result.report.issues == [] and result.passed
+
+
+def _text_entries() -> list[str]:
+    out = []
+    for entry in annex_e().values():
+        # command-set attributes (0000,eeee) never occur in stored files
+        if entry.vr in CANARY_FOR and not entry.tag.startswith("(0000,"):
+            out.append(entry.keyword)
+    return sorted(out)
+
+
+@pytest.mark.parametrize("keyword", _text_entries())
+def test_canary_in_every_annex_e_attribute_is_refused(keyword, clean_dicom, tmp_path, capsys, caplog) -> None:
+    caplog.set_level(logging.DEBUG)
+    entry = annex_e()[keyword]
+    ds = pydicom.dcmread(clean_dicom)
+    if "X" in entry.tag[1:5]:
+        ds.add_new(0x60004000, entry.vr, CANARY)
+        tag = "(6000,4000)"
+    elif entry.tag.startswith("(0002,"):
+        setattr(ds.file_meta, keyword, CANARY_FOR[entry.vr])
+        tag = entry.tag
+    else:
+        setattr(ds, keyword, CANARY_FOR[entry.vr])
+        tag = entry.tag
+    path = tmp_path / "x.dcm"
+    ds.save_as(path)
+    uid = entry.vr == "UI"
+    policy = PhiPolicy(pseudonyms=frozenset({PSEUDONYM}), allow_uids=not uid)
+    result = check_phi({"ct/x.dcm": path}, policy)
+    where = f"{tag} {keyword}"
+    found = result.report.flatten(("code", "file", "path"))
+    if uid:  # the file's own UIDs are refused too when UIDs are not allowed
+        assert ("phi-attribute", "ct/x.dcm", where) in found
+        assert {code for code, _, _ in found} == {"phi-attribute"}
+    else:
+        assert found == [("phi-attribute", "ct/x.dcm", where)]
+    assert_no_canary(result.report, capsys, caplog)
+
+
+@pytest.mark.parametrize("keyword", sorted(k for k, e in annex_e().items() if e.vr == "SQ"))
+def test_sequences_holding_items_are_refused(keyword, clean_dicom, tmp_path) -> None:
+    ds = pydicom.dcmread(clean_dicom)
+    item = Dataset()
+    item.CodeValue = CANARY
+    setattr(ds, keyword, Sequence([item]))
+    ds.save_as(tmp_path / "s.dcm")
+    result = check_phi({"s.dcm": tmp_path / "s.dcm"}, POLICY)
+    assert result.report.flatten(("code", "path")) == [("phi-attribute", f"{annex_e()[keyword].tag} {keyword}")]
+
+
+def test_uids_are_allowed_by_default_and_refused_on_request(clean_dicom) -> None:
+    assert check_phi({"a.dcm": clean_dicom}, POLICY).report.issues == []
+    strict = PhiPolicy(pseudonyms=frozenset({PSEUDONYM}), allow_uids=False)
+    paths = {i.path for i in check_phi({"a.dcm": clean_dicom}, strict).report.issues}
+    assert {"(0008,0018) SOPInstanceUID", "(0020,000D) StudyInstanceUID"} <= paths
+
+
+def test_private_tag_identity_and_burned_in(clean_dicom, tmp_path, capsys, caplog) -> None:
+    ds = pydicom.dcmread(clean_dicom)
+    block = ds.private_block(0x0029, "ACME 1.0", create=True)
+    block.add_new(0x10, "LO", CANARY)
+    ds.PatientIdentityRemoved = "NO"
+    ds.BurnedInAnnotation = "YES"
+    ds.save_as(tmp_path / "p.dcm")
+    result = check_phi({"p.dcm": tmp_path / "p.dcm"}, POLICY)
+    assert sorted(result.report.flatten(("code", "path"))) == [
+        ("phi-burned-in", None),
+        ("phi-identity-not-removed", None),
+        ("phi-private-tag", "(0029,1010)"),
+    ]
+    assert_no_canary(result.report, capsys, caplog)
+    allow = PhiPolicy(
+        pseudonyms=frozenset({PSEUDONYM}),
+        allow=(
+            AllowEntry("(0029,*)", "vendor reconstruction parameters, reviewed", files="*.dcm"),
+            AllowEntry("BurnedInAnnotation", "only a ruler is burned in, reviewed"),
+            AllowEntry("PatientIdentityRemoved", "de-identified by the site"),
+        ),
+    )
+    allowed = check_phi({"p.dcm": tmp_path / "p.dcm"}, allow)
+    assert allowed.passed and {i.code for i in allowed.report.issues} == {"phi-exception-applied"}
+    recorded = json.loads(exceptions_json(allowed))["phi_exceptions"]
+    assert [r["attribute"] for r in recorded] == [
+        "(0012,0062) PatientIdentityRemoved", "(0028,0301) BurnedInAnnotation", "(0029,1010)",
+    ]  # fmt: skip
+
+
+def test_allow_list_needs_a_reason_and_respects_the_file_glob(clean_dicom, tmp_path) -> None:
+    with pytest.raises(ValueError, match="needs a reason"):
+        AllowEntry("StudyDate", "  ")
+    ds = pydicom.dcmread(clean_dicom)
+    ds.StudyDate = DATE_CANARY
+    ds.save_as(tmp_path / "d.dcm")
+    allow = (AllowEntry("StudyDate", "dates shifted by the site", files="mri/*"),)
+    policy = PhiPolicy(pseudonyms=frozenset({PSEUDONYM}), allow=allow)
+    result = check_phi({"ct/d.dcm": tmp_path / "d.dcm", "mri/d.dcm": tmp_path / "d.dcm"}, policy)
+    assert sorted(result.report.flatten(("code", "file"))) == [
+        ("phi-attribute", "ct/d.dcm"), ("phi-exception-applied", "mri/d.dcm"),
+    ]  # fmt: skip
+    retained = PhiPolicy(retain=frozenset({"dates"}), pseudonyms=frozenset({PSEUDONYM}))
+    assert check_phi({"d.dcm": tmp_path / "d.dcm"}, retained).report.issues == []
+
+
+def test_nifti_text_fields_and_extensions(tmp_path, capsys, caplog) -> None:
+    for field in ("descrip", "aux_file", "intent_name", "db_name", "extension"):
+        img = nibabel.Nifti1Image(np.zeros((2, 2, 2), np.uint8), np.eye(4))
+        if field == "extension":
+            img.header.extensions.append(nibabel.nifti1.Nifti1Extension(6, f"patient {CANARY}".encode()))
+            expected = "extension[0] (code 6)"
+        else:
+            img.header[field] = CANARY.encode()
+            expected = field
+        path = tmp_path / f"{field}.nii.gz"
+        nibabel.save(img, path)
+        result = check_phi({f"nii/{field}.nii.gz": path}, POLICY)
+        assert result.report.flatten(("code", "path")) == [("phi-nifti-text", expected)]
+        assert_no_canary(result.report, capsys, caplog)
+    clean = nibabel.Nifti1Image(np.zeros((2, 2, 2), np.uint8), np.eye(4))
+    nibabel.save(clean, tmp_path / "clean.nii")
+    assert check_phi({"clean.nii": tmp_path / "clean.nii"}, POLICY).report.issues == []
+
+
+def test_sidecar_keys(tmp_path, capsys, caplog) -> None:
+    keys = ["InstitutionName", "InstitutionAddress", "StationName", "AcquisitionDateTime", "AcquisitionDate",
+            "PatientName", "PatientID", "PatientBirthDate", "DeviceSerialNumber"]  # fmt: skip
+    sidecar = {k: CANARY for k in keys} | {"RepetitionTime": 2.0, "Nested": {"InstitutionName": CANARY}}
+    sidecar["PatientAlias"] = PSEUDONYM
+    path = tmp_path / "scan.json"
+    path.write_text(json.dumps(sidecar))
+    result = check_phi({"nii/scan.json": path}, POLICY)
+    expected = sorted([("phi-sidecar-key", f"$.{k}") for k in keys] + [("phi-sidecar-key", "$.Nested.InstitutionName")])
+    found = sorted(i for i in result.report.flatten(("code", "path")) if i[0] == "phi-sidecar-key")
+    assert found == expected
+    assert_no_canary(result.report, capsys, caplog)
+    pseudonymised = tmp_path / "ok.json"
+    pseudonymised.write_text(json.dumps({"PatientID": PSEUDONYM, "EchoTime": 0.03}))
+    assert check_phi({"ok.json": pseudonymised}, POLICY).report.issues == []
+
+
+def test_names_holding_a_patient_name_or_id_are_refused_and_redacted(clean_dicom, tmp_path, capsys, caplog) -> None:
+    ds = pydicom.dcmread(clean_dicom)
+    ds.PatientName = "Canaryson^Q7Bert"
+    ds.PatientID = "MRN-7Q2-991"
+    ds.save_as(tmp_path / "h.dcm")
+    files = {
+        "ct/canaryson_scan/1.dcm": tmp_path / "h.dcm",
+        "ct/other/MRN-7Q2-991.dcm": clean_dicom,
+        "ct/sub-01/2.dcm": clean_dicom,
+    }
+    result = check_phi(files, POLICY)
+    found = sorted(result.report.flatten(("code", "path")))
+    assert found == sorted([
+        ("phi-attribute", "(0010,0010) PatientName"),
+        ("phi-attribute", "(0010,0020) PatientID"),
+        ("phi-file-name", "ct/[redacted]_scan"),
+        ("phi-file-name", "ct/other/[redacted].dcm"),
+    ])  # fmt: skip
+    files_named = {i.file for i in result.report.issues}
+    assert "ct/[redacted]_scan/1.dcm" in files_named and "ct/sub-01/2.dcm" not in files_named
+    text = "\n".join(render(result.report, fmt) for fmt in FORMATS) + caplog.text + capsys.readouterr().out
+    for secret in ("Canaryson", "canaryson", "Q7Bert", "MRN-7Q2-991"):
+        assert secret not in text
+
+
+def test_unreadable_dicom_is_a_finding(tmp_path) -> None:
+    bad = tmp_path / "bad.dcm"
+    bad.write_bytes(b"\0" * 128 + b"DICM" + b"\xff" * 10)
+    text = tmp_path / "notes.dcm"
+    text.write_text("not a DICOM file at all")
+    result = check_phi({"bad.dcm": bad, "notes.dcm": text}, POLICY)
+    assert result.report.flatten(("code", "file")) == [("phi-unreadable", "bad.dcm"), ("phi-unreadable", "notes.dcm")]
+
+
+def test_parallel_gate_matches_serial(clean_dicom, tmp_path, monkeypatch) -> None:
+    import isaprofile.package.phi as phi
+
+    ds = pydicom.dcmread(clean_dicom)
+    ds.InstitutionName = CANARY
+    ds.save_as(tmp_path / "i.dcm")
+    files = {f"s/{i}.dcm": (tmp_path / "i.dcm" if i % 3 == 0 else clean_dicom) for i in range(12)}
+    monkeypatch.setattr(phi, "_PARALLEL_MIN_FILES", 2)
+    serial = check_phi(files, POLICY, workers=1).report.flatten()
+    parallel = check_phi(files, POLICY, workers=2).report.flatten()
+    assert serial == parallel and len(serial) == 4
