@@ -1,0 +1,260 @@
+"""ISA-JSON (ISA model 1.0) for an investigation, with deterministic ``@id`` values.
+
+``@id`` values are local fragments derived from identifiers (``#source/M01``,
+``#characteristic_category/age``), so the same investigation always gives the same document.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from urllib.parse import quote, unquote
+
+from isaprofile.linked import _common as c
+from isaprofile.linked.context import dumps
+from isaprofile.model import Investigation, Person, Scan, Study, Term, Value, Values
+from isaprofile.profile.model import Profile
+
+
+def _id(kind: str, *parts: str) -> str:
+    return "#" + kind + "/" + "/".join(quote(p, safe="") for p in parts)
+
+
+def _oa(term: Term) -> dict[str, Any]:
+    out: dict[str, Any] = {"@id": _id("ontology_annotation", term.source or "", term.label),
+                           "annotationValue": term.label}  # fmt: skip
+    out["termSource"] = term.source or ""
+    out["termAccession"] = term.iri or term.accession or ""
+    return out
+
+
+def _name_oa(name: str) -> dict[str, Any]:
+    return {"@id": _id("ontology_annotation", "", name), "annotationValue": name, "termSource": "",
+            "termAccession": ""}  # fmt: skip
+
+
+def _value(val: Value) -> dict[str, Any]:
+    v = val.value
+    out: dict[str, Any] = {}
+    if isinstance(v, Term):
+        out["value"] = _oa(v)
+    elif isinstance(v, bool):
+        out["value"] = "true" if v else "false"
+    elif isinstance(v, int | float):
+        out["value"] = v
+    elif isinstance(v, dt.date):
+        out["value"] = v.isoformat()
+    else:
+        out["value"] = str(v)
+    if val.unit is not None:
+        out["unit"] = {"@id": _id("unit", val.unit.label)}
+    return out
+
+
+class _Builder:
+    def __init__(self, profile: Profile) -> None:
+        self.profile = profile
+        self.units: dict[str, dict[str, Any]] = {}
+        self.char_cats: dict[str, dict[str, Any]] = {}
+
+    def _note_unit(self, val: Value) -> None:
+        if val.unit is not None:
+            self.units.setdefault(val.unit.label, {**_oa(val.unit), "@id": _id("unit", val.unit.label)})
+
+    def _name(self, entity: str, key: str) -> str:
+        f = next((x for x in self.profile.fields if x.entity == entity and x.key == key), None)
+        return f.name if f else key
+
+    def characteristics(self, entity: str, values: Values) -> list[dict[str, Any]]:
+        out = []
+        for key, val in values.items():
+            name = self._name(entity, key)
+            cat = self.char_cats.setdefault(name, {"@id": _id("characteristic_category", name),
+                                                   "characteristicType": _name_oa(name)})  # fmt: skip
+            self._note_unit(val)
+            out.append({"category": {"@id": cat["@id"]}, **_value(val)})
+        return out
+
+    def factor_values(self, values: Values) -> list[dict[str, Any]]:
+        out = []
+        for key, val in values.items():
+            self._note_unit(val)
+            out.append({"category": {"@id": _id("factor", self._name("sample", key))}, **_value(val)})
+        return out
+
+    def parameter_values(self, protocol: str, entity: str, values: Values) -> list[dict[str, Any]]:
+        out = []
+        for key, val in values.items():
+            self._note_unit(val)
+            pid = _id("parameter", protocol, self._name(entity, key))
+            out.append({"category": {"@id": pid}, **_value(val)})
+        return out
+
+
+def build_isa_json(investigation: Investigation, profile: Profile) -> dict[str, Any]:
+    """The ISA-JSON document of ``investigation`` (valid against the ISA model 1.0 JSON schemas)."""
+    inv = investigation
+    sources = sorted({t.source for t in _terms(inv) if t.source})
+    return {
+        "@id": _id("investigation", inv.identifier),
+        "identifier": inv.identifier,
+        "filename": f"i_{inv.identifier}.txt",
+        "title": inv.title,
+        "description": inv.description,
+        "submissionDate": inv.submission_date if c.iso_date_ok(inv.submission_date) else "",
+        "publicReleaseDate": inv.public_release_date if c.iso_date_ok(inv.public_release_date) else "",
+        "ontologySourceReferences": [
+            {"name": s, "file": str((profile.ontologies.get(s) or {}).get("file", "")),
+             "description": str((profile.ontologies.get(s) or {}).get("description", "")), "version": ""}
+            for s in sources
+        ],
+        "people": [_person(p) for p in inv.contacts],
+        "publications": [{"doi": p.get("doi", ""), "title": p.get("title", ""), "authorList": p.get("authors", ""),
+                          "pubMedID": "", "status": _name_oa("published")} for p in inv.publications],
+        "comments": [{"name": k, "value": v} for k, v in inv.comments.items()]
+        + [{"name": "License", "value": ", ".join(inv.licences)}],
+        "studies": [_study(s, inv, profile) for s in inv.studies],
+    }  # fmt: skip
+
+
+def _terms(inv: Investigation) -> list[Term]:
+    out: list[Term] = []
+    for s in inv.studies:
+        out.extend(s.design_types)
+        records: list[Values] = [x.characteristics for x in s.subjects]
+        records += [{**x.characteristics, **x.factors} for x in s.samples]
+        for scan in s.scans:
+            records.append(scan.parameters)
+            records += [g.values for g in scan.segmentations]
+        for rec in records:
+            for val in rec.values():
+                out += [t for t in (val.term, val.unit) if t is not None]
+    return out
+
+
+def _person(p: Person) -> dict[str, Any]:
+    return {"@id": _id("person", p.name), "lastName": p.last_name, "firstName": p.first_name, "midInitials": "",
+            "email": p.email, "phone": "", "fax": "", "address": "", "affiliation": p.affiliation,
+            "roles": [_name_oa(r) for r in p.roles],
+            "comments": [{"name": "Person ORCID", "value": p.orcid}] if p.orcid else []}  # fmt: skip
+
+
+def _study(s: Study, inv: Investigation, profile: Profile) -> dict[str, Any]:
+    b = _Builder(profile)
+    collect = "animal at time point"
+    sources = [{"@id": _id("source", x.id), "name": x.id, "characteristics": b.characteristics("subject",
+                x.characteristics)} for x in s.subjects]  # fmt: skip
+    samples = [{"@id": _id("sample", x.id), "name": x.id, "derivesFrom": [{"@id": _id("source", x.subject)}],
+                "characteristics": b.characteristics("sample", x.characteristics),
+                "factorValues": b.factor_values(x.factors)} for x in s.samples]  # fmt: skip
+    process = [{"@id": _id("process", "collection", x.id), "name": f"collection of {x.id}",
+                "executesProtocol": {"@id": _id("protocol", collect)}, "parameterValues": [],
+                "inputs": [{"@id": _id("source", x.subject)}], "outputs": [{"@id": _id("sample", x.id)}]}
+               for x in s.samples]  # fmt: skip
+    protocols = {
+        collect: {
+            "@id": _id("protocol", collect),
+            "name": collect,
+            "protocolType": _oa(profile.protocols.get(collect) or Term("sample collection")),
+            "parameters": [],
+            "components": [],
+            "description": "",
+            "uri": "",
+            "version": "",
+        }
+    }
+    modalities = list(dict.fromkeys(x.modality for x in s.scans))
+    assays = [_assay(b, s, m, [x for x in s.scans if x.modality == m], protocols) for m in modalities]
+    factors = [{"@id": _id("factor", name), "factorName": name, "factorType": _name_oa(name)} for name in s.factors]
+    known = {f["@id"] for f in factors}
+    for smp in samples:
+        for fv in smp["factorValues"]:
+            if fv["category"]["@id"] not in known:
+                name = unquote(fv["category"]["@id"].split("/", 1)[1])
+                factors.append({"@id": fv["category"]["@id"], "factorName": name, "factorType": _name_oa(name)})
+                known.add(fv["category"]["@id"])
+    return {
+        "@id": _id("study", s.identifier), "identifier": s.identifier, "filename": f"s_{s.identifier}.txt",
+        "title": s.title, "description": s.description,
+        "submissionDate": inv.submission_date if c.iso_date_ok(inv.submission_date) else "",
+        "publicReleaseDate": inv.public_release_date if c.iso_date_ok(inv.public_release_date) else "",
+        "people": [_person(p) for p in inv.contacts], "publications": [],
+        "studyDesignDescriptors": [_oa(t) for t in s.design_types],
+        "protocols": list(protocols.values()),
+        "materials": {"sources": sources, "samples": samples, "otherMaterials": []},
+        "processSequence": process, "assays": assays, "factors": factors,
+        "characteristicCategories": list(b.char_cats.values()), "unitCategories": list(b.units.values()),
+        "comments": [{"name": k, "value": v.text()} for k, v in s.comments.items()],
+    }  # fmt: skip
+
+
+def _assay(b: _Builder, s: Study, modality: str, scans: list[Scan], protocols: dict[str, Any]) -> dict[str, Any]:
+    spec = b.profile.assays.get(modality)
+    pname = spec.protocol if spec else modality
+    seg = "image segmentation"
+    data: dict[str, dict[str, Any]] = {}
+    procs = []
+    params: dict[str, set[str]] = {pname: set(), seg: set()}
+    for scan in scans:
+        outs = []
+        for f in scan.files:
+            did = _id("data", f.path)
+            data.setdefault(
+                did,
+                {
+                    "@id": did,
+                    "name": f.path,
+                    "type": "Raw Data File",
+                    "comments": [{"name": k, "value": v.text()} for k, v in f.comments.items()],
+                },
+            )
+            outs.append({"@id": did})
+        pv = b.parameter_values(pname, "scan", scan.parameters)
+        params[pname].update(p["category"]["@id"] for p in pv)
+        procs.append(
+            {
+                "@id": _id("process", "scan", scan.id),
+                "name": scan.id,
+                "executesProtocol": {"@id": _id("protocol", pname)},
+                "parameterValues": pv,
+                "inputs": [{"@id": _id("sample", scan.sample)}],
+                "outputs": outs,
+                "comments": [{"name": k, "value": v.text()} for k, v in scan.comments.items()],
+            }
+        )
+        for n, g in enumerate(scan.segmentations):
+            gpv = b.parameter_values(seg, "segmentation", g.values)
+            params[seg].update(p["category"]["@id"] for p in gpv)
+            gouts = []
+            if g.path:
+                did = _id("data", g.path)
+                data.setdefault(did, {"@id": did, "name": g.path, "type": "Derived Data File", "comments": []})
+                gouts.append({"@id": did})
+            procs.append({"@id": _id("process", "segmentation", scan.id, str(n)), "name": f"{scan.id} segmentation {n}",
+                          "executesProtocol": {"@id": _id("protocol", seg)}, "parameterValues": gpv,
+                          "inputs": outs, "outputs": gouts})  # fmt: skip
+    for name, types in ((pname, spec.protocol_type if spec else Term("data acquisition")),
+                        (seg, b.profile.protocols.get(seg) or Term(seg))):  # fmt: skip
+        proto = protocols.setdefault(name, {"@id": _id("protocol", name), "name": name, "protocolType": _oa(types),
+                                            "parameters": [], "components": [], "description": "", "uri": "",
+                                            "version": ""})  # fmt: skip
+        have = {p["@id"] for p in proto["parameters"]}
+        for pid in sorted(params[name] - have):
+            proto["parameters"].append({"@id": pid, "parameterName": _name_oa(unquote(pid.rsplit("/", 1)[1]))})
+    out: dict[str, Any] = {
+        "@id": _id("assay", s.identifier, modality), "filename": f"a_{s.identifier}_{modality}.txt",
+        "technologyPlatform": spec.platform if spec else "",
+        "dataFiles": list(data.values()),
+        "materials": {"samples": [{"@id": _id("sample", x)} for x in dict.fromkeys(sc.sample for sc in scans)],
+                      "otherMaterials": []},
+        "characteristicCategories": [], "unitCategories": [], "processSequence": procs, "comments": [],
+    }  # fmt: skip
+    if spec is not None:
+        out["measurementType"] = _oa(spec.measurement)
+        out["technologyType"] = _oa(spec.technology)
+    return out
+
+
+def isa_json_bytes(investigation: Investigation, profile: Profile) -> bytes:
+    """:func:`build_isa_json` serialised deterministically."""
+    return dumps(build_isa_json(investigation, profile))
