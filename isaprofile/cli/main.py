@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "template": ("isaprofile.cli.template", "Write the xlsx data-entry template of a profile."),
     "validate": ("isaprofile.cli.validate", "Validate an ISA-Tab folder or a dataset folder."),
     "isatab": ("isaprofile.cli.isatab", "Write the ISA-Tab of a dataset."),
+    "jsonld": ("isaprofile.cli.jsonld", "Write the RO-Crate / schema.org / DataCite / Zenodo / ISA-JSON of a dataset."),
     "harvest": ("isaprofile.cli.harvest", "Show what DICOM/SEG/NIfTI headers say, with provenance."),
     "package": ("isaprofile.cli.package", "Build a deposit package: BagIt + ISA-Tab + RO-Crate + landing page."),
     "verify": ("isaprofile.cli.verify", "Verify a deposit package: full fixity, completeness, structure."),

@@ -1,0 +1,71 @@
+"""``isaprofile jsonld DATASET -o OUT``: write the linked-data form of a dataset (RO-Crate, ISA-JSON, ...)."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import click
+
+from isaprofile.cli._common import EXIT_INVALID, EXIT_USAGE, fail, format_option
+from isaprofile.validate.render import render
+
+FLAVOURS = ("ro-crate", "schema-org", "datacite", "zenodo", "isa-json")
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to a temporary file beside ``path`` and rename it into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@click.command("jsonld")
+@click.argument("dataset", type=click.Path())
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="JSON file to write.")
+@click.option("--flavour", type=click.Choice(FLAVOURS), default="ro-crate", show_default=True,
+              help="Which document to write.")  # fmt: skip
+@click.option("--profile", default="auto", show_default=True, help="Profile to apply ('auto': the dataset's own).")
+@click.option("--allow-invalid", is_flag=True, help="Write even when the dataset or its metadata has errors.")
+@format_option
+def command(dataset: str, output: str, flavour: str, profile: str, allow_invalid: bool, fmt: str) -> None:
+    """Write the RO-Crate metadata (or schema.org, DataCite, Zenodo, ISA-JSON) of DATASET to OUT."""
+    from isaprofile.dataset import DatasetError, load_dataset
+    from isaprofile.linked import datacite as dc
+    from isaprofile.linked.isajson import isa_json_bytes
+    from isaprofile.linked.jsonld import ro_crate_bytes
+    from isaprofile.linked.metadata import check_metadata
+
+    try:
+        inv, prof, report = load_dataset(dataset, profile)
+    except DatasetError as exc:
+        fail(str(exc), EXIT_USAGE)
+    if prof is None:
+        fail("the dataset names no profile; give one with --profile", EXIT_USAGE)
+    report.merge(check_metadata(inv, prof))
+    if flavour == "ro-crate":
+        data, build = ro_crate_bytes(inv, prof, root=Path(dataset))
+        report.merge(build)
+    elif flavour == "isa-json":
+        data = isa_json_bytes(inv, prof)
+    else:
+        maker = {"schema-org": dc.schema_org, "datacite": dc.datacite, "zenodo": dc.zenodo}[flavour]
+        data = dc.as_bytes(maker(inv))
+    if report.issues:
+        click.echo(render(report.sorted(), fmt), err=True, nl=False)
+    if not report.valid and not allow_invalid:
+        fail("the dataset is invalid; nothing was written (use --allow-invalid to write anyway)", EXIT_INVALID)
+    try:
+        _write_atomic(Path(output), data)
+    except OSError as exc:
+        fail(f"cannot write {output}: {exc.strerror or exc}", EXIT_USAGE)
+    click.echo(output)
+    sys.exit(0)
