@@ -235,3 +235,15 @@ def test_values_without_profile_terms_keep_validating(tmp_path: Path) -> None:
     write_isatab(inv, tmp_path / "isa", prof)
     result, printed = isatools_validate(tmp_path / "isa", packaged_config_dir(prof))
     assert (result["errors"], printed) == ([], "")
+
+
+@pytest.mark.parametrize("name", ["crlm-ct", "enhance-petct"])
+def test_isatools_accepts_the_other_bundled_examples(name: str, tmp_path: Path) -> None:
+    """The configurations are generic over ``profile.assays``: clinical CT and PET/CT validate and load too."""
+    inv, prof, report = load_dataset(ROOT / "examples" / name)
+    assert report.valid
+    write_isatab(inv, tmp_path / "isa", prof)
+    result, printed = isatools_validate(tmp_path / "isa", packaged_config_dir(prof))
+    assert (result["errors"], printed) == ([], "")
+    assert {(w["code"], _explained(w)) for w in result["warnings"]} <= {(3008, "empty optional ontology cell")}
+    assert isatools_counts(tmp_path / "isa") == our_counts(inv)
