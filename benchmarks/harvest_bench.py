@@ -57,13 +57,10 @@ def raw_loop(files: list[Path]) -> None:
         pydicom.dcmread(f, stop_before_pixels=True)
 
 
-def best_of(repeat: int, func, *args, **kwargs) -> float:
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        func(*args, **kwargs)
-        times.append(time.perf_counter() - t0)
-    return min(times)
+def timed(func, *args, **kwargs) -> float:
+    t0 = time.perf_counter()
+    func(*args, **kwargs)
+    return time.perf_counter() - t0
 
 
 def main() -> None:
@@ -76,9 +73,13 @@ def main() -> None:
     items, report = harvest_files(WORK)  # warm the page cache and check the result once
     assert sum(i.count for i in items) == n and report.valid, report.flatten()
     print(f"{n} files in {len(items)} series; cpu count {os.cpu_count()}")
-    base = best_of(args.repeat, raw_loop, files)
-    one = best_of(args.repeat, harvest_files, WORK, workers=1)
-    two = best_of(args.repeat, harvest_files, WORK, workers=2)
+    # interleaved rounds, best of each: load from other processes hits all three alike
+    runs: dict[str, list[float]] = {"raw": [], "one": [], "two": []}
+    for _ in range(args.repeat):
+        runs["raw"].append(timed(raw_loop, files))
+        runs["one"].append(timed(harvest_files, WORK, workers=1))
+        runs["two"].append(timed(harvest_files, WORK, workers=2))
+    base, one, two = (min(runs[k]) for k in ("raw", "one", "two"))
     rate = lambda t: n / t  # noqa: E731
     print(f"raw dcmread(stop_before_pixels) loop: {rate(base):8.0f} files/s")
     print(f"harvest_files, 1 worker:              {rate(one):8.0f} files/s")

@@ -20,7 +20,7 @@ from pydicom import dcmread
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 
-from isaprofile.harvest.dicom_attrs import WANTED_TAGS, harvest_attributes, tag_path
+from isaprofile.harvest.dicom_attrs import harvest_attributes, tag_path
 from isaprofile.harvest.pixels import check_pixel_data
 from isaprofile.harvest.seg import is_seg, read_references, read_segments, to_segments
 from isaprofile.harvest.types import HarvestedImage, RawValues, to_values
@@ -76,7 +76,7 @@ def read_dicom_file(path: str, rel: str) -> Record:
             fh.seek(0)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                ds = dcmread(fh, stop_before_pixels=True, force=not part10, specific_tags=WANTED_TAGS)
+                ds = dcmread(fh, stop_before_pixels=True, force=not part10)
                 if not part10 and not any(k in ds for k in ("SOPClassUID", "SeriesInstanceUID", "Modality")):
                     if suffix and suffix in DICOM_SUFFIXES:
                         return _record(rel, [issue("dicom-no-meta", file=rel), _unreadable(rel)], ok=False)
@@ -88,7 +88,7 @@ def read_dicom_file(path: str, rel: str) -> Record:
                 values = harvest_attributes(ds)
                 image = {k: v[0] for k in _PIXEL_KEYS if (v := values.get(k)) is not None}
                 finding = check_pixel_data(fh, size, image, implicit=implicit, little=little, syntax=syntax)
-                seg = (read_segments(ds), read_references(ds)) if is_seg(values, ds) else None
+                seg = (read_segments(ds), read_references(ds)) if is_seg(values) else None
     except READ_ERRORS as exc:
         return _record(rel, [*issues, issue("dicom-unreadable", file=rel, reason=_reason(exc))], ok=False)
     if finding is not None:

@@ -57,12 +57,6 @@ RADIOPHARMACEUTICAL: dict[str, str | None] = {
 CODES_IN_RADIOPHARMACEUTICAL = ("RadionuclideCodeSequence", "RadiopharmaceuticalCodeSequence")
 ATTRIBUTES: dict[str, str | None] = {**COMMON, **CT, **MR, **PET}
 FUNCTIONAL_GROUPS = ("SharedFunctionalGroupsSequence", "PerFrameFunctionalGroupsSequence")
-SEQUENCES = ("RadiopharmaceuticalInformationSequence", "SegmentSequence", "ReferencedSeriesSequence")
-
-# the top-level tags the reader asks pydicom for (everything else is skipped unread)
-WANTED_TAGS: list[int] = sorted(
-    tag_for_keyword(k) for k in (*ATTRIBUTES, *FUNCTIONAL_GROUPS, *SEQUENCES, "SOPClassUID", "SOPInstanceUID")
-)
 
 
 def tag_path(keyword: str) -> str:
@@ -206,6 +200,7 @@ _BY_TAG: dict[int, tuple[str, str | None, str, str]] = {
     tag_for_keyword(k): (k, u, dictionary_VR(tag_for_keyword(k)), tag_path(k)) for k, u in ATTRIBUTES.items()
 }
 _FALLBACK = object()
+_RADIOPHARMACEUTICAL_TAG = tag_for_keyword("RadiopharmaceuticalInformationSequence")
 
 
 def _charset(ds: Dataset) -> str | None:
@@ -255,24 +250,41 @@ def _decode(elem: RawDataElement, vr: str, codec: str | None) -> Any:
     return vals[0] if len(vals) == 1 else vals
 
 
-def read_top_level(ds: Dataset, out: RawValues) -> None:
-    """The top-level :data:`ATTRIBUTES` of ``ds`` into ``out`` (fast path for raw elements)."""
+_SEQ_TAGS = {tag_for_keyword(k) for k in (*FUNCTIONAL_GROUPS, "RadiopharmaceuticalInformationSequence")}
+
+
+def read_top_level(ds: Dataset, out: RawValues) -> set[int]:
+    """The top-level :data:`ATTRIBUTES` of ``ds`` into ``out``; returns the tags of sequences to read.
+
+    One pass over the dataset's elements without converting them (see the fast path above).
+    """
     codec = _charset(ds)
-    for tag in [t for t in ds.keys() if t in _BY_TAG]:
-        keyword, unit, vr, path = _BY_TAG[tag]
+    sequences = set()
+    for tag in ds.keys():
+        info = _BY_TAG.get(tag)
+        if info is None:
+            if tag in _SEQ_TAGS:
+                sequences.add(tag)
+            continue
+        keyword, unit, vr, path = info
         elem = ds.get_item(tag)
         value = _decode(elem, vr, codec) if isinstance(elem, RawDataElement) else _FALLBACK
+        if value is None:
+            continue
         if value is _FALLBACK:
-            value = ds[tag].value
-        if value is not None:
+            convert(keyword, ds[tag].value, unit, path, out)
+        elif type(value) in (str, float, int) and keyword != "PixelSpacing":
+            out[keyword] = (value, unit, path)  # already stripped, non-empty
+        else:
             convert(keyword, value, unit, path, out)
+    return sequences
 
 
 def harvest_attributes(ds: Dataset) -> RawValues:
     """Every harvested attribute of ``ds`` (top level, functional groups, radiopharmaceutical)."""
     out: RawValues = {}
-    read_top_level(ds, out)
-    if "SharedFunctionalGroupsSequence" in ds or "PerFrameFunctionalGroupsSequence" in ds:
+    sequences = read_top_level(ds, out)
+    if sequences - {_RADIOPHARMACEUTICAL_TAG}:
         read_functional_groups(ds, ATTRIBUTES, out)
     if out.get("PatientWeight", (None,))[0] == 0:
         del out["PatientWeight"]  # 0 means "not known" in practice
@@ -280,6 +292,6 @@ def harvest_attributes(ds: Dataset) -> RawValues:
         val, unit, path = out["InversionTimes"]
         if isinstance(val, int | float):
             out["InversionTime"] = (val, unit, path)
-    if "RadiopharmaceuticalInformationSequence" in ds:
+    if _RADIOPHARMACEUTICAL_TAG in sequences:
         read_radiopharmaceutical(ds, out)
     return out

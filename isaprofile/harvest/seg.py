@@ -27,10 +27,10 @@ SEGMENT_CODES = (
 RawSegment = tuple[int, str, RawValues]
 
 
-def is_seg(values: RawValues, ds: Dataset) -> bool:
-    """True for a Segmentation object: Modality SEG, or a SegmentSequence in ``ds``."""
+def is_seg(values: RawValues) -> bool:
+    """True for a Segmentation object (Modality SEG, which the Segmentation IOD requires)."""
     modality = values.get("Modality")
-    return (modality is not None and modality[0] == "SEG") or "SegmentSequence" in ds
+    return modality is not None and modality[0] == "SEG"
 
 
 def read_segments(ds: Dataset) -> list[RawSegment]:
