@@ -338,7 +338,8 @@ def assemble(root: Path, config: DatasetConfig, profile: Profile, study: Study, 
     state = _State(profile, report)
     rows = [row for spec in config.sheets for row in read_sheet_rows(root, spec, profile, report)]
     if any(spec.entity == "subject" for spec in config.sheets):
-        state.listed = {r.subject for r in rows if r.spec.entity == "subject" and r.subject}
+        listed = {r.subject for r in rows if r.spec.entity == "subject" and r.subject}
+        state.listed = listed or None  # an unreadable subject sheet lists nobody: do not reject every file
         for row in rows:
             if row.spec.entity == "subject" and row.subject:
                 state.subject(row.subject, row.provenance)
