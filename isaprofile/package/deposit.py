@@ -1,6 +1,8 @@
 """``package_dataset``: a validated dataset → one deposit package (BagIt + RO-Crate + ISA + landing page).
 
-Order of work: load and validate the dataset; run the PHI gate; generate every metadata file in memory;
+Order of work: load and validate the dataset; run the PHI gate (:mod:`isaprofile.package.phi`, policy from
+the config's ``phi:`` section; exceptions are recorded in ``phi-exceptions.json``); generate every metadata
+file in memory;
 only then build the bag atomically (:func:`isaprofile.package.build.build_bag`). Nothing is written when
 validation or the PHI gate fails (unless ``allow_invalid``), so a refused run leaves nothing behind.
 """
@@ -13,10 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from isaprofile.dataset import load_dataset
+from isaprofile.harvest.config import find_config, load_config
 from isaprofile.model import Investigation
 from isaprofile.package.build import build_bag
 from isaprofile.package.datapackage import datapackage
 from isaprofile.package.landing import index_html, previews, readme
+from isaprofile.package.phi import PhiPolicy, check_phi, exceptions_json
 from isaprofile.validate.issues import Report
 from isaprofile.validate.render import render
 
@@ -70,9 +74,9 @@ def package_dataset(
     if not report.valid and not allow_invalid:
         return PackageResult(None, report)
     payload = _payload(inv, root)
-    phi = _phi_gate(payload, root)
-    report.merge(phi)
-    if not phi.valid:
+    phi = check_phi(payload, _phi_policy(root, inv), workers=workers)
+    report.merge(phi.report)
+    if not phi.passed:
         return PackageResult(None, report)
     meta = _isatab_bytes(inv, profile)
     crate, rep = ro_crate_bytes(inv, profile, root=root)
@@ -103,8 +107,9 @@ def package_dataset(
         "External-Identifier": inv.identifier,
         "Bag-Software-Agent": "isaprofile",
     }
+    extra = {"phi-exceptions.json": exceptions_json(phi)} if phi.exceptions else None
     result = build_bag(out, payload, meta, bag_info=bag_info, zip=zip, workers=workers, progress=progress,
-                       bagging_date=bagging_date or _release_date(inv))  # fmt: skip
+                       bagging_date=bagging_date or _release_date(inv), extra_tags=extra)  # fmt: skip
     report.merge(result.report)
     return PackageResult(result.path, report)
 
@@ -119,9 +124,10 @@ def _release_date(inv: Investigation) -> dt.date:
     return dt.date(1980, 1, 1)
 
 
-def _phi_gate(payload: dict[str, Path], root: Path) -> Report:
-    """The PHI gate over every payload file (runs before anything is written)."""
-    del root
-    report = Report()
-    report.stats["phi_checked_files"] = len(payload)
-    return report
+def _phi_policy(root: Path, inv: Investigation) -> PhiPolicy:
+    """The config's ``phi:`` section; the dataset's subject IDs are pseudonyms, not identities."""
+    config, _ = load_config(root) if find_config(root) else (None, None)
+    section = dict((config.raw.get("phi") if config else None) or {})
+    subjects = [s.id for st in inv.studies for s in st.subjects]
+    section["pseudonyms"] = [*section.get("pseudonyms", []), *subjects]
+    return PhiPolicy.from_config(section)

@@ -83,6 +83,8 @@ def write_template(
             info.append([sheet, f.template_header, f.key, f.level, f.type, f.unit.label if f.unit else "",
                          "; ".join(t.label for t in f.terms), f.header, f.description])  # fmt: skip
     info["A1"].font = Font(bold=True)
+    if lists is not None:  # entity sheets first, then the hidden lists, then the field guide
+        wb.move_sheet(lists, offset=len(wb.sheetnames) - 2 - wb.sheetnames.index("Lists"))
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
     os.close(fd)
