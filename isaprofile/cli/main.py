@@ -13,6 +13,7 @@ import click
 
 COMMANDS: dict[str, tuple[str, str]] = {
     # name: (module, short help)
+    "init": ("isaprofile.cli.init", "Propose an isaprofile.yaml for a dataset folder."),
     "profiles": ("isaprofile.cli.profiles", "List the built-in profiles or show a profile's fields."),
     "template": ("isaprofile.cli.template", "Write the xlsx data-entry template of a profile."),
     "validate": ("isaprofile.cli.validate", "Validate an ISA-Tab folder or a dataset folder."),
