@@ -277,7 +277,8 @@ def _investigation(meta: dict[str, Any], profile: Profile, config_file: str, rep
         publications=[{k: str(v) for k, v in p.items()} for p in meta.get("publications") or []],
         funding=[{k: str(v) for k, v in p.items()} for p in meta.get("funding") or []],
         profile=profile.id,
-        comments={k: str(v) for k, v in (meta.get("comments") or {}).items()},
+        comments={k: str(v) for k, v in (meta.get("comments") or {}).items()}
+        | ({"publisher": str(meta["publisher"])} if meta.get("publisher") else {}),
     )
 
 

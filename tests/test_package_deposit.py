@@ -10,6 +10,7 @@ import bagit
 from frictionless import Package
 
 from isaprofile.package.deposit import package_dataset
+from isaprofile.package.metadata_checks import metadata_checks
 from isaprofile.package.verify import verify_package
 
 
@@ -17,7 +18,7 @@ def test_example_package_is_valid_everywhere(example: Path, tmp_path: Path) -> N
     result = package_dataset(example, tmp_path / "pkg", workers=1)
     assert result.path == tmp_path / "pkg" and result.report.valid
     bagit.Bag(str(result.path)).validate()
-    assert verify_package(result.path).issues == []
+    assert verify_package(result.path, checks=metadata_checks()).issues == []
     data = result.path / "data"
     for name in ("ro-crate-metadata.json", "datapackage.json", "README.md", "index.html",
                  "metadata/isatab/i_investigation.txt", "metadata/datacite.json", "metadata/zenodo.json"):  # fmt: skip
@@ -50,3 +51,23 @@ def test_zip_is_reproducible(example: Path, tmp_path: Path) -> None:
     c = package_dataset(example, tmp_path / "again" / "a.zip", zip=True, workers=2).path
     assert a.read_bytes() == c.read_bytes()
     assert b.read_bytes() != a.read_bytes()
+
+
+def test_verify_checks_the_metadata_inside(example: Path, tmp_path: Path) -> None:
+    pkg = package_dataset(example, tmp_path / "pkg", workers=1).path
+    inside = pkg / "data/metadata/isatab/s_MASH-CT.txt"
+    inside.write_text(
+        inside.read_text().replace(
+            "Mus musculus\tNCBITaxon\tNCBITaxon:10090", "Homo sapiens\tNCBITaxon\tNCBITaxon:9606"
+        )
+    )
+    found = verify_package(pkg, checks=metadata_checks()).flatten(("code", "file", "path"))
+    assert ("value-not-allowed", "data/metadata/isatab/s_MASH-CT.txt", "Characteristics[organism]") in found
+    assert {f[0] for f in found} == {"value-not-allowed", "fixity-mismatch", "oxum-mismatch"}
+
+
+def test_split_zenodo_parts_verify_as_a_whole(example: Path, tmp_path: Path) -> None:
+    result = package_dataset(example, tmp_path / "dep", split="zenodo", workers=1)
+    assert sorted(p.name for p in result.path.iterdir()) == ["part-001", "parts-index.json"]
+    bagit.Bag(str(result.path / "part-001")).validate()
+    assert verify_package(result.path, checks=metadata_checks()).issues == []

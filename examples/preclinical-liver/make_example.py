@@ -65,7 +65,8 @@ def main() -> None:
     for mid, study, group, sex, strain, age in mice:
         healthy = group == "healthy"
         rec["subject"].append({
-            "animal_id": mid, "subject_study": study, "organism": "Mus musculus", "animal_strain": strain.split(" on ")[-1],
+            "animal_id": mid, "subject_study": study, "organism": "Mus musculus",
+            "animal_strain": strain.split(" on ")[-1],
             "genotype": "Icam1-/-" if "Icam1" in strain else "wild type", "supplier": "Charles River",
             "health_status": "healthy" if healthy else "not healthy",
             "disease_model": {"healthy": "none", "HCC": "HCC", "MASH": "MASH"}[group],
@@ -112,7 +113,9 @@ def main() -> None:
                                             "segmentation_method": "semi-automatic",
                                             "segmentation_software": "Imalytics Preclinical"})  # fmt: skip
                 if group == "HCC":  # the tumour's status is stated without a mask
-                    rec["segmentation"].append({"segmentation_scan": scan, "organ": "tumor", "diseased_status": "diseased"})
+                    rec["segmentation"].append(
+                        {"segmentation_scan": scan, "organ": "tumor", "diseased_status": "diseased"}
+                    )
     write_template(load_profile("preclinical-imaging@1.0"), HERE / "metadata.xlsx", rec)
     config = {
         "profile": "preclinical-imaging@1.0",
@@ -129,12 +132,22 @@ def main() -> None:
             "keywords": ["liver", "mouse", "MRI", "CT", "hepatocellular carcinoma", "MASH"],
             "publisher": "isaprofile examples",
             "creators": [
-                {"first_name": "Ada", "last_name": "Example", "orcid": "0000-0002-1825-0097",
-                 "affiliation": "Institute for Experimental Imaging", "email": "ada@example.org"},
+                {
+                    "first_name": "Ada",
+                    "last_name": "Example",
+                    "orcid": "0000-0002-1825-0097",
+                    "affiliation": "Institute for Experimental Imaging",
+                    "email": "ada@example.org",
+                },
             ],  # fmt: skip
             "funding": [{"funder": "Example Research Foundation", "award": "EX-1234"}],
-            "publications": [{"doi": "10.1038/s41597-026-07003-x", "title": "A preclinical CT and MRI liver "
-                              "imaging dataset with anatomical, functional and segmentation data"}],  # fmt: skip
+            "publications": [
+                {
+                    "doi": "10.1038/s41597-026-07003-x",
+                    "title": "A preclinical CT and MRI liver "
+                    "imaging dataset with anatomical, functional and segmentation data",
+                }
+            ],  # fmt: skip
             "studies": {
                 "HCC-MRI": {"title": "Longitudinal MRI of DEN-induced HCC", "description": "T2-weighted MRI at 9.4 T."},
                 "MASH-CT": {"title": "Micro-CT of MASH mice", "description": "Native micro-CT after 12 weeks of diet."},

@@ -14,19 +14,28 @@ from isaprofile.validate.render import render
 @click.argument("dataset", type=click.Path())
 @click.option("-o", "--output", required=True, type=click.Path(), help="Package folder (or .zip with --zip).")
 @click.option("--zip", "as_zip", is_flag=True, help="Write one reproducible zip instead of a folder.")
+@click.option(
+    "--split",
+    type=click.Choice(["zenodo"]),
+    default=None,
+    help="Split into self-describing parts within a repository's limits (zenodo: 100 files, 50 GB).",
+)
 @click.option("--allow-invalid", is_flag=True, help="Package a dataset that fails validation (said in the package).")
 @click.option("--workers", type=int, default=None, help="Hashing processes (default: all cores).")
 @format_option
 @quiet_option
-def command(dataset: str, output: str, as_zip: bool, allow_invalid: bool, workers: int | None, fmt: str,
-            quiet: bool) -> None:  # fmt: skip
+def command(dataset: str, output: str, as_zip: bool, split: str | None, allow_invalid: bool, workers: int | None,
+            fmt: str, quiet: bool) -> None:  # fmt: skip
     """Validate DATASET and write a BagIt deposit package with ISA-Tab, RO-Crate and a landing page to OUT."""
     from isaprofile.dataset import DatasetError
     from isaprofile.package.deposit import package_dataset
     from isaprofile.package.errors import PackageError
 
     try:
-        result = package_dataset(dataset, output, zip=as_zip, allow_invalid=allow_invalid, workers=workers,
+        if split and as_zip:
+            fail("--split and --zip cannot be combined: each part of a split deposit is a folder", EXIT_USAGE)
+        result = package_dataset(dataset, output, zip=as_zip, split=split, allow_invalid=allow_invalid,
+                                 workers=workers,
                                  progress=None if quiet else _bar())  # fmt: skip
     except DatasetError as exc:
         fail(str(exc), EXIT_USAGE)

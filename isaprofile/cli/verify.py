@@ -15,7 +15,8 @@ from isaprofile.cli._common import EXIT_USAGE, emit_report, format_option, quiet
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Worker processes (default: one per CPU).")
 def command(package: str, fmt: str, strict: bool, quiet: bool, workers: int | None) -> None:
     """Verify PACKAGE (a bag folder, a zipped bag or a split deposit): recompute every checksum,
-    check completeness, unexpected files, Payload-Oxum and the registered metadata checks.
+    check completeness, unexpected files, Payload-Oxum, and the ISA-Tab (structure and profile) and
+    RO-Crate metadata inside.
 
     Exit code 0 valid, 1 invalid, 2 when the package cannot be read.
     """
@@ -23,12 +24,13 @@ def command(package: str, fmt: str, strict: bool, quiet: bool, workers: int | No
 
     from tqdm import tqdm
 
+    from isaprofile.package.metadata_checks import metadata_checks
     from isaprofile.package.verify import verify_package
 
     bar = tqdm(total=None, unit="B", unit_scale=True, desc="verify", leave=False, file=sys.stderr,
                disable=quiet or not sys.stderr.isatty())  # fmt: skip
     with bar:
-        report = verify_package(package, workers=workers, progress=bar.update)
+        report = verify_package(package, checks=metadata_checks(), workers=workers, progress=bar.update)
     code = emit_report(report, fmt, strict)
     if "package-unreadable" in report.codes():
         code = EXIT_USAGE

@@ -20,9 +20,13 @@ from isaprofile.model import Investigation
 from isaprofile.package.build import build_bag
 from isaprofile.package.datapackage import datapackage
 from isaprofile.package.landing import index_html, previews, readme
+from isaprofile.package.metadata_checks import MARKER
 from isaprofile.package.phi import PhiPolicy, check_phi, exceptions_json
+from isaprofile.package.split import ZENODO, build_split
 from isaprofile.validate.issues import Report
 from isaprofile.validate.render import render
+
+SPLITS = {"zenodo": {"max_files": ZENODO["max_files"], "max_bytes": ZENODO["max_bytes"]}}
 
 
 @dataclass
@@ -60,6 +64,7 @@ def package_dataset(
     out: str | Path,
     *,
     zip: bool = False,
+    split: str | None = None,
     allow_invalid: bool = False,
     workers: int | None = None,
     progress=None,
@@ -67,6 +72,7 @@ def package_dataset(
 ) -> PackageResult:
     """Build the deposit package of ``dataset`` at ``out``; see the module docstring."""
     from isaprofile.linked.datacite import as_bytes, datacite, schema_org, zenodo
+    from isaprofile.linked.isajson import isa_json_bytes
     from isaprofile.linked.jsonld import ro_crate_bytes
 
     root = Path(dataset)
@@ -85,12 +91,7 @@ def package_dataset(
     meta["metadata/datacite.json"] = as_bytes(datacite(inv))
     meta["metadata/zenodo.json"] = as_bytes(zenodo(inv))
     meta["metadata/schema-org.jsonld"] = as_bytes(schema_org(inv))
-    try:
-        from isaprofile.linked.isajson import isa_json
-
-        meta["metadata/isa.json"] = as_bytes(isa_json(inv, profile))
-    except ImportError:  # ISA-JSON export not available in this build
-        report.stats["isa_json"] = "not written"
+    meta["metadata/isa.json"] = isa_json_bytes(inv, profile)
     pngs, rep = previews(inv, root)
     report.merge(rep)
     meta.update(pngs)
@@ -106,10 +107,20 @@ def package_dataset(
         "External-Description": inv.title or inv.identifier,
         "External-Identifier": inv.identifier,
         "Bag-Software-Agent": "isaprofile",
+        MARKER: profile.id if profile else "none",
     }
     extra = {"phi-exceptions.json": exceptions_json(phi)} if phi.exceptions else None
-    result = build_bag(out, payload, meta, bag_info=bag_info, zip=zip, workers=workers, progress=progress,
-                       bagging_date=bagging_date or _release_date(inv), extra_tags=extra)  # fmt: skip
+    date = bagging_date or _release_date(inv)
+    if split is not None:
+        if split not in SPLITS:
+            raise ValueError(f"unknown split {split!r} (known: {', '.join(SPLITS)})")
+        if phi.exceptions:  # a split deposit has no tag-file hook: record the exceptions in the payload
+            meta["metadata/phi-exceptions.json"] = exceptions_json(phi)
+        result = build_split(out, payload, meta, bag_info=bag_info, workers=workers, progress=progress,
+                             bagging_date=date, **SPLITS[split])  # fmt: skip
+    else:
+        result = build_bag(out, payload, meta, bag_info=bag_info, zip=zip, workers=workers, progress=progress,
+                           bagging_date=date, extra_tags=extra)  # fmt: skip
     report.merge(result.report)
     return PackageResult(result.path, report)
 

@@ -100,7 +100,12 @@ def coerce(
             raw_text, accession = raw.label, raw.accession
         else:
             raw_text, accession = _text(raw), None
-        term = field.find_term(raw_text) or (field.find_term(accession) if accession else None)
+        term = field.find_term(raw_text)
+        if term is None and accession:  # a label we do not list, with an accession we do: trust the accession
+            term = field.find_term(accession)
+            if term is not None:
+                params = {"field": name, "label": raw_text, "found": accession, "expected": term.label}
+                problems.append(("term-label-mismatch", params))
         if term is None:
             if not field.open:
                 return None, [("value-not-allowed", {"field": name})]

@@ -38,8 +38,9 @@ def _coerce_values(values: Values, profile: Profile, entity: str, placements: tu
         new, problems = coerce(field, raw, unit=unit, provenance=val.provenance)
         for code, params in problems:
             report.add(issue(code, **_loc(val.provenance), **params))
-        if new is not None:
-            out[name] = new
+        # a value that does not fit stays as it was read: it is reported once, not again as missing,
+        # and writers still carry it
+        out[name] = new if new is not None else val
     return out
 
 

@@ -1,0 +1,98 @@
+"""The metadata checks ``isaprofile verify`` runs inside a package, beyond fixity.
+
+- the ISA-Tab in ``data/metadata/isatab/``: structure, and the profile it names with its data files
+  resolved against the payload;
+- the RO-Crate ``data/ro-crate-metadata.json``: readable JSON-LD with shipped contexts only, and the
+  deposit metadata of its root (licence, creators, dates).
+
+Each check works on a :class:`~isaprofile.package.verify.PackageView`, so folders and zips are checked
+alike; the (small) ISA-Tab files are copied to a temporary folder for the reader.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from isaprofile.package.verify import Check, PackageView
+from isaprofile.validate.issues import Issue, Report, issue
+
+ISATAB = "data/metadata/isatab/"
+CRATE = "data/ro-crate-metadata.json"
+
+
+def _prefixed(found: Issue, prefix: str) -> Issue:
+    """The finding with its file named by its path in the package."""
+    from dataclasses import replace
+
+    return replace(found, file=f"{prefix}{found.file}" if found.file and "/" not in found.file else found.file)
+
+
+MARKER = "Isaprofile-Profile"  # bag-info label naming the profile of a deposit package
+
+
+def made_by_isaprofile(view: PackageView) -> bool:
+    """Only deposit packages carry metadata to check; other bags are checked for fixity only."""
+    if "bag-info.txt" not in view.files():
+        return False
+    with view.open("bag-info.txt") as fh:
+        return any(line.startswith(MARKER.encode() + b":") for line in fh)
+
+
+def check_isatab(view: PackageView) -> Report:
+    """ISA-Tab structure and profile rules of the package's ISA-Tab."""
+    from isaprofile.isatab.read import read_isatab
+
+    report = Report()
+    if not made_by_isaprofile(view):
+        return report
+    names = [f for f in view.files() if f.startswith(ISATAB) and "/" not in f[len(ISATAB) :]]
+    if not names:
+        report.add(issue("package-metadata-missing", file=view.name, path=ISATAB, what="ISA-Tab"))
+        return report
+    payload = {f[len("data/") :] for f in view.files() if f.startswith("data/")}
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "isatab"
+        folder.mkdir()
+        for name in names:
+            with view.open(name) as src:
+                (folder / name[len(ISATAB) :]).write_bytes(src.read())
+        inv, _prof, found = read_isatab(folder)
+    for item in found:
+        if item.code == "data-file-missing":
+            continue  # data files are resolved against the payload below, not the temporary folder
+        report.add(_prefixed(item, ISATAB))
+    for study in inv.studies:
+        for scan in study.scans:
+            for path in [f.path for f in scan.files] + [g.path for g in scan.segmentations if g.path]:
+                if path not in payload and not any(p.startswith(path.rstrip("/") + "/") for p in payload):
+                    prov = scan.provenance
+                    report.add(issue("data-file-missing", target=path, file=f"{ISATAB}{prov.file}" if prov else None,
+                                     line=prov.line if prov else None))  # fmt: skip
+    return report
+
+
+def check_crate_in_package(view: PackageView) -> Report:
+    """The RO-Crate parses offline and its root carries the deposit metadata."""
+    from isaprofile.linked.context import inline_contexts, read_document
+    from isaprofile.linked.metadata import check_crate
+
+    if not made_by_isaprofile(view):
+        return Report()
+    if CRATE not in view.files():
+        report = Report()
+        report.add(issue("package-metadata-missing", file=view.name, path=CRATE, what="RO-Crate metadata"))
+        return report
+    with view.open(CRATE) as fh:
+        doc, report = read_document(fh.read(), file=CRATE)
+    if doc is not None:
+        expanded, rep = inline_contexts(doc, file=CRATE)  # a remote context we do not ship is a finding
+        report.merge(rep)
+        if expanded is not None:
+            report.merge(check_crate(doc, file=CRATE))
+    return report
+
+
+def metadata_checks() -> list[Check]:
+    """The checks ``verify`` runs on every bag of a package."""
+    return [check_isatab, check_crate_in_package]

@@ -1,0 +1,78 @@
+"""Every bundled example packages into a deposit that the third-party validators accept, offline."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import bagit
+import pydicom
+import pytest
+from frictionless import Package
+from test_linked_rocrate import _seed_validator_cache
+
+from isaprofile.package.deposit import package_dataset
+from isaprofile.package.metadata_checks import metadata_checks
+from isaprofile.package.verify import verify_package
+from isaprofile.validate.render import render
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ["preclinical-liver", "crlm-ct", "enhance-petct"]
+
+
+@pytest.fixture(scope="module", params=EXAMPLES)
+def package(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp(request.param) / "pkg"
+    result = package_dataset(ROOT / "examples" / request.param, out, workers=1)
+    assert result.path == out, render(result.report)
+    assert {i.code for i in result.report.issues} <= {"phi-exception-applied"}
+    return out
+
+
+def test_bagit_frictionless_and_verify_accept(package: Path) -> None:
+    bagit.Bag(str(package)).validate()
+    report = Package(str(package / "data" / "datapackage.json")).validate()
+    assert report.valid, report.flatten(["type", "note"])
+    assert verify_package(package, checks=metadata_checks()).issues == []
+
+
+@pytest.mark.parametrize("profile_id", ["ro-crate-1.2", "isa-ro-crate"])
+def test_roc_validator_offline(package: Path, tmp_path: Path, profile_id: str) -> None:
+    from rocrate_validator import services
+    from rocrate_validator.models import ValidationSettings
+
+    _seed_validator_cache(tmp_path / "cache")
+    settings = ValidationSettings(
+        rocrate_uri=str(package / "data"), profile_identifier=profile_id, requirement_severity="REQUIRED",
+        offline=True, cache_path=tmp_path / "cache",
+        disable_inherited_profiles_issue_reporting=profile_id == "isa-ro-crate",  # see test_linked_rocrate
+    )  # fmt: skip
+    result = services.validate(settings)
+    assert [(i.check.name, i.message) for i in result.get_issues() if i.severity.name == "REQUIRED"] == []
+
+
+def test_phi_exceptions_are_recorded_with_their_reason(tmp_path: Path) -> None:
+    result = package_dataset(ROOT / "examples" / "crlm-ct", tmp_path / "pkg", workers=1)
+    text = (result.path / "phi-exceptions.json").read_text()
+    assert "SeriesDescription" in text and "reviewed to hold no identifiers" in text
+    assert "phi-exceptions.json" in (result.path / "tagmanifest-sha256.txt").read_text()
+
+
+def test_phi_in_a_header_stops_the_package_and_never_shows(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    data = tmp_path / "crlm"
+    shutil.copytree(ROOT / "examples" / "crlm-ct", data)
+    victim = sorted(data.glob("CRLM-CT-1001/*/101*/1-001.dcm"))[0]
+    ds = pydicom.dcmread(victim)
+    ds.PatientName = "CANARY^SMITH7Q2"
+    ds.InstitutionName = "CANARY General 7Q2"
+    ds.save_as(victim)
+    result = package_dataset(data, tmp_path / "pkg", workers=1)
+    assert result.path is None and not (tmp_path / "pkg").exists()
+    rel = victim.relative_to(data).as_posix()
+    found = {(i.code, i.file, i.path) for i in result.report.issues if i.code not in ("phi-exception-applied",)}
+    assert found == {("phi-attribute", rel, "(0010,0010) PatientName"),
+                     ("phi-attribute", rel, "(0008,0080) InstitutionName")}  # fmt: skip
+    for fmt in ("text", "json", "junit", "sarif"):
+        assert "7Q2" not in render(result.report, fmt)
+    out = capsys.readouterr()
+    assert "7Q2" not in out.out + out.err
