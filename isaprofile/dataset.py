@@ -25,12 +25,13 @@ def is_isatab(path: Path) -> bool:
 
 
 def load_dataset(
-    path: str | Path, profile: str | Profile | None = "auto"
+    path: str | Path, profile: str | Profile | None = "auto", *, data_root: str | Path | None = None
 ) -> tuple[Investigation, Profile | None, Report]:
     """Read the dataset or ISA-Tab folder ``path``.
 
     ``profile``: ``"auto"`` (the one the config or the ISA-Tab names), a profile name, path or object, or
-    ``None``/``"none"`` for structural checks only. Raises :class:`DatasetError` only when ``path`` is not a
+    ``None``/``"none"`` for structural checks only. ``data_root``: the folder an ISA-Tab's data file paths
+    are relative to (default: the ISA-Tab folder). Raises :class:`DatasetError` only when ``path`` is not a
     readable folder; everything else is a finding in the report.
     """
     from isaprofile.isatab.read import read_isatab
@@ -41,7 +42,7 @@ def load_dataset(
     if not root.is_dir():
         raise DatasetError(f"{root}: not a folder (give a dataset folder or an ISA-Tab folder)")
     if find_config(root) is None and is_isatab(root):
-        return read_isatab(root, profile)
+        return read_isatab(root, profile, data_root=data_root)
     if find_config(root) is None:
         raise DatasetError(f"{root}: neither a dataset folder (no isaprofile.yaml) nor ISA-Tab (no i_*.txt)")
     config, report = load_config(root)
@@ -74,6 +75,32 @@ def load_dataset(
     return inv, prof, report
 
 
-def validate(path: str | Path, profile: str | Profile | None = "auto") -> Report:
-    """Validate a dataset or ISA-Tab folder; see :func:`load_dataset`."""
-    return load_dataset(path, profile)[2]
+def validate(
+    path: str | Path,
+    profile: str | Profile | None = "auto",
+    *,
+    linked: bool = True,
+    data_root: str | Path | None = None,
+) -> Report:
+    """Validate a dataset or ISA-Tab folder (see :func:`load_dataset`), and with ``linked`` its linked data.
+
+    The linked-data layer checks the deposit metadata of a dataset folder (licences, creators, ORCID
+    checksums, dates) and, once the profile rules pass, validates the RO-Crate generated from the dataset
+    against the profile's SHACL shapes — a second, independent reading of the same rules, so it runs only
+    on datasets the first one accepts (otherwise every problem would be reported twice).
+    """
+    root = Path(path)
+    inv, prof, report = load_dataset(root, profile, data_root=data_root)
+    if not linked or prof is None:
+        return report
+    from isaprofile.linked.jsonld import build_ro_crate
+    from isaprofile.linked.metadata import check_metadata
+    from isaprofile.linked.shacl import validate_crate
+
+    config = find_config(root)
+    if config is not None:
+        report.merge(check_metadata(inv, prof, file=config.name))
+    if report.valid:
+        crate, _ = build_ro_crate(inv, prof)
+        report.merge(validate_crate(crate, prof, file="ro-crate-metadata.json (generated)"))
+    return report

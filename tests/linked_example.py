@@ -139,6 +139,7 @@ def investigation() -> Investigation:
         design_types=[Term("time series design", "OBI", "OBI:0500020")],
         factors=["time point"],
     )
+    _key_values_by_isa_name(study)
     return Investigation(
         "PRECLIN-LIVER",
         title="Preclinical liver CT and MRI",
@@ -164,6 +165,23 @@ def investigation() -> Investigation:
         profile="preclinical-imaging@1.0",
         comments={"publisher": "RWTH Aachen University"},
     )
+
+
+def _key_values_by_isa_name(study: Study) -> None:
+    """The model keys values by their ISA name (``strain``); the fixture is written with field keys."""
+
+    def named(entity: str, values: dict) -> dict:
+        return {profile().field(k).name: v for k, v in values.items()}
+
+    study.comments = named("study", study.comments)
+    for s in study.subjects:
+        s.characteristics, s.comments = named("subject", s.characteristics), named("subject", s.comments)
+    for s in study.samples:
+        s.factors, s.characteristics = named("sample", s.factors), named("sample", s.characteristics)
+    for s in study.scans:
+        s.parameters, s.comments = named("scan", s.parameters), named("scan", s.comments)
+        for g in s.segmentations:
+            g.values = named("segmentation", g.values)
 
 
 def write_files(inv: Investigation, root: Path) -> None:

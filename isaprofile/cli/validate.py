@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import click
 
@@ -22,21 +21,19 @@ from isaprofile.cli._common import EXIT_USAGE, emit_report, fail, format_option,
               help="Folder the data file paths of an ISA-Tab are relative to (default: the ISA-Tab folder).",
 )  # fmt: skip
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Write the report to a file.")
+@click.option("--no-linked", is_flag=True, help="Skip the linked-data layer (deposit metadata, SHACL shapes).")
 @format_option
 @strict_option
-def command(path: str, profile: str, data_root: str | None, output: str | None, fmt: str, strict: bool) -> None:
+def command(path: str, profile: str, data_root: str | None, output: str | None, no_linked: bool, fmt: str,
+            strict: bool) -> None:  # fmt: skip
     """Validate PATH (a dataset folder with isaprofile.yaml, or an ISA-Tab folder).
 
     Exit code 0: valid (warnings allowed unless --strict); 1: invalid; 2: PATH cannot be read.
     """
-    from isaprofile.dataset import DatasetError, is_isatab, load_dataset
-    from isaprofile.isatab.read import read_isatab
+    from isaprofile.dataset import DatasetError, validate
 
     try:
-        if data_root is not None and is_isatab(Path(path)):
-            _inv, _prof, report = read_isatab(path, None if profile == "none" else profile, data_root=data_root)
-        else:
-            _inv, _prof, report = load_dataset(path, None if profile == "none" else profile)
+        report = validate(path, None if profile == "none" else profile, linked=not no_linked, data_root=data_root)
     except DatasetError as exc:
         fail(str(exc), EXIT_USAGE)
     sys.exit(emit_report(report, fmt, strict, output))

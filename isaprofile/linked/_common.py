@@ -59,6 +59,11 @@ def field_iri(profile: Profile, f: Field) -> str:
     return FIELD_URN.format(name=profile.name, version=profile.version, key=f.key)
 
 
+def field_for(profile: Profile, entity: str, name: str) -> Field | None:
+    """The profile field of ``entity`` whose ISA name is ``name`` (the key model values are stored under)."""
+    return next((f for f in profile.fields if f.entity == entity and f.name == name), None)
+
+
 def term_id(term: Term) -> str:
     """The ``@id`` of a term's ``DefinedTerm``: its IRI, else a local id from its label."""
     return term.iri or local_id("term", term.source or "", term.label)

@@ -62,7 +62,7 @@ class _Builder:
             self.units.setdefault(val.unit.label, {**_oa(val.unit), "@id": _id("unit", val.unit.label)})
 
     def _name(self, entity: str, key: str) -> str:
-        f = next((x for x in self.profile.fields if x.entity == entity and x.key == key), None)
+        f = c.field_for(self.profile, entity, key)
         return f.name if f else key
 
     def characteristics(self, entity: str, values: Values) -> list[dict[str, Any]]:

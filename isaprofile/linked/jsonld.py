@@ -31,7 +31,6 @@ from isaprofile.validate.issues import Report
 
 ISA_PROFILE = "https://github.com/nfdi4plants/isa-ro-crate-profile"
 PROFILE_URN = "urn:isaprofile:profile:{name}:{version}"
-_KIND = {"characteristic": "Characteristic", "factor": "Factor", "parameter": "Parameter"}
 
 
 class _Graph:
@@ -67,24 +66,25 @@ class _Graph:
             ent["jobTitle"] = [self.term(Term(r)) for r in p.roles]
         return self.add(ent)
 
-    def values(self, owner: str, values: Values, entity: str) -> list[dict[str, str]]:
-        """PropertyValues for the values of one record; ``entity`` is the profile entity."""
+    def values(self, owner: str, values: Values, entity: str, kind: str = "Parameter") -> list[dict[str, str]]:
+        """PropertyValues for the values of one record; ``entity`` is the profile entity and ``kind`` the
+        ISA placement of the dictionary they come from (Characteristic, Factor, Parameter)."""
         refs = []
         for key, val in values.items():
-            refs.append(self.add(self.property_value(owner, key, val, entity)))
+            refs.append(self.add(self.property_value(owner, key, val, entity, kind)))
         return refs
 
-    def property_value(self, owner: str, key: str, val: Value, entity: str) -> dict[str, Any]:
-        f = next((x for x in self.profile.fields if x.key == key and x.entity == entity), None)
+    def property_value(self, owner: str, key: str, val: Value, entity: str, kind: str = "Parameter") -> dict[str, Any]:
+        f = c.field_for(self.profile, entity, key)
         iri = (
             c.field_iri(self.profile, f)
             if f
             else c.FIELD_URN.format(name=self.profile.name, version=self.profile.version, key=key)
         )
         ent: dict[str, Any] = {
-            "@id": f"{owner}-pv-{quote(key, safe='')}",
+            "@id": f"{owner}-pv-{quote(f.key if f else key, safe='')}",
             "@type": "PropertyValue",
-            "additionalType": _KIND.get(f.isa if f else "", "Parameter"),
+            "additionalType": kind,
             "name": f.name if f else key,
             "propertyID": iri,
             "value": c.json_value(val),
@@ -282,18 +282,28 @@ def _study(
                     "@type": "Sample",
                     "additionalType": "Source",
                     "name": subj.id,
-                    "additionalProperty": g.values(c.local_id("source", subj.id), subj.characteristics, "subject"),
+                    "additionalProperty": g.values(
+                        c.local_id("source", subj.id), subj.characteristics, "subject", "Characteristic"
+                    ),
+                    **({"comment": g.comments(c.local_id("source", subj.id), subj.comments)} if subj.comments else {}),
                 }
             )
         )
     for smp in s.samples:
         own = c.local_id("sample", smp.id)
-        props = g.values(own, smp.characteristics, "sample") + g.values(own, smp.factors, "sample")
-        mentions.append(
-            g.add(
-                {"@id": own, "@type": "Sample", "additionalType": "Sample", "name": smp.id, "additionalProperty": props}
-            )
+        props = g.values(own, smp.characteristics, "sample", "Characteristic") + g.values(
+            own, smp.factors, "sample", "Factor"
         )
+        sample = {
+            "@id": own,
+            "@type": "Sample",
+            "additionalType": "Sample",
+            "name": smp.id,
+            "additionalProperty": props,
+        }
+        if smp.comments:
+            sample["comment"] = g.comments(own, smp.comments)
+        mentions.append(g.add(sample))
         about.append(
             g.add(
                 {

@@ -29,6 +29,7 @@ from isaprofile.model import (
     Value,
     Values,
 )
+from isaprofile.profile.coerce import coerce
 from isaprofile.profile.model import Field, Profile
 from isaprofile.validate.issues import Report, issue
 
@@ -82,7 +83,10 @@ class _Reader:
             unit = Term(str(pv["unitText"]), None, acc)
         refs = self.refs(pv, "valueReference")
         if refs:
-            return Value(self.term(refs[0]), unit)
+            term = self.term(refs[0])
+            if isinstance(raw, str) and raw and raw != term.label:  # one IRI, written with another label here
+                term = Term(raw, term.source, term.accession)
+            return Value(term, unit)
         kind = f.type if f else "string"
         if kind == "boolean" and raw in ("true", "false"):
             return Value(raw == "true", unit)
@@ -101,21 +105,17 @@ class _Reader:
             if kinds and pv.get("additionalType") not in kinds:
                 continue
             f = self.fields.get((entity, str(pv.get("propertyID", ""))))
-            out[f.key if f else str(pv.get("name", pv["@id"]))] = self.value(pv, f)
+            out[f.name if f else str(pv.get("name", pv["@id"]))] = self.value(pv, f)
         return out
 
     def comments(self, ent: dict[str, Any], entity: str) -> Values:
         out: Values = {}
         for com in self.refs(ent, "comment"):
             name = str(com.get("name", ""))
-            f = next((x for x in self.profile.fields if x.entity == entity and x.key == name), None)
+            f = next((x for x in self.profile.fields if x.entity == entity and x.name == name), None)
             text = str(com.get("text", ""))
-            val: Value = Value(text)
-            if f is not None and f.type == "boolean" and text in ("true", "false"):
-                val = Value(text == "true")
-            elif f is not None and f.type == "term":
-                val = Value(f.find_term(text) or Term(text))
-            out[name] = val
+            typed = coerce(f, text)[0] if f is not None else None  # comments are text in the crate
+            out[name] = typed if typed is not None else Value(text)
         return out
 
     def top(self, leaf: str) -> str:
@@ -219,12 +219,14 @@ def _study(r: _Reader, s: dict[str, Any]) -> Study:
     for ent in r.refs(s, "mentions"):
         name = str(ent.get("name", ent["@id"]))
         if ent.get("additionalType") == "Source":
-            study.subjects.append(Subject(name, r.values(ent, "additionalProperty", "subject")))
+            study.subjects.append(Subject(name, r.values(ent, "additionalProperty", "subject"),
+                                          comments=r.comments(ent, "subject")))  # fmt: skip
         elif ent.get("additionalType") == "Sample":
             study.samples.append(
                 Sample(name, source_of.get(ent["@id"], "?"),
                        factors=r.values(ent, "additionalProperty", "sample", ("Factor",)),
-                       characteristics=r.values(ent, "additionalProperty", "sample", ("Characteristic",)))
+                       characteristics=r.values(ent, "additionalProperty", "sample", ("Characteristic",)),
+                       comments=r.comments(ent, "sample"))
             )  # fmt: skip
     for assay in r.refs(s, "hasPart"):
         _assay(r, assay, study)
