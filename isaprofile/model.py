@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 OBO = "http://purl.obolibrary.org/obo/"
-_CONTROL = {chr(c) for c in range(32)} - {"\t", "\n", "\r"}
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")  # control characters other than tab, LF, CR
+_IDENT_BAD_RE = re.compile(r"[\x00-\x1f]")  # identifiers also refuse tab, LF and CR
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,12 +87,14 @@ class Value:
 
     def __post_init__(self) -> None:
         v = self.value
-        if not isinstance(v, str | int | float | bool | dt.date | Term):
+        if isinstance(v, str):
+            if _CONTROL_RE.search(v):
+                raise ValueError("text contains control characters")
+        elif isinstance(v, float):
+            if not math.isfinite(v):
+                raise ValueError("a number must be finite")
+        elif not isinstance(v, int | dt.date | Term):  # bool is an int
             raise ValueError(f"unsupported value type {type(v).__name__}")
-        if isinstance(v, float) and not math.isfinite(v):
-            raise ValueError("a number must be finite")
-        if isinstance(v, str) and _CONTROL.intersection(v):
-            raise ValueError("text contains control characters")
         if self.unit is not None and not isinstance(self.unit, Term):
             raise ValueError("a unit must be a Term")
 
@@ -118,7 +122,7 @@ Values = dict[str, Value]
 def _ident(kind: str, ident: object) -> str:
     if not isinstance(ident, str) or not ident.strip():
         raise ValueError(f"a {kind} needs a non-empty identifier")
-    if _CONTROL.intersection(ident) or "\t" in ident or "\n" in ident or "\r" in ident:
+    if _IDENT_BAD_RE.search(ident):
         raise ValueError(f"{kind} identifier {ident!r} contains tabs, newlines or control characters")
     return ident
 
