@@ -39,32 +39,31 @@ class _Ctx:
         self.table: TableDoc | None = None
 
 
-def _value(cells: list[str], kinds: list, i: int, line: int, table: TableDoc, ctx: _Ctx) -> tuple[Value | None, int]:
-    """The value starting at column ``i`` with its qualifier columns; returns it and the next column."""
-    text = cells[i]
-    j = i + 1
-    unit_label: str | None = None
-    if j < len(kinds) and kinds[j][0] == "unit":
-        unit_label = cells[j]
-        j += 1
-    tsr = tan = ""
-    if j < len(kinds) and kinds[j][0] == "tsr":
-        tsr = cells[j]
-        if tsr:
-            ctx.sources_used.setdefault(tsr, (table.display, Cell(tsr, line, j + 1)))
-        j += 1
-        if j < len(kinds) and kinds[j][0] == "tan":
-            tan = cells[j]
-            j += 1
-    if not text:
-        return None, j
-    prov = Provenance(table.display, line, i + 1, table.headers[i])
-    if unit_label is not None:
-        unit = Term(unit_label, tsr or None, tan or None) if unit_label else None
-        return Value(text, unit, prov), j
-    if tsr or tan:
-        return Value(Term(text, tsr or None, tan or None), None, prov), j
-    return Value(text, None, prov), j
+_ATTRIBUTES = ("characteristic", "factor", "parameter", "comment")
+
+
+def _plan(table: TableDoc) -> list[tuple]:
+    """The table's columns grouped once: ``(None, i)`` for a node, protocol or file column, and
+    ``(kind, i, name, unit, tsr, tan)`` for an attribute with the indices of its qualifier columns."""
+    kinds, out, i = table.kinds, [], 0
+    while i < len(kinds):
+        kind, name = kinds[i]
+        if kind in ("node", "file", "protocol"):
+            out.append((None, i))
+            i += 1
+        elif kind in _ATTRIBUTES:
+            j, unit, tsr, tan = i + 1, None, None, None
+            if j < len(kinds) and kinds[j][0] == "unit":
+                unit, j = j, j + 1
+            if j < len(kinds) and kinds[j][0] == "tsr":
+                tsr, j = j, j + 1
+                if j < len(kinds) and kinds[j][0] == "tan":
+                    tan, j = j, j + 1
+            out.append((kind, i, name or "", unit, tsr, tan))
+            i = j
+        else:
+            i += 1
+    return out
 
 
 class _Node:
@@ -74,22 +73,34 @@ class _Node:
         self.values: dict[str, Values] = {"characteristic": {}, "factor": {}, "parameter": {}, "comment": {}}
 
 
-def _walk(cells: list[str], line: int, table: TableDoc, ctx: _Ctx) -> list[tuple[str, str, int, _Node]]:
+def _walk(
+    cells: list[str], line: int, table: TableDoc, plan: list[tuple], ctx: _Ctx
+) -> list[tuple[str, str, int, _Node]]:
     """Split a row into (header, name, column, attributes) segments, one per node/protocol/file column."""
-    kinds = table.kinds
+    headers, display = table.headers, table.display
     out: list[tuple[str, str, int, _Node]] = []
-    i = 0
-    while i < len(kinds):
-        kind, name = kinds[i]
-        if kind in ("node", "file", "protocol"):
-            out.append((table.headers[i], cells[i], i + 1, _Node()))
-            i += 1
-        elif kind in ("characteristic", "factor", "parameter", "comment"):
-            val, i = _value(cells, kinds, i, line, table, ctx)
-            if val is not None and out:
-                out[-1][3].values[kind][name or ""] = val
+    for step in plan:
+        kind, i = step[0], step[1]
+        if kind is None:
+            out.append((headers[i], cells[i], i + 1, _Node()))
+            continue
+        _kind, _i, name, ui, ti, ai = step
+        tsr = cells[ti] if ti is not None else ""
+        if tsr:
+            ctx.sources_used.setdefault(tsr, (display, Cell(tsr, line, ti + 1)))
+        text = cells[i]
+        if not text or not out:
+            continue
+        tan = cells[ai] if ai is not None else ""
+        prov = Provenance(display, line, i + 1, headers[i])
+        if ui is not None:
+            unit_label = cells[ui]
+            val = Value(text, Term(unit_label, tsr or None, tan or None) if unit_label else None, prov)
+        elif tsr or tan:
+            val = Value(Term(text, tsr or None, tan or None), None, prov)
         else:
-            i += 1
+            val = Value(text, None, prov)
+        out[-1][3].values[kind][name] = val
     return out
 
 
@@ -109,18 +120,19 @@ def _read_study_table(table: TableDoc, study: Study, ctx: _Ctx) -> set[str]:
     subjects: dict[str, tuple[Subject, int]] = {}
     samples: dict[str, tuple[Sample, int]] = {}
     protocols: set[str] = set()
+    plan = _plan(table)
     for line, cells in table.rows(ctx.report):
         try:
-            _study_row(cells, line, table, study, ctx, subjects, samples, protocols)
+            _study_row(cells, line, table, plan, study, ctx, subjects, samples, protocols)
         except ValueError as exc:
             ctx.report.add(issue("isatab-bad-name", reason=str(exc), file=table.display, line=line))
     return protocols
 
 
-def _study_row(cells: list[str], line: int, table: TableDoc, study: Study, ctx: _Ctx,
+def _study_row(cells: list[str], line: int, table: TableDoc, plan: list[tuple], study: Study, ctx: _Ctx,
                subjects: dict[str, tuple[Subject, int]], samples: dict[str, tuple[Sample, int]],
                protocols: set[str]) -> None:  # fmt: skip
-    segs = _walk(cells, line, table, ctx)
+    segs = _walk(cells, line, table, plan, ctx)
     source = next(((n, c, a) for h, n, c, a in segs if h == "Source Name"), None)
     sample = next(((n, c, a) for h, n, c, a in segs if h == "Sample Name"), None)
     protocols.update(n for h, n, _c, _a in segs if h == "Protocol REF" and n)
@@ -158,17 +170,18 @@ def _study_row(cells: list[str], line: int, table: TableDoc, study: Study, ctx: 
 def _read_assay_table(table: TableDoc, study: Study, modality: str, ctx: _Ctx) -> set[str]:
     scans: dict[str, tuple[Scan, int]] = {}
     protocols: set[str] = set()
+    plan = _plan(table)
     for line, cells in table.rows(ctx.report):
         try:
-            _assay_row(cells, line, table, study, modality, ctx, scans, protocols)
+            _assay_row(cells, line, table, plan, study, modality, ctx, scans, protocols)
         except ValueError as exc:
             ctx.report.add(issue("isatab-bad-name", reason=str(exc), file=table.display, line=line))
     return protocols
 
 
-def _assay_row(cells: list[str], line: int, table: TableDoc, study: Study, modality: str, ctx: _Ctx,
+def _assay_row(cells: list[str], line: int, table: TableDoc, plan: list[tuple], study: Study, modality: str, ctx: _Ctx,
                scans: dict[str, tuple[Scan, int]], protocols: set[str]) -> None:  # fmt: skip
-    segs = _walk(cells, line, table, ctx)
+    segs = _walk(cells, line, table, plan, ctx)
     protocols.update(n for h, n, _c, _a in segs if h == "Protocol REF" and n)
     sample = next(((n, c) for h, n, c, _a in segs if h == "Sample Name"), None)
     if sample is None or not sample[0]:
