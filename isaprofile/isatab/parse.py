@@ -203,6 +203,7 @@ class TableDoc:
 
     def rows(self, report: Report) -> Iterator[tuple[int, list[str]]]:
         n = len(self.headers)
+        empty = True
         for line, cells in self._rows:
             if not any(c.strip() for c in cells):
                 continue
@@ -213,7 +214,10 @@ class TableDoc:
                 report.add(issue("isatab-ragged-row", file=self.display, line=line, column=len(cells) + 1,
                                  found=len(cells), expected=n))  # fmt: skip
                 cells = cells + [""] * (n - len(cells))
+            empty = False
             yield line, [c.strip() for c in cells[:n]]
+        if empty:
+            report.add(issue("isatab-empty-table", file=self.display, line=1))
 
 
 def open_table(path: Path, display: str, report: Report) -> TableDoc | None:

@@ -116,10 +116,20 @@ def _merge(target: Values, new: Values, what: str, ident: str, first_line: int, 
                                  column=p.column if p else None, path=p.path if p else None))  # fmt: skip
 
 
+def _require(table: TableDoc, headers: tuple[str, ...], ctx: _Ctx) -> bool:
+    """Whether the table has each of ``headers``; a finding for each it lacks."""
+    missing = [h for h in headers if h not in table.headers]
+    for h in missing:
+        ctx.report.add(issue("isatab-missing-column", header=h, file=table.display, line=1))
+    return not missing
+
+
 def _read_study_table(table: TableDoc, study: Study, ctx: _Ctx) -> set[str]:
     subjects: dict[str, tuple[Subject, int]] = {}
     samples: dict[str, tuple[Sample, int]] = {}
     protocols: set[str] = set()
+    if not _require(table, ("Source Name", "Sample Name"), ctx):
+        return set()
     plan = _plan(table)
     for line, cells in table.rows(ctx.report):
         try:
@@ -170,6 +180,8 @@ def _study_row(cells: list[str], line: int, table: TableDoc, plan: list[tuple], 
 def _read_assay_table(table: TableDoc, study: Study, modality: str, ctx: _Ctx) -> set[str]:
     scans: dict[str, tuple[Scan, int]] = {}
     protocols: set[str] = set()
+    if not _require(table, ("Sample Name",), ctx):
+        return set()
     plan = _plan(table)
     for line, cells in table.rows(ctx.report):
         try:
