@@ -26,7 +26,7 @@ from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
 
-from isaprofile.isatab.write import SAMPLE_PROTOCOL, SEGMENTATION_PROTOCOL, file_stem
+from isaprofile.isatab.write import SEGMENTATION_PROTOCOL, file_stem, sample_protocol
 from isaprofile.model import Term
 from isaprofile.profile.model import Assay, Field, Profile
 
@@ -235,7 +235,7 @@ def study_config(profile: Profile) -> str:
     table = _Table("studySample", "[Sample]", "", assay=False)
     table.field("Source Name", _desc(_placement(profile, "subject", "source-name"), "the subject"), required=True)
     table.profile_fields(profile, profile.fields_for("subject"))
-    table.protocol(profile.protocols.get(SAMPLE_PROTOCOL, Term("sample collection")).label)
+    table.protocol(sample_protocol(profile)[1].label)
     table.field("Sample Name", _desc(_placement(profile, "sample", "sample-name"), "a subject at one time point"),
                 required=True)  # fmt: skip
     samples = profile.fields_for("sample")

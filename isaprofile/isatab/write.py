@@ -20,7 +20,7 @@ from typing import TextIO
 from isaprofile.model import Investigation, Person, Sample, Scan, Study, Subject, Term, Value, Values
 from isaprofile.profile.model import Profile
 
-SAMPLE_PROTOCOL = "animal at time point"
+SAMPLE_PROTOCOL = "sample collection"  # used when the profile names no sample collection protocol
 SEGMENTATION_PROTOCOL = "image segmentation"
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -117,6 +117,15 @@ def _check(cells: list[str], where: str) -> list[str]:
     return cells
 
 
+def sample_protocol(profile: Profile | None) -> tuple[str, Term]:
+    """The protocol between subjects and samples: the profile's "sample collection" protocol
+    (``animal at time point``, ``patient at examination`` …), else a generic one."""
+    for name, ptype in profile.protocols.items() if profile else ():
+        if ptype.label == "sample collection":
+            return name, ptype
+    return SAMPLE_PROTOCOL, Term("sample collection")
+
+
 def file_stem(text: str) -> str:
     """A file-name-safe form of an identifier (``Study 1/A`` → ``Study_1_A``)."""
     return _SAFE.sub("_", text).strip("_") or "study"
@@ -145,6 +154,7 @@ def write_study_table(path: Path, study: Study, profile: Profile | None) -> int:
     subj_c, subj_m, smp_c, smp_f, smp_m = study_layout(study, profile)
     header = ["Source Name"] + _flat(subj_c + subj_m) + ["Protocol REF", "Sample Name"] + _flat(smp_c + smp_f + smp_m)
     subjects = {s.id: s for s in study.subjects}
+    protocol = sample_protocol(profile)[0]
     rows = 0
     with path.open("w", encoding="utf-8", newline="") as fh:
         w = _writer(fh)
@@ -153,7 +163,7 @@ def write_study_table(path: Path, study: Study, profile: Profile | None) -> int:
         for sample in study.samples:
             subj = subjects.get(sample.subject) or Subject(sample.subject)
             sampled.add(subj.id)
-            cells = _subject_cells(subj, subj_c, subj_m) + [SAMPLE_PROTOCOL, sample.id]
+            cells = _subject_cells(subj, subj_c, subj_m) + [protocol, sample.id]
             w.writerow(_check(cells + _sample_cells(sample, smp_c, smp_f, smp_m), f"{path.name} sample {sample.id}"))
             rows += 1
         for subj in study.subjects:
@@ -439,7 +449,7 @@ def _study_rows(st: Study, profile: Profile | None) -> list[list[str]]:
 
 def _protocols(st: Study, profile: Profile | None) -> list[tuple[str, Term, list[str]]]:
     ptypes = profile.protocols if profile else {}
-    out = [(SAMPLE_PROTOCOL, ptypes.get(SAMPLE_PROTOCOL, Term("sample collection")), [])]
+    out = [(*sample_protocol(profile), [])]
     for m in st.modalities:
         scans = [s for s in st.scans if s.modality == m]
         layout = assay_layout(scans, m, profile)
