@@ -73,9 +73,14 @@ def test_empty_and_unusable_names(isa: Path, example: Path) -> None:
     cells[25] = '"MASH\x01bad"'  # a sample name with a control character
     lines[2] = "\t".join(cells)
     s.write_text("\n".join(lines))
+    cells = lines[3].split("\t")
+    cells[4] = '"C57\x02BL"'  # a characteristic with a control character
+    lines[3] = "\t".join(cells)
+    s.write_text("\n".join(lines))
     found = _isa(isa, example)
     assert ("isatab-empty-name", "s_MASH-CT.txt", 2, 1, "Source Name") in found
     assert ("isatab-bad-name", "s_MASH-CT.txt", 3, None, None) in found
+    assert ("isatab-bad-name", "s_MASH-CT.txt", 4, None, None) in found
 
 
 def test_term_label_accession_and_unit_problems() -> None:

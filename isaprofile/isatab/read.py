@@ -124,28 +124,36 @@ def _require(table: TableDoc, headers: tuple[str, ...], ctx: _Ctx) -> bool:
     return not missing
 
 
-def _read_study_table(table: TableDoc, study: Study, ctx: _Ctx) -> set[str]:
-    subjects: dict[str, tuple[Subject, int]] = {}
-    samples: dict[str, tuple[Sample, int]] = {}
+def _each_row(table: TableDoc, required: tuple[str, ...], ctx: _Ctx, handle) -> set[str]:
+    """Walk every row of ``table`` into node segments and pass them to ``handle(segs, line)``.
+
+    Returns the protocols the table names. A row whose names the model refuses is a finding.
+    """
     protocols: set[str] = set()
-    if not _require(table, ("Source Name", "Sample Name"), ctx):
-        return set()
+    if not _require(table, required, ctx):
+        return protocols
     plan = _plan(table)
     for line, cells in table.rows(ctx.report):
-        try:
-            _study_row(cells, line, table, plan, study, ctx, subjects, samples, protocols)
+        try:  # the model refuses names and values with control characters
+            segs = _walk(cells, line, table, plan, ctx)
+            protocols.update(n for h, n, _c, _a in segs if h == "Protocol REF" and n)
+            handle(segs, line)
         except ValueError as exc:
             ctx.report.add(issue("isatab-bad-name", reason=str(exc), file=table.display, line=line))
     return protocols
 
 
-def _study_row(cells: list[str], line: int, table: TableDoc, plan: list[tuple], study: Study, ctx: _Ctx,
-               subjects: dict[str, tuple[Subject, int]], samples: dict[str, tuple[Sample, int]],
-               protocols: set[str]) -> None:  # fmt: skip
-    segs = _walk(cells, line, table, plan, ctx)
+def _read_study_table(table: TableDoc, study: Study, ctx: _Ctx) -> set[str]:
+    subjects: dict[str, tuple[Subject, int]] = {}
+    samples: dict[str, tuple[Sample, int]] = {}
+    return _each_row(table, ("Source Name", "Sample Name"), ctx,
+                     lambda segs, line: _study_row(segs, line, table, study, ctx, subjects, samples))  # fmt: skip
+
+
+def _study_row(segs: list, line: int, table: TableDoc, study: Study, ctx: _Ctx,
+               subjects: dict[str, tuple[Subject, int]], samples: dict[str, tuple[Sample, int]]) -> None:  # fmt: skip
     source = next(((n, c, a) for h, n, c, a in segs if h == "Source Name"), None)
     sample = next(((n, c, a) for h, n, c, a in segs if h == "Sample Name"), None)
-    protocols.update(n for h, n, _c, _a in segs if h == "Protocol REF" and n)
     for h, n, c, a in segs:
         if h in ("Source Name", "Sample Name") and not n and any(any(d.values()) for d in a.values.values()):
             ctx.report.add(issue("isatab-empty-name", header=h, file=table.display, line=line, column=c, path=h))
@@ -179,22 +187,12 @@ def _study_row(cells: list[str], line: int, table: TableDoc, plan: list[tuple], 
 
 def _read_assay_table(table: TableDoc, study: Study, modality: str, ctx: _Ctx) -> set[str]:
     scans: dict[str, tuple[Scan, int]] = {}
-    protocols: set[str] = set()
-    if not _require(table, ("Sample Name",), ctx):
-        return set()
-    plan = _plan(table)
-    for line, cells in table.rows(ctx.report):
-        try:
-            _assay_row(cells, line, table, plan, study, modality, ctx, scans, protocols)
-        except ValueError as exc:
-            ctx.report.add(issue("isatab-bad-name", reason=str(exc), file=table.display, line=line))
-    return protocols
+    return _each_row(table, ("Sample Name",), ctx,
+                     lambda segs, line: _assay_row(segs, line, table, study, modality, ctx, scans))  # fmt: skip
 
 
-def _assay_row(cells: list[str], line: int, table: TableDoc, plan: list[tuple], study: Study, modality: str, ctx: _Ctx,
-               scans: dict[str, tuple[Scan, int]], protocols: set[str]) -> None:  # fmt: skip
-    segs = _walk(cells, line, table, plan, ctx)
-    protocols.update(n for h, n, _c, _a in segs if h == "Protocol REF" and n)
+def _assay_row(segs: list, line: int, table: TableDoc, study: Study, modality: str, ctx: _Ctx,
+               scans: dict[str, tuple[Scan, int]]) -> None:  # fmt: skip
     sample = next(((n, c) for h, n, c, _a in segs if h == "Sample Name"), None)
     if sample is None or not sample[0]:
         if sample is not None and any(n for _h, n, _c, _a in segs):
