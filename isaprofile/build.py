@@ -95,6 +95,7 @@ def _rows(table: Table, entity: str, profile: Profile, report: Report) -> list[_
             elif not is_missing(raw):
                 row.extra[name] = (raw, prov)
         out.append(row)
+    report.extend(table.findings)
     return out
 
 

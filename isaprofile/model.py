@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 OBO = "http://purl.obolibrary.org/obo/"
-_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")  # control characters other than tab, LF, CR
+CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")  # control characters other than tab, LF, CR
 _IDENT_BAD_RE = re.compile(r"[\x00-\x1f]")  # identifiers also refuse tab, LF and CR
 
 
@@ -88,7 +88,7 @@ class Value:
     def __post_init__(self) -> None:
         v = self.value
         if isinstance(v, str):
-            if _CONTROL_RE.search(v):
+            if CONTROL_RE.search(v):
                 raise ValueError("text contains control characters")
         elif isinstance(v, float):
             if not math.isfinite(v):

@@ -142,3 +142,14 @@ def test_preview_failure_is_a_warning_and_missing_metadata_is_found(example: Pat
     found = verify_package(result.path, checks=metadata_checks()).flatten(("code", "path"))
     assert ("package-metadata-missing", "data/ro-crate-metadata.json") in found
     assert json.loads((result.path / "data/metadata/validation-report.json").read_text())["valid"] is True
+
+
+def test_control_character_in_a_csv_cell_is_a_finding(tmp_path: Path) -> None:
+    import shutil
+
+    data = tmp_path / "crlm"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "examples" / "crlm-ct", data)
+    csv = next(data.glob("manifest-*/Colorectal-Liver-Metastases/metadata.csv"))
+    csv.write_text(csv.read_text().replace("SIEMENS", "SIEM\x01ENS", 1))
+    rel = csv.relative_to(data).as_posix()
+    assert validate(data).flatten(LOC) == [("sheet-bad-character", rel, 2, 10, "column 'Manufacturer'")]

@@ -119,6 +119,7 @@ def read_sheet_rows(root: Path, spec: SheetSpec, profile: Profile, report: Repor
             rows.append(_row(table, spec, line, cells, columns, link_cols, fmt, report))
     except SheetError as exc:
         report.add(issue(exc.code, file=spec.file, reason=exc.reason, sheet=spec.sheet or ""))
+    report.extend(table.findings)
     return rows
 
 

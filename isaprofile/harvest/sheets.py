@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from isaprofile.model import Provenance
+from isaprofile.model import CONTROL_RE, Provenance
+from isaprofile.validate.issues import Issue, issue
 
 
 class SheetError(Exception):
@@ -35,13 +36,25 @@ class Table:
     header_line: int
     _source: Path = field(repr=False)
     _delimiter: str | None = field(default=None, repr=False)
+    findings: list[Issue] = field(default_factory=list)  # cells that could not be read, see rows()
 
     def rows(self) -> Iterator[tuple[int, list[Any]]]:
-        """(line number, cells) for each non-empty data row."""
-        if self._delimiter is None:
-            yield from _xlsx_rows(self._source, self.sheet, self.header_line)
-        else:
-            yield from _text_rows(self._source, self._delimiter, self.header_line)
+        """(line number, cells) for each non-empty data row.
+
+        A cell holding control characters (other than tab and line breaks) cannot become a value: it is
+        read as empty and a ``sheet-bad-character`` finding is added to :attr:`findings`.
+        """
+        source = (_xlsx_rows(self._source, self.sheet, self.header_line) if self._delimiter is None
+                  else _text_rows(self._source, self._delimiter, self.header_line))  # fmt: skip
+        for line, cells in source:
+            for i, cell in enumerate(cells):
+                if isinstance(cell, str) and CONTROL_RE.search(cell):
+                    p = self.provenance(line, i + 1)
+                    self.findings.append(
+                        issue("sheet-bad-character", file=p.file, line=line, column=i + 1, path=p.path)
+                    )
+                    cells[i] = None
+            yield line, cells
 
     def provenance(self, line: int, column: int) -> Provenance:
         where = f"sheet '{self.sheet}', " if self.sheet else ""
