@@ -31,7 +31,13 @@ def command(path: str, profile: str, data_root: str | None, output: str | None, 
     Exit code 0: valid (warnings allowed unless --strict); 1: invalid; 2: PATH cannot be read.
     """
     from isaprofile.dataset import DatasetError, validate
+    from isaprofile.profile.model import ProfileError, load_profile
 
+    if profile not in ("auto", "none"):
+        try:  # a profile the user names must exist: a usage error, not a finding about the data
+            load_profile(profile)
+        except ProfileError as exc:
+            fail(str(exc), EXIT_USAGE)
     try:
         report = validate(path, None if profile == "none" else profile, linked=not no_linked, data_root=data_root)
     except DatasetError as exc:
