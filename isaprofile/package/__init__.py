@@ -5,8 +5,7 @@ The integrator's entry points (see each module's docstring for the details)::
     build_bag(dest, payload, metadata, *, bag_info, zip=False, workers=None, progress=None) -> BuildResult
     build_split(dest, payload, metadata, *, bag_info, max_files=100, max_bytes=50e9) -> BuildResult
     plan_parts(sizes, *, max_files=100, max_bytes=50e9, reserved_files=0) -> Plan
-    verify_package(path, *, checks=None, workers=None) -> Report
-    register_check(fn)                       add ISA-Tab / RO-Crate / profile checks to verify
+    verify_package(path, *, checks=(), workers=None) -> Report
     check_phi(files, policy, *, workers=None) -> PhiResult   the PHI gate, run before anything is written
     SafeZip(path, limits=None)               read a zip without trusting it
 
@@ -27,7 +26,7 @@ from isaprofile.package.errors import (
 from isaprofile.package.hashing import FileDigest, copy_files, hash_files
 from isaprofile.package.phi import AllowEntry, PhiPolicy, PhiResult, check_phi, exceptions_json
 from isaprofile.package.split import ZENODO, Plan, build_split, plan_parts
-from isaprofile.package.verify import PackageView, register_check, verify_package
+from isaprofile.package.verify import PackageView, verify_package
 from isaprofile.package.ziputil import SafeZip, ZipLimits, write_zip
 
 __all__ = [
@@ -55,7 +54,6 @@ __all__ = [
     "copy_files",
     "hash_files",
     "plan_parts",
-    "register_check",
     "verify_package",
     "write_zip",
 ]

@@ -4,7 +4,6 @@ Public API::
 
     verify_package(path, *, checks=None, workers=None, limits=None, progress=None) -> Report
     verify_bag(view, *, workers=None, progress=None) -> Report
-    register_check(fn) -> fn          add a metadata check run on every verified package
     PackageView                       what a check receives: .name, .files(), .open(rel), .size(rel)
 
 Checks are the integrator's hook for ISA-Tab structure, RO-Crate and profile validation: a check
@@ -62,14 +61,6 @@ class PackageView(Protocol):
 
 
 Check = Callable[[PackageView], Report]
-_REGISTRY: list[Check] = []
-
-
-def register_check(fn: Check) -> Check:
-    """Register a metadata check run by :func:`verify_package` on every bag (usable as a decorator)."""
-    if fn not in _REGISTRY:
-        _REGISTRY.append(fn)
-    return fn
 
 
 class FolderView:
@@ -281,13 +272,14 @@ def verify_package(
 ) -> Report:
     """Verify a bag folder, a zipped bag or a split deposit (a folder with ``parts-index.json``).
 
-    ``checks`` default to the registered checks. Unreadable packages give a
+    ``checks`` are the metadata checks run on every bag (none by default; ``isaprofile verify`` passes
+    :func:`isaprofile.package.metadata_checks.metadata_checks`). Unreadable packages give a
     ``package-unreadable`` finding; nothing is raised for bad content.
     """
     from isaprofile.package.split import PARTS_INDEX, verify_split
 
     path = Path(path)
-    todo = list(_REGISTRY if checks is None else checks)
+    todo = list(checks or ())
     if path.is_dir() and not path.is_symlink():
         if (path / PARTS_INDEX).is_file() and not (path / DECLARATION).exists():
             return verify_split(path, checks=todo, workers=workers, progress=progress)
