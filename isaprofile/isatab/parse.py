@@ -14,7 +14,7 @@ from pathlib import Path
 
 from isaprofile.validate.issues import Report, issue
 
-csv.field_size_limit(1 << 26)
+_MAX_CELL = 1 << 26  # csv's default cell limit (128 KiB) is too small for long free-text comments
 
 NODE_HEADERS = {
     "Source Name", "Sample Name", "Extract Name", "Labeled Extract Name", "Assay Name", "Hybridization Assay Name",
@@ -65,6 +65,8 @@ class TextFile:
         if self.crlf:
             self.report.add(issue("isatab-crlf", file=self.display, line=1))
         line = 1
+        if csv.field_size_limit() < _MAX_CELL:
+            csv.field_size_limit(_MAX_CELL)
         try:
             with self.path.open(encoding="utf-8-sig", newline="") as fh:
                 reader = csv.reader(fh, delimiter="\t", quotechar='"', strict=True)
