@@ -71,3 +71,43 @@ def test_split_zenodo_parts_verify_as_a_whole(example: Path, tmp_path: Path) -> 
     assert sorted(p.name for p in result.path.iterdir()) == ["part-001", "parts-index.json"]
     bagit.Bag(str(result.path / "part-001")).validate()
     assert verify_package(result.path, checks=metadata_checks()).issues == []
+
+
+def test_split_parts_each_carry_a_crate_naming_all_parts(example: Path, tmp_path: Path, monkeypatch) -> None:
+    from isaprofile.package import deposit
+
+    monkeypatch.setitem(deposit.SPLITS, "zenodo", {"max_files": 50, "max_bytes": 50e9})
+    result = package_dataset(example, tmp_path / "dep", split="zenodo", workers=1)
+    parts = sorted(p.name for p in result.path.iterdir() if p.is_dir())
+    assert len(parts) >= 2 and verify_package(result.path, checks=metadata_checks()).issues == []
+    for part in parts:
+        bag = result.path / part
+        assert len([p for p in bag.rglob("*") if p.is_file()]) <= 50
+        bagit.Bag(str(bag)).validate()
+        graph = {e["@id"]: e for e in json.loads((bag / "data/ro-crate-metadata.json").read_text())["@graph"]}
+        assert graph["./"]["isPartOf"] == {"@id": "#deposit"}
+        assert [p["@id"] for p in graph["#deposit"]["hasPart"]] == [f"#{p}" for p in parts]
+    second = json.loads((result.path / parts[1] / "data/ro-crate-metadata.json").read_text())
+    files = {e["@id"] for e in second["@graph"] if e.get("@type") == "File"}
+    assert files and all((result.path / parts[1] / "data" / f).is_file() for f in files)
+
+
+def test_split_part_crates_pass_rocrate_validator(example: Path, tmp_path: Path, monkeypatch) -> None:
+    from rocrate_validator import services
+    from rocrate_validator.models import ValidationSettings
+    from test_linked_rocrate import _seed_validator_cache
+
+    from isaprofile.package import deposit
+
+    monkeypatch.setitem(deposit.SPLITS, "zenodo", {"max_files": 50, "max_bytes": 50e9})
+    result = package_dataset(example, tmp_path / "dep", split="zenodo", workers=1)
+    first = (result.path / "part-001/data/ro-crate-metadata.json").read_text()
+    assert deposit.ELSEWHERE in first  # files held by part 2 are named by an absolute URI
+    _seed_validator_cache(tmp_path / "cache")
+    for part in ("part-001", "part-002"):
+        settings = ValidationSettings(
+            rocrate_uri=str(result.path / part / "data"), profile_identifier="ro-crate-1.2",
+            requirement_severity="REQUIRED", offline=True, cache_path=tmp_path / "cache",
+        )  # fmt: skip
+        issues = services.validate(settings).get_issues()
+        assert [(i.check.name, i.message) for i in issues if i.severity.name == "REQUIRED"] == [], part

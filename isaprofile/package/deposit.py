@@ -10,9 +10,11 @@ validation or the PHI gate fails (unless ``allow_invalid``), so a refused run le
 from __future__ import annotations
 
 import datetime as dt
+import json
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 from isaprofile.dataset import load_dataset
 from isaprofile.harvest.config import find_config, load_config
@@ -117,12 +119,80 @@ def package_dataset(
         if phi.exceptions:  # a split deposit has no tag-file hook: record the exceptions in the payload
             meta["metadata/phi-exceptions.json"] = exceptions_json(phi)
         result = build_split(out, payload, meta, bag_info=bag_info, workers=workers, progress=progress,
-                             bagging_date=date, **SPLITS[split])  # fmt: skip
+                             bagging_date=date, part_metadata=_part_crates(inv, crate), **SPLITS[split])  # fmt: skip
     else:
         result = build_bag(out, payload, meta, bag_info=bag_info, zip=zip, workers=workers, progress=progress,
                            bagging_date=date, extra_tags=extra)  # fmt: skip
     report.merge(result.report)
     return PackageResult(result.path, report)
+
+
+def _part_crates(inv: Investigation, crate: bytes):
+    """Crates that tie the parts of a split deposit together.
+
+    The first part keeps the dataset's crate, its root now ``isPartOf`` the deposit; every other part
+    gets a small crate of its own files. All of them name every part (``#part-001`` …).
+    """
+    from isaprofile.linked._common import person_id
+    from isaprofile.linked.context import RO_CRATE_CONTEXT, RO_CRATE_SPEC, dumps
+
+    def deposit(names: list[str]) -> list[dict]:
+        parts = [{"@id": f"#{n}", "@type": "Dataset", "name": n,
+                  "description": f"Part {i} of {len(names)} of this deposit, a BagIt bag of its own"}
+                 for i, n in enumerate(names, 1)]  # fmt: skip
+        whole = {"@id": "#deposit", "@type": "Dataset", "name": inv.title or inv.identifier,
+                 "hasPart": [{"@id": p["@id"]} for p in parts]}  # fmt: skip
+        return [whole, *parts]
+
+    def make(number: int, part, names: list[str]) -> dict[str, bytes]:
+        if number == 0:
+            doc = json.loads(crate)
+            here = {quote(f) for f in part.files}
+            moved = {e["@id"] for e in doc["@graph"] if _is_file(e) and e["@id"] not in here}
+            doc = _rename_ids(doc, {i: f"{ELSEWHERE}{i}" for i in moved})  # held by another part
+            for ent in doc["@graph"]:
+                if ent.get("@id") == "./":
+                    ent["isPartOf"] = {"@id": "#deposit"}
+            doc["@graph"].extend(deposit(names))
+            return {"ro-crate-metadata.json": dumps(doc)}
+        files = sorted([*part.files, *(b.name for b in part.bundles)])
+        people = [{"@id": person_id(p), "@type": "Person", "name": p.name} for p in inv.contacts]
+        graph = [
+            {"@id": "ro-crate-metadata.json", "@type": "CreativeWork", "about": {"@id": "./"},
+             "conformsTo": {"@id": RO_CRATE_SPEC}},
+            {"@id": "./", "@type": "Dataset", "name": f"{inv.title or inv.identifier} ({part.name})",
+             "description": f"{part.name} of a split deposit; the dataset's metadata is in {names[0]}.",
+             "datePublished": _release_date(inv).isoformat(), "isPartOf": {"@id": "#deposit"},
+             "license": [{"@id": f"https://spdx.org/licenses/{lic}"} for lic in inv.licences],
+             "creator": [{"@id": p["@id"]} for p in people], "hasPart": [{"@id": quote(f)} for f in files]},
+            *({"@id": quote(f), "@type": "File", "name": f} for f in files),
+            *people,
+            *deposit(names),
+        ]  # fmt: skip
+        return {"ro-crate-metadata.json": dumps({"@context": RO_CRATE_CONTEXT, "@graph": graph})}
+
+    return make
+
+
+# Data files that a split deposit keeps in another part are named by an absolute URI in the first
+# part's crate (RO-Crate data entities with a relative @id must be in the crate's own payload).
+ELSEWHERE = "arcp://name,isaprofile-split-deposit/"
+
+
+def _is_file(ent: dict) -> bool:
+    types = ent.get("@type")
+    return "File" in (types if isinstance(types, list) else [types]) and not str(ent.get("@id", "")).startswith(
+        ("#", "http", "arcp:", "ro-crate-metadata")
+    )
+
+
+def _rename_ids(node, renames: dict[str, str]):
+    """``node`` with every ``@id`` in ``renames`` replaced, wherever it occurs."""
+    if isinstance(node, dict):
+        return {k: (renames.get(v, v) if k == "@id" else _rename_ids(v, renames)) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_rename_ids(v, renames) for v in node]
+    return node
 
 
 def _release_date(inv: Investigation) -> dt.date:

@@ -11,9 +11,11 @@ alike; the (small) ISA-Tab files are copied to a temporary folder for the reader
 
 from __future__ import annotations
 
+import json
 import tempfile
 from pathlib import Path
 
+from isaprofile.package.build import PARTS_INDEX
 from isaprofile.package.verify import Check, PackageView
 from isaprofile.validate.issues import Issue, Report, issue
 
@@ -39,18 +41,40 @@ def made_by_isaprofile(view: PackageView) -> bool:
         return any(line.startswith(MARKER.encode() + b":") for line in fh)
 
 
+def _bag_info(view: PackageView) -> dict[str, str]:
+    with view.open("bag-info.txt") as fh:
+        pairs = (line.decode("utf-8", "replace").split(":", 1) for line in fh if b":" in line)
+        return {k.strip(): v.strip() for k, v in pairs}
+
+
+def _later_part(view: PackageView) -> bool:
+    """A part of a split deposit other than the first (which alone holds the dataset's metadata)."""
+    count = _bag_info(view).get("Bag-Count", "1 of 1").split(" of ")[0]
+    return count.strip() not in ("", "1")
+
+
+def _payload_paths(view: PackageView) -> set[str]:
+    """The dataset files this bag holds or, in a split deposit, that any of its parts holds."""
+    paths = {f[len("data/") :] for f in view.files() if f.startswith("data/")}
+    if PARTS_INDEX in view.files():
+        with view.open(PARTS_INDEX) as fh:
+            index = json.loads(fh.read())
+        paths |= {f["path"] for part in index.get("parts", []) for f in part.get("files", [])}
+    return paths
+
+
 def check_isatab(view: PackageView) -> Report:
     """ISA-Tab structure and profile rules of the package's ISA-Tab."""
     from isaprofile.isatab.read import read_isatab
 
     report = Report()
-    if not made_by_isaprofile(view):
+    if not made_by_isaprofile(view) or _later_part(view):
         return report
     names = [f for f in view.files() if f.startswith(ISATAB) and "/" not in f[len(ISATAB) :]]
     if not names:
         report.add(issue("package-metadata-missing", file=view.name, path=ISATAB, what="ISA-Tab"))
         return report
-    payload = {f[len("data/") :] for f in view.files() if f.startswith("data/")}
+    payload = _payload_paths(view)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "isatab"
         folder.mkdir()

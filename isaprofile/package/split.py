@@ -30,7 +30,7 @@ import json
 import math
 import os
 import zipfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -207,16 +207,20 @@ def build_split(
     algorithms: Sequence[str] = ALGORITHMS,
     bagging_date: dt.date | None = None,
     durable: bool = True,
+    part_metadata: Callable[[int, Part, list[str]], Mapping[str, bytes]] | None = None,
 ) -> BuildResult:
     """Build a split deposit folder at ``dest`` atomically (see the module docstring).
 
-    Returns a :class:`BuildResult` whose report holds preflight and planning findings; with
-    errors nothing is written and ``path`` is ``None``.
+    ``part_metadata(number, part, names)`` may add metadata files to each part (number 0 is the first
+    part, which also holds ``metadata``; its result replaces files of the same name), e.g. a crate that
+    names the other parts; one file per part is reserved for it. Returns a :class:`BuildResult` whose
+    report holds preflight and planning findings; with errors nothing is written and ``path`` is ``None``.
     """
     metadata = metadata or {}
     report = preflight(payload, metadata)
     sizes = {rel: Path(src).stat().st_size for rel, src in payload.items()} if report.valid else {}
-    plan = plan_parts(sizes, max_files=max_files, max_bytes=max_bytes, reserved_files=TAG_FILES + len(metadata))
+    reserved = TAG_FILES + len(metadata) + (1 if part_metadata else 0)
+    plan = plan_parts(sizes, max_files=max_files, max_bytes=max_bytes, reserved_files=reserved)
     report.merge(plan.report)
     if not report.valid:
         return BuildResult(None, report)
@@ -227,18 +231,25 @@ def build_split(
         root.mkdir()
         index: dict = {"format": INDEX_FORMAT, "parts": []}
         part_digests = []
+        names = [p.name for p in plan.parts]
         for n, part in enumerate(plan.parts):
             folder = root / part.name
             direct = {rel: payload[rel] for rel in part.files}
-            meta = metadata if n == 0 else {}
+            meta = dict(metadata) if n == 0 else {}
+            if part_metadata is not None:
+                meta.update(part_metadata(n, part, names))
             digests = write_payload(
                 folder, direct, meta, algorithms=algorithms, workers=workers, progress=progress, durable=durable
             )
             files = [
-                {"path": rel, "in": f"{PAYLOAD_DIR}/{rel}", "size": digests[f"{PAYLOAD_DIR}/{rel}"].size,
-                 "sha256": digests[f"{PAYLOAD_DIR}/{rel}"].digests["sha256"]}
-                for rel in [*part.files, *meta]
-            ]  # fmt: skip
+                {
+                    "path": rel,
+                    "in": f"{PAYLOAD_DIR}/{rel}",
+                    "size": digests[f"{PAYLOAD_DIR}/{rel}"].size,
+                    "sha256": digests[f"{PAYLOAD_DIR}/{rel}"].digests["sha256"],
+                }
+                for rel in [*part.files, *(metadata if n == 0 else ())]
+            ]  # fmt: skip (each part's own metadata is covered by its manifests, not the index)
             for bundle in part.bundles:
                 out = folder / PAYLOAD_DIR / bundle.name
                 out.parent.mkdir(parents=True, exist_ok=True)
