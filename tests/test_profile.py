@@ -78,9 +78,15 @@ def test_unknown_profile_names_the_builtins() -> None:
 
 
 def test_committed_schemas_are_current() -> None:
+    from isaprofile.linked.shacl import shapes_turtle
+
     for name, version in list_profiles():
-        committed = ROOT / "schemas" / name / version / "records.schema.json"
-        assert json.loads(committed.read_text()) == profile_schema(load_profile(f"{name}@{version}")), committed
+        profile = load_profile(f"{name}@{version}")
+        folder = ROOT / "schemas" / name / version
+        assert json.loads((folder / "records.schema.json").read_text()) == profile_schema(profile), folder
+        assert (folder / "shapes.ttl").read_text() == shapes_turtle(profile), (
+            f"{folder}: run python -m isaprofile.schemas"
+        )
 
 
 def test_committed_docs_are_current() -> None:
