@@ -50,6 +50,8 @@ from isaprofile.package.paths import check_paths
 from isaprofile.package.ziputil import write_zip
 from isaprofile.validate.issues import Report, issue
 
+LateMetadata = Callable[[Mapping[str, FileDigest]], Mapping[str, bytes]]  # payload path -> digest => files
+
 TMP_TAG = "isaprofile-tmp"
 OLD_TAG = "isaprofile-old"
 PARTS_INDEX = "parts-index.json"
@@ -189,20 +191,32 @@ def write_payload(
     workers: int | None = None,
     progress: Progress | None = None,
     durable: bool = True,
+    late_metadata: LateMetadata | None = None,
 ) -> dict[str, FileDigest]:
     """Create ``folder/data`` holding the copied payload and the metadata bytes; returns the
-    digests keyed by path in the bag (``data/...``), sorted."""
+    digests keyed by path in the bag (``data/...``), sorted.
+
+    ``late_metadata(digests)`` makes metadata that needs the payload's digests (an RO-Crate with each
+    file's sha256) from the digests computed while copying, so no file is read a second time.
+    """
     folder.mkdir()
     data = folder / PAYLOAD_DIR
     data.mkdir()
-    for rel in sorted({*payload, *metadata}):
+    for rel in sorted(payload):
         (data / rel).parent.mkdir(parents=True, exist_ok=True)
     pairs = {f"{PAYLOAD_DIR}/{rel}": (Path(src), data / rel) for rel, src in payload.items()}
     labels = {key: key for key in pairs}
     digests = copy_files(
         pairs, algorithms=algorithms, workers=workers, progress=progress, durable=durable, labels=labels
     )
+    if late_metadata is not None:
+        late = late_metadata({k[len(PAYLOAD_DIR) + 1 :]: v for k, v in digests.items()})
+        clash = sorted(set(late) & ({*metadata} | {*payload}))
+        if clash:
+            raise ValueError(f"late metadata would overwrite {', '.join(clash)}")
+        metadata = {**metadata, **late}
     for rel, content in sorted(metadata.items()):
+        (data / rel).parent.mkdir(parents=True, exist_ok=True)
         key = f"{PAYLOAD_DIR}/{rel}"
         _write(data / rel, content, key, durable)
         digests[key] = hash_stream(io.BytesIO(content), algorithms)
@@ -238,11 +252,13 @@ def populate_bag(
     workers: int | None = None,
     progress: Progress | None = None,
     durable: bool = True,
+    late_metadata: LateMetadata | None = None,
 ) -> dict[str, FileDigest]:
     """Write a complete bag into the new folder ``folder``; returns payload digests (``data/...``)."""
     digests = write_payload(
-        folder, payload, metadata, algorithms=algorithms, workers=workers, progress=progress, durable=durable
-    )
+        folder, payload, metadata, algorithms=algorithms, workers=workers, progress=progress, durable=durable,
+        late_metadata=late_metadata,
+    )  # fmt: skip
     write_tags(
         folder, digests, bag_info=bag_info, algorithms=algorithms, bagging_date=bagging_date,
         extra_tags=extra_tags, durable=durable,
@@ -278,8 +294,12 @@ def build_bag(
     bagging_date: dt.date | None = None,
     extra_tags: Mapping[str, bytes] | None = None,
     durable: bool = True,
+    late_metadata: LateMetadata | None = None,
 ) -> BuildResult:
     """Build a BagIt package at ``dest`` (a folder, or a zip file when ``zip``) atomically.
+
+    ``late_metadata`` makes metadata files from the payload digests computed while copying (see
+    :func:`write_payload`).
 
     Returns a :class:`BuildResult`; when the preflight report has errors nothing is written and
     ``result.path`` is ``None``. Raises a :class:`PackageError` subclass when the build had to
@@ -299,7 +319,7 @@ def build_bag(
             populate_bag(
                 bag, payload, metadata, bag_info=bag_info, algorithms=algorithms,
                 bagging_date=bagging_date, extra_tags=extra_tags, workers=workers,
-                progress=progress, durable=durable,
+                progress=progress, durable=durable, late_metadata=late_metadata,
             )
         )  # fmt: skip
         if not zip:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
@@ -21,6 +22,7 @@ from isaprofile.harvest.config import find_config, load_config
 from isaprofile.model import Investigation
 from isaprofile.package.build import build_bag
 from isaprofile.package.datapackage import datapackage
+from isaprofile.package.hashing import FileDigest, hash_files
 from isaprofile.package.landing import index_html, previews, readme
 from isaprofile.package.metadata_checks import MARKER
 from isaprofile.package.phi import PhiPolicy, check_phi, exceptions_json
@@ -87,9 +89,16 @@ def package_dataset(
     if not phi.passed:
         return PackageResult(None, report)
     meta = _isatab_bytes(inv, profile)
-    crate, rep = ro_crate_bytes(inv, profile, root=root)
-    report.merge(rep)
-    meta["ro-crate-metadata.json"] = crate
+
+    def late_crate(digests: Mapping[str, FileDigest]) -> dict[str, bytes]:
+        """The crate, with each file's size and sha256 taken from the bag's copy (no second read)."""
+        files = {rel: (d.size, d.digests["sha256"]) for rel, d in digests.items()}
+        data, rep = ro_crate_bytes(inv, profile, files=files)
+        report.merge(rep)
+        return {"ro-crate-metadata.json": data}
+
+    if split is not None:  # a split deposit's crates are made per part, before its bags are built
+        meta.update(late_crate(hash_files(payload, workers=workers)))
     meta["metadata/datacite.json"] = as_bytes(datacite(inv))
     meta["metadata/zenodo.json"] = as_bytes(zenodo(inv))
     meta["metadata/schema-org.jsonld"] = as_bytes(schema_org(inv))
@@ -118,11 +127,12 @@ def package_dataset(
             raise ValueError(f"unknown split {split!r} (known: {', '.join(SPLITS)})")
         if phi.exceptions:  # a split deposit has no tag-file hook: record the exceptions in the payload
             meta["metadata/phi-exceptions.json"] = exceptions_json(phi)
+        parts = _part_crates(inv, meta["ro-crate-metadata.json"])
         result = build_split(out, payload, meta, bag_info=bag_info, workers=workers, progress=progress,
-                             bagging_date=date, part_metadata=_part_crates(inv, crate), **SPLITS[split])  # fmt: skip
+                             bagging_date=date, part_metadata=parts, **SPLITS[split])  # fmt: skip
     else:
         result = build_bag(out, payload, meta, bag_info=bag_info, zip=zip, workers=workers, progress=progress,
-                           bagging_date=date, extra_tags=extra)  # fmt: skip
+                           bagging_date=date, extra_tags=extra, late_metadata=late_crate)  # fmt: skip
     report.merge(result.report)
     return PackageResult(result.path, report)
 
