@@ -5,6 +5,7 @@ The public API is small; heavy modules are imported only when a name is first us
     import isaprofile
     inv, profile, report = isaprofile.load_dataset("examples/preclinical-liver")
     isaprofile.write_isatab(inv, "out/isatab", profile)
+    result = isaprofile.package_dataset("examples/preclinical-liver", "out/package")
 """
 
 from __future__ import annotations
@@ -35,6 +36,10 @@ _EXPORTS = {
     "read_isatab": "isaprofile.isatab.read",
     "write_isatab": "isaprofile.isatab.write",
     "write_template": "isaprofile.profile.template",
+    "harvest_files": "isaprofile.harvest.images",
+    "build_ro_crate": "isaprofile.linked.jsonld",
+    "package_dataset": "isaprofile.package.deposit",
+    "verify_package": "isaprofile.package.verify",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
