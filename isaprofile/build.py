@@ -134,8 +134,7 @@ def _ident(row: _Row, key: str, report: Report, profile: Profile) -> str | None:
     if text is None:
         field = profile.field(key)
         prov = row.cells[key][2] if key in row.cells else row.prov
-        report.add(issue("required-missing", field=field.label, file=prov.file, line=prov.line,
-                         column=prov.column, path=prov.path))  # fmt: skip
+        report.add(issue("required-missing", field=field.label, **prov.location()))
     return text
 
 
@@ -179,8 +178,7 @@ def investigation_from_tables(
         study = studies.get(st_name, default) if st_name else default
         if st_name and st_name not in studies:
             prov = row.cells[ssk][2]
-            report.add(issue("sample-subject-unknown", entity="study", target=st_name, file=prov.file,
-                             line=prov.line, column=prov.column, path=prov.path))  # fmt: skip
+            report.add(issue("subject-study-unknown", target=st_name, **prov.location()))
         subject = Subject(sid, _values(row, profile, "subject", ("characteristic",)), row.prov,
                           _values(row, profile, "subject", ("comment",)))  # fmt: skip
         study.subjects.append(subject)
@@ -226,8 +224,7 @@ def investigation_from_tables(
                            path.replace("\\", "/") if path else None, row.prov)  # fmt: skip
         if scan_id not in scans:
             prov = row.cells[gk][2]
-            report.add(issue("segmentation-scan-unknown", target=scan_id, file=prov.file, line=prov.line,
-                             column=prov.column, path=prov.path))  # fmt: skip
+            report.add(issue("segmentation-scan-unknown", target=scan_id, **prov.location()))
             continue
         scans[scan_id].segmentations.append(seg)
     inv.studies = list(studies.values())

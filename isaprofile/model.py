@@ -67,6 +67,10 @@ class Provenance:
     column: int | None = None
     path: str | None = None
 
+    def location(self) -> dict[str, str | int | None]:
+        """The provenance as the location keywords of a finding (``file``, ``line``, ``column``, ``path``)."""
+        return {"file": self.file, "line": self.line, "column": self.column, "path": self.path}
+
     def __str__(self) -> str:
         loc = self.file or ""
         if self.line is not None:

@@ -17,3 +17,15 @@ def example(tmp_path: Path) -> Path:
     dest = tmp_path / "preclinical-liver"
     shutil.copytree(EXAMPLE, dest)
     return dest
+
+
+@pytest.fixture
+def crlm(tmp_path: Path) -> Path:
+    """A fresh copy of examples/crlm-ct."""
+    return Path(shutil.copytree(ROOT / "examples" / "crlm-ct", tmp_path / "crlm-ct"))
+
+
+@pytest.fixture
+def enhance(tmp_path: Path) -> Path:
+    """A fresh copy of examples/enhance-petct."""
+    return Path(shutil.copytree(ROOT / "examples" / "enhance-petct", tmp_path / "enhance-petct"))

@@ -6,7 +6,6 @@ import shutil
 from pathlib import Path
 
 import openpyxl
-import pytest
 import yaml
 
 from isaprofile.dataset import load_dataset
@@ -20,16 +19,6 @@ CLINICAL = "Colorectal Liver Metastases Clinical data April 2023.xlsx"
 def _found(path: Path) -> list[tuple]:
     _inv, _prof, report = load_dataset(path)
     return [(i.code, i.file, i.line, i.column, i.path) for i in report.sorted().issues]
-
-
-@pytest.fixture
-def enhance(tmp_path: Path) -> Path:
-    return Path(shutil.copytree(ENHANCE, tmp_path / "enhance-petct"))
-
-
-@pytest.fixture
-def crlm(tmp_path: Path) -> Path:
-    return Path(shutil.copytree(CRLM, tmp_path / "crlm-ct"))
 
 
 def _config(root: Path, change) -> None:

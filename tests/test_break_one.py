@@ -304,3 +304,10 @@ def test_isatab_unreferenced_table_and_unknown_row(isa: Path, example: Path) -> 
     ) not in found  # "Investigation Titel" is prefixed
     i.write_text(i.read_text().replace("Investigation Titel", "Titel", 1))
     assert ("isatab-unknown-section", "i_investigation.txt", 8, 1, None) in _isa(isa, example)
+
+
+def test_subject_in_unknown_study(example: Path) -> None:
+    col = _column(example, "Subjects", "Study ID")
+    _edit(example, "Subjects", f"{col}2", "NO-STUDY")
+    path = "sheet 'Subjects', column 'Study ID'"
+    assert _findings(example) == [("subject-study-unknown", "metadata.xlsx", 2, _colnum(col), path)]

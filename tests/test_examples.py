@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import shutil
 from pathlib import Path
 
 import openpyxl
@@ -22,16 +21,6 @@ NBIA = "manifest-1669817128730/Colorectal-Liver-Metastases/metadata.csv"
 
 def _codes(report) -> list[tuple]:
     return [(i.code, i.file, i.line, i.column, i.path) for i in report.sorted().issues]
-
-
-@pytest.fixture
-def crlm(tmp_path: Path) -> Path:
-    return Path(shutil.copytree(CRLM, tmp_path / "crlm-ct"))
-
-
-@pytest.fixture
-def enhance(tmp_path: Path) -> Path:
-    return Path(shutil.copytree(ENHANCE, tmp_path / "enhance-petct"))
 
 
 @pytest.mark.parametrize("example", [CRLM, ENHANCE], ids=["crlm-ct", "enhance-petct"])

@@ -110,10 +110,8 @@ def _merge(target: Values, new: Values, what: str, ident: str, first_line: int, 
         if old is None:
             target[k] = v
         elif old != v:
-            p = v.provenance
-            ctx.report.add(issue("isatab-inconsistent-node", header=what, name=ident, first_line=first_line,
-                                 file=p.file if p else None, line=p.line if p else None,
-                                 column=p.column if p else None, path=p.path if p else None))  # fmt: skip
+            where = v.provenance.location() if v.provenance else {}
+            ctx.report.add(issue("isatab-inconsistent-node", header=what, name=ident, first_line=first_line, **where))
 
 
 def _require(table: TableDoc, headers: tuple[str, ...], ctx: _Ctx) -> bool:

@@ -16,9 +16,7 @@ from isaprofile.validate.issues import Report, issue
 
 
 def _loc(prov: Provenance | None) -> dict:
-    if prov is None:
-        return {}
-    return {"file": prov.file, "line": prov.line, "column": prov.column, "path": prov.path}
+    return prov.location() if prov is not None else {}
 
 
 def _coerce_values(values: Values, profile: Profile, entity: str, placements: tuple[str, ...],
