@@ -80,9 +80,9 @@ def stream_run(n: int, workdir: Path) -> dict:
     """Write and stream-read an assay table of ``n`` rows; returns times and this process' peak RSS."""
     from itertools import islice
 
+    from isaprofile.findings.issues import Report
     from isaprofile.isatab.parse import open_table
     from isaprofile.isatab.write import assay_layout, write_assay_table
-    from isaprofile.validate.issues import Report
 
     _inv, prof, _study, template = templates()
     layout = assay_layout(list(islice(scans(n, template), 100)), "MRI", prof)
@@ -128,8 +128,8 @@ def investigation(n: int):
 
 def stream_read_folder(folder: Path) -> int:
     """Stream every table of an ISA-Tab folder (and parse its investigation file); returns the rows read."""
+    from isaprofile.findings.issues import Report
     from isaprofile.isatab.parse import open_table, parse_investigation
-    from isaprofile.validate.issues import Report
 
     report = Report()
     parse_investigation(folder / "i_investigation.txt", "i_investigation.txt", report)

@@ -16,9 +16,9 @@ from typing import Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "Issue": "isaprofile.validate.issues",
-    "Report": "isaprofile.validate.issues",
-    "Severity": "isaprofile.validate.issues",
+    "Issue": "isaprofile.findings.issues",
+    "Report": "isaprofile.findings.issues",
+    "Severity": "isaprofile.findings.issues",
     "Profile": "isaprofile.profile.model",
     "load_profile": "isaprofile.profile.model",
     "list_profiles": "isaprofile.profile.model",

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from isaprofile.findings.issues import Report, issue
 from isaprofile.harvest.sheets import SheetError, Table, read_table, sheet_names
 from isaprofile.model import (
     DataFile,
@@ -28,7 +29,6 @@ from isaprofile.model import (
 )  # fmt: skip
 from isaprofile.profile.coerce import _text, is_missing, split_header
 from isaprofile.profile.model import Field, Profile
-from isaprofile.validate.issues import Report, issue
 
 ENTITY_SHEETS = {
     "investigation": "Investigation",

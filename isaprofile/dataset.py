@@ -9,11 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from isaprofile.build import investigation_from_tables, read_template
+from isaprofile.findings.issues import Report, issue
+from isaprofile.findings.rules import apply_profile, check_structure
 from isaprofile.harvest.config import find_config, load_config
 from isaprofile.model import Investigation
 from isaprofile.profile.model import Profile, ProfileError, load_profile
-from isaprofile.validate.issues import Report, issue
-from isaprofile.validate.rules import apply_profile, check_structure
 
 
 class DatasetError(Exception):

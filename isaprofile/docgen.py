@@ -8,8 +8,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from isaprofile.findings.codes import catalogue
 from isaprofile.profile.model import Profile, list_profiles, load_profile
-from isaprofile.validate.codes import catalogue
 
 
 def _cell(text: str) -> str:
@@ -19,7 +19,7 @@ def _cell(text: str) -> str:
 def codes_markdown() -> str:
     """The finding-code reference, grouped by layer."""
     out = ["# Finding codes", "", "Every finding has a stable code from this catalogue (generated from "
-           "`isaprofile/validate/catalogue/*.yaml`; do not edit by hand).", ""]  # fmt: skip
+           "`isaprofile/findings/catalogue/*.yaml`; do not edit by hand).", ""]  # fmt: skip
     layer = None
     for code in catalogue().values():
         if code.layer != layer:

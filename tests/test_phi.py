@@ -15,9 +15,9 @@ from pydicom.data import get_testdata_file
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
+from isaprofile.findings.issues import Report
+from isaprofile.findings.render import FORMATS, render
 from isaprofile.package.phi import AllowEntry, PhiPolicy, annex_e, check_phi, exceptions_json
-from isaprofile.validate.issues import Report
-from isaprofile.validate.render import FORMATS, render
 
 CANARY = "CANARY-7Q2"
 DATE_CANARY = "19471113"

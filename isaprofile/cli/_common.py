@@ -8,8 +8,8 @@ from typing import TypeVar
 
 import click
 
-from isaprofile.validate.issues import Report
-from isaprofile.validate.render import FORMATS, render
+from isaprofile.findings.issues import Report
+from isaprofile.findings.render import FORMATS, render
 
 T = TypeVar("T")
 

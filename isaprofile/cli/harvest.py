@@ -86,8 +86,8 @@ def command(paths: tuple[str, ...], fmt: str, workers: int, quiet: bool, strict:
     findings go to stderr. Exit code 0: no errors (warnings allowed unless --strict); 1: findings
     with errors (e.g. truncated files); 2: a PATH does not exist.
     """
+    from isaprofile.findings.render import render
     from isaprofile.harvest.images import harvest_files
-    from isaprofile.validate.render import render
 
     def bar(results: Any, total: int) -> Any:
         return progress(results, total=total, desc="harvest", unit="file", quiet=quiet)

@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from isaprofile.cli._common import EXIT_INVALID, EXIT_USAGE, fail, format_option
-from isaprofile.validate.render import render
+from isaprofile.findings.render import render
 
 FLAVOURS = ("ro-crate", "schema-org", "datacite", "zenodo", "isa-json")
 

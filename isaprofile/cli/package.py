@@ -7,7 +7,7 @@ import sys
 import click
 
 from isaprofile.cli._common import EXIT_INVALID, EXIT_USAGE, fail, format_option, quiet_option
-from isaprofile.validate.render import render
+from isaprofile.findings.render import render
 
 
 @click.command("package")

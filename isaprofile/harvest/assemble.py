@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from isaprofile.findings.issues import Report, issue
 from isaprofile.harvest.config import DatasetConfig, FileSpec
 from isaprofile.harvest.crosscheck import conflict
 from isaprofile.harvest.images import harvest_files
@@ -23,7 +24,6 @@ from isaprofile.harvest.sheetmap import SheetRow, read_sheet_rows
 from isaprofile.harvest.types import HarvestedImage, Segment
 from isaprofile.model import DataFile, Provenance, Sample, Scan, Segmentation, Study, Subject, Value
 from isaprofile.profile.model import Field, Profile
-from isaprofile.validate.issues import Report, issue
 
 _TRAILING_NUMBER = re.compile(r"[\s_-]*\d+$")
 

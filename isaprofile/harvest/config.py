@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from isaprofile.validate.issues import Report, issue
+from isaprofile.findings.issues import Report, issue
 
 CONFIG_NAMES = ("isaprofile.yaml", "isaprofile.yml")
 

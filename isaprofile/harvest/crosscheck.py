@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import math
 
+from isaprofile.findings.issues import Issue, issue
 from isaprofile.model import Term, Value
 from isaprofile.profile.coerce import coerce
 from isaprofile.profile.model import Field
-from isaprofile.validate.issues import Issue, issue
 
 REL_TOL = 1e-3
 ABS_TOL = 1e-6

@@ -20,12 +20,12 @@ from pydicom import dcmread
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 
+from isaprofile.findings.issues import Issue, issue
 from isaprofile.harvest.dicom_attrs import harvest_attributes, tag_path
 from isaprofile.harvest.pixels import check_pixel_data
 from isaprofile.harvest.seg import is_seg, read_references, read_segments, to_segments
 from isaprofile.harvest.types import HarvestedImage, RawValues, to_values
 from isaprofile.model import Provenance, Value
-from isaprofile.validate.issues import Issue, issue
 
 DICOM_SUFFIXES = {".dcm", ".dicom", ".dic", ".ima", ""}
 _DICOM_STARTS = (b"\x08\x00", b"\x02\x00", b"\x00\x08", b"\x00\x02")

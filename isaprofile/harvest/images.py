@@ -14,12 +14,12 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from isaprofile.engine import map_files
+from isaprofile.findings.issues import Issue, Report
 from isaprofile.harvest.dicom import group_series, read_dicom_file
 from isaprofile.harvest.mapping import to_profile_values
 from isaprofile.harvest.nifti import is_nifti, nifti_stem, read_nifti_file
 from isaprofile.harvest.seg import check_seg_sources
 from isaprofile.harvest.types import HarvestedImage, Segment
-from isaprofile.validate.issues import Issue, Report
 
 __all__ = ["HarvestedImage", "Segment", "collect_files", "harvest_files", "to_profile_values"]
 

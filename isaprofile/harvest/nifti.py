@@ -19,9 +19,9 @@ import nibabel as nib
 from nibabel.filebasedimages import ImageFileError
 from nibabel.spatialimages import HeaderDataError
 
+from isaprofile.findings.issues import Issue, issue
 from isaprofile.harvest.sidecar import read_sidecar
 from isaprofile.harvest.types import HarvestedImage, RawValues, to_values
-from isaprofile.validate.issues import Issue, issue
 
 _CHUNK = 1 << 20
 _SPACE = {"mm": ("mm", 1.0), "meter": ("mm", 1000.0), "micron": ("mm", 1e-3)}

@@ -10,9 +10,9 @@ from collections.abc import Iterable
 
 from pydicom.dataset import Dataset
 
+from isaprofile.findings.issues import Issue, issue
 from isaprofile.harvest.dicom_attrs import read_attributes, read_code, tag_path
 from isaprofile.harvest.types import HarvestedImage, RawValues, Segment, to_values
-from isaprofile.validate.issues import Issue, issue
 
 SEGMENT_ATTRIBUTES: dict[str, str | None] = {
     "SegmentNumber": None, "SegmentLabel": None, "SegmentDescription": None,

@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from isaprofile.findings.issues import Report, issue
 from isaprofile.harvest.config import SheetSpec, cell_text
 from isaprofile.harvest.sheets import SheetError, Table, read_table
 from isaprofile.model import Provenance, Term, Value
 from isaprofile.profile.coerce import is_missing, split_header
 from isaprofile.profile.model import Field, Profile
-from isaprofile.validate.issues import Report, issue
 
 STRUCTURAL = ("source-name", "subject-study", "sample-name", "sample-subject", "assay-name", "scan-sample",
               "image-file", "segmentation-scan", "segmentation-file")  # fmt: skip

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from isaprofile.findings.issues import Issue, issue
 from isaprofile.model import CONTROL_RE, Provenance
-from isaprofile.validate.issues import Issue, issue
 
 
 class SheetError(Exception):

@@ -11,9 +11,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from isaprofile.findings.issues import Issue, issue
 from isaprofile.harvest.types import RawValues
 from isaprofile.units import find_unit
-from isaprofile.validate.issues import Issue, issue
 
 # sidecar key -> unit symbol (None: no unit)
 KEYS: dict[str, str | None] = {

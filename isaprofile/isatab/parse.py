@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from isaprofile.validate.issues import Report, issue
+from isaprofile.findings.issues import Report, issue
 
 _MAX_CELL = 1 << 26  # csv's default cell limit (128 KiB) is too small for long free-text comments
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from isaprofile.findings.issues import Report, issue
+from isaprofile.findings.rules import apply_profile, check_structure
 from isaprofile.isatab.parse import Cell, InvestigationDoc, Section, TableDoc, open_table, parse_investigation
 from isaprofile.model import (
     DataFile,
@@ -25,8 +27,6 @@ from isaprofile.model import (
     Values,
 )  # fmt: skip
 from isaprofile.profile.model import Profile, ProfileError, load_profile
-from isaprofile.validate.issues import Report, issue
-from isaprofile.validate.rules import apply_profile, check_structure
 
 PROFILE_COMMENT = "Comment[isaprofile profile]"
 

@@ -16,8 +16,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from isaprofile.findings.issues import Report, issue
 from isaprofile.linked._common import jpath
-from isaprofile.validate.issues import Report, issue
 
 RO_CRATE_CONTEXT = "https://w3id.org/ro/crate/1.2/context"
 RO_CRATE_SPEC = "https://w3id.org/ro/crate/1.2"

@@ -7,8 +7,8 @@ import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from isaprofile.findings.issues import Report, issue
 from isaprofile.linked._common import FORMATS
-from isaprofile.validate.issues import Report, issue
 
 FileInfo = tuple[int, str]  # (size in bytes, SHA-256 hex digest)
 _CHUNK = 1 << 20

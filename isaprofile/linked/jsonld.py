@@ -22,12 +22,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from isaprofile.findings.issues import Report
 from isaprofile.linked import _common as c
 from isaprofile.linked.context import ISA_TERMS, RO_CRATE_CONTEXT, RO_CRATE_SPEC, dumps
 from isaprofile.linked.files import FileInfo, encoding_format, members, scan_files
 from isaprofile.model import Investigation, Person, Scan, Study, Term, Value, Values
 from isaprofile.profile.model import Profile
-from isaprofile.validate.issues import Report
 
 ISA_PROFILE = "https://github.com/nfdi4plants/isa-ro-crate-profile"
 PROFILE_URN = "urn:isaprofile:profile:{name}:{version}"

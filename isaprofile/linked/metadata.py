@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from isaprofile.findings.issues import Report, issue
 from isaprofile.linked import _common as c
 from isaprofile.model import Investigation, Value
 from isaprofile.profile.model import Profile
-from isaprofile.validate.issues import Report, issue
 
 
 def check_metadata(inv: Investigation, profile: Profile | None = None, file: str | None = None) -> Report:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
+from isaprofile.findings.issues import Report, issue
 from isaprofile.linked import _common as c
 from isaprofile.linked.context import inline_contexts, read_document
 from isaprofile.linked.metadata import check_crate
@@ -31,7 +32,6 @@ from isaprofile.model import (
 )
 from isaprofile.profile.coerce import coerce
 from isaprofile.profile.model import Field, Profile
-from isaprofile.validate.issues import Report, issue
 
 
 def _list(val: Any) -> list[Any]:

@@ -21,10 +21,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+from isaprofile.findings.issues import Report, issue
 from isaprofile.linked import _common as c
 from isaprofile.linked.context import inline_contexts
 from isaprofile.profile.model import Field, Profile
-from isaprofile.validate.issues import Report, issue
 
 CRATE_BASE = "http://crate.invalid/"
 SHAPE = "urn:isaprofile:shape:{name}:{version}:{entity}:{key}:{kind}"

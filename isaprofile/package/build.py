@@ -42,13 +42,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from isaprofile.findings.issues import Report, issue
 from isaprofile.package import _io
 from isaprofile.package.bagit import DECLARATION, PAYLOAD_DIR, tag_files
 from isaprofile.package.errors import DestinationNotPackageError
 from isaprofile.package.hashing import ALGORITHMS, FileDigest, Progress, copy_files, hash_stream, io_error
 from isaprofile.package.paths import check_paths
 from isaprofile.package.ziputil import write_zip
-from isaprofile.validate.issues import Report, issue
 
 LateMetadata = Callable[[Mapping[str, FileDigest]], Mapping[str, bytes]]  # payload path -> digest => files
 

@@ -18,6 +18,8 @@ from pathlib import Path
 from urllib.parse import quote
 
 from isaprofile.dataset import load_dataset
+from isaprofile.findings.issues import Report
+from isaprofile.findings.render import render
 from isaprofile.harvest.config import find_config, load_config
 from isaprofile.model import Investigation
 from isaprofile.package.build import build_bag
@@ -27,8 +29,6 @@ from isaprofile.package.landing import index_html, previews, readme
 from isaprofile.package.metadata_checks import MARKER
 from isaprofile.package.phi import PhiPolicy, check_phi, exceptions_json
 from isaprofile.package.split import ZENODO, build_split
-from isaprofile.validate.issues import Report
-from isaprofile.validate.render import render
 
 SPLITS = {"zenodo": {"max_files": ZENODO["max_files"], "max_bytes": ZENODO["max_bytes"]}}
 

@@ -1,6 +1,6 @@
 """Typed exceptions of the packaging layer.
 
-Bad *input* is reported as findings in a :class:`~isaprofile.validate.issues.Report`. These
+Bad *input* is reported as findings in a :class:`~isaprofile.findings.issues.Report`. These
 exceptions are raised only when a build must stop (a source vanished, the disk is full, a write
 failed, the destination is not ours to replace). Each carries :attr:`PackageError.issue`, the
 catalogue finding that explains it, names the file, and is raised only after the temporary build
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from isaprofile.validate.issues import Issue, Report, issue
+from isaprofile.findings.issues import Issue, Report, issue
 
 
 class PackageError(Exception):

@@ -11,8 +11,8 @@ import io
 from collections import Counter
 from pathlib import Path
 
+from isaprofile.findings.issues import Report, issue
 from isaprofile.model import Investigation, Scan
-from isaprofile.validate.issues import Report, issue
 
 PREVIEW_SIZE = 128
 

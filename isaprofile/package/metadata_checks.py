@@ -15,9 +15,9 @@ import json
 import tempfile
 from pathlib import Path
 
+from isaprofile.findings.issues import Issue, Report, issue
 from isaprofile.package.build import PARTS_INDEX
 from isaprofile.package.verify import Check, PackageView
-from isaprofile.validate.issues import Issue, Report, issue
 
 ISATAB = "data/metadata/isatab/"
 CRATE = "data/ro-crate-metadata.json"

@@ -22,7 +22,7 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from isaprofile.validate.issues import Report, issue
+from isaprofile.findings.issues import Report, issue
 
 _DRIVE = re.compile(r"^[A-Za-z]:")
 

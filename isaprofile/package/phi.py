@@ -41,7 +41,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from isaprofile.validate.issues import Issue, Report, issue
+from isaprofile.findings.issues import Issue, Report, issue
 
 REDACTED = "[redacted]"
 NIFTI_FIELDS = ("descrip", "aux_file", "intent_name", "db_name")

@@ -34,6 +34,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from isaprofile.findings.issues import Report, issue
 from isaprofile.package import _io
 from isaprofile.package.bagit import PAYLOAD_DIR, parse_manifest
 from isaprofile.package.build import (
@@ -55,7 +56,6 @@ from isaprofile.package.hashing import (
     io_error,
 )
 from isaprofile.package.ziputil import EPOCH_1980, SafeZip
-from isaprofile.validate.issues import Report, issue
 
 ZENODO = {"max_files": 100, "max_bytes": 50_000_000_000}
 INDEX_FORMAT = "isaprofile-parts-index/1"

@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import IO, Protocol
 
+from isaprofile.findings.issues import Report, issue
 from isaprofile.package.bagit import (
     BAG_INFO,
     DECLARATION,
@@ -43,7 +44,6 @@ from isaprofile.package.errors import PackageError
 from isaprofile.package.hashing import ALGORITHMS, FileDigest, Progress, hash_files, hash_stream
 from isaprofile.package.paths import check_paths, path_problem
 from isaprofile.package.ziputil import SafeZip, ZipLimits
-from isaprofile.validate.issues import Report, issue
 
 _MANIFEST = re.compile(r"^(tag)?manifest-([a-z0-9]+)\.txt$")
 

@@ -28,10 +28,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from isaprofile.findings.issues import Report, issue
 from isaprofile.package import _io
 from isaprofile.package.errors import UnsafeZipError
 from isaprofile.package.paths import check_paths, path_problem
-from isaprofile.validate.issues import Report, issue
 
 STORED_SUFFIXES = (".gz", ".zip", ".png", ".jpg", ".jpeg", ".bz2", ".xz", ".zst", ".7z", ".tgz", ".mp4")
 LEVEL = 6

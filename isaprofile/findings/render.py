@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from xml.sax.saxutils import escape, quoteattr
 
-from isaprofile.validate.codes import lookup
-from isaprofile.validate.issues import Report, Severity
+from isaprofile.findings.codes import lookup
+from isaprofile.findings.issues import Report, Severity
 
 FORMATS = ("text", "json", "junit", "sarif")
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
+from isaprofile.findings.issues import Report, issue
 from isaprofile.model import Investigation, Provenance, Values
 from isaprofile.profile.coerce import coerce
 from isaprofile.profile.model import Field, Profile
-from isaprofile.validate.issues import Report, issue
 
 
 def _loc(prov: Provenance | None) -> dict:

@@ -31,10 +31,10 @@ class Code:
 @cache
 def catalogue() -> dict[str, Code]:
     """All codes, keyed by code, in layer then file order."""
-    from isaprofile.validate.issues import Severity
+    from isaprofile.findings.issues import Severity
 
     out: dict[str, Code] = {}
-    folder = resources.files("isaprofile.validate") / "catalogue"
+    folder = resources.files("isaprofile.findings") / "catalogue"
     for entry in sorted(folder.iterdir(), key=lambda p: p.name):
         if not entry.name.endswith(".yaml"):
             continue

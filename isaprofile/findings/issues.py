@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from isaprofile.validate.codes import lookup
+from isaprofile.findings.codes import lookup
 
 
 class Severity(StrEnum):
