@@ -3,8 +3,9 @@
 The public API is small; heavy modules are imported only when a name is first used::
 
     import isaprofile
-    inv, profile, report = isaprofile.load_dataset("examples/preclinical-liver")
-    isaprofile.write_isatab(inv, "out/isatab", profile)
+    checked = isaprofile.check("examples/preclinical-liver")   # model + one report, every layer
+    print(checked.report.valid, checked.report.stats["layers"])
+    isaprofile.write_isatab(checked.investigation, "out/isatab", checked.profile)
     result = isaprofile.package_dataset("examples/preclinical-liver", "out/package")
 """
 
@@ -31,6 +32,11 @@ _EXPORTS = {
     "Segmentation": "isaprofile.model",
     "Term": "isaprofile.model",
     "Value": "isaprofile.model",
+    "check": "isaprofile.pipeline",
+    "CheckedDataset": "isaprofile.pipeline",
+    "IsaprofileError": "isaprofile.errors",
+    "DatasetError": "isaprofile.errors",
+    "ProfileError": "isaprofile.profile.model",
     "load_dataset": "isaprofile.dataset",
     "validate": "isaprofile.dataset",
     "read_isatab": "isaprofile.isatab.read",
@@ -39,7 +45,7 @@ _EXPORTS = {
     "harvest_files": "isaprofile.harvest.images",
     "build_ro_crate": "isaprofile.linked.jsonld",
     "package_dataset": "isaprofile.package.deposit",
-    "verify_package": "isaprofile.package.verify",
+    "verify_package": "isaprofile.package.deposit",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

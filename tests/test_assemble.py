@@ -17,7 +17,8 @@ CLINICAL = "Colorectal Liver Metastases Clinical data April 2023.xlsx"
 
 
 def _found(path: Path) -> list[tuple]:
-    _inv, _prof, report = load_dataset(path)
+    checked = load_dataset(path)
+    _inv, _prof, report = checked.investigation, checked.profile, checked.report
     return [(i.code, i.file, i.line, i.column, i.path) for i in report.sorted().issues]
 
 
@@ -32,7 +33,8 @@ def test_value_outside_value_map(crlm: Path) -> None:
     wb["TCIA_n=197"]["D3"] = 3  # sex of CRLM-CT-1002: the map knows 1 and 2
     wb.save(crlm / CLINICAL)
     assert _found(crlm) == [("value-unmapped", CLINICAL, 3, 4, "sheet 'TCIA_n=197', column 'sex'")]
-    inv, _prof, _rep = load_dataset(crlm)
+    checked = load_dataset(crlm)
+    inv, _prof, _rep = checked.investigation, checked.profile, checked.report
     assert "sex" not in inv.studies[0].subjects[1].characteristics
     assert inv.studies[0].subjects[1].characteristics["age"].value == 54
 
@@ -48,15 +50,14 @@ def test_unknown_column(crlm: Path) -> None:
 def test_corrupt_xlsx(crlm: Path) -> None:
     (crlm / CLINICAL).write_bytes(b"PK\x03\x04 not really a workbook")
     assert _found(crlm) == [("sheet-unreadable", CLINICAL, None, None, None)]
-    inv, _prof, _rep = load_dataset(crlm)  # the subjects still come from the images
+    checked = load_dataset(crlm)  # the subjects still come from the images
+    inv, _prof, _rep = checked.investigation, checked.profile, checked.report
     assert [s.id for s in inv.studies[0].subjects] == ["CRLM-CT-1001", "CRLM-CT-1002", "CRLM-CT-1003"]
 
 
 def test_file_matching_no_subject(enhance: Path) -> None:
     shutil.copy(enhance / "images" / "CT" / "0001.nii.gz", enhance / "images" / "CT" / "extra-scan.nii.gz")
-    assert _found(enhance) == [
-        ("file-unmatched", "images/CT/extra-scan.nii.gz", None, None, "$['files'][0]['pattern']")
-    ]
+    assert _found(enhance) == [("file-unmatched", "images/CT/extra-scan.nii.gz", None, None, "files[0].pattern")]
 
 
 def test_file_of_unlisted_subject(crlm: Path) -> None:
@@ -66,8 +67,8 @@ def test_file_of_unlisted_subject(crlm: Path) -> None:
     seg = next((crlm / "CRLM-CT-1004").glob("*/100.000000-*/1-1.dcm")).relative_to(crlm).as_posix()
     nbia = "manifest-1669817128730/Colorectal-Liver-Metastases/metadata.csv"
     assert found == [
-        ("file-subject-unknown", seg, None, None, "$['files'][0]"),
-        ("file-subject-unknown", ct, None, None, "$['files'][0]"),
+        ("file-subject-unknown", seg, None, None, "files[0]"),
+        ("file-subject-unknown", ct, None, None, "files[0]"),
         ("subject-without-sample", CLINICAL, 4, None, "sheet 'TCIA_n=197'"),
         ("sheet-row-unmatched", nbia, 6, None, None),  # the CT series row
         ("sheet-row-unmatched", nbia, 7, None, None),  # the SEG row
@@ -76,9 +77,7 @@ def test_file_of_unlisted_subject(crlm: Path) -> None:
 
 def test_configured_column_missing(enhance: Path) -> None:
     _config(enhance, lambda d: d["sheets"][0]["columns"].update({"Tracer Name": "radiopharmaceutical"}))
-    assert _found(enhance) == [
-        ("sheet-column-missing", "PT-details.xlsx", 1, None, "$['sheets'][0]['columns']['Tracer Name']")
-    ]
+    assert _found(enhance) == [("sheet-column-missing", "PT-details.xlsx", 1, None, "sheets[0].columns.Tracer Name")]
 
 
 def test_sheet_row_without_scan(enhance: Path) -> None:
@@ -90,7 +89,7 @@ def test_sheet_row_without_scan(enhance: Path) -> None:
 
 def test_glob_matching_nothing(enhance: Path) -> None:
     _config(enhance, lambda d: d["files"].append({"glob": "masks/*.nii.gz"}))
-    assert _found(enhance) == [("files-none", "isaprofile.yaml", None, None, "$['files'][2]['glob']")]
+    assert _found(enhance) == [("files-none", "isaprofile.yaml", None, None, "files[2].glob")]
 
 
 def test_segmentation_without_source_scan(enhance: Path) -> None:
@@ -106,7 +105,8 @@ def test_segmentation_without_source_scan(enhance: Path) -> None:
 def test_truncated_nifti_is_a_finding_and_the_rest_goes_on(enhance: Path) -> None:
     path = enhance / "images" / "PT" / "0003.nii.gz"
     path.write_bytes(path.read_bytes()[:200])
-    inv, _prof, report = load_dataset(enhance)
+    checked = load_dataset(enhance)
+    inv, _prof, report = checked.investigation, checked.profile, checked.report
     assert ("nifti-unreadable", "images/PT/0003.nii.gz") in [(i.code, i.file) for i in report.issues]
     assert not report.valid
     assert {s.id for s in inv.studies[0].scans} >= {"0001-PET", "0002-PET", "0001-CT", "0003-CT"}

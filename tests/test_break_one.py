@@ -8,8 +8,10 @@ import openpyxl
 import pytest
 
 from isaprofile.dataset import load_dataset
+from isaprofile.errors import DatasetError
 from isaprofile.isatab.read import read_isatab
 from isaprofile.isatab.write import write_isatab
+from isaprofile.pipeline import check
 
 LOC = ("code", "file", "line", "column", "path")
 
@@ -27,7 +29,7 @@ def _column(example: Path, sheet: str, header: str) -> str:
 
 
 def _findings(example: Path) -> list[tuple]:
-    return load_dataset(example)[2].sorted().flatten(LOC)
+    return load_dataset(example).report.sorted().flatten(LOC)
 
 
 def test_example_is_valid(example: Path) -> None:
@@ -53,7 +55,7 @@ def test_unknown_term(example: Path) -> None:
 def test_open_term_list_warns(example: Path) -> None:
     col = _column(example, "Subjects", "Disease model")
     _edit(example, "Subjects", f"{col}2", "cholestasis")
-    report = load_dataset(example)[2]
+    report = load_dataset(example).report
     path = "sheet 'Subjects', column 'Disease model'"
     assert report.flatten(LOC) == [("value-not-listed", "metadata.xlsx", 2, _colnum(col), path)]
     assert report.valid and not report.is_valid(strict=True)
@@ -80,7 +82,8 @@ def test_unit_conversion_and_unknown_unit(example: Path) -> None:
     col = _column(example, "Samples", "Body weight [g]")
     _edit(example, "Samples", f"{col}1", "Body weight [kg]")
     _edit(example, "Samples", f"{col}2", 0.025)
-    inv, _, report = load_dataset(example)
+    checked = load_dataset(example)
+    inv, _, report = checked.investigation, checked.profile, checked.report
     assert [s.characteristics["body weight"].value for s in inv.study("HCC-MRI").samples][:1] == [25.0]
     assert report.flatten(LOC) == []
     _edit(example, "Samples", f"{col}1", "Body weight [stone]")
@@ -153,7 +156,7 @@ def test_profile_unknown_and_config_invalid(example: Path) -> None:
     cfg = example / "isaprofile.yaml"
     text = cfg.read_text()
     cfg.write_text(text.replace("profile: preclinical-imaging@1.0", "profile: no-such-profile"))
-    assert _findings(example) == [("profile-unknown", "isaprofile.yaml", None, None, "$['profile']")]
+    assert _findings(example) == [("profile-unknown", "isaprofile.yaml", None, None, "profile")]
     cfg.write_text(
         text.replace("  title: Preclinical", "  title: 42\n  x: Preclinical").replace("title: 42", "title: [1]")
     )
@@ -169,7 +172,7 @@ def test_creator_required(example: Path) -> None:
     end = next(i for i in range(start + 1, len(lines)) if not lines[i].startswith("  - ") and
                not lines[i].startswith("    "))  # fmt: skip
     cfg.write_text("\n".join(lines[:start] + lines[end:]) + "\n")
-    assert _findings(example) == [("required-missing", "isaprofile.yaml", None, None, "$['investigation']['creators']")]
+    assert _findings(example) == [("required-missing", "isaprofile.yaml", None, None, "investigation.creators")]
 
 
 def test_modality_unknown(example: Path) -> None:
@@ -183,14 +186,15 @@ def test_modality_unknown(example: Path) -> None:
 
 @pytest.fixture
 def isa(example: Path, tmp_path: Path) -> Path:
-    inv, prof, _ = load_dataset(example)
+    checked = load_dataset(example)
+    inv, prof, _ = checked.investigation, checked.profile, checked.report
     out = tmp_path / "isa"
     write_isatab(inv, out, prof)
     return out
 
 
 def _isa(isa: Path, example: Path | None = None, profile="auto") -> list[tuple]:
-    return read_isatab(isa, profile, data_root=example)[2].sorted().flatten(LOC)
+    return check(isa, profile, data_root=example).report.sorted().flatten(LOC)
 
 
 def test_isatab_valid(isa: Path, example: Path) -> None:
@@ -264,7 +268,9 @@ def test_isatab_encoding_quote_and_missing_investigation(isa: Path, example: Pat
         ("isatab-bad-quote", "s_MASH-CT.txt", 6, None, None)]  # fmt: skip
     empty = tmp_path / "empty"
     empty.mkdir()
-    assert _isa(empty) == [("isatab-no-investigation", str(empty), None, None, None)]
+    assert read_isatab(empty, None).report.flatten(LOC) == [("isatab-no-investigation", str(empty), None, None, None)]
+    with pytest.raises(DatasetError):  # the pipeline refuses a folder that is neither kind
+        check(empty)
 
 
 def test_isatab_empty_name_and_inconsistent_node(isa: Path, example: Path) -> None:

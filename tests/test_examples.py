@@ -32,7 +32,8 @@ def test_example_valid_and_isatab(example: Path, tmp_path: Path) -> None:
 
 
 def test_crlm_assembled() -> None:
-    inv, _prof, report = load_dataset(CRLM)
+    checked = load_dataset(CRLM)
+    inv, _prof, report = checked.investigation, checked.profile, checked.report
     assert report.flatten() == []
     study = inv.studies[0]
     assert [s.id for s in study.subjects] == ["CRLM-CT-1001", "CRLM-CT-1002", "CRLM-CT-1003"]
@@ -53,7 +54,8 @@ def test_crlm_assembled() -> None:
 
 
 def test_enhance_assembled() -> None:
-    inv, _prof, report = load_dataset(ENHANCE)
+    checked = load_dataset(ENHANCE)
+    inv, _prof, report = checked.investigation, checked.profile, checked.report
     assert report.flatten() == []
     study = inv.studies[0]
     assert [s.id for s in study.subjects] == ["0001", "0002", "0003"]
@@ -81,7 +83,8 @@ def test_enhance_seeded_slice_thickness_conflict(enhance: Path) -> None:
     wb = openpyxl.load_workbook(enhance / "CT-details.xlsx")
     wb.active["H3"] = 2.0  # Slice Thickness [mm] of 0002; the NIfTI header says 5 mm
     wb.save(enhance / "CT-details.xlsx")
-    _inv, _prof, report = load_dataset(enhance)
+    checked = load_dataset(enhance)
+    _inv, _prof, report = checked.investigation, checked.profile, checked.report
     assert _codes(report) == [
         ("value-conflict", "CT-details.xlsx", 3, 8, "sheet 'Sheet', column 'Slice Thickness [mm]'")
     ]
@@ -99,7 +102,8 @@ def test_crlm_seeded_manufacturer_conflict(crlm: Path) -> None:
     rows[1][9] = "Philips"  # Manufacturer of CRLM-CT-1001's CT series; the DICOM says SIEMENS
     with path.open("w", encoding="utf-8", newline="") as fh:
         csv.writer(fh).writerows(rows)
-    _inv, _prof, report = load_dataset(crlm)
+    checked = load_dataset(crlm)
+    _inv, _prof, report = checked.investigation, checked.profile, checked.report
     assert _codes(report) == [("value-conflict", NBIA, 2, 10, "column 'Manufacturer'")]
     assert "Philips in " in report.issues[0].message and "but SIEMENS in CRLM-CT-1001/" in report.issues[0].message
 
@@ -112,9 +116,8 @@ def test_crlm_dicom_contradicts_patient_id(crlm: Path) -> None:
         ds = pydicom.dcmread(f)
         ds.PatientID = "CRLM-CT-9999"
         ds.save_as(f)
-    _inv, _prof, report = load_dataset(crlm)
+    checked = load_dataset(crlm)
+    _inv, _prof, report = checked.investigation, checked.profile, checked.report
     first = sorted(folder.iterdir())[0].relative_to(crlm).as_posix()
-    assert [(i.code, i.file, i.path) for i in report.sorted().issues] == [
-        ("value-conflict", first, "$['files'][0]['pattern']")
-    ]
+    assert [(i.code, i.file, i.path) for i in report.sorted().issues] == [("value-conflict", first, "files[0].pattern")]
     assert "9999" not in report.issues[0].message

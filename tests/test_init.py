@@ -33,7 +33,8 @@ def test_init_enhance_proposal(tmp_path: Path) -> None:
         ("images/*/*.nii.gz", "image"),
     ]
     assert doc["files"][0]["labels"] == "labels.json"
-    inv, _prof, _report = load_dataset(root)
+    checked = load_dataset(root)
+    inv, _prof, _report = checked.investigation, checked.profile, checked.report
     assert len(inv.studies[0].scans) == 6  # the proposal assembles every CT and PET volume
     assert main(["init", str(root)]) == 2  # no overwrite without --force
     assert main(["init", "--force", str(root)]) == 0

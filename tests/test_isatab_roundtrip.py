@@ -8,18 +8,20 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from isaprofile.dataset import load_dataset
-from isaprofile.isatab.read import read_isatab
 from isaprofile.isatab.write import write_isatab
 from isaprofile.model import DataFile, Investigation, Person, Sample, Scan, Segmentation, Study, Subject, Term, Value
+from isaprofile.pipeline import check
 
 
 def test_example_round_trip(example: Path, tmp_path: Path) -> None:
-    inv, prof, report = load_dataset(example)
+    checked = load_dataset(example)
+    inv, prof, report = checked.investigation, checked.profile, checked.report
     assert report.issues == []
     out = tmp_path / "isa"
     names = [p.name for p in write_isatab(inv, out, prof)]
     assert names == ["a_HCC-MRI_MRI.txt", "a_MASH-CT_CT.txt", "i_investigation.txt", "s_HCC-MRI.txt", "s_MASH-CT.txt"]
-    back, prof2, rep2 = read_isatab(out, data_root=example)
+    checked = check(out, data_root=example)
+    back, prof2, rep2 = checked.investigation, checked.profile, checked.report
     assert rep2.issues == []
     assert prof2 is not None and prof2.id == prof.id
     assert back.studies == inv.studies
@@ -28,9 +30,11 @@ def test_example_round_trip(example: Path, tmp_path: Path) -> None:
 
 
 def test_output_is_deterministic_utf8_lf(example: Path, tmp_path: Path) -> None:
-    inv, prof, _ = load_dataset(example)
+    checked = load_dataset(example)
+    inv, prof, _ = checked.investigation, checked.profile, checked.report
     a = write_isatab(inv, tmp_path / "a", prof)
-    inv, prof, _ = load_dataset(example)
+    checked = load_dataset(example)
+    inv, prof, _ = checked.investigation, checked.profile, checked.report
     b = write_isatab(inv, tmp_path / "b", prof)
     for x, y in zip(a, b, strict=True):
         data = x.read_bytes()
@@ -39,7 +43,8 @@ def test_output_is_deterministic_utf8_lf(example: Path, tmp_path: Path) -> None:
 
 
 def test_longitudinal_samples_carry_time_point_factor(example: Path, tmp_path: Path) -> None:
-    inv, prof, _ = load_dataset(example)
+    checked = load_dataset(example)
+    inv, _prof, _ = checked.investigation, checked.profile, checked.report
     study = inv.study("HCC-MRI")
     weeks = sorted({s.factors["time point"].value for s in study.samples if s.subject == "HCC-03"})
     assert weeks == [0, 4, 8]
@@ -49,7 +54,8 @@ def test_longitudinal_samples_carry_time_point_factor(example: Path, tmp_path: P
 
 
 def test_rewrite_replaces_previous_output(example: Path, tmp_path: Path) -> None:
-    inv, prof, _ = load_dataset(example)
+    checked = load_dataset(example)
+    inv, prof, _ = checked.investigation, checked.profile, checked.report
     out = tmp_path / "isa"
     write_isatab(inv, out, prof)
     (out / "stale.txt").write_text("old")
@@ -83,7 +89,8 @@ def test_any_text_round_trips(tmp_path_factory, subject, sample, scan, char, par
     )
     out = tmp_path_factory.mktemp("rt")
     write_isatab(inv, out / "isa", None)
-    back, _, _ = read_isatab(out / "isa", None)
+    checked = check(out / "isa", None)
+    back, _, _ = checked.investigation, checked.profile, checked.report
     assert back.title == inv.title and back.description == inv.description
     assert back.studies[0].title == study.title
     assert back.studies[0].subjects == study.subjects

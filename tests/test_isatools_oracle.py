@@ -35,7 +35,8 @@ def synthetic(n_mice: int, sampleless: bool = False) -> tuple[Investigation, Pro
     """A longitudinal study shaped like the example: ``n_mice`` mice, each imaged by MRI and CT at every
     week of ``WEEKS``; the scans of every second mouse carry a liver segmentation. With ``sampleless``
     every tenth mouse has no sample (a source row with nothing after it)."""
-    inv, prof, report = load_dataset(EXAMPLE)
+    checked = load_dataset(EXAMPLE)
+    inv, prof, report = checked.investigation, checked.profile, checked.report
     assert report.valid
     hcc, mash = inv.study("HCC-MRI"), inv.study("MASH-CT")
     subj_t, sample_t = hcc.subjects[0], hcc.samples[0]
@@ -96,7 +97,8 @@ def our_counts(inv: Investigation) -> list[tuple[str, int, int, int, int]]:
 
 @pytest.fixture(scope="module")
 def example_isatab(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Investigation]:
-    inv, prof, report = load_dataset(EXAMPLE)
+    checked = load_dataset(EXAMPLE)
+    inv, prof, report = checked.investigation, checked.profile, checked.report
     assert report.valid
     out = tmp_path_factory.mktemp("example") / "isa"
     write_isatab(inv, out, prof)
@@ -240,7 +242,8 @@ def test_values_without_profile_terms_keep_validating(tmp_path: Path) -> None:
 @pytest.mark.parametrize("name", ["crlm-ct", "enhance-petct"])
 def test_isatools_accepts_the_other_bundled_examples(name: str, tmp_path: Path) -> None:
     """The configurations are generic over ``profile.assays``: clinical CT and PET/CT validate and load too."""
-    inv, prof, report = load_dataset(ROOT / "examples" / name)
+    checked = load_dataset(ROOT / "examples" / name)
+    inv, prof, report = checked.investigation, checked.profile, checked.report
     assert report.valid
     write_isatab(inv, tmp_path / "isa", prof)
     result, printed = isatools_validate(tmp_path / "isa", packaged_config_dir(prof))

@@ -18,13 +18,15 @@ from isaprofile.findings.render import render
 @format_option
 def command(dataset: str, output: str, profile: str, allow_invalid: bool, fmt: str) -> None:
     """Write the ISA-Tab (i_investigation.txt, s_*.txt, a_*.txt) of DATASET into OUT."""
-    from isaprofile.dataset import DatasetError, load_dataset
+    from isaprofile.errors import DatasetError
     from isaprofile.isatab.write import IsaTabWriteError, write_isatab
+    from isaprofile.pipeline import check
 
-    try:
-        inv, prof, report = load_dataset(dataset, None if profile == "none" else profile)
+    try:  # the same layers as `validate`: what it refuses is not written
+        checked = check(dataset, None if profile == "none" else profile)
     except DatasetError as exc:
         fail(str(exc), EXIT_USAGE)
+    inv, prof, report = checked.investigation, checked.profile, checked.report
     if report.issues:
         click.echo(render(report.sorted(), fmt), err=True, nl=False)
     if not report.valid and not allow_invalid:

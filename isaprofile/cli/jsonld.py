@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from isaprofile.cli._common import EXIT_INVALID, EXIT_USAGE, fail, format_option
+from isaprofile.findings.issues import Report
 from isaprofile.findings.render import render
 
 FLAVOURS = ("ro-crate", "schema-org", "datacite", "zenodo", "isa-json")
@@ -38,31 +39,33 @@ def _write_atomic(path: Path, data: bytes) -> None:
 @format_option
 def command(dataset: str, output: str, flavour: str, profile: str, allow_invalid: bool, fmt: str) -> None:
     """Write the RO-Crate metadata (or schema.org, DataCite, Zenodo, ISA-JSON) of DATASET to OUT."""
-    from isaprofile.dataset import DatasetError, load_dataset
+    from isaprofile.errors import DatasetError
     from isaprofile.linked import datacite as dc
     from isaprofile.linked.isajson import isa_json_bytes
     from isaprofile.linked.jsonld import ro_crate_bytes
-    from isaprofile.linked.metadata import check_metadata
+    from isaprofile.pipeline import check
 
-    try:
-        inv, prof, report = load_dataset(dataset, profile)
+    try:  # the same layers as `validate`: what it refuses is not written
+        checked = check(dataset, profile)
     except DatasetError as exc:
         fail(str(exc), EXIT_USAGE)
+    inv, prof, report = checked.investigation, checked.profile, checked.report
+    if report.issues:
+        click.echo(render(report.sorted(), fmt), err=True, nl=False)
+    if not report.valid and not allow_invalid:
+        fail("the dataset is invalid; nothing was written (use --allow-invalid to write anyway)", EXIT_INVALID)
     if prof is None:
-        fail("the dataset names no profile; give one with --profile", EXIT_USAGE)
-    report.merge(check_metadata(inv, prof))
+        fail("the dataset names no profile (or it cannot be loaded); give one with --profile", EXIT_USAGE)
+    build = Report()  # findings of building the document itself (the dataset's are above)
     if flavour == "ro-crate":
         data, build = ro_crate_bytes(inv, prof, root=Path(dataset))
-        report.merge(build)
     elif flavour == "isa-json":
         data = isa_json_bytes(inv, prof)
     else:
         maker = {"schema-org": dc.schema_org, "datacite": dc.datacite, "zenodo": dc.zenodo}[flavour]
         data = dc.as_bytes(maker(inv))
-    if report.issues:
-        click.echo(render(report.sorted(), fmt), err=True, nl=False)
-    if not report.valid and not allow_invalid:
-        fail("the dataset is invalid; nothing was written (use --allow-invalid to write anyway)", EXIT_INVALID)
+    if build.issues:
+        click.echo(render(build.sorted(), fmt), err=True, nl=False)
     try:
         _write_atomic(Path(output), data)
     except OSError as exc:

@@ -27,7 +27,7 @@ from isaprofile.findings.render import render
 def command(dataset: str, output: str, as_zip: bool, split: str | None, allow_invalid: bool, workers: int | None,
             fmt: str, quiet: bool) -> None:  # fmt: skip
     """Validate DATASET and write a BagIt deposit package with ISA-Tab, RO-Crate and a landing page to OUT."""
-    from isaprofile.dataset import DatasetError
+    from isaprofile.errors import DatasetError
     from isaprofile.package.deposit import package_dataset
     from isaprofile.package.errors import PackageError
 
@@ -44,7 +44,8 @@ def command(dataset: str, output: str, as_zip: bool, split: str | None, allow_in
     if result.report.issues:
         click.echo(render(result.report.sorted(), fmt), err=True, nl=False)
     if result.path is None:
-        fail("nothing was written: the dataset failed validation or the PHI gate", EXIT_INVALID)
+        fail("nothing was written: the dataset failed validation or the PHI gate (see `isaprofile validate`)",
+             EXIT_INVALID)  # fmt: skip
     click.echo(str(result.path))
     sys.exit(0)
 

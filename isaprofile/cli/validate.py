@@ -22,13 +22,17 @@ from isaprofile.cli._common import EXIT_USAGE, emit_report, fail, format_option,
 )  # fmt: skip
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Write the report to a file.")
 @click.option("--no-linked", is_flag=True, help="Skip the linked-data layer (deposit metadata, SHACL shapes).")
+@click.option("--no-phi", is_flag=True, help="Skip the PHI gate over the files a deposit would hold.")
+@click.option("--workers", type=click.IntRange(min=1), default=None, help="Worker processes (default: one per CPU).")
 @format_option
 @strict_option
-def command(path: str, profile: str, data_root: str | None, output: str | None, no_linked: bool, fmt: str,
-            strict: bool) -> None:  # fmt: skip
+def command(path: str, profile: str, data_root: str | None, output: str | None, no_linked: bool, no_phi: bool,
+            workers: int | None, fmt: str, strict: bool) -> None:  # fmt: skip
     """Validate PATH (a dataset folder with isaprofile.yaml, or an ISA-Tab folder).
 
-    Exit code 0: valid (warnings allowed unless --strict); 1: invalid; 2: PATH cannot be read.
+    Runs every layer `isaprofile package` runs — structure, cross-checks, profile rules, files, linked
+    data and the PHI gate — so a dataset that passes here packages. Exit code 0: valid (warnings
+    allowed unless --strict); 1: invalid; 2: PATH cannot be read.
     """
     from isaprofile.dataset import DatasetError, validate
     from isaprofile.profile.model import ProfileError, load_profile
@@ -39,7 +43,9 @@ def command(path: str, profile: str, data_root: str | None, output: str | None, 
         except ProfileError as exc:
             fail(str(exc), EXIT_USAGE)
     try:
-        report = validate(path, None if profile == "none" else profile, linked=not no_linked, data_root=data_root)
+        skip = [layer for layer, off in (("linked", no_linked), ("phi", no_phi)) if off]
+        report = validate(path, None if profile == "none" else profile, skip=skip, data_root=data_root,
+                          workers=workers)  # fmt: skip
     except DatasetError as exc:
         fail(str(exc), EXIT_USAGE)
     sys.exit(emit_report(report, fmt, strict, output))

@@ -24,13 +24,12 @@ def command(package: str, fmt: str, strict: bool, quiet: bool, workers: int | No
 
     from tqdm import tqdm
 
-    from isaprofile.package.metadata_checks import metadata_checks
-    from isaprofile.package.verify import verify_package
+    from isaprofile.package.deposit import verify_package
 
     bar = tqdm(total=None, unit="B", unit_scale=True, desc="verify", leave=False, file=sys.stderr,
                disable=quiet or not sys.stderr.isatty())  # fmt: skip
     with bar:
-        report = verify_package(package, checks=metadata_checks(), workers=workers, progress=bar.update)
+        report = verify_package(package, workers=workers, progress=bar.update)
     code = emit_report(report, fmt, strict)
     if "package-unreadable" in report.codes():
         code = EXIT_USAGE

@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from isaprofile.errors import IsaprofileError
 from isaprofile.findings.issues import Issue, issue
 from isaprofile.model import CONTROL_RE, Provenance
 
 
-class SheetError(Exception):
+class SheetError(IsaprofileError):
     """A sheet that cannot be read at all; ``code`` is the finding code, ``reason`` says why."""
 
     def __init__(self, file: str, reason: str, code: str = "sheet-unreadable") -> None:

@@ -7,10 +7,10 @@ then run over the values, and every finding points at the file, line and column 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from isaprofile.findings.issues import Report, issue
-from isaprofile.findings.rules import apply_profile, check_structure
 from isaprofile.isatab.parse import Cell, InvestigationDoc, Section, TableDoc, open_table, parse_investigation
 from isaprofile.model import (
     DataFile,
@@ -279,20 +279,28 @@ def _modality(assays: Section, i: int, profile: Profile | None) -> str:
     return label or (meas[i].value if i < len(meas) else "") or f"assay {i + 1}"
 
 
-def read_isatab(
-    folder: str | Path, profile: str | Profile | None = "auto", *, data_root: str | Path | None = None
-) -> tuple[Investigation, Profile | None, Report]:
-    """Read the ISA-Tab in ``folder``; ``profile`` "auto" uses the profile the file names, ``None`` none.
+@dataclass(frozen=True, kw_only=True)
+class IsaTabRead:
+    """What the reader found: the investigation (values as read), the profile it resolved, the findings."""
 
-    Returns the investigation, the profile applied (if any) and all findings. Never raises for bad input:
-    an unreadable folder gives an empty investigation and findings.
+    investigation: Investigation
+    profile: Profile | None
+    report: Report
+
+
+def read_isatab(folder: str | Path, profile: str | Profile | None = "auto") -> IsaTabRead:
+    """Read the ISA-Tab in ``folder``: syntax and structure findings only, no profile rules.
+
+    ``profile`` ("auto": the one the investigation file names; ``None``: none) only tells which assay
+    a technology type stands for; :func:`isaprofile.check` applies its rules. Never raises for bad
+    input: an unreadable folder gives an empty investigation and findings.
     """
     folder = Path(folder)
     report = Report()
     inv_files = sorted(folder.glob("i_*.txt"))
     if not inv_files:
         report.add(issue("isatab-no-investigation", file=str(folder)))
-        return Investigation("unreadable"), None, report
+        return IsaTabRead(investigation=Investigation("unreadable"), profile=None, report=report)
     if len(inv_files) > 1:
         report.add(issue("isatab-several-investigations", file=str(folder), names=", ".join(p.name for p in inv_files)))
     ipath = inv_files[0]
@@ -355,10 +363,7 @@ def read_isatab(
     for p in sorted(folder.glob("[sa]_*.txt")):
         if p.name not in named:
             report.add(issue("isatab-file-unreferenced", name=p.name, file=p.name))
-    if prof is not None:
-        report.merge(apply_profile(inv, prof))
-    report.merge(check_structure(inv, Path(data_root) if data_root is not None else folder))
-    return inv, prof, report
+    return IsaTabRead(investigation=inv, profile=prof, report=report)
 
 
 def _check_factors(table: TableDoc, factors: list[str], ctx: _Ctx) -> None:

@@ -1,10 +1,11 @@
-"""``package_dataset``: a validated dataset → one deposit package (BagIt + RO-Crate + ISA + landing page).
+"""``package_dataset``: a checked dataset → one deposit package (BagIt + RO-Crate + ISA + landing page).
 
-Order of work: load and validate the dataset; run the PHI gate (:mod:`isaprofile.package.phi`, policy from
-the config's ``phi:`` section; exceptions are recorded in ``phi-exceptions.json``); generate every metadata
-file in memory;
-only then build the bag atomically (:func:`isaprofile.package.build.build_bag`). Nothing is written when
-validation or the PHI gate fails (unless ``allow_invalid``), so a refused run leaves nothing behind.
+The dataset goes through :func:`isaprofile.check` with every layer, PHI gate included, so a package
+is refused exactly when ``isaprofile validate`` calls the dataset invalid (``allow_invalid`` packages it
+anyway and says so in the package; a PHI finding always refuses). The report written into the package
+is that same report. Every metadata file is generated in memory, then the bag is built atomically
+(:func:`isaprofile.package.build.build_bag`), so a refused run leaves nothing behind. The profile
+travels with the package: a built-in one by name and version, a user's YAML file copied in.
 """
 
 from __future__ import annotations
@@ -17,18 +18,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-from isaprofile.dataset import load_dataset
-from isaprofile.findings.issues import Report
+from isaprofile.findings.issues import Report, issue
 from isaprofile.findings.render import render
-from isaprofile.harvest.config import find_config, load_config
 from isaprofile.model import Investigation
 from isaprofile.package.build import build_bag
 from isaprofile.package.datapackage import datapackage
 from isaprofile.package.hashing import FileDigest, hash_files
 from isaprofile.package.landing import index_html, previews, readme
 from isaprofile.package.metadata_checks import MARKER
-from isaprofile.package.phi import PhiPolicy, check_phi, exceptions_json
+from isaprofile.package.phi import exceptions_json
 from isaprofile.package.split import ZENODO, build_split
+from isaprofile.pipeline import ProfileRef, check
+from isaprofile.profile.model import Profile
 
 SPLITS = {"zenodo": {"max_files": ZENODO["max_files"], "max_bytes": ZENODO["max_bytes"]}}
 
@@ -39,23 +40,7 @@ class PackageResult:
     report: Report
 
 
-def _payload(inv: Investigation, root: Path) -> dict[str, Path]:
-    """The dataset's own files (images, series folders' members, masks) by their path in data/."""
-    out: dict[str, Path] = {}
-    for study in inv.studies:
-        for scan in study.scans:
-            paths = [f.path for f in scan.files] + [g.path for g in scan.segmentations if g.path]
-            for rel in paths:
-                src = root / rel
-                if src.is_dir():
-                    for member in sorted(p for p in src.rglob("*") if p.is_file()):
-                        out[member.relative_to(root).as_posix()] = member
-                elif src.is_file():
-                    out[rel] = src
-    return out
-
-
-def _isatab_bytes(inv: Investigation, profile) -> dict[str, bytes]:
+def _isatab_bytes(inv: Investigation, profile: Profile | None) -> dict[str, bytes]:
     from isaprofile.isatab.write import write_isatab
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -70,6 +55,7 @@ def package_dataset(
     zip: bool = False,
     split: str | None = None,
     allow_invalid: bool = False,
+    profile: ProfileRef = "auto",
     workers: int | None = None,
     progress=None,
     bagging_date: dt.date | None = None,
@@ -79,21 +65,23 @@ def package_dataset(
     from isaprofile.linked.isajson import isa_json_bytes
     from isaprofile.linked.jsonld import ro_crate_bytes
 
+    checked = check(dataset, profile, workers=workers)
+    inv, report, payload = checked.investigation, checked.report, checked.payload
+    phi_refused = checked.phi is not None and not checked.phi.passed  # never deposited, whatever the flag
+    if checked.profile is None and "profile-unknown" not in report.codes():
+        report.add(issue("deposit-profile-missing", file="i_investigation.txt"))
+    if phi_refused or checked.profile is None or (not report.valid and not allow_invalid):
+        return PackageResult(None, report)
+    prof = checked.profile
     root = Path(dataset)
-    inv, profile, report = load_dataset(root)
-    if not report.valid and not allow_invalid:
-        return PackageResult(None, report)
-    payload = _payload(inv, root)
-    phi = check_phi(payload, _phi_policy(root, inv), workers=workers)
-    report.merge(phi.report)
-    if not phi.passed:
-        return PackageResult(None, report)
-    meta = _isatab_bytes(inv, profile)
+    meta = _isatab_bytes(inv, prof)
+    meta.update(_profile_files(prof))
+    validation_report = render(report.sorted(), "json").encode("utf-8")
 
     def late_crate(digests: Mapping[str, FileDigest]) -> dict[str, bytes]:
         """The crate, with each file's size and sha256 taken from the bag's copy (no second read)."""
         files = {rel: (d.size, d.digests["sha256"]) for rel, d in digests.items()}
-        data, rep = ro_crate_bytes(inv, profile, files=files)
+        data, rep = ro_crate_bytes(inv, prof, files=files)
         report.merge(rep)
         return {"ro-crate-metadata.json": data}
 
@@ -102,7 +90,7 @@ def package_dataset(
     meta["metadata/datacite.json"] = as_bytes(datacite(inv))
     meta["metadata/zenodo.json"] = as_bytes(zenodo(inv))
     meta["metadata/schema-org.jsonld"] = as_bytes(schema_org(inv))
-    meta["metadata/isa.json"] = isa_json_bytes(inv, profile)
+    meta["metadata/isa.json"] = isa_json_bytes(inv, prof)
     pngs, rep = previews(inv, root)
     report.merge(rep)
     meta.update(pngs)
@@ -112,21 +100,22 @@ def package_dataset(
         k: v for k, v in meta.items() if k.startswith("metadata/isatab/") and not k.endswith("i_investigation.txt")
     }
     meta["datapackage.json"] = datapackage(inv.identifier, tables, inv.title, inv.licences)
-    meta["metadata/validation-report.json"] = render(report.sorted(), "json").encode("utf-8")
+    meta["metadata/validation-report.json"] = validation_report
     bag_info = {
         "Source-Organization": ", ".join(sorted({p.affiliation for p in inv.contacts if p.affiliation})) or "unknown",
         "External-Description": inv.title or inv.identifier,
         "External-Identifier": inv.identifier,
         "Bag-Software-Agent": "isaprofile",
-        MARKER: profile.id if profile else "none",
+        MARKER: _profile_marker(prof),
     }
-    extra = {"phi-exceptions.json": exceptions_json(phi)} if phi.exceptions else None
+    exceptions = exceptions_json(checked.phi) if checked.phi and checked.phi.exceptions else None
+    extra = {"phi-exceptions.json": exceptions} if exceptions else None
     date = bagging_date or _release_date(inv)
     if split is not None:
         if split not in SPLITS:
             raise ValueError(f"unknown split {split!r} (known: {', '.join(SPLITS)})")
-        if phi.exceptions:  # a split deposit has no tag-file hook: record the exceptions in the payload
-            meta["metadata/phi-exceptions.json"] = exceptions_json(phi)
+        if exceptions:  # a split deposit has no tag-file hook: record the exceptions in the payload
+            meta["metadata/phi-exceptions.json"] = exceptions
         parts = _part_crates(inv, meta["ro-crate-metadata.json"])
         result = build_split(out, payload, meta, bag_info=bag_info, workers=workers, progress=progress,
                              bagging_date=date, part_metadata=parts, **SPLITS[split])  # fmt: skip
@@ -135,6 +124,15 @@ def package_dataset(
                            bagging_date=date, extra_tags=extra, late_metadata=late_crate)  # fmt: skip
     report.merge(result.report)
     return PackageResult(result.path, report)
+
+
+def verify_package(path: str | Path, *, workers: int | None = None, progress=None) -> Report:
+    """Verify a deposit package (folder, zip or split deposit) offline: BagIt fixity and completeness,
+    then the pipeline's layers on the ISA-Tab and RO-Crate it holds, with the profile it carries."""
+    from isaprofile.package.metadata_checks import metadata_checks
+    from isaprofile.package.verify import verify_package as verify_bag
+
+    return verify_bag(path, checks=metadata_checks(), workers=workers, progress=progress)
 
 
 def _part_crates(inv: Investigation, crate: bytes):
@@ -215,10 +213,21 @@ def _release_date(inv: Investigation) -> dt.date:
     return dt.date(1980, 1, 1)
 
 
-def _phi_policy(root: Path, inv: Investigation) -> PhiPolicy:
-    """The config's ``phi:`` section; the dataset's subject IDs are pseudonyms, not identities."""
-    config, _ = load_config(root) if find_config(root) else (None, None)
-    section = dict((config.raw.get("phi") if config else None) or {})
-    subjects = [s.id for st in inv.studies for s in st.subjects]
-    section["pseudonyms"] = [*section.get("pseudonyms", []), *subjects]
-    return PhiPolicy.from_config(section)
+PROFILE_DIR = "metadata/profile/"  # where a user's own profile travels inside the package
+
+
+def _profile_files(profile: Profile | None) -> dict[str, bytes]:
+    """A user's profile YAML (and the user files it extends), copied into the package."""
+    out: dict[str, bytes] = {}
+    for path in profile.files if profile is not None else ():
+        out[PROFILE_DIR + path.name] = path.read_bytes()
+    return out
+
+
+def _profile_marker(profile: Profile | None) -> str:
+    """The bag-info value naming the profile: ``name@version``, and the copied file for a user's own."""
+    if profile is None:
+        return "none"
+    if profile.files:
+        return f"{profile.id} data/{PROFILE_DIR}{profile.files[0].name}"
+    return profile.id

@@ -18,6 +18,7 @@ from pathlib import Path
 from isaprofile.findings.issues import Issue, Report, issue
 from isaprofile.package.build import PARTS_INDEX
 from isaprofile.package.verify import Check, PackageView
+from isaprofile.profile.model import Profile, ProfileError, load_profile
 
 ISATAB = "data/metadata/isatab/"
 CRATE = "data/ro-crate-metadata.json"
@@ -66,6 +67,7 @@ def _payload_paths(view: PackageView) -> set[str]:
 def check_isatab(view: PackageView) -> Report:
     """ISA-Tab structure and profile rules of the package's ISA-Tab."""
     from isaprofile.isatab.read import read_isatab
+    from isaprofile.pipeline import check
 
     report = Report()
     if not made_by_isaprofile(view) or _later_part(view):
@@ -81,7 +83,14 @@ def check_isatab(view: PackageView) -> Report:
         for name in names:
             with view.open(name) as src:
                 (folder / name[len(ISATAB) :]).write_bytes(src.read())
-        inv, _prof, found = read_isatab(folder)
+        profile, found = _package_profile(view, Path(tmp))
+        if profile is not None or "profile-unknown" not in found.codes():
+            # the pipeline's layers but PHI (the payload was gated when packaged; fixity proves it unchanged)
+            checked = check(folder, profile if profile is not None else "auto", skip=("phi",))
+            found.merge(checked.report)
+            inv = checked.investigation
+        else:
+            inv = read_isatab(folder, None).investigation
     for item in found:
         if item.code == "data-file-missing":
             continue  # data files are resolved against the payload below, not the temporary folder
@@ -94,6 +103,27 @@ def check_isatab(view: PackageView) -> Report:
                     report.add(issue("data-file-missing", target=path, file=f"{ISATAB}{prov.file}" if prov else None,
                                      line=prov.line if prov else None))  # fmt: skip
     return report
+
+
+def _package_profile(view: PackageView, tmp: Path) -> tuple[Profile | None, Report]:
+    """The profile a package names in bag-info: a built-in by name, or the user's file copied into it."""
+    report = Report()
+    ref = _bag_info(view).get(MARKER, "").split()
+    if len(ref) < 2:
+        return None, report  # a built-in profile (or none): the ISA-Tab names it, "auto" loads it
+    rel = ref[1]
+    folder = tmp / "profile"
+    folder.mkdir(exist_ok=True)
+    prefix = rel.rsplit("/", 1)[0] + "/"
+    for name in view.files():  # the profile and the files it extends travel side by side
+        if name.startswith(prefix) and "/" not in name[len(prefix) :]:
+            with view.open(name) as src:
+                (folder / name[len(prefix) :]).write_bytes(src.read())
+    try:
+        return load_profile(folder / rel[len(prefix) :]), report
+    except ProfileError as exc:
+        report.add(issue("profile-unknown", name=ref[0], reason=str(exc), file="bag-info.txt", path=MARKER))
+        return None, report
 
 
 def check_crate_in_package(view: PackageView) -> Report:

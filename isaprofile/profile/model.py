@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from isaprofile.errors import IsaprofileError
 from isaprofile.model import Term
 from isaprofile.units import Unit, find_unit
 
@@ -33,7 +34,7 @@ PLACEMENTS = (
 _KEY = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
-class ProfileError(ValueError):
+class ProfileError(IsaprofileError, ValueError):
     """A profile file that cannot be used; the message names the file and the field."""
 
 
@@ -118,6 +119,7 @@ class Profile:
     fields: tuple[Field, ...]
     protocols: dict[str, Term] = field(default_factory=dict)  # other protocols: name -> type
     source: str = ""  # where it was loaded from
+    files: tuple[Path, ...] = ()  # the user's YAML files it was loaded from (the file itself first)
 
     @property
     def id(self) -> str:
@@ -292,15 +294,18 @@ def load_profile(ref: str | Path | Profile) -> Profile:
     if text.endswith((".yaml", ".yml")) or path.is_file():
         if not path.is_file():
             raise ProfileError(f"{text}: profile file not found")
-        return _from_data(_read_yaml(path, text), text)
+        return _from_data(_read_yaml(path, text), text, path)
     name, _, version = text.partition("@")
     return _load_builtin(name, version or None)
 
 
-def _from_data(data: dict[str, Any], where: str) -> Profile:
+def _from_data(data: dict[str, Any], where: str, path: Path | None = None) -> Profile:
     base: Profile | None = None
     if data.get("extends"):
-        base = load_profile(str(data["extends"]))
+        ref = str(data["extends"])
+        if path is not None and ref.endswith((".yaml", ".yml")) and not Path(ref).is_absolute():
+            ref = str(path.parent / ref)  # a base file is named relative to the profile that extends it
+        base = load_profile(ref)
     for key in ("name", "version"):
         if not data.get(key):
             raise ProfileError(f"{where}: a profile needs a {key}")
@@ -335,6 +340,7 @@ def _from_data(data: dict[str, Any], where: str) -> Profile:
         fields=tuple(fields.values()),
         protocols=protocols,
         source=where,
+        files=((path,) if path is not None else ()) + (base.files if base else ()),
     )
     _check(prof, where)
     return prof

@@ -1,0 +1,290 @@
+"""One pipeline: every command and public function checks a dataset here, the same way.
+
+``check(source, profile)`` reads the source once — a dataset folder (``isaprofile.yaml`` + sheets +
+images), an ISA-Tab folder, or an in-memory :class:`~isaprofile.model.Investigation` — and runs the
+named layers over the model, in this order:
+
+============  ==================================================================================
+structure     the reader's own findings (ISA-Tab syntax, config schema, sheet cells), unique IDs,
+              links between subjects, samples and scans
+crosscheck    header values harvested from DICOM / NIfTI / sidecars against the sheets (dataset
+              folders; part of building the model, so it cannot be skipped)
+profile       the profile's rules: types, units, allowed terms, required fields
+files         every data file the metadata names exists, and is complete (harvest integrity checks)
+linked        deposit metadata (licences, creators, ORCID check digits, dates) and the SHACL shapes
+              over the RO-Crate generated from the dataset
+phi           the PHI gate over every file that would enter a deposit
+============  ==================================================================================
+
+``validate``, ``isatab``, ``jsonld`` and ``package`` run all of them, so they accept and refuse the
+same datasets; ``verify`` runs them on the ISA-Tab a package holds. Only ``linked`` and ``phi`` may be
+skipped; the report's ``stats["layers"]`` says which layers ran.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from isaprofile.errors import DatasetError
+from isaprofile.findings.issues import Issue, Report, issue
+from isaprofile.findings.rules import apply_profile, check_structure
+from isaprofile.harvest.config import DatasetConfig, find_config, load_config
+from isaprofile.model import Investigation
+from isaprofile.profile.model import Profile, ProfileError, load_profile
+
+if TYPE_CHECKING:
+    from isaprofile.package.phi import PhiPolicy, PhiResult
+
+__all__ = ["LAYERS", "SKIPPABLE", "CheckedDataset", "check", "is_isatab"]
+
+LAYERS = ("structure", "crosscheck", "profile", "files", "linked", "phi")
+SKIPPABLE = frozenset({"linked", "phi"})
+
+ProfileRef = str | Path | Profile | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class CheckedDataset:
+    """What the pipeline made of a source: the model, the profile applied, and the one report."""
+
+    investigation: Investigation
+    profile: Profile | None
+    report: Report
+    kind: Literal["dataset", "isatab", "records"]
+    root: Path | None = None  # the folder data file paths are relative to
+    config: DatasetConfig | None = None
+    layers: tuple[str, ...] = ()
+    payload: dict[str, Path] = field(default_factory=dict)  # path in the deposit -> source file
+    phi: PhiResult | None = None  # the PHI gate's findings and the allow-list exceptions it applied
+
+    @property
+    def valid(self) -> bool:
+        return self.report.valid
+
+
+def is_isatab(path: Path) -> bool:
+    """A folder holding an ``i_*.txt`` investigation file."""
+    return path.is_dir() and any(path.glob("i_*.txt"))
+
+
+def check(
+    source: str | Path | Investigation,
+    profile: ProfileRef = "auto",
+    *,
+    skip: Collection[str] = (),
+    data_root: str | Path | None = None,
+    workers: int | None = None,
+) -> CheckedDataset:
+    """Read ``source`` and run every layer (see the module docstring) except those in ``skip``.
+
+    ``profile``: ``"auto"`` (the one the config or ISA-Tab names), a built-in name, a YAML path, a
+    :class:`Profile`, or ``None``/``"none"`` for the structural layers only. ``data_root``: the folder an
+    ISA-Tab's (or an in-memory investigation's) data file paths are relative to. Raises
+    :class:`~isaprofile.errors.DatasetError` only when ``source`` is not a readable folder; everything
+    else is a finding.
+    """
+    unknown = set(skip) - SKIPPABLE
+    if unknown:
+        raise ValueError(f"cannot skip {', '.join(sorted(unknown))} (only {', '.join(sorted(SKIPPABLE))})")
+    if isinstance(source, Investigation):
+        root = Path(data_root) if data_root is not None else None
+        prof, report = _profile(profile, source.profile)
+        return _layers(source, prof, report, "records", root, None, skip, workers)
+    path = Path(source)
+    if not path.exists():
+        raise DatasetError(f"{path}: no such file or directory")
+    if not path.is_dir():
+        raise DatasetError(f"{path}: not a folder (give a dataset folder or an ISA-Tab folder)")
+    if find_config(path) is None:
+        if not is_isatab(path):
+            raise DatasetError(f"{path}: neither a dataset folder (no isaprofile.yaml) nor ISA-Tab (no i_*.txt)")
+        from isaprofile.isatab.read import read_isatab
+
+        read = read_isatab(path, profile)
+        root = Path(data_root) if data_root is not None else path
+        return _layers(read.investigation, read.profile, read.report, "isatab", root, None, skip, workers)
+    return _dataset(path, profile, skip, workers)
+
+
+def _profile(ref: ProfileRef, named: str | None, file: str | None = None) -> tuple[Profile | None, Report]:
+    """The profile to apply: ``ref``, or with "auto" the one the source names (none: structure only)."""
+    report = Report()
+    if ref is None or ref == "none":
+        return None, report
+    if ref == "auto":
+        if not named:
+            return None, report
+        ref = named
+    try:
+        return load_profile(ref), report
+    except ProfileError as exc:
+        report.add(issue("profile-unknown", name=str(ref), reason=str(exc), file=file))
+        return None, report
+
+
+def _dataset(root: Path, ref: ProfileRef, skip: Collection[str], workers: int | None) -> CheckedDataset:
+    from isaprofile.build import investigation_from_tables, read_template
+
+    config, report = load_config(root)
+    if config is None:
+        return CheckedDataset(investigation=Investigation("unreadable"), profile=None, report=report,
+                              kind="dataset", root=root, layers=("structure",))  # fmt: skip
+    try:
+        # placing sheet columns needs the dataset's profile even when no rules are applied
+        placing = load_profile(_relative(config.profile, root))
+    except ProfileError as exc:
+        report.add(issue("profile-unknown", name=config.profile, reason=str(exc), file=config.file, path="profile"))
+        return CheckedDataset(investigation=Investigation("unreadable"), profile=None, report=report,
+                              kind="dataset", root=root, config=config, layers=("structure",))  # fmt: skip
+    prof: Profile | None = placing
+    if ref != "auto":
+        prof, rep = _profile(ref, None, config.file)
+        report.merge(rep)
+    tables = {}
+    if config.template:
+        tables, rep = read_template(root / config.template, placing, display=config.template)
+        report.merge(rep)
+    inv, rep = investigation_from_tables(placing, tables, config.investigation, config_file=config.file)
+    report.merge(rep)
+    if config.sheets or config.files:
+        from isaprofile.harvest.assemble import assemble
+
+        assemble(root, config, placing, inv.studies[0], report)
+    return _layers(inv, prof, report, "dataset", root, config, skip, workers)
+
+
+def _relative(ref: str, base: Path) -> str:
+    """A profile file named relative to ``base``; built-in names stay as they are."""
+    if ref.endswith((".yaml", ".yml")) and not Path(ref).is_absolute():
+        return str(base / ref)
+    return ref
+
+
+def _layers(
+    inv: Investigation,
+    prof: Profile | None,
+    report: Report,
+    kind: Literal["dataset", "isatab", "records"],
+    root: Path | None,
+    config: DatasetConfig | None,
+    skip: Collection[str],
+    workers: int | None,
+) -> CheckedDataset:
+    ran = ["structure"] + (["crosscheck"] if config is not None and (config.sheets or config.files) else [])
+    if prof is not None:
+        report.merge(apply_profile(inv, prof))
+        ran.append("profile")
+    report.merge(check_structure(inv, root))
+    if root is not None:
+        ran.append("files")
+    if prof is not None and "linked" not in skip:
+        report.merge(_linked(inv, prof, config, report.valid))
+        ran.append("linked")
+    payload: dict[str, Path] = {}
+    phi: PhiResult | None = None
+    if root is not None:
+        payload = deposit_files(inv, root)
+        if "phi" not in skip:
+            from isaprofile.package.phi import check_phi
+
+            phi = check_phi(payload, _phi_policy(inv, config), workers=workers)
+            report.merge(phi.report)
+            ran.append("phi")
+    if config is not None:  # places in isaprofile.yaml are named by YAML paths; JSON files keep JSON paths
+        report.issues = [i if (i.file or "").split(" ")[0].endswith(_JSON_FILES) else _yaml_path(i)
+                         for i in report.issues]  # fmt: skip
+    report.stats["layers"] = ran
+    return CheckedDataset(investigation=inv, profile=prof, report=report, kind=kind, root=root, config=config,
+                          layers=tuple(ran), payload=payload, phi=phi)  # fmt: skip
+
+
+def _linked(inv: Investigation, prof: Profile, config: DatasetConfig | None, valid: bool) -> Report:
+    """Deposit metadata, then — on a dataset the profile rules accept — SHACL over the generated crate.
+
+    SHACL is a second, independent reading of the profile rules, so on an invalid dataset it would only
+    report every problem twice.
+    """
+    from isaprofile.linked.jsonld import build_ro_crate
+    from isaprofile.linked.metadata import check_metadata
+
+    report = Report()
+    found = check_metadata(inv, prof, file=config.file if config else None)
+    if config is None:
+        report.merge(found)
+    else:
+        report.extend(_config_path(i) for i in found)
+    if valid and report.valid:
+        from isaprofile.linked.shacl import validate_crate
+
+        crate, _ = build_ro_crate(inv, prof)
+        report.merge(validate_crate(crate, prof, file="ro-crate-metadata.json (generated)"))
+    return report
+
+
+_JSON_FILES = (".json", ".jsonld")
+_JSON_STEP = re.compile(r"\['((?:[^'\\]|\\.)*)'\]|\[(\d+)\]")
+
+
+def _yaml_path(found: Issue) -> Issue:
+    """``$['investigation']['creators'][0]`` (a JSON Schema path) as ``investigation.creators[0]``."""
+    from dataclasses import replace
+
+    if not found.path or not found.path.startswith("$"):
+        return found
+    out = ""
+    for key, index in _JSON_STEP.findall(found.path[1:]):
+        out += f"[{index}]" if index else (f".{key}" if out else key)
+    return replace(found, path=out or None)
+
+
+_CONFIG_PATHS = {"contacts": "creators", "comments.publisher": "publisher"}
+
+
+def _config_path(found: Issue) -> Issue:
+    """A deposit-metadata finding located by its YAML path in ``isaprofile.yaml``.
+
+    The metadata checks name model attributes (``contacts[0].orcid``); the user edits
+    ``investigation.creators[0].orcid``.
+    """
+    from dataclasses import replace
+
+    if not found.path or found.path.startswith(("studies[", "$")):
+        return found
+    path = found.path
+    for model, yaml_key in _CONFIG_PATHS.items():
+        if path == model or path.startswith((model + "[", model + ".")):
+            path = yaml_key + path[len(model) :]
+    return replace(found, path=f"investigation.{path}")
+
+
+def deposit_files(inv: Investigation, root: Path) -> dict[str, Path]:
+    """The dataset's own files (images, series folders' members, masks) by their path in the deposit."""
+    out: dict[str, Path] = {}
+    for study in inv.studies:
+        for scan in study.scans:
+            paths = [f.path for f in scan.files] + [g.path for g in scan.segmentations if g.path]
+            for rel in paths:
+                src = root / rel
+                try:
+                    if src.is_dir():
+                        for member in sorted(p for p in src.rglob("*") if p.is_file()):
+                            out[member.relative_to(root).as_posix()] = member
+                    elif src.is_file():
+                        out[rel] = src
+                except OSError:
+                    continue  # a name the OS refuses: check_structure reports the file as missing
+    return out
+
+
+def _phi_policy(inv: Investigation, config: DatasetConfig | None) -> PhiPolicy:
+    """The config's ``phi:`` section; the dataset's subject IDs are pseudonyms, not identities."""
+    from isaprofile.package.phi import PhiPolicy
+
+    section = dict((config.raw.get("phi") if config else None) or {})
+    subjects = [s.id for st in inv.studies for s in st.subjects]
+    section["pseudonyms"] = [*section.get("pseudonyms", []), *subjects]
+    return PhiPolicy.from_config(section)

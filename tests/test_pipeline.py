@@ -1,0 +1,180 @@
+"""One pipeline: validate, isatab, jsonld, package and verify agree on the same broken datasets."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import nibabel
+import numpy as np
+import openpyxl
+import pytest
+from click.testing import CliRunner
+
+import isaprofile
+from isaprofile.cli.main import cli
+from isaprofile.pipeline import check
+
+ROOT = Path(__file__).resolve().parents[1]
+LOC = ("code", "file", "line", "column", "path")
+CANARY = "CANARY-PATIENT"
+
+
+def _sheet(name: str, header: str, row: int, value: object) -> Callable[[Path], None]:
+    def edit(root: Path) -> None:
+        wb = openpyxl.load_workbook(root / "metadata.xlsx")
+        ws = wb[name]
+        col = [c.value for c in ws[1]].index(header) + 1
+        ws.cell(row=row, column=col, value=value)
+        wb.save(root / "metadata.xlsx")
+
+    return edit
+
+
+def _config(old: str, new: str) -> Callable[[Path], None]:
+    def edit(root: Path) -> None:
+        cfg = root / "isaprofile.yaml"
+        text = cfg.read_text()
+        assert old in text
+        cfg.write_text(text.replace(old, new))
+
+    return edit
+
+
+def _phi(root: Path) -> None:
+    """A NIfTI whose description carries a patient's name (the gate reads NIfTI descrip text)."""
+    path = root / "images" / "HCC-01" / "HCC-01-w0-mri.nii.gz"
+    img = nibabel.load(path)
+    header = img.header.copy()
+    header["descrip"] = f"Patient {CANARY}".encode()
+    nibabel.save(nibabel.Nifti1Image(np.asanyarray(img.dataobj), img.affine, header), path)
+
+
+def _missing_file(root: Path) -> None:
+    (root / "images" / "HCC-02" / "HCC-02-w4-mri.nii.gz").unlink()
+
+
+def _custom_profile(root: Path) -> None:
+    (root / "lab-profile.yaml").write_text(
+        "name: lab-liver\nversion: '2.1'\nextends: preclinical-imaging@1.0\ntitle: Our lab's liver profile\n"
+    )
+    _config("profile: preclinical-imaging@1.0", "profile: lab-profile.yaml")(root)
+
+
+BROKEN: dict[str, Callable[[Path], None]] = {
+    "licence": _config("- CC-BY-4.0", "- NOT-A-LICENCE"),
+    "orcid": _config("0000-0002-1825-0097", "0000-0002-1825-0098"),
+    "phi": _phi,
+    "missing-file": _missing_file,
+    "bad-term": _sheet("Subjects", "Sex", 4, "hermaphrodite"),
+    "duplicate-id": _sheet("Subjects", "Animal ID", 3, "HCC-01"),
+    "wrong-type": _sheet("Subjects", "Age [d]", 3, "six weeks"),
+    "unknown-profile": _config("profile: preclinical-imaging@1.0", "profile: no-such-profile@9"),
+    "no-creators": _config("  creators:\n", "  former_creators:\n"),
+    "bad-date": _config("public_release_date: '2026-11-23'", "public_release_date: '2026-13-45'"),
+}
+
+
+@pytest.fixture
+def dataset(tmp_path: Path) -> Path:
+    return Path(shutil.copytree(ROOT / "examples" / "preclinical-liver", tmp_path / "ds"))
+
+
+def _errors(report_json: str) -> list[tuple]:
+    doc, _end = json.JSONDecoder().raw_decode(report_json)  # the CLI's one-line verdict may follow
+    return sorted(tuple(i[k] for k in LOC) for i in doc["issues"] if i["severity"] == "error")
+
+
+def _run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.mark.parametrize("name", sorted(BROKEN))
+def test_every_command_refuses_the_same_dataset_with_the_same_findings(name: str, dataset: Path,
+                                                                       tmp_path: Path) -> None:  # fmt: skip
+    BROKEN[name](dataset)
+    code, out, _ = _run("validate", str(dataset), "--format", "json")
+    assert code == 1, out
+    expected = _errors(out)
+    assert expected, "a broken dataset has errors"
+    assert CANARY not in out
+    for command, target in (("package", tmp_path / "pkg"), ("jsonld", tmp_path / "crate.json"),
+                            ("isatab", tmp_path / "isa")):  # fmt: skip
+        code, _out, err = _run(command, str(dataset), "-o", str(target), "--format", "json")
+        assert code == 1, (command, err)
+        assert _errors(err) == expected, command
+        assert not target.exists(), f"{command} wrote output for a dataset validate refuses"
+        assert CANARY not in err
+
+
+def test_the_report_in_a_package_is_the_validate_report(dataset: Path, tmp_path: Path) -> None:
+    code, out, _ = _run("validate", str(dataset), "--format", "json")
+    assert code == 0
+    result = isaprofile.package_dataset(dataset, tmp_path / "pkg")
+    assert result.path is not None
+    inside = json.loads((result.path / "data" / "metadata" / "validation-report.json").read_text())
+    assert inside == json.loads(out)
+    assert inside["stats"]["layers"] == ["structure", "profile", "files", "linked", "phi"]
+
+
+def test_an_allowed_invalid_package_records_the_findings_and_verify_finds_them(dataset: Path, tmp_path: Path) -> None:
+    BROKEN["bad-term"](dataset)
+    BROKEN["orcid"](dataset)
+    result = isaprofile.package_dataset(dataset, tmp_path / "pkg", allow_invalid=True)
+    assert result.path is not None
+    inside = json.loads((result.path / "data" / "metadata" / "validation-report.json").read_text())
+    assert {i["code"] for i in inside["issues"]} == {"value-not-allowed", "orcid-invalid"}
+    codes = set(isaprofile.verify_package(result.path).codes())
+    assert {"value-not-allowed", "orcid-invalid"} <= codes  # the same layers, re-run on what the package holds
+
+
+def test_a_custom_profile_travels_with_the_package(dataset: Path, tmp_path: Path) -> None:
+    _custom_profile(dataset)
+    checked = check(dataset)
+    assert checked.valid and checked.profile is not None and checked.profile.id == "lab-liver@2.1"
+    result = isaprofile.package_dataset(dataset, tmp_path / "pkg")
+    assert result.path is not None
+    copied = result.path / "data" / "metadata" / "profile" / "lab-profile.yaml"
+    assert copied.read_bytes() == (dataset / "lab-profile.yaml").read_bytes()
+    shutil.rmtree(dataset)  # verify needs nothing outside the package
+    report = isaprofile.verify_package(result.path)
+    assert report.valid, report.flatten(LOC)
+    assert "profile-unknown" not in report.codes()
+
+
+def test_isatab_without_a_profile_validates_structurally_and_is_not_packaged(dataset: Path, tmp_path: Path) -> None:
+    checked = check(dataset)
+    isa = tmp_path / "isa"
+    isaprofile.write_isatab(dataclasses.replace(checked.investigation, profile=None), isa, None)  # names none
+    shutil.copytree(dataset / "images", isa / "images")
+    shutil.copytree(dataset / "masks", isa / "masks")
+    plain = check(isa)
+    assert plain.profile is None and plain.valid, plain.report.flatten(LOC)
+    assert plain.layers == ("structure", "files", "phi")
+    result = isaprofile.package_dataset(isa, tmp_path / "pkg")
+    assert result.path is None
+    assert result.report.flatten(LOC) == [("deposit-profile-missing", "i_investigation.txt", None, None, None)]
+    named = isaprofile.package_dataset(isa, tmp_path / "pkg", profile="preclinical-imaging")
+    assert named.path is not None, named.report.flatten(LOC)
+
+
+def test_validate_runs_the_phi_gate_and_says_which_layers_ran(dataset: Path) -> None:
+    _phi(dataset)
+    report = isaprofile.validate(dataset)
+    assert not report.valid and report.stats["layers"][-1] == "phi"
+    skipped = isaprofile.validate(dataset, skip=("phi",))
+    assert skipped.valid and "phi" not in skipped.stats["layers"]
+    with pytest.raises(ValueError):
+        isaprofile.validate(dataset, skip=("profile",))
+
+
+def test_validate_stays_the_function_after_submodules_are_imported() -> None:
+    import isaprofile.findings.issues  # noqa: F401  (used to shadow isaprofile.validate)
+
+    assert callable(isaprofile.validate) and callable(isaprofile.check)
+    assert issubclass(isaprofile.DatasetError, isaprofile.IsaprofileError)
+    assert issubclass(isaprofile.ProfileError, isaprofile.IsaprofileError)
