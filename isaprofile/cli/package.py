@@ -21,11 +21,13 @@ from isaprofile.findings.render import render
     help="Split into self-describing parts within a repository's limits (zenodo: 100 files, 50 GB).",
 )
 @click.option("--allow-invalid", is_flag=True, help="Package a dataset that fails validation (said in the package).")
+@click.option("--profile", default="auto", show_default=True,
+              help="Profile to apply ('auto': the one the dataset or ISA-Tab names).")  # fmt: skip
 @click.option("--workers", type=int, default=None, help="Hashing processes (default: all cores).")
 @format_option
 @quiet_option
-def command(dataset: str, output: str, as_zip: bool, split: str | None, allow_invalid: bool, workers: int | None,
-            fmt: str, quiet: bool) -> None:  # fmt: skip
+def command(dataset: str, output: str, as_zip: bool, split: str | None, allow_invalid: bool, profile: str,
+            workers: int | None, fmt: str, quiet: bool) -> None:  # fmt: skip
     """Validate DATASET and write a BagIt deposit package with ISA-Tab, RO-Crate and a landing page to OUT."""
     from isaprofile.errors import DatasetError
     from isaprofile.package.deposit import package_dataset
@@ -35,7 +37,7 @@ def command(dataset: str, output: str, as_zip: bool, split: str | None, allow_in
         if split and as_zip:
             fail("--split and --zip cannot be combined: each part of a split deposit is a folder", EXIT_USAGE)
         result = package_dataset(dataset, output, zip=as_zip, split=split, allow_invalid=allow_invalid,
-                                 workers=workers,
+                                 profile=profile, workers=workers,
                                  progress=None if quiet else _bar())  # fmt: skip
     except DatasetError as exc:
         fail(str(exc), EXIT_USAGE)

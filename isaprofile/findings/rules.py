@@ -35,11 +35,17 @@ def _coerce_values(values: Values, profile: Profile, entity: str, placements: tu
         raw = val.value
         new, problems = coerce(field, raw, unit=unit, provenance=val.provenance)
         for code, params in problems:
-            report.add(issue(code, **_loc(val.provenance), **params))
+            report.add(issue(code, value=raw, allowed=_allowed(field), **_loc(val.provenance), **params))
         # a value that does not fit stays as it was read: it is reported once, not again as missing,
         # and writers still carry it
         out[name] = new if new is not None else val
     return out
+
+
+def _allowed(field: Field, most: int = 8) -> str:
+    """The first terms of a field's list, for a message that says what would have been accepted."""
+    labels = [t.label for t in field.terms]
+    return ", ".join(labels[:most]) + (f", … ({len(labels)} in all)" if len(labels) > most else "")
 
 
 def _required(fields: Iterable[Field], values: Values, prov: Provenance | None, report: Report) -> None:
