@@ -33,6 +33,7 @@ from isaprofile.errors import DatasetError
 from isaprofile.findings.issues import Issue, Report, issue
 from isaprofile.findings.rules import apply_profile, check_structure
 from isaprofile.harvest.config import DatasetConfig, find_config, load_config
+from isaprofile.harvest.sheets import Table
 from isaprofile.model import Investigation
 from isaprofile.profile.model import Profile, ProfileError, load_profile
 
@@ -104,7 +105,7 @@ def check(
             raise DatasetError(f"{path}: neither a dataset folder (no isaprofile.yaml) nor ISA-Tab (no i_*.txt)")
         from isaprofile.isatab.read import read_isatab
 
-        read = read_isatab(path, profile)
+        read = read_isatab(path, str(profile) if isinstance(profile, Path) else profile)
         root = Path(data_root) if data_root is not None else path
         return _layers(read.investigation, read.profile, read.report, "isatab", root, None, skip, workers)
     return _dataset(path, profile, skip, workers)
@@ -144,7 +145,7 @@ def _dataset(root: Path, ref: ProfileRef, skip: Collection[str], workers: int | 
     if ref != "auto":
         prof, rep = _profile(ref, None, config.file)
         report.merge(rep)
-    tables = {}
+    tables: dict[str, Table] = {}
     if config.template:
         tables, rep = read_template(root / config.template, placing, display=config.template)
         report.merge(rep)

@@ -31,7 +31,7 @@ from isaprofile.package.split import ZENODO, build_split
 from isaprofile.pipeline import ProfileRef, check
 from isaprofile.profile.model import Profile
 
-SPLITS = {"zenodo": {"max_files": ZENODO["max_files"], "max_bytes": ZENODO["max_bytes"]}}
+SPLITS: dict[str, dict[str, int]] = {"zenodo": {"max_files": ZENODO["max_files"], "max_bytes": ZENODO["max_bytes"]}}
 
 
 @dataclass
@@ -117,8 +117,10 @@ def package_dataset(
         if exceptions:  # a split deposit has no tag-file hook: record the exceptions in the payload
             meta["metadata/phi-exceptions.json"] = exceptions
         parts = _part_crates(inv, meta["ro-crate-metadata.json"])
+        limits = SPLITS[split]
         result = build_split(out, payload, meta, bag_info=bag_info, workers=workers, progress=progress,
-                             bagging_date=date, part_metadata=parts, **SPLITS[split])  # fmt: skip
+                             bagging_date=date, part_metadata=parts, max_files=limits["max_files"],
+                             max_bytes=limits["max_bytes"])  # fmt: skip
     else:
         result = build_bag(out, payload, meta, bag_info=bag_info, zip=zip, workers=workers, progress=progress,
                            bagging_date=date, extra_tags=extra, late_metadata=late_crate)  # fmt: skip
