@@ -39,7 +39,7 @@ _EXPORTS = {
     "harvest_files": "isaprofile.harvest.images",
     "build_ro_crate": "isaprofile.linked.jsonld",
     "package_dataset": "isaprofile.package.deposit",
-    "verify_package": "isaprofile.package.verify",
+    "verify_package": "isaprofile.bagit.verify",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

@@ -19,19 +19,18 @@ from _package_helpers import BAG_INFO, DATE, build, make_sources
 from hypothesis import given
 from hypothesis import strategies as st
 
+from isaprofile.bagit import _io, hashing
+from isaprofile.bagit.tags import decode_path, encode_path, manifest_txt, parse_manifest
 from isaprofile.package import (
     DestinationNotPackageError,
     DiskFullError,
     InputVanishedError,
     PackageError,
-    _io,
     build_bag,
     cleanup_leftovers,
     hash_files,
-    hashing,
     verify_package,
 )
-from isaprofile.package.bagit import decode_path, encode_path, manifest_txt, parse_manifest
 
 
 def leftovers(parent: Path) -> list[str]:
@@ -294,7 +293,7 @@ _SLOW_BUILD = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from isaprofile.package import _io, build_bag
+    from isaprofile.bagit import _io, build_bag
     stage, root = sys.argv[1], Path(sys.argv[2])
     real_write, real_replace = _io.write_all, _io.replace
     def write_all(fd, data):
@@ -356,3 +355,40 @@ def test_bag_info_values_are_folded_and_reserved_labels_ignored(tmp_path: Path) 
     assert "External-Description: line one\n  line two\n" in text
     assert text.count("Payload-Oxum") == 1 and "Payload-Oxum: 5.1" in text
     bagit_python.Bag(str(result.path)).validate()
+
+
+def _imports(module_file: Path) -> set[str]:
+    """Every ``isaprofile`` module a file imports (anywhere in it, lazily or not)."""
+    import ast
+
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(module_file.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("isaprofile"):
+            found.add(node.module)
+            found.update(f"{node.module}.{a.name}" for a in node.names)
+        elif isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name.startswith("isaprofile"))
+    return found
+
+
+def test_the_bagit_engine_knows_nothing_of_the_dataset_and_has_no_import_cycle() -> None:
+    import isaprofile.bagit
+
+    folder = Path(isaprofile.bagit.__file__).parent
+    graph = {f"isaprofile.bagit.{p.stem}": _imports(p) for p in folder.glob("*.py") if p.stem != "__init__"}
+    forbidden = ("model", "harvest", "linked", "isatab", "profile", "package", "dataset", "pipeline")
+    for name, deps in sorted(graph.items()):
+        bad = sorted(
+            d for d in deps if any(d == f"isaprofile.{f}" or d.startswith(f"isaprofile.{f}.") for f in forbidden)
+        )
+        assert not bad, f"{name} imports {bad}"
+    edges = {name: {d for d in deps if d in graph} for name, deps in graph.items()}
+
+    def reaches(start: str, goal: str, seen: set[str]) -> bool:
+        for nxt in edges[start]:
+            if nxt == goal or (nxt not in seen and reaches(nxt, goal, seen | {nxt})):
+                return True
+        return False
+
+    cycles = sorted(name for name in edges if reaches(name, name, {name}))
+    assert not cycles, f"import cycle through {cycles}"

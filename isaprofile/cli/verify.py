@@ -24,8 +24,8 @@ def command(package: str, fmt: str, strict: bool, quiet: bool, workers: int | No
 
     from tqdm import tqdm
 
+    from isaprofile.bagit.verify import verify_package
     from isaprofile.package.metadata_checks import metadata_checks
-    from isaprofile.package.verify import verify_package
 
     bar = tqdm(total=None, unit="B", unit_scale=True, desc="verify", leave=False, file=sys.stderr,
                disable=quiet or not sys.stderr.isatty())  # fmt: skip

@@ -3,7 +3,7 @@
 Order of work: load and validate the dataset; run the PHI gate (:mod:`isaprofile.package.phi`, policy from
 the config's ``phi:`` section; exceptions are recorded in ``phi-exceptions.json``); generate every metadata
 file in memory;
-only then build the bag atomically (:func:`isaprofile.package.build.build_bag`). Nothing is written when
+only then build the bag atomically (:func:`isaprofile.bagit.build.build_bag`). Nothing is written when
 validation or the PHI gate fails (unless ``allow_invalid``), so a refused run leaves nothing behind.
 """
 
@@ -17,18 +17,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
+from isaprofile.bagit.build import build_bag
+from isaprofile.bagit.hashing import FileDigest, hash_files
+from isaprofile.bagit.split import ZENODO, build_split
 from isaprofile.dataset import load_dataset
 from isaprofile.findings.issues import Report
 from isaprofile.findings.render import render
 from isaprofile.harvest.config import find_config, load_config
 from isaprofile.model import Investigation
-from isaprofile.package.build import build_bag
 from isaprofile.package.datapackage import datapackage
-from isaprofile.package.hashing import FileDigest, hash_files
 from isaprofile.package.landing import index_html, previews, readme
 from isaprofile.package.metadata_checks import MARKER
 from isaprofile.package.phi import PhiPolicy, check_phi, exceptions_json
-from isaprofile.package.split import ZENODO, build_split
 
 SPLITS = {"zenodo": {"max_files": ZENODO["max_files"], "max_bytes": ZENODO["max_bytes"]}}
 

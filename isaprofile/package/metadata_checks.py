@@ -5,7 +5,7 @@
 - the RO-Crate ``data/ro-crate-metadata.json``: readable JSON-LD with shipped contexts only, and the
   deposit metadata of its root (licence, creators, dates).
 
-Each check works on a :class:`~isaprofile.package.verify.PackageView`, so folders and zips are checked
+Each check works on a :class:`~isaprofile.bagit.verify.PackageView`, so folders and zips are checked
 alike; the (small) ISA-Tab files are copied to a temporary folder for the reader.
 """
 
@@ -15,9 +15,9 @@ import json
 import tempfile
 from pathlib import Path
 
+from isaprofile.bagit.build import PARTS_INDEX
+from isaprofile.bagit.verify import Check, PackageView
 from isaprofile.findings.issues import Issue, Report, issue
-from isaprofile.package.build import PARTS_INDEX
-from isaprofile.package.verify import Check, PackageView
 
 ISATAB = "data/metadata/isatab/"
 CRATE = "data/ro-crate-metadata.json"

@@ -1,6 +1,6 @@
 """BagIt (RFC 8493) tag files: write and parse ``bagit.txt``, ``bag-info.txt`` and manifests.
 
-This module only makes and reads bytes; :mod:`isaprofile.package.build` writes them durably.
+This module only makes and reads bytes; :mod:`isaprofile.bagit.build` writes them durably.
 
 Public API::
 
@@ -18,11 +18,10 @@ Paths in manifests are relative to the bag (``data/scan.dcm``) with ``/`` separa
 from __future__ import annotations
 
 import datetime as dt
-import io
 import os
 from collections.abc import Iterable, Mapping, Sequence
 
-from isaprofile.package.hashing import ALGORITHMS, FileDigest, hash_stream
+from isaprofile.bagit.hashing import ALGORITHMS, FileDigest, hash_bytes
 
 BAGIT_VERSION = "1.0"
 ENCODING = "UTF-8"
@@ -150,7 +149,7 @@ def tag_files(
 
 
 def _digest_bytes(data: bytes, algorithms: Sequence[str]) -> FileDigest:
-    return hash_stream(io.BytesIO(data), algorithms)
+    return hash_bytes(data, algorithms)
 
 
 def parse_manifest(text: str) -> tuple[dict[str, str], list[tuple[int, str]]]:

@@ -1,14 +1,9 @@
-"""Verify a package (a bag folder, a zipped bag, or a split deposit of part bags).
+"""Verify one bag (RFC 8493), a folder or a zip, whoever made it.
 
 Public API::
 
-    verify_package(path, *, checks=None, workers=None, limits=None, progress=None) -> Report
     verify_bag(view, *, workers=None, progress=None) -> Report
-    PackageView                       what a check receives: .name, .files(), .open(rel), .size(rel)
-
-Checks are the integrator's hook for ISA-Tab structure, RO-Crate and profile validation: a check
-is ``Callable[[PackageView], Report]`` and sees the bag's files by their path in the bag
-(``data/i_investigation.txt``), whether the bag is a folder or a zip (never extracted).
+    verify_one(path, *, checks=(), workers=None, limits=None, progress=None) -> Report
 
 Bag checks: bagit.txt present and well formed; bag-info.txt parsable and its Payload-Oxum right;
 every digest of every manifest recomputed (each file read once for all algorithms); files listed
@@ -21,16 +16,15 @@ found digest.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
-import stat
 import zipfile
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
-from typing import IO, Protocol
 
-from isaprofile.findings.issues import Report, issue
-from isaprofile.package.bagit import (
+from isaprofile.bagit.errors import PackageError
+from isaprofile.bagit.hashing import ALGORITHMS, FileDigest, hash_files, hash_stream
+from isaprofile.bagit.paths import check_paths, path_problem
+from isaprofile.bagit.tags import (
     BAG_INFO,
     DECLARATION,
     PAYLOAD_DIR,
@@ -40,89 +34,12 @@ from isaprofile.package.bagit import (
     parse_manifest,
     payload_oxum,
 )
-from isaprofile.package.errors import PackageError
-from isaprofile.package.hashing import ALGORITHMS, FileDigest, Progress, hash_files, hash_stream
-from isaprofile.package.paths import check_paths, path_problem
-from isaprofile.package.ziputil import SafeZip, ZipLimits
+from isaprofile.bagit.views import Check, FolderView, PackageView, ZipView, run_checks
+from isaprofile.bagit.ziputil import SafeZip, ZipLimits
+from isaprofile.findings.issues import Report, issue
+from isaprofile.progress import Progress
 
 _MANIFEST = re.compile(r"^(tag)?manifest-([a-z0-9]+)\.txt$")
-
-
-class PackageView(Protocol):
-    """Read access to one bag's files by their path in the bag, for verification and checks."""
-
-    name: str
-
-    def files(self) -> list[str]: ...
-
-    def open(self, rel: str) -> IO[bytes]: ...
-
-    def size(self, rel: str) -> int: ...
-
-
-Check = Callable[[PackageView], Report]
-
-
-class FolderView:
-    """A bag folder. ``files()`` lists regular files; symlinks and devices become findings."""
-
-    def __init__(self, root: str | os.PathLike[str]) -> None:
-        self.root = Path(root)
-        self.name = str(root)
-        self.report = Report()
-        self._files: list[str] = []
-        for dirpath, dirnames, filenames in os.walk(self.root):
-            base = Path(dirpath)
-            for name in sorted(dirnames + filenames):
-                path = base / name
-                rel = path.relative_to(self.root).as_posix()
-                mode = os.lstat(path).st_mode
-                if stat.S_ISLNK(mode):
-                    self.report.add(issue("unsafe-path", file=self.name, path=rel, reason="symbolic link"))
-                elif stat.S_ISREG(mode):
-                    self._files.append(rel)
-                elif not stat.S_ISDIR(mode):
-                    reason = "device, FIFO or socket"
-                    self.report.add(issue("unsafe-path", file=self.name, path=rel, reason=reason))
-            dirnames[:] = [d for d in dirnames if not (base / d).is_symlink()]
-        self._files.sort()
-
-    def files(self) -> list[str]:
-        return list(self._files)
-
-    def open(self, rel: str) -> IO[bytes]:
-        return open(self.root / rel, "rb")
-
-    def size(self, rel: str) -> int:
-        return (self.root / rel).stat().st_size
-
-    def path(self, rel: str) -> Path:
-        return self.root / rel
-
-
-class ZipView:
-    """A zipped bag read through :class:`SafeZip`: the bag is at the zip's top or in its one folder."""
-
-    def __init__(self, safe: SafeZip) -> None:
-        self.safe = safe
-        self.name = safe.path
-        names = list(safe.members)
-        tops = {n.split("/", 1)[0] for n in names if "/" in n}
-        self.prefix = ""
-        if DECLARATION not in safe.members and len(tops) == 1:
-            top = next(iter(tops))
-            if all(n.startswith(f"{top}/") for n in names):
-                self.prefix = f"{top}/"
-        self._files = sorted(n[len(self.prefix) :] for n in names)
-
-    def files(self) -> list[str]:
-        return list(self._files)
-
-    def open(self, rel: str) -> IO[bytes]:
-        return self.safe.open(self.prefix + rel)
-
-    def size(self, rel: str) -> int:
-        return self.safe.members[self.prefix + rel].file_size
 
 
 def _read_text(view: PackageView, rel: str, report: Report) -> str | None:
@@ -250,51 +167,28 @@ def _expect_manifests(
             report.add(issue("tag-manifest-missing", file=f"tagmanifest-{algo}.txt", severity="error"))
 
 
-def run_checks(view: PackageView, checks: Iterable[Check]) -> Report:
-    """Run metadata checks; a check that raises becomes a ``package-check-failed`` finding."""
-    report = Report()
-    for check in checks:
-        try:
-            report.merge(check(view))
-        except Exception as exc:  # a broken plug-in must not hide the fixity results
-            name = getattr(check, "__qualname__", repr(check))
-            report.add(issue("package-check-failed", name=name, reason=f"{type(exc).__name__}: {exc}"))
-    return report
-
-
-def verify_package(
-    path: str | os.PathLike[str],
+def verify_one(
+    path: Path,
     *,
-    checks: Iterable[Check] | None = None,
+    checks: Iterable[Check] = (),
     workers: int | None = None,
     limits: ZipLimits | None = None,
     progress: Progress | None = None,
 ) -> Report:
-    """Verify a bag folder, a zipped bag or a split deposit (a folder with ``parts-index.json``).
-
-    ``checks`` are the metadata checks run on every bag (none by default; ``isaprofile verify`` passes
-    :func:`isaprofile.package.metadata_checks.metadata_checks`). Unreadable packages give a
-    ``package-unreadable`` finding; nothing is raised for bad content.
-    """
-    from isaprofile.package.split import PARTS_INDEX, verify_split
-
-    path = Path(path)
-    todo = list(checks or ())
+    """Verify one bag, a folder or a zip file, then run ``checks`` on it."""
     if path.is_dir() and not path.is_symlink():
-        if (path / PARTS_INDEX).is_file() and not (path / DECLARATION).exists():
-            return verify_split(path, checks=todo, workers=workers, progress=progress)
         view = FolderView(path)
         report = view.report
         report.merge(verify_bag(view, workers=workers, progress=progress))
-        return report.merge(run_checks(view, todo))
+        return report.merge(run_checks(view, checks))
     if path.is_file() and not path.is_symlink():
         try:
             safe = SafeZip(path, limits)
         except PackageError as exc:
             return Report([issue("package-unreadable", file=str(path), reason=exc.issue.message)])
         with safe:
-            view = ZipView(safe)
+            zview = ZipView(safe)
             report = Report(list(safe.report.issues))
-            report.merge(verify_bag(view, workers=workers, progress=progress))
-            return report.merge(run_checks(view, todo))
+            report.merge(verify_bag(zview, workers=workers, progress=progress))
+            return report.merge(run_checks(zview, checks))
     return Report([issue("package-unreadable", file=str(path), reason="not a folder or a zip file")])

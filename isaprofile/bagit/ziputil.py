@@ -28,10 +28,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from isaprofile.bagit import _io
+from isaprofile.bagit.errors import UnsafeZipError
+from isaprofile.bagit.paths import check_paths, path_problem
 from isaprofile.findings.issues import Report, issue
-from isaprofile.package import _io
-from isaprofile.package.errors import UnsafeZipError
-from isaprofile.package.paths import check_paths, path_problem
 
 STORED_SUFFIXES = (".gz", ".zip", ".png", ".jpg", ".jpeg", ".bz2", ".xz", ".zst", ".7z", ".tgz", ".mp4")
 LEVEL = 6
@@ -87,7 +87,7 @@ def write_zip(
 ) -> None:
     """Zip every file below ``folder`` into the new file ``out``, under the top folder ``root``.
 
-    Writes go through :mod:`isaprofile.package._io` (fsynced when ``durable``); the caller
+    Writes go through :mod:`isaprofile.bagit._io` (fsynced when ``durable``); the caller
     renames ``out`` into place.
     """
     folder = Path(folder)

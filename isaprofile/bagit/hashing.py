@@ -2,17 +2,20 @@
 
 Public API::
 
+    Hasher(algorithms)                    the one chunked multi-digest hasher (.update, .result)
+    hash_stream(fh, algorithms) -> FileDigest
     hash_file(path, algorithms=ALGORITHMS) -> FileDigest
     copy_and_hash(src, dst, algorithms=ALGORITHMS, *, label=None, durable=True) -> FileDigest
     hash_files(paths: Mapping[K, Path], *, algorithms, workers=None, progress=None) -> dict[K, FileDigest]
     copy_files(pairs: Mapping[K, tuple[Path, Path]], *, algorithms, workers=None, progress=None,
                durable=True) -> dict[K, FileDigest]
 
-``progress`` is called with a number of bytes each time more bytes are done (per chunk when
-serial, per file when parallel), so a CLI can drive a tqdm bar in bytes with rate and ETA.
-Memory per worker is one chunk (1 MiB) whatever the file size. Source read errors raise
-:class:`~isaprofile.package.errors.InputVanishedError`; destination errors raise
-:class:`~isaprofile.package.errors.DiskFullError` (ENOSPC) or ``WriteFailedError``.
+``progress`` (an :data:`isaprofile.progress.Progress`) is called with a number of bytes each time
+more bytes are done (per chunk when serial, per file when parallel), so a CLI can drive a tqdm bar
+in bytes with rate and ETA. Memory per worker is one chunk (1 MiB) whatever the file size. Work is
+spread with :func:`isaprofile.engine.map_files`, small files batched per task. Source read errors
+raise :class:`~isaprofile.bagit.errors.InputVanishedError`; destination errors raise
+:class:`~isaprofile.bagit.errors.DiskFullError` (ENOSPC) or ``WriteFailedError``.
 """
 
 from __future__ import annotations
@@ -21,13 +24,14 @@ import errno
 import hashlib
 import os
 from collections.abc import Callable, Hashable, Iterable, Mapping
-from concurrent.futures import FIRST_EXCEPTION, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, TypeVar
+from typing import IO, Any, TypeVar
 
-from isaprofile.package import _io
-from isaprofile.package.errors import DiskFullError, InputVanishedError, PackageError, WriteFailedError
+from isaprofile.bagit import _io
+from isaprofile.bagit.errors import DiskFullError, InputVanishedError, PackageError, WriteFailedError
+from isaprofile.engine import map_files
+from isaprofile.progress import Progress
 
 ALGORITHMS: tuple[str, ...] = ("sha256", "sha512")
 CHUNK = 1 << 20
@@ -35,7 +39,21 @@ CHUNK = 1 << 20
 PARALLEL_MIN_BYTES = 16 << 20
 
 K = TypeVar("K", bound=Hashable)
-Progress = Callable[[int], None]
+
+__all__ = [
+    "ALGORITHMS",
+    "CHUNK",
+    "FileDigest",
+    "Hasher",
+    "Progress",
+    "copy_and_hash",
+    "copy_files",
+    "default_workers",
+    "hash_file",
+    "hash_files",
+    "hash_stream",
+    "io_error",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,32 +64,63 @@ class FileDigest:
     digests: dict[str, str]
 
 
-def _new(algorithms: Iterable[str]) -> list[tuple[str, hashlib._Hash]]:
-    return [(name, hashlib.new(name)) for name in algorithms]
+class Hasher:
+    """Several digests of one byte stream, fed chunk by chunk; the library's only hashing loop."""
+
+    __slots__ = ("_hashers", "size")
+
+    def __init__(self, algorithms: Iterable[str] = ALGORITHMS) -> None:
+        self._hashers = [(name, hashlib.new(name)) for name in algorithms]
+        self.size = 0
+
+    def update(self, chunk: bytes | memoryview) -> None:
+        for _, h in self._hashers:
+            h.update(chunk)
+        self.size += len(chunk)
+
+    def result(self) -> FileDigest:
+        return FileDigest(self.size, {name: h.hexdigest() for name, h in self._hashers})
+
+    def feed(
+        self,
+        fh: IO[bytes],
+        *,
+        progress: Progress | None = None,
+        sink: Callable[[memoryview], object] | None = None,
+    ) -> None:
+        """Read ``fh`` to its end one chunk at a time, digesting (and handing to ``sink``) each chunk."""
+        buf = bytearray(CHUNK)
+        view = memoryview(buf)
+        readinto = getattr(fh, "readinto", None)
+        while True:
+            n = readinto(view) if readinto is not None else _read_into(fh, view)
+            if not n:
+                break
+            chunk = view[:n]
+            self.update(chunk)
+            if sink is not None:
+                sink(chunk)
+            if progress is not None:
+                progress(n)
 
 
 def hash_stream(
-    fh: BinaryIO, algorithms: Iterable[str] = ALGORITHMS, *, progress: Progress | None = None
+    fh: IO[bytes], algorithms: Iterable[str] = ALGORITHMS, *, progress: Progress | None = None
 ) -> FileDigest:
     """Digest everything readable from ``fh`` in one pass, one chunk in memory at a time."""
-    hashers = _new(algorithms)
-    buf = bytearray(CHUNK)
-    view = memoryview(buf)
-    size = 0
-    while True:
-        n = fh.readinto(view) if hasattr(fh, "readinto") else _read_into(fh, view)
-        if not n:
-            break
-        chunk = view[:n]
-        for _, h in hashers:
-            h.update(chunk)
-        size += n
-        if progress is not None:
-            progress(n)
-    return FileDigest(size, {name: h.hexdigest() for name, h in hashers})
+    hasher = Hasher(algorithms)
+    hasher.feed(fh, progress=progress)
+    return hasher.result()
 
 
-def _read_into(fh: BinaryIO, view: memoryview) -> int:
+def hash_bytes(data: bytes, algorithms: Iterable[str] = ALGORITHMS) -> FileDigest:
+    """Digest bytes already in memory (generated metadata, tag files)."""
+    hasher = Hasher(algorithms)
+    hasher.update(data)
+    return hasher.result()
+
+
+def _read_into(fh: IO[bytes], view: memoryview) -> int:
     data = fh.read(len(view))
     view[: len(data)] = data
     return len(data)
@@ -104,10 +153,7 @@ def copy_and_hash(
     names ``dst`` in errors (its path inside the package).
     """
     name = label or str(dst)
-    hashers = _new(algorithms)
-    buf = bytearray(CHUNK)
-    view = memoryview(buf)
-    size = 0
+    hasher = Hasher(algorithms)
     try:
         fh = _io.open_read(src)
     except OSError as exc:
@@ -119,27 +165,19 @@ def copy_and_hash(
             raise InputVanishedError(str(src), reason=exc.strerror or "fstat failed") from None
         out = _open_dst(dst, name)
         try:
-            while True:
-                try:
-                    n = fh.readinto(view)
-                except OSError as exc:
-                    raise InputVanishedError(str(src), reason=exc.strerror or "read failed") from None
-                if not n:
-                    break
-                chunk = view[:n]
-                for _, h in hashers:
-                    h.update(chunk)
-                _write(out, chunk, name)
-                size += n
-                if progress is not None:
-                    progress(n)
-            if size != expected:
+            try:
+                hasher.feed(fh, progress=progress, sink=lambda chunk: _write(out, chunk, name))
+            except PackageError:
+                raise
+            except OSError as exc:
+                raise InputVanishedError(str(src), reason=exc.strerror or "read failed") from None
+            if hasher.size != expected:
                 raise InputVanishedError(str(src), reason="the file changed size while it was read")
             if durable:
                 _sync(out, name)
         finally:
             os.close(out)
-    return FileDigest(size, {n: h.hexdigest() for n, h in hashers})
+    return hasher.result()
 
 
 def io_error(exc: OSError, name: str) -> PackageError:
@@ -197,8 +235,7 @@ def hash_files(
     """Digest many files, spread over ``workers`` processes (serial for few or small files)."""
     algos = tuple(algorithms)
     jobs = {key: (hash_file, (Path(p), algos)) for key, p in paths.items()}
-    sizes = {key: _size(Path(p)) for key, p in paths.items()}
-    return _run(jobs, sizes, workers, progress)
+    return _run(jobs, workers, progress, lambda key: _size(Path(paths[key])))
 
 
 def copy_files(
@@ -216,8 +253,7 @@ def copy_files(
     for key, (src, dst) in pairs.items():
         label = labels.get(key) if labels else None
         jobs[key] = (_copy_job, (Path(src), Path(dst), algos, label, durable))
-    sizes = {key: _size(Path(src)) for key, (src, _) in pairs.items()}
-    return _run(jobs, sizes, workers, progress)
+    return _run(jobs, workers, progress, lambda key: _size(Path(pairs[key][0])))
 
 
 def _copy_job(
@@ -231,33 +267,35 @@ def _copy_job(
     return copy_and_hash(src, dst, algos, label=label, durable=durable, progress=progress)
 
 
+Job = tuple[Callable[..., FileDigest], tuple[Any, ...]]
+
+
+def _apply(job: Job) -> FileDigest:
+    fn, args = job
+    return fn(*args)
+
+
 def _run(
-    jobs: Mapping[K, tuple[Callable[..., FileDigest], tuple]],
-    sizes: Mapping[K, int],
+    jobs: Mapping[K, Job],
     workers: int | None,
     progress: Progress | None,
+    size_of: Callable[[K], int],
 ) -> dict[K, FileDigest]:
     out: dict[K, FileDigest] = {}
+    if workers is not None and workers <= 1 or len(jobs) < 2:
+        for key, (fn, args) in jobs.items():
+            out[key] = fn(*args, progress=progress)
+        return out
+    sizes = {key: size_of(key) for key in jobs}
     if _serial(workers, sizes.values(), len(jobs)):
         for key, (fn, args) in jobs.items():
             out[key] = fn(*args, progress=progress)
         return out
-    n = min(workers or default_workers(), len(jobs))
     # largest first: the pool finishes together instead of waiting for one late big file
     order = sorted(jobs, key=lambda k: -sizes[k])
-    with ProcessPoolExecutor(max_workers=n) as pool:
-        futures: dict[Future[FileDigest], K] = {pool.submit(jobs[k][0], *jobs[k][1]): k for k in order}
-        pending = set(futures)
-        try:
-            while pending:
-                done, pending = wait(pending, return_when=FIRST_EXCEPTION)
-                for fut in done:
-                    digest = fut.result()  # re-raises a worker's typed error
-                    out[futures[fut]] = digest
-                    if progress is not None:
-                        progress(digest.size)
-        except BaseException:
-            for fut in pending:
-                fut.cancel()
-            raise
+    n = workers or default_workers()
+    for key, digest in zip(order, map_files(_apply, [jobs[k] for k in order], n), strict=True):
+        out[key] = digest  # a worker's typed error is re-raised here and stops the pool
+        if progress is not None:
+            progress(digest.size)
     return {key: out[key] for key in jobs}
