@@ -7,6 +7,8 @@ Public API::
     hash_file(path, algorithms=ALGORITHMS) -> FileDigest
     copy_and_hash(src, dst, algorithms=ALGORITHMS, *, label=None, durable=True) -> FileDigest
     hash_files(paths: Mapping[K, Path], *, algorithms, workers=None, progress=None) -> dict[K, FileDigest]
+    iter_file_digests(paths, algorithms, *, workers=None, total_bytes=None, progress=None)
+                                          -> Iterator[FileDigest | str], streamed, in order
     copy_files(pairs: Mapping[K, tuple[Path, Path]], *, algorithms, workers=None, progress=None,
                durable=True) -> dict[K, FileDigest]
 
@@ -23,7 +25,8 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
-from collections.abc import Callable, Hashable, Iterable, Mapping
+import threading
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, TypeVar
@@ -53,6 +56,7 @@ __all__ = [
     "hash_files",
     "hash_stream",
     "io_error",
+    "iter_file_digests",
 ]
 
 
@@ -62,6 +66,17 @@ class FileDigest:
 
     size: int
     digests: dict[str, str]
+
+
+_BUFFERS = threading.local()
+
+
+def _buffer() -> memoryview:
+    """One reusable chunk buffer per thread (allocating 1 MiB per small file costs more than hashing it)."""
+    view = getattr(_BUFFERS, "view", None)
+    if view is None:
+        view = _BUFFERS.view = memoryview(bytearray(CHUNK))
+    return view
 
 
 class Hasher:
@@ -89,8 +104,7 @@ class Hasher:
         sink: Callable[[memoryview], object] | None = None,
     ) -> None:
         """Read ``fh`` to its end one chunk at a time, digesting (and handing to ``sink``) each chunk."""
-        buf = bytearray(CHUNK)
-        view = memoryview(buf)
+        view = _buffer()
         readinto = getattr(fh, "readinto", None)
         while True:
             n = readinto(view) if readinto is not None else _read_into(fh, view)
@@ -299,3 +313,43 @@ def _run(
         if progress is not None:
             progress(digest.size)
     return {key: out[key] for key in jobs}
+
+
+def _digest_or_reason(job: tuple[str, tuple[str, ...]]) -> FileDigest | str:
+    path, algos = job
+    try:
+        with _io.open_read(path) as fh:
+            return hash_stream(fh, algos)
+    except OSError as exc:
+        return exc.strerror or type(exc).__name__
+
+
+def iter_file_digests(
+    paths: Sequence[str],
+    algorithms: Iterable[str] = ALGORITHMS,
+    *,
+    workers: int | None = None,
+    total_bytes: int | None = None,
+    progress: Progress | None = None,
+) -> Iterator[FileDigest | str]:
+    """The digests of ``paths``, in their order, streamed one by one (nothing is kept here).
+
+    An unreadable file yields the reason (a ``str``) instead of raising, so a verifier can report
+    it and go on. Serial for one worker, few files or fewer than ``PARALLEL_MIN_BYTES`` in all
+    (``total_bytes``, when the caller knows it); else on :func:`isaprofile.engine.map_files`.
+    """
+    algos = tuple(algorithms)
+    n = default_workers() if workers is None else workers
+    small = total_bytes is not None and total_bytes < PARALLEL_MIN_BYTES
+    if n <= 1 or len(paths) < 2 or small:
+        for path in paths:
+            try:
+                with _io.open_read(path) as fh:
+                    yield hash_stream(fh, algos, progress=progress)
+            except OSError as exc:
+                yield exc.strerror or type(exc).__name__
+        return
+    for result in map_files(_digest_or_reason, [(p, algos) for p in paths], n):
+        if progress is not None and isinstance(result, FileDigest):
+            progress(result.size)
+        yield result

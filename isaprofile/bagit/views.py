@@ -2,7 +2,7 @@
 
 Public API::
 
-    PackageView                       .name, .files(), .open(rel), .size(rel)
+    PackageView                       .name, .files(), .open(rel), .size(rel), .is_dir(rel)
     FolderView(root) / ZipView(safe)  a bag folder / a zipped bag (never extracted)
     Check = Callable[[PackageView], Report]
     run_checks(view, checks) -> Report
@@ -36,33 +36,44 @@ class PackageView(Protocol):
 
     def size(self, rel: str) -> int: ...
 
+    def is_dir(self, rel: str) -> bool: ...
+
 
 Check = Callable[[PackageView], Report]
 
 
 class FolderView:
-    """A bag folder. ``files()`` lists regular files; symlinks and devices become findings."""
+    """A bag folder. ``files()`` lists regular files; symlinks and devices become findings.
+
+    One ``scandir`` pass: the file list, the folders and every size come from it (no second walk).
+    """
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
         self.name = str(root)
         self.report = Report()
-        self._files: list[str] = []
-        for dirpath, dirnames, filenames in os.walk(self.root):
-            base = Path(dirpath)
-            for name in sorted(dirnames + filenames):
-                path = base / name
-                rel = path.relative_to(self.root).as_posix()
-                mode = os.lstat(path).st_mode
-                if stat.S_ISLNK(mode):
-                    self.report.add(issue("unsafe-path", file=self.name, path=rel, reason="symbolic link"))
-                elif stat.S_ISREG(mode):
-                    self._files.append(rel)
-                elif not stat.S_ISDIR(mode):
+        self._sizes: dict[str, int] = {}
+        self._dirs: set[str] = set()
+        self._walk(os.fspath(self.root), "")
+        self._files = sorted(self._sizes)
+
+    def _walk(self, folder: str, prefix: str) -> None:
+        with os.scandir(folder) as it:
+            entries = sorted(it, key=lambda e: e.name)
+        for entry in entries:
+            rel = prefix + entry.name
+            if entry.is_symlink():
+                self.report.add(issue("unsafe-path", file=self.name, path=rel, reason="symbolic link"))
+            elif entry.is_dir(follow_symlinks=False):
+                self._dirs.add(rel)
+                self._walk(entry.path, rel + "/")
+            elif entry.is_file(follow_symlinks=False):
+                self._sizes[rel] = entry.stat(follow_symlinks=False).st_size
+            else:
+                mode = entry.stat(follow_symlinks=False).st_mode
+                if not stat.S_ISREG(mode):
                     reason = "device, FIFO or socket"
                     self.report.add(issue("unsafe-path", file=self.name, path=rel, reason=reason))
-            dirnames[:] = [d for d in dirnames if not (base / d).is_symlink()]
-        self._files.sort()
 
     def files(self) -> list[str]:
         return list(self._files)
@@ -71,7 +82,11 @@ class FolderView:
         return open(self.root / rel, "rb")
 
     def size(self, rel: str) -> int:
-        return (self.root / rel).stat().st_size
+        got = self._sizes.get(rel)
+        return got if got is not None else (self.root / rel).stat().st_size
+
+    def is_dir(self, rel: str) -> bool:
+        return rel in self._dirs
 
     def path(self, rel: str) -> Path:
         return self.root / rel
@@ -91,6 +106,16 @@ class ZipView:
             if all(n.startswith(f"{top}/") for n in names):
                 self.prefix = f"{top}/"
         self._files = sorted(n[len(self.prefix) :] for n in names)
+        self._dirs: set[str] = set()
+        for rel in self._files:
+            parts = rel.split("/")[:-1]
+            self._dirs.update("/".join(parts[: i + 1]) for i in range(len(parts)))
+        for info in safe.directories:
+            name = info.filename.rstrip("/")
+            if name.startswith(self.prefix.rstrip("/")) and self.prefix:
+                name = name[len(self.prefix) :]
+            if name:
+                self._dirs.add(name)
 
     def files(self) -> list[str]:
         return list(self._files)
@@ -100,6 +125,9 @@ class ZipView:
 
     def size(self, rel: str) -> int:
         return self.safe.members[self.prefix + rel].file_size
+
+    def is_dir(self, rel: str) -> bool:
+        return rel in self._dirs
 
 
 def run_checks(view: PackageView, checks: Iterable[Check]) -> Report:

@@ -135,6 +135,7 @@ class SafeZip:
         self.limits = limits or ZipLimits()
         self.report = Report()
         self.members: dict[str, zipfile.ZipInfo] = {}
+        self.directories: list[zipfile.ZipInfo] = []  # the safe folder entries (a bag's data/ may be empty)
         try:
             self._zf = zipfile.ZipFile(self.path)
         except (OSError, zipfile.BadZipFile, ValueError) as exc:
@@ -179,9 +180,11 @@ class SafeZip:
                 self._refuse("zip-bomb", name, f"compression ratio beyond {self.limits.max_ratio:g}:1")
             elif info.flag_bits & 0x1:
                 self._refuse("zip-invalid", name, "encrypted member")
-            elif not info.is_dir():
+            elif info.is_dir():
+                self.directories.append(info)
+            else:
                 candidates[name] = info
-        collisions = check_paths((n for n in candidates if counts[n] == 1), file=self.path)
+        collisions = check_paths((n for n in candidates if counts[n] == 1), file=self.path, unportable=None)
         refused = {i.path for i in collisions}
         self.report.merge(collisions)
         self.members = {n: i for n, i in sorted(candidates.items()) if counts[n] == 1 and n not in refused}
