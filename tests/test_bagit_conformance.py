@@ -350,6 +350,16 @@ def _symlink(root: Path) -> None:
     append_manifest(root, "{digest}  data/link.txt\n")
 
 
+def _info_blank_line(root: Path) -> None:
+    write_bag(root, info=[])
+    put(root, "bag-info.txt", b"Source-Organization: Example\n\nContact-Name: Jane\n")
+
+
+def _manifest_blank_line(root: Path) -> None:
+    write_bag(root)
+    edit(root, "manifest-sha256.txt", lambda b: b + b"\n")
+
+
 def _latin1_v1(root: Path) -> None:
     write_bag(root, encoding="ISO-8859-1", info=[("Contact-Name", "Ren\u00e9e")])
 
@@ -402,6 +412,7 @@ CASES: list[tuple[str, Callable[[Path], None], str, set[str]]] = [
     ("tag-manifest-lists-not-every-tag-file", _tagmanifest_partial, WARNING, {"tag-file-unlisted"}),  # §2.2.1 SHOULD
     ("iso-8859-1-in-1.0", _latin1_v1, WARNING, {"bag-declaration"}),  # §2.1.1: ENCODING SHOULD be UTF-8
     ("bagging-date-not-iso", _bad_date, WARNING, {"bag-info-invalid"}),
+    ("bag-info-blank-line", _info_blank_line, WARNING, {"bag-info-invalid"}),
     ("newer-minor-version", _newer_minor, WARNING, {"bag-declaration"}),
     ("unicode-normalisation-twins", _normalisation, WARNING, {"path-collision"}),  # §6.2 (LoC suite: warning)
     ("windows-reserved-and-trailing-dot", _windows_name, WARNING, {"unportable-name"}),
@@ -434,6 +445,7 @@ CASES: list[tuple[str, Callable[[Path], None], str, set[str]]] = [
     ("manifest-lists-a-file-twice", _duplicate_entry, INVALID, {"manifest-invalid"}),  # §2.1.3 exactly once
     ("manifest-with-bom", _manifest_bom, INVALID, {"tag-file-encoding"}),  # §2.4
     ("manifest-last-line-unterminated", _no_final_newline, INVALID, {"manifest-invalid"}),  # §2.4
+    ("manifest-blank-line", _manifest_blank_line, INVALID, {"manifest-invalid"}),  # §2.1.3 every line
     ("manifest-unsupported-algorithm", _unknown_algorithm, INVALID, {"manifest-invalid"}),
     ("manifest-lists-a-folder", _manifest_lists_folder, INVALID, {"manifest-invalid"}),  # §2.1.3
     ("payload-symlink", _symlink, INVALID, {"unsafe-path", "file-missing-from-payload"}),  # §7.2
@@ -472,6 +484,8 @@ BAGIT_PYTHON_DIFFERS: dict[str, str] = {
     "lists no payload manifest)",
     "manifest-with-bom": "§2.4: UTF-8 tag files MUST NOT begin with a byte-order mark",
     "manifest-last-line-unterminated": "§2.4: each line MUST end with LF, CR or CRLF",
+    "manifest-blank-line": "§2.1.3: each line of a manifest MUST be 'checksum filepath'; bagit-python skips "
+    "blank lines (and '#' lines)",
     "manifest-unsupported-algorithm": "a manifest whose algorithm cannot be computed cannot be verified; "
     "bagit-python skips it silently and calls the bag valid",
     "fetch-not-in-manifest": "§2.2.3: every file in fetch.txt MUST be listed in every payload manifest",

@@ -32,8 +32,8 @@ with the section of the RFC each comes from, is in docs/packaging.md ("verify").
 - names that collide after case folding / Unicode normalisation, or that Windows cannot hold, are
   warnings.
 
-Memory: every file is read once for all its algorithms; expected digests are kept as bytes,
-computed digests are compared as they stream in and dropped.
+Memory: every file is read once for all its algorithms; expected digests are kept as one compact
+``bytes`` per path (:class:`Expected`), computed digests are compared as they stream in and dropped.
 """
 
 from __future__ import annotations
@@ -41,9 +41,9 @@ from __future__ import annotations
 import codecs
 import hashlib
 import re
-import unicodedata
+import sys
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -107,7 +107,42 @@ class Manifest:
     name: str
     tag: bool
     algorithm: str  # the hashlib name
-    paths: set[str]
+    index: int  # its number in :class:`Expected`
+
+
+class Expected:
+    """Path -> the digests the manifests list for it, one compact ``bytes`` per path.
+
+    Each blob is ``[manifest index][digest bytes]...``; with two manifests that is about 100 bytes per
+    file besides the path, instead of a list of tuples of hex strings.
+    """
+
+    def __init__(self) -> None:
+        self.sizes: list[int] = []  # digest length in bytes, by manifest index
+        self.blobs: dict[str, bytes] = {}
+
+    def manifest(self, digest_size: int) -> int:
+        self.sizes.append(digest_size)
+        return len(self.sizes) - 1
+
+    def add(self, path: str, index: int, digest: bytes) -> bool:
+        """Record ``digest`` for ``path`` in manifest ``index``; ``False`` when it was already listed there."""
+        if self.listed_by(path, index):
+            return False
+        self.blobs[path] = self.blobs.get(path, b"") + bytes((index,)) + digest
+        return True
+
+    def entries(self, path: str) -> Iterator[tuple[int, bytes]]:
+        blob = self.blobs.get(path, b"")
+        i = 0
+        while i < len(blob):
+            index = blob[i]
+            end = i + 1 + self.sizes[index]
+            yield index, blob[i + 1 : end]
+            i = end
+
+    def listed_by(self, path: str, index: int) -> bool:
+        return any(i == index for i, _ in self.entries(path))
 
 
 # -- text tag files ------------------------------------------------------------------------------
@@ -205,7 +240,8 @@ class _Bag:
         self.progress = progress
         self.report = Report()
         self.files = view.files()
-        self.present = set(self.files)
+        sizes = getattr(view, "sizes", None)
+        self.present: Collection[str] = sizes if isinstance(sizes, dict) else set(self.files)
         self.decl = Declaration()
         self.info: list[tuple[str, str]] = []
 
@@ -237,7 +273,7 @@ class _Bag:
         self.bag_info()
         ours = any(label == "Bag-Software-Agent" and value == SOFTWARE for label, value in self.info)
         manifests, expected = self.manifests(ours)
-        fetched = self.fetch(manifests)
+        fetched = self.fetch(manifests, expected)
         self.completeness(manifests, expected, fetched, ours)
         self.fixity(manifests, expected)
         self.oxum()
@@ -269,7 +305,10 @@ class _Bag:
         for n, line, done in lines(text):
             if not done:
                 self.add(issue("bag-info-invalid", file=BAG_INFO, line=n, reason="the last line has no line end"))
-            if line[:1] in (" ", "\t") and line.strip():
+            if not line.strip():  # not a metadata element, and no rule against it: only odd
+                self.add(issue("bag-info-invalid", file=BAG_INFO, line=n, reason="a blank line", severity="warning"))
+                continue
+            if line[:1] in (" ", "\t"):
                 if not fields:
                     self.add(
                         issue("bag-info-invalid", file=BAG_INFO, line=n, reason="a continuation line before any label")
@@ -305,9 +344,9 @@ class _Bag:
                 )
 
     # manifests, §2.1.3 and §2.2.1
-    def manifests(self, ours: bool) -> tuple[list[Manifest], dict[str, list[tuple[int, bytes]]]]:
+    def manifests(self, ours: bool) -> tuple[list[Manifest], Expected]:
         manifests: list[Manifest] = []
-        expected: dict[str, list[tuple[int, bytes]]] = {}
+        expected = Expected()
         for rel in self.files:
             m = _MANIFEST.match(rel)
             if not m:
@@ -328,17 +367,20 @@ class _Bag:
             text = self.text(rel)
             if text is None:
                 continue
-            manifest = Manifest(rel, bool(m.group(1)), name, set())
-            self._entries(manifest, len(manifests), text, expected)
+            if len(manifests) > 255:
+                self.add(issue("manifest-invalid", file=rel, line=1, reason="more than 256 manifests"))
+                continue
+            index = expected.manifest(hashlib.new(name).digest_size)
+            manifest = Manifest(rel, bool(m.group(1)), name, index)
+            self._entries(manifest, text, expected)
             manifests.append(manifest)
         if not any(not m.tag for m in manifests):
             self.add(issue("manifest-missing", file="manifest-sha256.txt"))
         self._expect(manifests, ours)
         return manifests, expected
 
-    def _entries(self, manifest: Manifest, index: int, text: str, expected: dict[str, list[tuple[int, bytes]]]) -> None:
-        size = hashlib.new(manifest.algorithm).digest_size * 2
-        folded: dict[str, str] = {}
+    def _entries(self, manifest: Manifest, text: str, expected: Expected) -> None:
+        size = expected.sizes[manifest.index] * 2
         rel = manifest.name
         for n, line, done in lines(text):
             if not done:
@@ -369,20 +411,13 @@ class _Bag:
             if why:
                 self.add(issue("unsafe-path", file=rel, line=n, path=path, reason=why))
                 continue
-            if path in manifest.paths:
-                self.add(issue("manifest-invalid", file=rel, line=n, reason=f"{path} is listed twice"))
-                continue
-            key = unicodedata.normalize("NFC", path)
-            if key in folded and folded[key] != path:
-                self.add(issue("path-collision", file=rel, path=path, other=folded[key], severity="warning"))
-            folded.setdefault(key, path)
             if self.view.is_dir(path):
                 self.add(
                     issue("manifest-invalid", file=rel, line=n, reason=f"{path} is a folder; manifests list files")
                 )
                 continue
-            manifest.paths.add(path)
-            expected.setdefault(path, []).append((index, bytes.fromhex(digest)))
+            if not expected.add(sys.intern(path), manifest.index, bytes.fromhex(digest)):
+                self.add(issue("manifest-invalid", file=rel, line=n, reason=f"{path} is listed twice"))
 
     def _expect(self, manifests: list[Manifest], ours: bool) -> None:
         names = {m.name for m in manifests}
@@ -395,7 +430,7 @@ class _Bag:
                 self.add(issue("tag-manifest-missing", file=f"tagmanifest-{algo}.txt", severity="error"))
 
     # fetch.txt, §2.2.3
-    def fetch(self, manifests: list[Manifest]) -> set[str]:
+    def fetch(self, manifests: list[Manifest], expected: Expected) -> set[str]:
         listed: set[str] = set()
         if FETCH not in self.present:
             return listed
@@ -422,7 +457,7 @@ class _Bag:
             elif not path.startswith(f"{PAYLOAD_DIR}/"):
                 reasons.append("the target is not a payload file (fetch.txt must not list tag files)")
             else:
-                missing = [mf.name for mf in payload if path not in mf.paths]
+                missing = [mf.name for mf in payload if not expected.listed_by(path, mf.index)]
                 if missing:
                     reasons.append(f"the target is not listed in {', '.join(missing)}")
             if reasons:
@@ -435,39 +470,41 @@ class _Bag:
         return listed
 
     # completeness, §3
-    def completeness(
-        self, manifests: list[Manifest], expected: dict[str, list[tuple[int, bytes]]], fetched: set[str], ours: bool
-    ) -> None:
+    def completeness(self, manifests: list[Manifest], expected: Expected, fetched: set[str], ours: bool) -> None:
         payload = [f for f in self.files if f.startswith(f"{PAYLOAD_DIR}/")]
         names = {m.name for m in manifests}
         tags = [f for f in self.files if not f.startswith(f"{PAYLOAD_DIR}/") and f not in names]
         payload_manifests = [m for m in manifests if not m.tag]
+        missing: list[tuple[int, str]] = []
+        for path in expected.blobs:
+            if path not in self.present:
+                missing.extend((index, path) for index, _ in expected.entries(path))
+        for index, path in sorted(missing):
+            code = "fetch-pending" if path in fetched else "file-missing-from-payload"
+            self.add(issue(code, file=manifests[index].name, path=path))
         for mf in manifests:
-            for path in sorted(mf.paths - self.present):
-                code = "fetch-pending" if path in fetched else "file-missing-from-payload"
-                self.add(issue(code, file=mf.name, path=path))
             if mf.tag:
                 for pm in payload_manifests:
-                    if pm.name not in mf.paths:
+                    if not expected.listed_by(pm.name, mf.index):
                         self.add(issue("tag-manifest-incomplete", file=mf.name, path=pm.name))
                 severity = "error" if ours else "warning"
                 for path in tags:
-                    if path not in mf.paths and not _MANIFEST.match(path):
+                    if not _MANIFEST.match(path) and not expected.listed_by(path, mf.index):
                         self.add(issue("tag-file-unlisted", file=mf.name, path=path, severity=severity))
             elif self.decl.v1:
                 for path in payload:
-                    if path not in mf.paths:
+                    if not expected.listed_by(path, mf.index):
                         self.add(issue("unexpected-file", file=mf.name, path=path))
         if not self.decl.v1 and payload_manifests:  # before 1.0, one manifest listing a file was enough
             for path in payload:
-                if path not in expected or not any(not manifests[i].tag for i, _ in expected[path]):
-                    names_ = ", ".join(m.name for m in payload_manifests)
-                    self.add(issue("unexpected-file", file=names_, path=path))
+                if not any(not manifests[i].tag for i, _ in expected.entries(path)):
+                    listing = ", ".join(m.name for m in payload_manifests)
+                    self.add(issue("unexpected-file", file=listing, path=path))
 
     # fixity, §3
-    def fixity(self, manifests: list[Manifest], expected: dict[str, list[tuple[int, bytes]]]) -> None:
-        todo = [p for p in sorted(expected) if p in self.present]
-        algos = sorted({manifests[i].algorithm for p in todo for i, _ in expected[p]})
+    def fixity(self, manifests: list[Manifest], expected: Expected) -> None:
+        todo = [p for p in sorted(expected.blobs) if p in self.present]
+        algos = sorted({m.algorithm for m in manifests})
         checked = 0
         octets = 0
         for path, got in zip(todo, self._digests(todo, algos), strict=True):
@@ -476,7 +513,7 @@ class _Bag:
                 continue
             checked += 1
             octets += got.size
-            for index, want in expected[path]:
+            for index, want in expected.entries(path):
                 algo = manifests[index].algorithm
                 found = got.digests[algo]
                 if bytes.fromhex(found) != want:

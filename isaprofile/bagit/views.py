@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import stat
+import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import IO, Protocol
@@ -52,23 +53,23 @@ class FolderView:
         self.root = Path(root)
         self.name = str(root)
         self.report = Report()
-        self._sizes: dict[str, int] = {}
+        self.sizes: dict[str, int] = {}  # every regular file -> its size
         self._dirs: set[str] = set()
         self._walk(os.fspath(self.root), "")
-        self._files = sorted(self._sizes)
+        self._files = sorted(self.sizes)
 
     def _walk(self, folder: str, prefix: str) -> None:
         with os.scandir(folder) as it:
             entries = sorted(it, key=lambda e: e.name)
         for entry in entries:
-            rel = prefix + entry.name
+            rel = sys.intern(prefix + entry.name)  # shared with the manifests' copy of the path
             if entry.is_symlink():
                 self.report.add(issue("unsafe-path", file=self.name, path=rel, reason="symbolic link"))
             elif entry.is_dir(follow_symlinks=False):
                 self._dirs.add(rel)
                 self._walk(entry.path, rel + "/")
             elif entry.is_file(follow_symlinks=False):
-                self._sizes[rel] = entry.stat(follow_symlinks=False).st_size
+                self.sizes[rel] = entry.stat(follow_symlinks=False).st_size
             else:
                 mode = entry.stat(follow_symlinks=False).st_mode
                 if not stat.S_ISREG(mode):
@@ -82,7 +83,7 @@ class FolderView:
         return open(self.root / rel, "rb")
 
     def size(self, rel: str) -> int:
-        got = self._sizes.get(rel)
+        got = self.sizes.get(rel)
         return got if got is not None else (self.root / rel).stat().st_size
 
     def is_dir(self, rel: str) -> bool:
