@@ -97,6 +97,10 @@ def write_zip(
     for rel, _ in entries:
         parts = rel.split("/")[:-1]
         dirs.update(f"{root}/{'/'.join(parts[:i])}/" for i in range(1, len(parts) + 1))
+    for dirpath, _, _ in os.walk(folder):  # empty folders too: a bag's data/ must exist even when empty
+        rel = Path(dirpath).relative_to(folder).as_posix()
+        if rel != ".":
+            dirs.add(f"{root}/{rel}/")
     with _io.FdWriter(out, durable=durable) as raw:
         with zipfile.ZipFile(raw, "w", allowZip64=True) as zf:  # type: ignore[arg-type]
             names = [(d, None) for d in dirs] + [(f"{root}/{rel}", path) for rel, path in entries]
