@@ -185,6 +185,10 @@ def _v097_utf16(root: Path) -> None:
     write_bag(root, version="0.97", encoding="UTF-16", algos=("md5",))
 
 
+def _v097_utf16be(root: Path) -> None:  # as the LoC conformance suite's v0.97/valid/UTF-16-encoded-tag-files
+    write_bag(root, version="0.97", encoding="UTF-16BE", algos=("md5",))
+
+
 def _v096_latin1(root: Path) -> None:
     info = [("Source-Organization", "Universit\u00e9 de Gen\u00e8ve"), ("Contact-Name", "Ren\u00e9e")]
     write_bag(root, version="0.96", encoding="ISO-8859-1", algos=("md5",), info=info)
@@ -405,6 +409,7 @@ CASES: list[tuple[str, Callable[[Path], None], str, set[str]]] = [
     ("tag-directory", _tag_dir, VALID, set()),  # §2: optional tag directories
     ("fetch-already-fetched", _fetch_done, VALID, set()),
     ("v0.97-utf-16-tag-files", _v097_utf16, WARNING, {"bag-declaration"}),  # SHOULD be UTF-8
+    ("v0.97-utf-16be-tag-files", _v097_utf16be, WARNING, {"bag-declaration"}),
     ("v0.96-iso-8859-1-tag-files", _v096_latin1, WARNING, {"bag-declaration"}),
     ("v0.97-whitespace-around-colon", _v097_info_spaces, VALID, set()),  # §2.2.2: accepted before 1.0
     ("v0.95-payload-in-one-manifest", _v095_one_manifest, VALID, set()),  # §3: older versions allowed it
