@@ -360,3 +360,16 @@ def test_names_that_only_look_reserved_are_packaged(tmp_path: Path, name: str) -
     src.write_bytes(b"x")
     result = build(tmp_path, payload={name: src})
     assert result.path is not None and verify_package(result.path).issues == []
+
+
+def test_verify_on_two_workers_finds_the_same(bag: Path, monkeypatch) -> None:
+    from isaprofile.bagit import hashing
+
+    flip(bag / PAYLOAD)
+    (bag / "data/scans/series-1/img-001.dcm").unlink()
+    serial = verify_package(bag, workers=1)
+    monkeypatch.setattr(hashing, "PARALLEL_MIN_BYTES", 0)
+    done: list[int] = []
+    parallel = verify_package(bag, workers=2, progress=done.append)
+    assert parallel.issues == serial.issues and parallel.stats == serial.stats
+    assert sum(done) == serial.stats["bytes_checked"]
