@@ -1,7 +1,8 @@
 """Where per-file work runs: in this process, or over a pool of processes.
 
 ``map_files(func, items, workers)`` yields ``func(item)`` for every item, in the order of ``items``
-whatever the number of workers, so results are deterministic. ``func`` must be a module-level
+whatever the number of workers, so results are deterministic. It is the library's one process
+pool (harvest and the BagIt engine's hashing use it). ``func`` must be a module-level
 function (it is pickled for the pool) and should return small values: results travel between
 processes and are consumed one by one, so memory stays bounded by the chunks in flight.
 """
@@ -37,5 +38,11 @@ def map_files(
             yield func(item)
         return
     size = chunksize or default_chunksize(len(items), workers)
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    pool = ProcessPoolExecutor(max_workers=workers)
+    try:
         yield from pool.map(func, items, chunksize=size)
+    except BaseException:
+        # a failed item (or the consumer stopping) must not wait for the rest of the queue
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)

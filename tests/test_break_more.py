@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from isaprofile.bagit.verify import verify_package
 from isaprofile.dataset import DatasetError, load_dataset, validate
 from isaprofile.isatab.write import write_isatab
 from isaprofile.linked.context import read_document, to_graph
@@ -15,7 +16,6 @@ from isaprofile.linked.metadata import check_crate, check_metadata
 from isaprofile.model import Term, Value
 from isaprofile.package.deposit import package_dataset
 from isaprofile.package.metadata_checks import metadata_checks
-from isaprofile.package.verify import verify_package
 from isaprofile.pipeline import check
 from isaprofile.profile.coerce import coerce
 from isaprofile.profile.model import load_profile

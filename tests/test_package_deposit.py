@@ -9,9 +9,9 @@ from pathlib import Path
 import bagit
 from frictionless import Package
 
+from isaprofile.bagit.verify import verify_package
 from isaprofile.package.deposit import package_dataset
 from isaprofile.package.metadata_checks import metadata_checks
-from isaprofile.package.verify import verify_package
 
 
 def test_example_package_is_valid_everywhere(example: Path, tmp_path: Path) -> None:

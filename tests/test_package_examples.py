@@ -11,10 +11,10 @@ import pytest
 from frictionless import Package
 from test_linked_rocrate import _seed_validator_cache
 
+from isaprofile.bagit.verify import verify_package
 from isaprofile.findings.render import render
 from isaprofile.package.deposit import package_dataset
 from isaprofile.package.metadata_checks import metadata_checks
-from isaprofile.package.verify import verify_package
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ["preclinical-liver", "crlm-ct", "enhance-petct"]

@@ -12,10 +12,10 @@ import pytest
 from _package_helpers import BAG_INFO, DATE, build, make_sources
 from click.testing import CliRunner
 
+from isaprofile.bagit.ziputil import write_zip
 from isaprofile.cli.main import cli
 from isaprofile.findings.issues import Report, issue
-from isaprofile.package import build_split, plan_parts, verify_package
-from isaprofile.package.ziputil import write_zip
+from isaprofile.package import build_bag, build_split, plan_parts, verify_package
 
 PAYLOAD = "data/scans/series-0/img-000.dcm"
 MANIFESTS = ("manifest-sha256.txt", "manifest-sha512.txt")
@@ -108,8 +108,10 @@ def test_tag_file_renamed_and_extra(bag: Path) -> None:
     (bag / "bag-info.txt").rename(bag / "bag-info.old")
     report = verify_package(bag)
     assert {("file-missing-from-payload", m, "bag-info.txt") for m in TAGMANIFESTS} | {
-        ("unexpected-file", m, "bag-info.old") for m in TAGMANIFESTS
+        ("tag-file-unlisted", m, "bag-info.old") for m in TAGMANIFESTS
     } == found(report)
+    # without its bag-info.txt the bag no longer says it is ours: an unlisted tag file is then a warning
+    assert {i.severity for i in report.issues if i.code == "tag-file-unlisted"} == {"warning"}
 
 
 def test_tagmanifest_damage(bag: Path) -> None:
@@ -123,8 +125,11 @@ def test_tagmanifest_damage(bag: Path) -> None:
 
 def test_tagmanifest_emptied_leaves_tag_files_unlisted(bag: Path) -> None:
     empty(bag / "tagmanifest-sha512.txt")
-    expected = {"bag-info.txt", "bagit.txt", *MANIFESTS}
-    assert found(verify_package(bag)) == {("unexpected-file", "tagmanifest-sha512.txt", p) for p in expected}
+    assert found(verify_package(bag)) == {
+        ("tag-file-unlisted", "tagmanifest-sha512.txt", "bag-info.txt"),
+        ("tag-file-unlisted", "tagmanifest-sha512.txt", "bagit.txt"),
+    } | {("tag-manifest-incomplete", "tagmanifest-sha512.txt", m) for m in MANIFESTS}
+    assert {i.severity for i in verify_package(bag).issues} == {"error"}  # ours list every tag file
 
 
 def test_manifest_line_garbage_and_symlink(bag: Path) -> None:
@@ -275,3 +280,96 @@ def test_cli_verify_exit_codes_and_json(bag: Path, tmp_path: Path) -> None:
     assert {(i["code"], i["path"]) for i in issues} == {("fixity-mismatch", PAYLOAD)}
     gone = runner.invoke(cli, ["verify", str(tmp_path / "nothing")])
     assert gone.exit_code == 2
+
+
+def _crate(files: dict[str, tuple[str, int]]) -> bytes:
+    graph = [{"@id": "./", "@type": "Dataset", "hasPart": [{"@id": p} for p in files]}]
+    graph += [{"@id": p, "@type": "File", "sha256": sha, "contentSize": str(size)} for p, (sha, size) in files.items()]
+    graph.append({"@id": "#series", "@type": "Dataset", "contentSize": "1"})  # not a file: ignored
+    return json.dumps({"@context": "https://w3id.org/ro/crate/1.2/context", "@graph": graph}).encode()
+
+
+def _deposit(tmp_path: Path, crate) -> Path:
+    """An isaprofile-made bag (its bag-info names a profile) whose crate is made from the copy digests."""
+    from isaprofile.package.metadata_checks import MARKER
+
+    payload = make_sources(tmp_path)
+    return build_bag(
+        tmp_path / "deposit", payload, {}, bag_info={**BAG_INFO, MARKER: "clinical-ct 1"}, bagging_date=DATE,
+        late_metadata=lambda d: {"ro-crate-metadata.json": crate(d)},
+    ).path  # fmt: skip
+
+
+def test_crate_sha256_and_size_are_checked_against_the_manifest(tmp_path: Path) -> None:
+    from isaprofile.package.metadata_checks import check_crate_digests
+
+    good = _deposit(tmp_path / "a", lambda d: _crate({p: (x.digests["sha256"], x.size) for p, x in d.items()}))
+    assert verify_package(good, checks=[check_crate_digests]).issues == []
+
+    def wrong(d):
+        files = {p: (x.digests["sha256"], x.size) for p, x in d.items()}
+        files["scans/series-0/img-000.dcm"] = ("0" * 64, files["scans/series-0/img-000.dcm"][1])
+        files["scans/series-1/img-001.dcm"] = (files["scans/series-1/img-001.dcm"][0], 1)
+        files["scans/gone.dcm"] = ("1" * 64, 5)
+        return _crate(files)
+
+    report = verify_package(_deposit(tmp_path / "b", wrong), checks=[check_crate_digests])
+    crate = "data/ro-crate-metadata.json"
+    assert report.flatten(("code", "file", "path")) == [
+        ("crate-file-mismatch", crate, "data/scans/gone.dcm"),
+        ("crate-file-mismatch", crate, "data/scans/series-0/img-000.dcm"),
+        ("crate-file-mismatch", crate, "data/scans/series-1/img-001.dcm"),
+    ]
+    assert "sha256 is 0000" in report.issues[1].message and "contentSize is 1 " in report.issues[2].message
+
+
+def test_crate_check_skips_bags_made_elsewhere(tmp_path: Path) -> None:
+    from isaprofile.package.metadata_checks import check_crate_digests
+
+    bag = build(tmp_path, metadata={"ro-crate-metadata.json": _crate({"scans/x.dcm": ("0" * 64, 3)})}).path
+    assert verify_package(bag, checks=[check_crate_digests]).issues == []
+
+
+@pytest.mark.parametrize(
+    ("name", "code"),
+    [
+        ("CON", "unportable-name"),
+        ("aux.txt", "unportable-name"),
+        ("scans/COM1.dcm", "unportable-name"),
+        ("scans/lpt9", "unportable-name"),
+        ("scans/a:b.dcm", "unportable-name"),
+        ("a:b.dcm", "unsafe-path"),  # a drive letter
+        ('scans/q"?*<>|.dcm', "unportable-name"),
+        ("scans/trailing.", "unportable-name"),
+        ("scans/trailing ", "unportable-name"),
+        ("scans /x.dcm", "unportable-name"),
+        ("scans/tab\there.dcm", "unportable-name"),
+    ],
+)
+def test_names_windows_cannot_hold_are_refused_at_build(tmp_path: Path, name: str, code: str) -> None:
+    src = tmp_path / "src.bin"
+    src.write_bytes(b"x")
+    result = build(tmp_path, payload={name: src, "scans/ok.dcm": src})
+    assert result.path is None and not (tmp_path / "out").exists()
+    assert result.report.flatten(("code", "path")) == [(code, name)]
+
+
+@pytest.mark.parametrize("name", ["COM0.dcm", "console.txt", "auxiliary/x.dcm", "scans/.keep", "nul-data.txt"])
+def test_names_that_only_look_reserved_are_packaged(tmp_path: Path, name: str) -> None:
+    src = tmp_path / "src.bin"
+    src.write_bytes(b"x")
+    result = build(tmp_path, payload={name: src})
+    assert result.path is not None and verify_package(result.path).issues == []
+
+
+def test_verify_on_two_workers_finds_the_same(bag: Path, monkeypatch) -> None:
+    from isaprofile.bagit import hashing
+
+    flip(bag / PAYLOAD)
+    (bag / "data/scans/series-1/img-001.dcm").unlink()
+    serial = verify_package(bag, workers=1)
+    monkeypatch.setattr(hashing, "PARALLEL_MIN_BYTES", 0)
+    done: list[int] = []
+    parallel = verify_package(bag, workers=2, progress=done.append)
+    assert parallel.issues == serial.issues and parallel.stats == serial.stats
+    assert sum(done) == serial.stats["bytes_checked"]

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from isaprofile.bagit.ziputil import write_zip, zip_date_time
 from isaprofile.package import SafeZip, ZipLimits, verify_package
-from isaprofile.package.ziputil import write_zip, zip_date_time
 
 _BUILD = textwrap.dedent(
     """

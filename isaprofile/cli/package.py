@@ -29,9 +29,9 @@ from isaprofile.findings.render import render
 def command(dataset: str, output: str, as_zip: bool, split: str | None, allow_invalid: bool, profile: str,
             workers: int | None, fmt: str, quiet: bool) -> None:  # fmt: skip
     """Validate DATASET and write a BagIt deposit package with ISA-Tab, RO-Crate and a landing page to OUT."""
+    from isaprofile.bagit.errors import PackageError
     from isaprofile.errors import DatasetError
     from isaprofile.package.deposit import package_dataset
-    from isaprofile.package.errors import PackageError
 
     try:
         if split and as_zip:

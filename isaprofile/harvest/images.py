@@ -26,7 +26,8 @@ __all__ = ["HarvestedImage", "Segment", "collect_files", "harvest_files", "to_pr
 SKIPPED_NAMES = {"DICOMDIR", "Thumbs.db"}
 # kind ("dicom" | "nifti"), absolute path, relative path, sidecar absolute path, sidecar relative path
 Task = tuple[str, str, str, str | None, str | None]
-Progress = Callable[[Iterable[Any], int], Iterable[Any]]
+# wraps the stream of per-file results (e.g. a tqdm bar over it); byte/file counters use isaprofile.progress.Progress
+ResultWrapper = Callable[[Iterable[Any], int], Iterable[Any]]
 
 
 def _rel(path: str, root: str) -> str:
@@ -96,7 +97,7 @@ def harvest_files(
     paths_or_root: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
     *,
     workers: int = 1,
-    progress: Progress | None = None,
+    progress: ResultWrapper | None = None,
     root: str | None = None,
 ) -> tuple[list[HarvestedImage], Report]:
     """Harvest the image headers under ``paths_or_root``: one item per DICOM series, SEG or NIfTI file.

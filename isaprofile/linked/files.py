@@ -2,27 +2,24 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from isaprofile.bagit.hashing import Hasher
 from isaprofile.findings.issues import Report, issue
 from isaprofile.linked._common import FORMATS
 
 FileInfo = tuple[int, str]  # (size in bytes, SHA-256 hex digest)
-_CHUNK = 1 << 20
 
 
 def sha256_file(path: str | Path) -> FileInfo:
-    """Size and SHA-256 of one file, read in 1 MiB chunks."""
-    h = hashlib.sha256()
-    size = 0
+    """Size and SHA-256 of one file, read in 1 MiB chunks (the BagIt engine's one hashing loop)."""
+    hasher = Hasher(("sha256",))
     with open(path, "rb") as fh:
-        while chunk := fh.read(_CHUNK):
-            h.update(chunk)
-            size += len(chunk)
-    return size, h.hexdigest()
+        hasher.feed(fh)
+    digest = hasher.result()
+    return digest.size, digest.digests["sha256"]
 
 
 def scan_files(root: str | Path, paths: Iterable[str]) -> tuple[dict[str, FileInfo], Report]:

@@ -1,6 +1,7 @@
-"""Deposit packages: atomic, reproducible BagIt bags, fixity verification, path safety, PHI gate.
+"""Deposit content: which files go in a package, its metadata, landing page and the PHI gate.
 
-The integrator's entry points (see each module's docstring for the details)::
+The bag itself (build, verify, zip, paths, hashing) is :mod:`isaprofile.bagit`, which knows nothing
+of datasets; its entry points are re-exported here for convenience::
 
     build_bag(dest, payload, metadata, *, bag_info, zip=False, workers=None, progress=None) -> BuildResult
     build_split(dest, payload, metadata, *, bag_info, max_files=100, max_bytes=50e9) -> BuildResult
@@ -14,8 +15,8 @@ Heavy imports (pydicom, nibabel) happen only inside the PHI checks.
 
 from __future__ import annotations
 
-from isaprofile.package.build import BuildResult, build_bag, cleanup_leftovers
-from isaprofile.package.errors import (
+from isaprofile.bagit.build import BuildResult, build_bag, cleanup_leftovers
+from isaprofile.bagit.errors import (
     DestinationNotPackageError,
     DiskFullError,
     InputVanishedError,
@@ -23,11 +24,11 @@ from isaprofile.package.errors import (
     UnsafeZipError,
     WriteFailedError,
 )
-from isaprofile.package.hashing import FileDigest, copy_files, hash_files
+from isaprofile.bagit.hashing import FileDigest, copy_files, hash_files
+from isaprofile.bagit.split import ZENODO, Plan, build_split, plan_parts
+from isaprofile.bagit.verify import PackageView, verify_package
+from isaprofile.bagit.ziputil import SafeZip, ZipLimits, write_zip
 from isaprofile.package.phi import AllowEntry, PhiPolicy, PhiResult, check_phi, exceptions_json
-from isaprofile.package.split import ZENODO, Plan, build_split, plan_parts
-from isaprofile.package.verify import PackageView, verify_package
-from isaprofile.package.ziputil import SafeZip, ZipLimits, write_zip
 
 __all__ = [
     "ZENODO",

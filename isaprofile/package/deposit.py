@@ -4,7 +4,7 @@ The dataset goes through :func:`isaprofile.check` with every layer, PHI gate inc
 is refused exactly when ``isaprofile validate`` calls the dataset invalid (``allow_invalid`` packages it
 anyway and says so in the package; a PHI finding always refuses). The report written into the package
 is that same report. Every metadata file is generated in memory, then the bag is built atomically
-(:func:`isaprofile.package.build.build_bag`), so a refused run leaves nothing behind. The profile
+(:func:`isaprofile.bagit.build.build_bag`), so a refused run leaves nothing behind. The profile
 travels with the package: a built-in one by name and version, a user's YAML file copied in.
 """
 
@@ -18,16 +18,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
+from isaprofile.bagit.build import build_bag
+from isaprofile.bagit.hashing import FileDigest, hash_files
+from isaprofile.bagit.split import ZENODO, build_split
 from isaprofile.findings.issues import Report, issue
 from isaprofile.findings.render import render
 from isaprofile.model import Investigation
-from isaprofile.package.build import build_bag
 from isaprofile.package.datapackage import datapackage
-from isaprofile.package.hashing import FileDigest, hash_files
 from isaprofile.package.landing import index_html, previews, readme
 from isaprofile.package.metadata_checks import MARKER
 from isaprofile.package.phi import exceptions_json
-from isaprofile.package.split import ZENODO, build_split
 from isaprofile.pipeline import ProfileRef, check
 from isaprofile.profile.model import Profile
 
@@ -131,8 +131,8 @@ def package_dataset(
 def verify_package(path: str | Path, *, workers: int | None = None, progress=None) -> Report:
     """Verify a deposit package (folder, zip or split deposit) offline: BagIt fixity and completeness,
     then the pipeline's layers on the ISA-Tab and RO-Crate it holds, with the profile it carries."""
+    from isaprofile.bagit.verify import verify_package as verify_bag
     from isaprofile.package.metadata_checks import metadata_checks
-    from isaprofile.package.verify import verify_package as verify_bag
 
     return verify_bag(path, checks=metadata_checks(), workers=workers, progress=progress)
 

@@ -3,9 +3,12 @@
 - the ISA-Tab in ``data/metadata/isatab/``: structure, and the profile it names with its data files
   resolved against the payload;
 - the RO-Crate ``data/ro-crate-metadata.json``: readable JSON-LD with shipped contexts only, and the
-  deposit metadata of its root (licence, creators, dates).
+  deposit metadata of its root (licence, creators, dates);
+- the RO-Crate's own fixity: every File's ``sha256`` and ``contentSize`` against the bag's SHA-256
+  manifest and the file's size (or, in a split deposit, the parts index), so a crate that describes
+  other bytes than the bag holds is caught even when the bag's manifests are right.
 
-Each check works on a :class:`~isaprofile.package.verify.PackageView`, so folders and zips are checked
+Each check works on a :class:`~isaprofile.bagit.verify.PackageView`, so folders and zips are checked
 alike; the (small) ISA-Tab files are copied to a temporary folder for the reader.
 """
 
@@ -14,10 +17,12 @@ from __future__ import annotations
 import json
 import tempfile
 from pathlib import Path
+from urllib.parse import unquote
 
+from isaprofile.bagit.build import PARTS_INDEX
+from isaprofile.bagit.tags import parse_manifest
+from isaprofile.bagit.verify import Check, PackageView
 from isaprofile.findings.issues import Issue, Report, issue
-from isaprofile.package.build import PARTS_INDEX
-from isaprofile.package.verify import Check, PackageView
 from isaprofile.profile.model import Profile, ProfileError, load_profile
 
 ISATAB = "data/metadata/isatab/"
@@ -147,6 +152,79 @@ def check_crate_in_package(view: PackageView) -> Report:
     return report
 
 
+def _crate_files(doc: object) -> dict[str, tuple[str | None, str | None]]:
+    """Bag path (``data/...``) -> (sha256, contentSize) of every crate entity that states either."""
+    graph = doc.get("@graph") if isinstance(doc, dict) else None
+    out: dict[str, tuple[str | None, str | None]] = {}
+    for ent in graph if isinstance(graph, list) else []:
+        if not isinstance(ent, dict) or not isinstance(ent.get("@id"), str):
+            continue
+        ident = ent["@id"]
+        if ident.startswith("#") or ":" in ident.split("/", 1)[0] or ident in ("./", "ro-crate-metadata.json"):
+            continue
+        sha, size = ent.get("sha256"), ent.get("contentSize")
+        if sha is None and size is None:
+            continue
+        rel = unquote(ident)
+        while rel.startswith("./"):
+            rel = rel[2:]
+        if not rel or rel.endswith("/"):
+            continue  # a folder (a DICOM series) has no digest of its own
+        out[f"data/{rel}"] = (
+            sha if isinstance(sha, str) else None,
+            str(size) if isinstance(size, str | int) and not isinstance(size, bool) else None,
+        )
+    return out
+
+
+def _split_index(view: PackageView) -> dict[str, tuple[str, int]]:
+    """Dataset path -> (sha256, size) from a split deposit's parts index, when there is one."""
+    if PARTS_INDEX not in view.files():
+        return {}
+    with view.open(PARTS_INDEX) as fh:
+        index = json.loads(fh.read())
+    return {
+        f"data/{f['path']}": (f["sha256"], f["size"]) for part in index.get("parts", []) for f in part.get("files", [])
+    }
+
+
+def check_crate_digests(view: PackageView) -> Report:
+    """Each crate File's ``sha256`` and ``contentSize`` agree with the bag (or the parts index)."""
+    report = Report()
+    if not made_by_isaprofile(view) or CRATE not in view.files():
+        return report
+    with view.open(CRATE) as fh:
+        try:
+            doc = json.loads(fh.read())
+        except ValueError:
+            return report  # unreadable JSON is check_crate_in_package's finding
+    claims = _crate_files(doc)
+    if not claims:
+        return report
+    present = set(view.files())
+    manifest: dict[str, str] = {}
+    if "manifest-sha256.txt" in present:
+        with view.open("manifest-sha256.txt") as fh:
+            manifest, _ = parse_manifest(fh.read().decode("utf-8", "replace"))
+    index = _split_index(view)
+    for path, (sha, size) in sorted(claims.items()):
+        if path in present:
+            found_sha, found_size = manifest.get(path), str(view.size(path))
+        elif path in index:
+            found_sha, found_size = index[path][0], str(index[path][1])
+        else:
+            reason = "the crate describes a file the package does not hold"
+            report.add(issue("crate-file-mismatch", file=CRATE, path=path, reason=reason))
+            continue
+        if sha is not None and found_sha is not None and sha.lower() != found_sha.lower():
+            reason = f"sha256 is {sha} in the crate, {found_sha} in the package"
+            report.add(issue("crate-file-mismatch", file=CRATE, path=path, reason=reason))
+        if size is not None and size != found_size:
+            reason = f"contentSize is {size} in the crate, {found_size} bytes in the package"
+            report.add(issue("crate-file-mismatch", file=CRATE, path=path, reason=reason))
+    return report
+
+
 def metadata_checks() -> list[Check]:
     """The checks ``verify`` runs on every bag of a package."""
-    return [check_isatab, check_crate_in_package]
+    return [check_isatab, check_crate_in_package, check_crate_digests]

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import hashlib
 import json
 import math
 import os
@@ -34,10 +33,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from isaprofile.findings.issues import Report, issue
-from isaprofile.package import _io
-from isaprofile.package.bagit import PAYLOAD_DIR, parse_manifest
-from isaprofile.package.build import (
+from isaprofile.bagit import _io
+from isaprofile.bagit.bag import verify_one
+from isaprofile.bagit.build import (
     PARTS_INDEX,
     BuildResult,
     atomic_publish,
@@ -45,17 +43,19 @@ from isaprofile.package.build import (
     write_payload,
     write_tags,
 )
-from isaprofile.package.errors import PackageError
-from isaprofile.package.hashing import (
+from isaprofile.bagit.errors import PackageError
+from isaprofile.bagit.hashing import (
     ALGORITHMS,
-    CHUNK,
     FileDigest,
-    Progress,
+    Hasher,
     hash_file,
     hash_stream,
     io_error,
 )
-from isaprofile.package.ziputil import EPOCH_1980, SafeZip
+from isaprofile.bagit.tags import PAYLOAD_DIR, parse_manifest
+from isaprofile.bagit.ziputil import EPOCH_1980, SafeZip
+from isaprofile.findings.issues import Report, issue
+from isaprofile.progress import Progress
 
 ZENODO = {"max_files": 100, "max_bytes": 50_000_000_000}
 INDEX_FORMAT = "isaprofile-parts-index/1"
@@ -181,12 +181,10 @@ def _write_bundle(bundle: Bundle, sources: Mapping[str, str | os.PathLike[str]],
             info.external_attr = 0o100644 << 16
             info.compress_type = zipfile.ZIP_STORED
             info.file_size = Path(sources[rel]).stat().st_size
-            digest = hashlib.sha256()
+            hasher = Hasher(("sha256",))
             with _io.open_read(sources[rel]) as src, zf.open(info, "w", force_zip64=info.file_size > 2**31) as dst:
-                while chunk := src.read(CHUNK):
-                    digest.update(chunk)
-                    dst.write(chunk)
-            members[info.filename] = (rel, info.file_size, digest.hexdigest())
+                hasher.feed(src, sink=dst.write)
+            members[info.filename] = (rel, info.file_size, hasher.result().digests["sha256"])
     return members
 
 
@@ -297,8 +295,6 @@ def verify_split(
     progress: Progress | None = None,
 ) -> Report:
     """Verify every part of a split deposit as a bag, and the deposit as a whole against its index."""
-    from isaprofile.package.verify import verify_package
-
     folder = Path(folder)
     report = Report()
     raw = (folder / PARTS_INDEX).read_bytes()
@@ -327,7 +323,7 @@ def verify_split(
         if not part.is_dir():
             report.add(issue("part-missing", file=PARTS_INDEX, path=name))
             continue
-        report.merge(Report(_located(verify_package(part, checks=checks, workers=workers, progress=progress), name)))
+        report.merge(Report(_located(verify_one(part, checks=checks, workers=workers, progress=progress), name)))
         copy = part / PARTS_INDEX
         if not copy.is_file() or copy.read_bytes() != raw:
             report.add(
@@ -340,7 +336,7 @@ def verify_split(
 
 def _check_part_files(part: Path, name: str, files: list[dict]) -> list:
     found = []
-    manifest = {}
+    manifest: dict[str, str] = {}
     mpath = part / "manifest-sha256.txt"
     if mpath.is_file():
         manifest, _ = parse_manifest(mpath.read_text(encoding="utf-8"))

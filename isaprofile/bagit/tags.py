@@ -1,6 +1,6 @@
 """BagIt (RFC 8493) tag files: write and parse ``bagit.txt``, ``bag-info.txt`` and manifests.
 
-This module only makes and reads bytes; :mod:`isaprofile.package.build` writes them durably.
+This module only makes and reads bytes; :mod:`isaprofile.bagit.build` writes them durably.
 
 Public API::
 
@@ -10,7 +10,7 @@ Public API::
     bag_info_txt(fields) -> bytes
     manifest_txt(digests: Mapping[str, str]) -> bytes        path -> hex digest, sorted, LF
     tag_files(payload, info, *, algorithms, bagging_date=None, extra_tags=None) -> dict[str, bytes]
-    parse_manifest(text) / parse_bag_info(text) / parse_bagit_txt(text)
+    parse_manifest(text)                          our own manifests (any bag: isaprofile.bagit.bag)
 
 Paths in manifests are relative to the bag (``data/scan.dcm``) with ``/`` separators.
 """
@@ -18,11 +18,10 @@ Paths in manifests are relative to the bag (``data/scan.dcm``) with ``/`` separa
 from __future__ import annotations
 
 import datetime as dt
-import io
 import os
 from collections.abc import Iterable, Mapping, Sequence
 
-from isaprofile.package.hashing import ALGORITHMS, FileDigest, hash_stream
+from isaprofile.bagit.hashing import ALGORITHMS, FileDigest, hash_bytes
 
 BAGIT_VERSION = "1.0"
 ENCODING = "UTF-8"
@@ -150,7 +149,7 @@ def tag_files(
 
 
 def _digest_bytes(data: bytes, algorithms: Sequence[str]) -> FileDigest:
-    return hash_stream(io.BytesIO(data), algorithms)
+    return hash_bytes(data, algorithms)
 
 
 def parse_manifest(text: str) -> tuple[dict[str, str], list[tuple[int, str]]]:
@@ -175,42 +174,3 @@ def parse_manifest(text: str) -> tuple[dict[str, str], list[tuple[int, str]]]:
 
 def _is_hex(text: str) -> bool:
     return len(text) >= 32 and all(c in "0123456789abcdefABCDEF" for c in text)
-
-
-def parse_bag_info(text: str) -> tuple[list[tuple[str, str]], list[tuple[int, str]]]:
-    """bag-info fields in order (continuation lines joined) and ``(line, reason)`` problems."""
-    fields: list[tuple[str, str]] = []
-    problems: list[tuple[int, str]] = []
-    for n, line in enumerate(text.split("\n"), start=1):
-        line = line.rstrip("\r")
-        if not line.strip():
-            continue
-        if line[0] in " \t":
-            if not fields:
-                problems.append((n, "a continuation line before any label"))
-            else:
-                label, value = fields[-1]
-                fields[-1] = (label, f"{value} {line.strip()}")
-            continue
-        if ":" not in line:
-            problems.append((n, "expected 'Label: value'"))
-            continue
-        label, value = line.split(":", 1)
-        fields.append((label.strip(), value.strip()))
-    return fields, problems
-
-
-def parse_bagit_txt(text: str) -> str | None:
-    """``None`` when the declaration is well formed, else the reason it is not."""
-    fields, problems = parse_bag_info(text)
-    if problems:
-        return f"line {problems[0][0]}: {problems[0][1]}"
-    got = dict(fields)
-    if [label for label, _ in fields] != ["BagIt-Version", "Tag-File-Character-Encoding"]:
-        return "expected exactly the lines BagIt-Version and Tag-File-Character-Encoding, in that order"
-    version = got["BagIt-Version"]
-    if not version.replace(".", "").isdigit() or version.count(".") != 1:
-        return "BagIt-Version is not M.N"
-    if got["Tag-File-Character-Encoding"].upper() not in ("UTF-8", "UTF8"):
-        return "isaprofile reads only UTF-8 tag files"
-    return None

@@ -26,14 +26,13 @@ aside package back if the new one never arrived.
 
 Bad input paths (unsafe names, collisions, symlinks, devices) are findings: the build returns a
 :class:`BuildResult` whose ``path`` is ``None`` and writes nothing. Failures that stop a running
-build raise a :class:`~isaprofile.package.errors.PackageError` subclass (input vanished, disk
+build raise a :class:`~isaprofile.bagit.errors.PackageError` subclass (input vanished, disk
 full, write failed) after the temporary folder is removed.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import io
 import os
 import re
 import shutil
@@ -42,13 +41,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from isaprofile.bagit import _io
+from isaprofile.bagit.errors import DestinationNotPackageError
+from isaprofile.bagit.hashing import ALGORITHMS, FileDigest, copy_files, hash_bytes, io_error
+from isaprofile.bagit.paths import check_paths
+from isaprofile.bagit.tags import DECLARATION, PAYLOAD_DIR, tag_files
+from isaprofile.bagit.ziputil import write_zip
 from isaprofile.findings.issues import Report, issue
-from isaprofile.package import _io
-from isaprofile.package.bagit import DECLARATION, PAYLOAD_DIR, tag_files
-from isaprofile.package.errors import DestinationNotPackageError
-from isaprofile.package.hashing import ALGORITHMS, FileDigest, Progress, copy_files, hash_stream, io_error
-from isaprofile.package.paths import check_paths
-from isaprofile.package.ziputil import write_zip
+from isaprofile.progress import Progress
 
 LateMetadata = Callable[[Mapping[str, FileDigest]], Mapping[str, bytes]]  # payload path -> digest => files
 
@@ -219,7 +219,7 @@ def write_payload(
         (data / rel).parent.mkdir(parents=True, exist_ok=True)
         key = f"{PAYLOAD_DIR}/{rel}"
         _write(data / rel, content, key, durable)
-        digests[key] = hash_stream(io.BytesIO(content), algorithms)
+        digests[key] = hash_bytes(content, algorithms)
     return dict(sorted(digests.items()))
 
 

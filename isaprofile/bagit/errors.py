@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from isaprofile.errors import IsaprofileError
 from isaprofile.findings.issues import Issue, Report, issue
 
 
-class PackageError(Exception):
+class PackageError(IsaprofileError):
     """A build or read that had to stop; :attr:`issue` is the finding that says why."""
 
     code = "write-failed"

@@ -28,10 +28,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from isaprofile.bagit import _io
+from isaprofile.bagit.errors import UnsafeZipError
+from isaprofile.bagit.paths import check_paths, path_problem
 from isaprofile.findings.issues import Report, issue
-from isaprofile.package import _io
-from isaprofile.package.errors import UnsafeZipError
-from isaprofile.package.paths import check_paths, path_problem
 
 STORED_SUFFIXES = (".gz", ".zip", ".png", ".jpg", ".jpeg", ".bz2", ".xz", ".zst", ".7z", ".tgz", ".mp4")
 LEVEL = 6
@@ -87,7 +87,7 @@ def write_zip(
 ) -> None:
     """Zip every file below ``folder`` into the new file ``out``, under the top folder ``root``.
 
-    Writes go through :mod:`isaprofile.package._io` (fsynced when ``durable``); the caller
+    Writes go through :mod:`isaprofile.bagit._io` (fsynced when ``durable``); the caller
     renames ``out`` into place.
     """
     folder = Path(folder)
@@ -97,6 +97,10 @@ def write_zip(
     for rel, _ in entries:
         parts = rel.split("/")[:-1]
         dirs.update(f"{root}/{'/'.join(parts[:i])}/" for i in range(1, len(parts) + 1))
+    for dirpath, _, _ in os.walk(folder):  # empty folders too: a bag's data/ must exist even when empty
+        rel = Path(dirpath).relative_to(folder).as_posix()
+        if rel != ".":
+            dirs.add(f"{root}/{rel}/")
     with _io.FdWriter(out, durable=durable) as raw:
         with zipfile.ZipFile(raw, "w", allowZip64=True) as zf:  # type: ignore[arg-type]
             names = [(d, None) for d in dirs] + [(f"{root}/{rel}", path) for rel, path in entries]
@@ -135,6 +139,7 @@ class SafeZip:
         self.limits = limits or ZipLimits()
         self.report = Report()
         self.members: dict[str, zipfile.ZipInfo] = {}
+        self.directories: list[zipfile.ZipInfo] = []  # the safe folder entries (a bag's data/ may be empty)
         try:
             self._zf = zipfile.ZipFile(self.path)
         except (OSError, zipfile.BadZipFile, ValueError) as exc:
@@ -179,9 +184,11 @@ class SafeZip:
                 self._refuse("zip-bomb", name, f"compression ratio beyond {self.limits.max_ratio:g}:1")
             elif info.flag_bits & 0x1:
                 self._refuse("zip-invalid", name, "encrypted member")
-            elif not info.is_dir():
+            elif info.is_dir():
+                self.directories.append(info)
+            else:
                 candidates[name] = info
-        collisions = check_paths((n for n in candidates if counts[n] == 1), file=self.path)
+        collisions = check_paths((n for n in candidates if counts[n] == 1), file=self.path, unportable=None)
         refused = {i.path for i in collisions}
         self.report.merge(collisions)
         self.members = {n: i for n, i in sorted(candidates.items()) if counts[n] == 1 and n not in refused}

@@ -3,6 +3,7 @@
 Public API::
 
     path_problem(rel) -> str | None        why a relative package path is unsafe, or None
+    portability_problem(rel) -> str | None why a name cannot be unpacked on Windows, or None
     source_problem(path) -> str | None     why a source file cannot be packaged (symlink, device...)
     collision_key(rel) -> str              the name as case-insensitive, normalising file systems see it
     check_paths(names, *, sources=None, file=None) -> Report   unsafe-path and path-collision findings
@@ -11,6 +12,15 @@ A package path is relative, uses ``/``, and has no empty, ``.`` or ``..`` compon
 backslash, no drive letter and no NUL. Names that are equal after Unicode NFC normalisation and
 case folding collide (they would be one file on macOS/Windows), and so does a file whose name is
 also used as a folder.
+
+A portable name also unpacks on Windows (Microsoft, "Naming Files, Paths, and Namespaces"; the
+trailing space/dot rule as eryksun explains in CPython issue 95486): no component ends with a space
+or a dot, none is a reserved device name (CON, PRN, AUX, NUL, CONIN$, CONOUT$, COM1-9, LPT1-9 and
+their superscript-digit forms, in any case, with or without an extension: ``aux.txt``), and no
+character is one of ``< > : " | ? *`` or a control character. COM0 and LPT0 are not refused: they
+can be created on Windows 10 (git-for-windows, commit "mingw: do not treat COM0 as a reserved file
+name"). A '%' is refused too: RFC 8493 writes it as %25 in manifests, which bagit-python (1.9)
+does not decode. The build refuses such names; verify warns about them in bags made elsewhere.
 """
 
 from __future__ import annotations
@@ -25,6 +35,11 @@ from pathlib import Path
 from isaprofile.findings.issues import Report, issue
 
 _DRIVE = re.compile(r"^[A-Za-z]:")
+_RESERVED = frozenset(
+    {"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"}
+    | {f"{dev}{n}" for dev in ("COM", "LPT") for n in [*"123456789", "\u00b9", "\u00b2", "\u00b3"]}
+)
+_WINDOWS_CHARS = frozenset('<>:"|?*') | frozenset(chr(c) for c in range(32))
 
 
 def path_problem(rel: str) -> str | None:
@@ -42,6 +57,24 @@ def path_problem(rel: str) -> str | None:
     parts = rel.split("/")
     if any(p in ("", ".", "..") for p in parts):
         return "empty, '.' or '..' path component"
+    return None
+
+
+def portability_problem(rel: str) -> str | None:
+    """The reason ``rel`` (a safe relative path) cannot be unpacked on Windows, or ``None``."""
+    if "%" in rel:
+        # RFC 8493 §2.1.3 percent-encodes '%' in manifests, but bagit-python (1.9) decodes only
+        # %0A/%0D, so it would look for 'a%25b' and call the bag incomplete
+        return "'%' in a name: bagit-python does not decode %25 in manifests and would reject the bag"
+    for part in rel.split("/"):
+        bad = sorted({c for c in part if c in _WINDOWS_CHARS})
+        if bad:
+            shown = " ".join(repr(c) for c in bad)
+            return f"the name {part!r} holds {shown}, which Windows does not allow in a name"
+        if part[-1:] in (" ", "."):
+            return f"the name {part!r} ends with {'a space' if part[-1] == ' ' else 'a dot'}, which Windows drops"
+        if part.split(".", 1)[0].rstrip(" ").upper() in _RESERVED:
+            return f"{part!r} is a reserved device name on Windows"
     return None
 
 
@@ -70,11 +103,15 @@ def check_paths(
     *,
     sources: Mapping[str, str | os.PathLike[str]] | None = None,
     file: str | None = None,
+    unportable: str | None = "error",
+    collisions: str | None = None,
 ) -> Report:
     """Check package paths (and, when given, their source files) for safety and collisions.
 
     ``sources`` maps a package path to the file it is copied from. ``file`` names the container
-    (a zip) in findings; the package path is the finding's ``path``.
+    (a zip) in findings; the package path is the finding's ``path``. ``unportable`` is the severity
+    of ``unportable-name`` findings (``None``: not checked); ``collisions`` overrides the severity
+    of ``path-collision`` (a bag made elsewhere may hold such names: a warning there).
     """
     report = Report()
     seen: dict[str, str] = {}
@@ -85,9 +122,13 @@ def check_paths(
         if reason:
             report.add(issue("unsafe-path", file=file, path=rel, reason=reason))
             continue
+        if unportable is not None:
+            why = portability_problem(rel)
+            if why:
+                report.add(issue("unportable-name", file=file, path=rel, reason=why, severity=unportable))
         key = collision_key(rel)
         if key in seen:
-            report.add(issue("path-collision", file=file, path=rel, other=seen[key]))
+            report.add(issue("path-collision", file=file, path=rel, other=seen[key], severity=collisions))
         else:
             seen[key] = rel
         parts = rel.split("/")
@@ -95,7 +136,8 @@ def check_paths(
             dirs.setdefault(collision_key("/".join(parts[:i])), "/".join(parts[:i]))
     for key, rel in seen.items():
         if key in dirs:
-            report.add(issue("path-collision", file=file, path=rel, other=f"the folder {dirs[key]}/"))
+            other = f"the folder {dirs[key]}/"
+            report.add(issue("path-collision", file=file, path=rel, other=other, severity=collisions))
     for rel, src in (sources or {}).items():
         reason = source_problem(Path(src))
         if reason:

@@ -1,0 +1,355 @@
+"""Checksums: every file read once, in chunks, all digests in the same pass, over worker processes.
+
+Public API::
+
+    Hasher(algorithms)                    the one chunked multi-digest hasher (.update, .result)
+    hash_stream(fh, algorithms) -> FileDigest
+    hash_file(path, algorithms=ALGORITHMS) -> FileDigest
+    copy_and_hash(src, dst, algorithms=ALGORITHMS, *, label=None, durable=True) -> FileDigest
+    hash_files(paths: Mapping[K, Path], *, algorithms, workers=None, progress=None) -> dict[K, FileDigest]
+    iter_file_digests(paths, algorithms, *, workers=None, total_bytes=None, progress=None)
+                                          -> Iterator[FileDigest | str], streamed, in order
+    copy_files(pairs: Mapping[K, tuple[Path, Path]], *, algorithms, workers=None, progress=None,
+               durable=True) -> dict[K, FileDigest]
+
+``progress`` (an :data:`isaprofile.progress.Progress`) is called with a number of bytes each time
+more bytes are done (per chunk when serial, per file when parallel), so a CLI can drive a tqdm bar
+in bytes with rate and ETA. Memory per worker is one chunk (1 MiB) whatever the file size. Work is
+spread with :func:`isaprofile.engine.map_files`, small files batched per task. Source read errors
+raise :class:`~isaprofile.bagit.errors.InputVanishedError`; destination errors raise
+:class:`~isaprofile.bagit.errors.DiskFullError` (ENOSPC) or ``WriteFailedError``.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import threading
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, TypeVar
+
+from isaprofile.bagit import _io
+from isaprofile.bagit.errors import DiskFullError, InputVanishedError, PackageError, WriteFailedError
+from isaprofile.engine import map_files
+from isaprofile.progress import Progress
+
+ALGORITHMS: tuple[str, ...] = ("sha256", "sha512")
+CHUNK = 1 << 20
+#: below this many bytes in all, a process pool costs more than it saves
+PARALLEL_MIN_BYTES = 16 << 20
+
+K = TypeVar("K", bound=Hashable)
+
+__all__ = [
+    "ALGORITHMS",
+    "CHUNK",
+    "FileDigest",
+    "Hasher",
+    "Progress",
+    "copy_and_hash",
+    "copy_files",
+    "default_workers",
+    "hash_file",
+    "hash_files",
+    "hash_stream",
+    "io_error",
+    "iter_file_digests",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class FileDigest:
+    """The size of a file and its hex digests, keyed by algorithm name."""
+
+    size: int
+    digests: dict[str, str]
+
+
+_BUFFERS = threading.local()
+
+
+def _buffer() -> memoryview:
+    """One reusable chunk buffer per thread (allocating 1 MiB per small file costs more than hashing it)."""
+    view = getattr(_BUFFERS, "view", None)
+    if view is None:
+        view = _BUFFERS.view = memoryview(bytearray(CHUNK))
+    return view
+
+
+class Hasher:
+    """Several digests of one byte stream, fed chunk by chunk; the library's only hashing loop."""
+
+    __slots__ = ("_hashers", "size")
+
+    def __init__(self, algorithms: Iterable[str] = ALGORITHMS) -> None:
+        self._hashers = [(name, hashlib.new(name)) for name in algorithms]
+        self.size = 0
+
+    def update(self, chunk: bytes | memoryview) -> None:
+        for _, h in self._hashers:
+            h.update(chunk)
+        self.size += len(chunk)
+
+    def result(self) -> FileDigest:
+        return FileDigest(self.size, {name: h.hexdigest() for name, h in self._hashers})
+
+    def feed(
+        self,
+        fh: IO[bytes],
+        *,
+        progress: Progress | None = None,
+        sink: Callable[[memoryview], object] | None = None,
+    ) -> None:
+        """Read ``fh`` to its end one chunk at a time, digesting (and handing to ``sink``) each chunk."""
+        view = _buffer()
+        readinto = getattr(fh, "readinto", None)
+        while True:
+            n = readinto(view) if readinto is not None else _read_into(fh, view)
+            if not n:
+                break
+            chunk = view[:n]
+            self.update(chunk)
+            if sink is not None:
+                sink(chunk)
+            if progress is not None:
+                progress(n)
+
+
+def hash_stream(
+    fh: IO[bytes], algorithms: Iterable[str] = ALGORITHMS, *, progress: Progress | None = None
+) -> FileDigest:
+    """Digest everything readable from ``fh`` in one pass, one chunk in memory at a time."""
+    hasher = Hasher(algorithms)
+    hasher.feed(fh, progress=progress)
+    return hasher.result()
+
+
+def hash_bytes(data: bytes, algorithms: Iterable[str] = ALGORITHMS) -> FileDigest:
+    """Digest bytes already in memory (generated metadata, tag files)."""
+    hasher = Hasher(algorithms)
+    hasher.update(data)
+    return hasher.result()
+
+
+def _read_into(fh: IO[bytes], view: memoryview) -> int:
+    data = fh.read(len(view))
+    view[: len(data)] = data
+    return len(data)
+
+
+def hash_file(
+    path: str | os.PathLike[str], algorithms: Iterable[str] = ALGORITHMS, *, progress: Progress | None = None
+) -> FileDigest:
+    """Digest one file; an unreadable file raises :class:`InputVanishedError`."""
+    try:
+        with _io.open_read(path) as fh:
+            return hash_stream(fh, algorithms, progress=progress)
+    except OSError as exc:
+        raise InputVanishedError(str(path), reason=exc.strerror or type(exc).__name__) from None
+
+
+def copy_and_hash(
+    src: str | os.PathLike[str],
+    dst: str | os.PathLike[str],
+    algorithms: Iterable[str] = ALGORITHMS,
+    *,
+    label: str | None = None,
+    durable: bool = True,
+    progress: Progress | None = None,
+) -> FileDigest:
+    """Copy ``src`` to a new file ``dst`` and digest it in the same single read.
+
+    Each chunk is read once, fed to every digest and written. The source is never modified. If
+    the source changes size while it is read, :class:`InputVanishedError` is raised. ``label``
+    names ``dst`` in errors (its path inside the package).
+    """
+    name = label or str(dst)
+    hasher = Hasher(algorithms)
+    try:
+        fh = _io.open_read(src)
+    except OSError as exc:
+        raise InputVanishedError(str(src), reason=exc.strerror or type(exc).__name__) from None
+    with fh:
+        try:
+            expected = os.fstat(fh.fileno()).st_size
+        except OSError as exc:  # pragma: no cover - fstat on an open descriptor
+            raise InputVanishedError(str(src), reason=exc.strerror or "fstat failed") from None
+        out = _open_dst(dst, name)
+        try:
+            try:
+                hasher.feed(fh, progress=progress, sink=lambda chunk: _write(out, chunk, name))
+            except PackageError:
+                raise
+            except OSError as exc:
+                raise InputVanishedError(str(src), reason=exc.strerror or "read failed") from None
+            if hasher.size != expected:
+                raise InputVanishedError(str(src), reason="the file changed size while it was read")
+            if durable:
+                _sync(out, name)
+        finally:
+            os.close(out)
+    return hasher.result()
+
+
+def io_error(exc: OSError, name: str) -> PackageError:
+    """The typed package error for a failed write of ``name``."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return DiskFullError(name)
+    return WriteFailedError(name, reason=exc.strerror or type(exc).__name__)
+
+
+def _open_dst(dst: str | os.PathLike[str], name: str) -> int:
+    try:
+        return _io.create(dst)
+    except OSError as exc:
+        raise io_error(exc, name) from None
+
+
+def _write(fd: int, chunk: memoryview, name: str) -> None:
+    try:
+        _io.write_all(fd, chunk)
+    except OSError as exc:
+        raise io_error(exc, name) from None
+
+
+def _sync(fd: int, name: str) -> None:
+    try:
+        _io.fsync(fd)
+    except OSError as exc:
+        raise io_error(exc, name) from None
+
+
+def default_workers() -> int:
+    """The number of worker processes used when none is given: one per CPU."""
+    return os.cpu_count() or 1
+
+
+def _serial(workers: int | None, sizes: Iterable[int], count: int) -> bool:
+    workers = default_workers() if workers is None else workers
+    return workers <= 1 or count < 2 or sum(sizes) < PARALLEL_MIN_BYTES
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0  # the worker reports it properly
+
+
+def hash_files(
+    paths: Mapping[K, str | os.PathLike[str]],
+    *,
+    algorithms: Iterable[str] = ALGORITHMS,
+    workers: int | None = None,
+    progress: Progress | None = None,
+) -> dict[K, FileDigest]:
+    """Digest many files, spread over ``workers`` processes (serial for few or small files)."""
+    algos = tuple(algorithms)
+    jobs = {key: (hash_file, (Path(p), algos)) for key, p in paths.items()}
+    return _run(jobs, workers, progress, lambda key: _size(Path(paths[key])))
+
+
+def copy_files(
+    pairs: Mapping[K, tuple[str | os.PathLike[str], str | os.PathLike[str]]],
+    *,
+    algorithms: Iterable[str] = ALGORITHMS,
+    workers: int | None = None,
+    progress: Progress | None = None,
+    durable: bool = True,
+    labels: Mapping[K, str] | None = None,
+) -> dict[K, FileDigest]:
+    """Copy-and-digest many ``(src, dst)`` pairs in parallel; each source is read exactly once."""
+    algos = tuple(algorithms)
+    jobs = {}
+    for key, (src, dst) in pairs.items():
+        label = labels.get(key) if labels else None
+        jobs[key] = (_copy_job, (Path(src), Path(dst), algos, label, durable))
+    return _run(jobs, workers, progress, lambda key: _size(Path(pairs[key][0])))
+
+
+def _copy_job(
+    src: Path,
+    dst: Path,
+    algos: tuple[str, ...],
+    label: str | None,
+    durable: bool,
+    progress: Progress | None = None,
+) -> FileDigest:
+    return copy_and_hash(src, dst, algos, label=label, durable=durable, progress=progress)
+
+
+Job = tuple[Callable[..., FileDigest], tuple[Any, ...]]
+
+
+def _apply(job: Job) -> FileDigest:
+    fn, args = job
+    return fn(*args)
+
+
+def _run(
+    jobs: Mapping[K, Job],
+    workers: int | None,
+    progress: Progress | None,
+    size_of: Callable[[K], int],
+) -> dict[K, FileDigest]:
+    out: dict[K, FileDigest] = {}
+    if workers is not None and workers <= 1 or len(jobs) < 2:
+        for key, (fn, args) in jobs.items():
+            out[key] = fn(*args, progress=progress)
+        return out
+    sizes = {key: size_of(key) for key in jobs}
+    if _serial(workers, sizes.values(), len(jobs)):
+        for key, (fn, args) in jobs.items():
+            out[key] = fn(*args, progress=progress)
+        return out
+    # largest first: the pool finishes together instead of waiting for one late big file
+    order = sorted(jobs, key=lambda k: -sizes[k])
+    n = workers or default_workers()
+    for key, digest in zip(order, map_files(_apply, [jobs[k] for k in order], n), strict=True):
+        out[key] = digest  # a worker's typed error is re-raised here and stops the pool
+        if progress is not None:
+            progress(digest.size)
+    return {key: out[key] for key in jobs}
+
+
+def _digest_or_reason(job: tuple[str, tuple[str, ...]]) -> FileDigest | str:
+    path, algos = job
+    try:
+        with _io.open_read(path) as fh:
+            return hash_stream(fh, algos)
+    except OSError as exc:
+        return exc.strerror or type(exc).__name__
+
+
+def iter_file_digests(
+    paths: Sequence[str],
+    algorithms: Iterable[str] = ALGORITHMS,
+    *,
+    workers: int | None = None,
+    total_bytes: int | None = None,
+    progress: Progress | None = None,
+) -> Iterator[FileDigest | str]:
+    """The digests of ``paths``, in their order, streamed one by one (nothing is kept here).
+
+    An unreadable file yields the reason (a ``str``) instead of raising, so a verifier can report
+    it and go on. Serial for one worker, few files or fewer than ``PARALLEL_MIN_BYTES`` in all
+    (``total_bytes``, when the caller knows it); else on :func:`isaprofile.engine.map_files`.
+    """
+    algos = tuple(algorithms)
+    n = default_workers() if workers is None else workers
+    small = total_bytes is not None and total_bytes < PARALLEL_MIN_BYTES
+    if n <= 1 or len(paths) < 2 or small:
+        for path in paths:
+            try:
+                with _io.open_read(path) as fh:
+                    yield hash_stream(fh, algos, progress=progress)
+            except OSError as exc:
+                yield exc.strerror or type(exc).__name__
+        return
+    for result in map_files(_digest_or_reason, [(p, algos) for p in paths], n):
+        if progress is not None and isinstance(result, FileDigest):
+            progress(result.size)
+        yield result
