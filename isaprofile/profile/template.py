@@ -42,7 +42,7 @@ def write_template(
     from openpyxl.worksheet.datavalidation import DataValidation
 
     wb = Workbook()
-    wb.remove(wb.active)
+    wb.remove(wb.worksheets[0])  # a new workbook starts with one empty sheet
     lists = None
     list_col = 0
     for entity, sheet in ENTITY_SHEETS.items():
