@@ -2,30 +2,17 @@
 
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 import click
 
+from isaprofile._atomic import write_bytes
 from isaprofile.cli._common import EXIT_INVALID, EXIT_USAGE, fail, format_option
+from isaprofile.cli._outputs import output_path
 from isaprofile.findings.render import render
 
 FLAVOURS = ("ro-crate", "schema-org", "datacite", "zenodo", "isa-json")
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temporary file beside ``path`` and rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 @click.command("jsonld")
@@ -44,6 +31,7 @@ def command(dataset: str, output: str, flavour: str, profile: str, allow_invalid
     from isaprofile.linked.jsonld import ro_crate_bytes
     from isaprofile.linked.metadata import check_metadata
 
+    output = str(output_path(output, "file", [dataset]))
     try:
         inv, prof, report = load_dataset(dataset, profile)
     except DatasetError as exc:
@@ -64,7 +52,7 @@ def command(dataset: str, output: str, flavour: str, profile: str, allow_invalid
     if not report.valid and not allow_invalid:
         fail("the dataset is invalid; nothing was written (use --allow-invalid to write anyway)", EXIT_INVALID)
     try:
-        _write_atomic(Path(output), data)
+        write_bytes(output, data)
     except OSError as exc:
         fail(f"cannot write {output}: {exc.strerror or exc}", EXIT_USAGE)
     click.echo(output)

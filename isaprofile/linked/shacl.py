@@ -198,16 +198,9 @@ def shapes_path(profile: Profile, root: str | Path = "schemas") -> Path:
 
 def write_shapes(profile: Profile, root: str | Path = "schemas") -> Path:
     """Write the shapes of ``profile`` under ``root`` atomically and return the path."""
-    import os
-    import tempfile
+    from isaprofile._atomic import write_text
 
-    path = shapes_path(profile, root)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".shapes-", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-        fh.write(shapes_turtle(profile))
-    os.replace(tmp, path)
-    return path
+    return write_text(shapes_path(profile, root), shapes_turtle(profile))
 
 
 def validate_crate(doc: dict[str, Any], profile: Profile, file: str | None = None) -> Report:
