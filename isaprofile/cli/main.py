@@ -26,6 +26,18 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+def _version() -> str:
+    """The installed distribution's version; the package's own ``__version__`` when run from a source tree."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("isaprofile")
+    except PackageNotFoundError:
+        from isaprofile import __version__
+
+        return __version__
+
+
 class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
@@ -55,7 +67,7 @@ class LazyGroup(click.Group):
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="isaprofile")
+@click.version_option(version=_version(), prog_name="isaprofile")
 def cli() -> None:
     """Make imaging research data FAIR: profiles, ISA-Tab, validation, JSON-LD and deposit packages."""
 
