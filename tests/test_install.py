@@ -54,7 +54,7 @@ def test_roc_validator_floor_has_the_offline_setting() -> None:
 
 def test_dev_extra_has_the_type_checker_and_stubs() -> None:
     dev = {canonicalize_name(Requirement(r).name) for r in _pyproject()["project"]["optional-dependencies"]["dev"]}
-    assert {"mypy", "types-pyyaml", "types-tqdm", "types-openpyxl", "ruff", "pytest"} <= dev
+    assert {"mypy", "types-pyyaml", "types-tqdm", "types-openpyxl", "types-jsonschema", "ruff", "pytest"} <= dev
 
 
 def test_readme_quick_start_is_what_ci_runs() -> None:
