@@ -49,7 +49,8 @@ def _agent_is_ours(bag_info: str) -> bool:
     for line in bag_info.splitlines():
         label, sep, value = line.partition(":")
         if sep and label.strip().lower() == "bag-software-agent":
-            return value.strip().split()[0:1] == [AGENT] if value.strip() else False
+            words = value.split()
+            return bool(words) and words[0] == AGENT
     return False
 
 
