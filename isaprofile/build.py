@@ -16,6 +16,7 @@ from isaprofile.harvest.sheets import SheetError, Table, read_table, sheet_names
 from isaprofile.model import (
     DataFile,
     Investigation,
+    Location,
     Person,
     Provenance,
     Sample,
@@ -50,10 +51,10 @@ TIME_SERIES = Term("time series design", "OBI", "OBI:0500020")
 class _Row:
     """One data row: field key → (raw value, header unit, provenance); unknown columns as comments."""
 
-    def __init__(self) -> None:
+    def __init__(self, prov: Provenance) -> None:
         self.cells: dict[str, tuple[Any, str | None, Provenance]] = {}
         self.extra: dict[str, tuple[Any, Provenance]] = {}
-        self.prov: Provenance | None = None
+        self.prov = prov
 
     def get(self, key: str) -> Any:
         cell = self.cells.get(key)
@@ -85,8 +86,7 @@ def _rows(table: Table, entity: str, profile: Profile, report: Report) -> list[_
                              line=table.header_line, path=_where(table)))  # fmt: skip
     out = []
     for line, cells in table.rows():
-        row = _Row()
-        row.prov = Provenance(table.file, line, None, _where(table))
+        row = _Row(Provenance(table.file, line, None, _where(table)))
         for col, (field, unit, name) in columns.items():
             raw = cells[col - 1] if col - 1 < len(cells) else None
             prov = table.provenance(line, col)
@@ -103,9 +103,8 @@ def _where(table: Table) -> str:
     return f"sheet '{table.sheet}'" if table.sheet else ""
 
 
-def _cell(table: Table, line: int, col: int) -> dict[str, Any]:
-    p = table.provenance(line, col)
-    return {"file": p.file, "line": p.line, "column": p.column, "path": p.path}
+def _cell(table: Table, line: int, col: int) -> Location:
+    return table.provenance(line, col).location()
 
 
 def _values(row: _Row, profile: Profile, entity: str, placements: tuple[str, ...]) -> Values:
@@ -176,7 +175,7 @@ def investigation_from_tables(
             continue
         st_name = row.text(ssk) if ssk else None
         study = studies.get(st_name, default) if st_name else default
-        if st_name and st_name not in studies:
+        if ssk and st_name and st_name not in studies:
             prov = row.cells[ssk][2]
             report.add(issue("subject-study-unknown", target=st_name, **prov.location()))
         subject = Subject(sid, _values(row, profile, "subject", ("characteristic",)), row.prov,
@@ -203,12 +202,12 @@ def investigation_from_tables(
         sid = _ident(row, ak, report, profile) if ak else None
         sample = _ident(row, ask_, report, profile) if ask_ else None
         modality = _ident(row, mk, report, profile) if mk else None
-        if sid is None or sample is None or modality is None:
+        if sid is None or sample is None or modality is None or mk is None:
             continue
         term = profile.field(mk).find_term(modality)
         files = []
         path = row.text(fk) if fk else None
-        if path:
+        if fk and path:
             files.append(DataFile(path.replace("\\", "/"), provenance=row.cells[fk][2]))
         scan = Scan(sid, sample, term.label if term else modality, _values(row, profile, "scan", ("parameter",)),
                     _values(row, profile, "scan", ("comment",)), files, provenance=row.prov)  # fmt: skip
@@ -217,7 +216,7 @@ def investigation_from_tables(
     gk, mfk = _key(profile, "segmentation", "segmentation-scan"), _key(profile, "segmentation", "segmentation-file")
     for row in rows.get("segmentation", []):
         scan_id = _ident(row, gk, report, profile) if gk else None
-        if scan_id is None:
+        if gk is None or scan_id is None:
             continue
         path = row.text(mfk) if mfk else None
         seg = Segmentation(_values(row, profile, "segmentation", ("parameter",)),

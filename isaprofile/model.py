@@ -12,6 +12,7 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TypedDict
 
 OBO = "http://purl.obolibrary.org/obo/"
 CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")  # control characters other than tab, LF, CR
@@ -53,6 +54,15 @@ class Term:
         return self.label
 
 
+class Location(TypedDict):
+    """The location keywords of a finding, as :meth:`Provenance.location` gives them to ``issue(**loc)``."""
+
+    file: str | None
+    line: int | None
+    column: int | None
+    path: str | None
+
+
 @dataclass(frozen=True, slots=True)
 class Provenance:
     """Where a value was read: a file and the place in it.
@@ -67,7 +77,7 @@ class Provenance:
     column: int | None = None
     path: str | None = None
 
-    def location(self) -> dict[str, str | int | None]:
+    def location(self) -> Location:
         """The provenance as the location keywords of a finding (``file``, ``line``, ``column``, ``path``)."""
         return {"file": self.file, "line": self.line, "column": self.column, "path": self.path}
 

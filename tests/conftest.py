@@ -7,6 +7,11 @@ from pathlib import Path
 
 import pytest
 
+# urllib3 probes for IPv6 support by opening a socket when first imported (no traffic). Importing it here,
+# before pytest-socket blocks sockets for each test, keeps that probe from showing as a blocked socket;
+# any real connection attempt in a test is still blocked and reported.
+import urllib3  # noqa: F401
+
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "preclinical-liver"
 

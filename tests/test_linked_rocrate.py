@@ -138,27 +138,58 @@ def _seed_validator_cache(path: Path) -> None:
     session.close()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("profile_id", ["ro-crate-1.2", "isa-ro-crate"])
 def test_roc_validator_offline(crate: Path, tmp_path: Path, profile_id: str) -> None:
-    from rocrate_validator import services
-    from rocrate_validator.models import ValidationSettings
+    from _roc import required_issues, roc_validate
 
-    cache = tmp_path / "http-cache"
-    _seed_validator_cache(cache)
-    settings = ValidationSettings(
-        rocrate_uri=str(crate),
-        profile_identifier=profile_id,
-        requirement_severity="REQUIRED",
-        offline=True,
-        cache_path=cache,
-        # isa-ro-crate extends RO-Crate 1.1, whose descriptor rule demands conformsTo 1.1; the crate
-        # is RO-Crate 1.2 and is checked against the full 1.2 profile in the other case.
-        disable_inherited_profiles_issue_reporting=profile_id == "isa-ro-crate",
-    )
-    result = services.validate(settings)
-    required = [(i.check.name, i.message) for i in result.get_issues() if i.severity.name == "REQUIRED"]
-    assert required == []
+    result = roc_validate(crate, profile_id, tmp_path / "http-cache")
+    assert required_issues(result) == []
     assert result.passed()
+
+
+@pytest.mark.slow
+def test_roc_validator_still_catches_a_broken_crate(crate: Path, tmp_path: Path) -> None:
+    """With the prepared-query cache on, the oracle still fails a crate whose root lacks its licence and name."""
+    from _roc import required_issues, roc_validate
+
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for f in crate.iterdir():
+        if f.is_file():
+            (broken / f.name).write_bytes(f.read_bytes())
+    doc = json.loads((crate / "ro-crate-metadata.json").read_text())
+    root = next(e for e in doc["@graph"] if e["@id"] == "./")
+    for key in ("license", "name"):
+        root.pop(key, None)
+    (broken / "ro-crate-metadata.json").write_text(json.dumps(doc))
+    result = roc_validate(broken, "ro-crate-1.2", tmp_path / "http-cache")
+    assert not result.passed()
+    assert required_issues(result) != []
+
+
+def test_prepared_queries_give_the_same_answers(tmp_path: Path) -> None:
+    """The cache roc-validator runs under returns exactly what rdflib returns for each binding, as pyshacl asks."""
+    from _roc import prepared_queries
+    from rdflib import Graph, Literal, URIRef
+
+    g = Graph()
+    ex_ = "http://example.org/"
+    for i in range(6):
+        g.add((URIRef(f"{ex_}s{i}"), URIRef(f"{ex_}p"), Literal(i)))
+        if i % 2:
+            g.add((URIRef(f"{ex_}s{i}"), URIRef(f"{ex_}q"), Literal(f"odd {i}")))
+    text = "PREFIX e: <http://example.org/> SELECT ?o ?r WHERE { $this e:p ?o . OPTIONAL { $this e:q ?r } }"
+
+    def answers() -> list[list[tuple]]:
+        return [sorted(tuple(row) for row in g.query(text, initBindings={"this": URIRef(f"{ex_}s{i}")}))
+                for i in range(6)]  # fmt: skip
+
+    plain = answers()
+    with prepared_queries():
+        cached, again = answers(), answers()
+    assert plain == cached == again
+    assert plain[1] == [(Literal(1), Literal("odd 1"))] and plain[2] == [(Literal(2), None)]
 
 
 def test_no_socket_is_opened(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

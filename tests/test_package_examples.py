@@ -8,8 +8,8 @@ from pathlib import Path
 import bagit
 import pydicom
 import pytest
+from _roc import required_issues, roc_validate
 from frictionless import Package
-from test_linked_rocrate import _seed_validator_cache
 
 from isaprofile.bagit.verify import verify_package
 from isaprofile.findings.render import render
@@ -36,19 +36,11 @@ def test_bagit_frictionless_and_verify_accept(package: Path) -> None:
     assert verify_package(package, checks=metadata_checks()).issues == []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("profile_id", ["ro-crate-1.2", "isa-ro-crate"])
 def test_roc_validator_offline(package: Path, tmp_path: Path, profile_id: str) -> None:
-    from rocrate_validator import services
-    from rocrate_validator.models import ValidationSettings
-
-    _seed_validator_cache(tmp_path / "cache")
-    settings = ValidationSettings(
-        rocrate_uri=str(package / "data"), profile_identifier=profile_id, requirement_severity="REQUIRED",
-        offline=True, cache_path=tmp_path / "cache",
-        disable_inherited_profiles_issue_reporting=profile_id == "isa-ro-crate",  # see test_linked_rocrate
-    )  # fmt: skip
-    result = services.validate(settings)
-    assert [(i.check.name, i.message) for i in result.get_issues() if i.severity.name == "REQUIRED"] == []
+    result = roc_validate(package / "data", profile_id, tmp_path / "cache")
+    assert required_issues(result) == []
 
 
 def test_phi_exceptions_are_recorded_with_their_reason(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ import sys
 import click
 
 from isaprofile.cli._common import EXIT_INVALID, EXIT_USAGE, fail, format_option
+from isaprofile.cli._outputs import output_path
 from isaprofile.findings.render import render
 
 
@@ -22,6 +23,7 @@ def command(dataset: str, output: str, profile: str, allow_invalid: bool, fmt: s
     from isaprofile.isatab.write import IsaTabWriteError, write_isatab
     from isaprofile.pipeline import check
 
+    output = str(output_path(output, "isatab", [dataset]))
     try:  # the same layers as `validate`: what it refuses is not written
         checked = check(dataset, None if profile == "none" else profile)
     except DatasetError as exc:

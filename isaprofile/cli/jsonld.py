@@ -2,31 +2,18 @@
 
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 import click
 
+from isaprofile._atomic import write_bytes
 from isaprofile.cli._common import EXIT_INVALID, EXIT_USAGE, fail, format_option
+from isaprofile.cli._outputs import output_path
 from isaprofile.findings.issues import Report
 from isaprofile.findings.render import render
 
 FLAVOURS = ("ro-crate", "schema-org", "datacite", "zenodo", "isa-json")
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temporary file beside ``path`` and rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 @click.command("jsonld")
@@ -45,6 +32,7 @@ def command(dataset: str, output: str, flavour: str, profile: str, allow_invalid
     from isaprofile.linked.jsonld import ro_crate_bytes
     from isaprofile.pipeline import check
 
+    output = str(output_path(output, "file", [dataset]))
     try:  # the same layers as `validate`: what it refuses is not written
         checked = check(dataset, profile)
     except DatasetError as exc:
@@ -67,7 +55,7 @@ def command(dataset: str, output: str, flavour: str, profile: str, allow_invalid
     if build.issues:
         click.echo(render(build.sorted(), fmt), err=True, nl=False)
     try:
-        _write_atomic(Path(output), data)
+        write_bytes(output, data)
     except OSError as exc:
         fail(f"cannot write {output}: {exc.strerror or exc}", EXIT_USAGE)
     click.echo(output)

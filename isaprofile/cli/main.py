@@ -6,6 +6,7 @@ command name to ``module:attribute`` of a :class:`click.Command`.
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import sys
 
@@ -25,6 +26,18 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+def _version() -> str:
+    """The installed distribution's version; the package's own ``__version__`` when run from a source tree."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("isaprofile")
+    except PackageNotFoundError:
+        from isaprofile import __version__
+
+        return __version__
+
+
 class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
@@ -35,6 +48,18 @@ class LazyGroup(click.Group):
         module = importlib.import_module(COMMANDS[name][0])
         return module.command
 
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        """As click does, but a mistyped command name gets the closest real names as a suggestion."""
+        name = args[0] if args else ""
+        if name and not name.startswith("-") and name not in COMMANDS:
+            close = difflib.get_close_matches(name, list(COMMANDS), n=3, cutoff=0.6)
+            if close:
+                hint = " or ".join(repr(c) for c in close)
+                ctx.fail(f"No such command {name!r}. Did you mean {hint}?")
+        return super().resolve_command(ctx, args)
+
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, COMMANDS[name][1]) for name in self.list_commands(ctx)]
         with formatter.section("Commands"):
@@ -42,15 +67,15 @@ class LazyGroup(click.Group):
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="isaprofile")
+@click.version_option(version=_version(), prog_name="isaprofile")
 def cli() -> None:
     """Make imaging research data FAIR: profiles, ISA-Tab, validation, JSON-LD and deposit packages."""
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, prog_name: str = "isaprofile") -> int:
     """Run the CLI; usage errors exit 2, as click does."""
     try:
-        cli.main(args=argv, prog_name="isaprofile", standalone_mode=True)
+        cli.main(args=argv, prog_name=prog_name, standalone_mode=True)
     except SystemExit as exc:
         return int(exc.code or 0) if isinstance(exc.code, int) else (0 if exc.code is None else 2)
     return 0

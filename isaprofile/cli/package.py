@@ -7,6 +7,7 @@ import sys
 import click
 
 from isaprofile.cli._common import EXIT_INVALID, EXIT_USAGE, fail, format_option, quiet_option
+from isaprofile.cli._outputs import output_path
 from isaprofile.findings.render import render
 
 
@@ -33,6 +34,7 @@ def command(dataset: str, output: str, as_zip: bool, split: str | None, allow_in
     from isaprofile.errors import DatasetError
     from isaprofile.package.deposit import package_dataset
 
+    output = str(output_path(output, "zip" if as_zip else "package", [dataset]))
     try:
         if split and as_zip:
             fail("--split and --zip cannot be combined: each part of a split deposit is a folder", EXIT_USAGE)

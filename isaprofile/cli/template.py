@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from isaprofile.cli._common import fail
+from isaprofile.cli._outputs import output_path
 
 
 @click.command("template")
@@ -15,6 +18,7 @@ def command(profile: str, output: str) -> None:
     from isaprofile.profile.model import ProfileError, load_profile
     from isaprofile.profile.template import write_template
 
+    output = str(output_path(output, "file", [profile] if Path(profile).exists() else []))
     try:
         prof = load_profile(profile)
     except ProfileError as exc:

@@ -7,6 +7,7 @@ import sys
 import click
 
 from isaprofile.cli._common import EXIT_USAGE, emit_report, fail, format_option, strict_option
+from isaprofile.cli._outputs import output_path
 
 
 @click.command("validate")
@@ -37,6 +38,8 @@ def command(path: str, profile: str, data_root: str | None, output: str | None, 
     from isaprofile.dataset import DatasetError, validate
     from isaprofile.profile.model import ProfileError, load_profile
 
+    if output is not None:
+        output = str(output_path(output, "file", [path, *([data_root] if data_root else [])]))
     if profile not in ("auto", "none"):
         try:  # a profile the user names must exist: a usage error, not a finding about the data
             load_profile(profile)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from enum import StrEnum
 from functools import cache
 from importlib import resources
 
@@ -17,12 +18,24 @@ import yaml
 _CODE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 
 
+class Severity(StrEnum):
+    """How bad a finding is. Errors make a report invalid; warnings only under ``strict``.
+
+    It lives beside the catalogue (which gives every code a default severity) so that
+    :mod:`isaprofile.findings.issues` can import the catalogue without the catalogue importing it.
+    """
+
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+
 @dataclass(frozen=True, slots=True)
 class Code:
     code: str
     title: str
     template: str
-    severity: str  # the default; a validator may lower or raise it for one finding
+    severity: Severity  # the default; a validator may lower or raise it for one finding
     layer: str
     description: str = ""
     hint: str | None = None
@@ -31,8 +44,6 @@ class Code:
 @cache
 def catalogue() -> dict[str, Code]:
     """All codes, keyed by code, in layer then file order."""
-    from isaprofile.findings.issues import Severity
-
     out: dict[str, Code] = {}
     folder = resources.files("isaprofile.findings") / "catalogue"
     for entry in sorted(folder.iterdir(), key=lambda p: p.name):

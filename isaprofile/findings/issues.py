@@ -5,18 +5,11 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
-from enum import StrEnum
 from typing import Any
 
-from isaprofile.findings.codes import lookup
+from isaprofile.findings.codes import Severity, lookup
 
-
-class Severity(StrEnum):
-    """How bad a finding is. Errors make a report invalid; warnings only under ``strict``."""
-
-    ERROR = "error"
-    WARNING = "warning"
-    INFO = "info"
+__all__ = ["Issue", "Report", "Severity", "issue"]
 
 
 @dataclass(frozen=True, slots=True)

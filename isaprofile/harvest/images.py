@@ -44,7 +44,7 @@ def _root_of(paths: Sequence[str]) -> str:
 def _walk(path: str) -> list[str]:
     if not os.path.isdir(path):
         return [path]
-    out = []
+    out: list[str] = []
     for folder, dirs, files in os.walk(path):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         out.extend(os.path.join(folder, f) for f in sorted(files) if not f.startswith("."))

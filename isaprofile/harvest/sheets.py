@@ -12,11 +12,14 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from isaprofile.errors import IsaprofileError
 from isaprofile.findings.issues import Issue, issue
 from isaprofile.model import CONTROL_RE, Provenance
+
+if TYPE_CHECKING:  # openpyxl is imported only when a workbook is read
+    from openpyxl import Workbook
 
 
 class SheetError(IsaprofileError):
@@ -88,7 +91,7 @@ def read_table(path: Path, sheet: str | None = None, *, display: str | None = No
         if name not in wb.sheetnames:
             raise SheetError(display, f"no sheet {name!r}", code="sheet-missing")
         ws = wb[name]
-        headers: list[str] = []
+        headers = []
         for i, row in enumerate(ws.iter_rows(min_row=header_row, max_row=header_row, values_only=True)):
             del i
             headers = ["" if c is None else str(c).strip() for c in row]
@@ -99,7 +102,7 @@ def read_table(path: Path, sheet: str | None = None, *, display: str | None = No
     return Table(display, name, headers, header_row, path)
 
 
-def _open_workbook(path: Path, display: str):  # -> openpyxl Workbook
+def _open_workbook(path: Path, display: str) -> Workbook:
     import openpyxl
 
     try:

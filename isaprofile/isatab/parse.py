@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from isaprofile.findings.issues import Report, issue
+from isaprofile.model import Location
 
 _MAX_CELL = 1 << 26  # csv's default cell limit (128 KiB) is too small for long free-text comments
 
@@ -236,7 +237,7 @@ def open_table(path: Path, display: str, report: Report) -> TableDoc | None:
     kinds = [classify(h) for h in headers]
     prev = None
     for col, (h, (kind, _name)) in enumerate(zip(headers, kinds, strict=True), 1):
-        loc = {"file": display, "line": first[0], "column": col, "path": h}
+        loc: Location = {"file": display, "line": first[0], "column": col, "path": h}
         if kind == "unknown":
             report.add(issue("isatab-unknown-header", header=h, **loc))
         elif kind == "unit" and prev not in ("characteristic", "factor", "parameter"):

@@ -102,8 +102,8 @@ def check_crate(doc: dict[str, Any], file: str | None = None) -> Report:
     for k, ref in enumerate(lic):
         iri = ref.get("@id", "") if isinstance(ref, dict) else str(ref)
         if c.spdx_id(iri) not in c.spdx_licences():
-            where = ("@graph", root_i, "license") + ((k,) if isinstance(root.get("license"), list) else ())
-            report.add(issue("licence-unknown", file=file, path=c.jpath(*where), licence=iri))
+            parts = ("@graph", root_i, "license") + ((k,) if isinstance(root.get("license"), list) else ())
+            report.add(issue("licence-unknown", file=file, path=c.jpath(*parts), licence=iri))
     creators = _list(root.get("creator"))
     if not creators:
         report.add(issue("creator-missing", file=file, path=c.jpath("@graph", root_i, "creator")))

@@ -42,7 +42,8 @@ def _list(val: Any) -> list[Any]:
 
 class _Reader:
     def __init__(self, doc: dict[str, Any], profile: Profile, file: str | None, report: Report) -> None:
-        graph = doc.get("@graph") if isinstance(doc.get("@graph"), list) else []
+        raw = doc.get("@graph")
+        graph: list[Any] = raw if isinstance(raw, list) else []
         self.ents: dict[str, dict[str, Any]] = {e["@id"]: e for e in graph if isinstance(e, dict) and "@id" in e}
         self.pos = {e.get("@id"): i for i, e in enumerate(graph) if isinstance(e, dict)}
         self.profile, self.file, self.report = profile, file, report
@@ -55,7 +56,7 @@ class _Reader:
 
     def get(self, ref: Any, where: str) -> dict[str, Any] | None:
         ident = ref.get("@id") if isinstance(ref, dict) else ref
-        ent = self.ents.get(ident)
+        ent = self.ents.get(ident) if isinstance(ident, str) else None
         if ent is None:
             self.report.add(issue("jsonld-entity-missing", file=self.file, path=where, target=str(ident)))
         return ent
@@ -250,8 +251,8 @@ def _assay(r: _Reader, assay: dict[str, Any], study: Study) -> None:
             for leaf in leaves:
                 by_leaf[leaf] = scan
         elif kind == "Segmentation":
-            objs = [x["@id"] for x in r.refs(proc, "object")]
-            owner = next((by_leaf[o] for o in objs if o in by_leaf), None)
+            targets = [x["@id"] for x in r.refs(proc, "object")]
+            owner = next((by_leaf[o] for o in targets if o in by_leaf), None)
             path = _path(r.top(leaves[0])) if leaves else None
             seg = Segmentation(r.values(proc, "parameterValue", "segmentation"), path=path)
             if owner is not None:

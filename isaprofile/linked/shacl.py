@@ -181,7 +181,7 @@ def _apply_rules(data: Any, profile: Profile) -> None:
                 for mod in data.objects(node, URIRef(schema + "measurementTechnique")):
                     if str(mod) in profile.assays:
                         data.add((node, RDF.type, URIRef(_class(profile, "record", "Scan", str(mod))[1:-1])))
-    by_iri = {}
+    by_iri: dict[str, list[Field]] = {}
     for f in profile.fields:
         if f.entity in _RECORDS and f.isa in ("characteristic", "factor", "parameter"):
             by_iri.setdefault(c.field_iri(profile, f), []).append(f)
@@ -198,16 +198,9 @@ def shapes_path(profile: Profile, root: str | Path = "schemas") -> Path:
 
 def write_shapes(profile: Profile, root: str | Path = "schemas") -> Path:
     """Write the shapes of ``profile`` under ``root`` atomically and return the path."""
-    import os
-    import tempfile
+    from isaprofile._atomic import write_text
 
-    path = shapes_path(profile, root)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".shapes-", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-        fh.write(shapes_turtle(profile))
-    os.replace(tmp, path)
-    return path
+    return write_text(shapes_path(profile, root), shapes_turtle(profile))
 
 
 def validate_crate(doc: dict[str, Any], profile: Profile, file: str | None = None) -> Report:
@@ -223,7 +216,8 @@ def validate_crate(doc: dict[str, Any], profile: Profile, file: str | None = Non
     shapes = Graph().parse(data=shapes_turtle(profile), format="turtle")
     _apply_rules(data, profile)
     _, results, _ = pyshacl.validate(data, shacl_graph=shapes, advanced=False, allow_warnings=True)
-    graph = doc.get("@graph") if isinstance(doc.get("@graph"), list) else []
+    raw = doc.get("@graph")
+    graph: list[Any] = raw if isinstance(raw, list) else []
     index = {e.get("@id"): i for i, e in enumerate(graph) if isinstance(e, dict)}
     report.extend(_issues(results, index, file, profile))
     report.issues.sort(key=lambda i: (i.path or "", i.code))

@@ -8,12 +8,11 @@ bundled examples are made.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from isaprofile._atomic import atomic_path
 from isaprofile.build import ENTITY_SHEETS
 from isaprofile.profile.model import Field, Profile
 
@@ -42,7 +41,7 @@ def write_template(
     from openpyxl.worksheet.datavalidation import DataValidation
 
     wb = Workbook()
-    wb.remove(wb.active)
+    wb.remove(wb.worksheets[0])  # a new workbook starts with one empty sheet
     lists = None
     list_col = 0
     for entity, sheet in ENTITY_SHEETS.items():
@@ -86,12 +85,6 @@ def write_template(
     if lists is not None:  # entity sheets first, then the hidden lists, then the field guide
         wb.move_sheet(lists, offset=len(wb.sheetnames) - 2 - wb.sheetnames.index("Lists"))
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         wb.save(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path

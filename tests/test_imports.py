@@ -1,0 +1,199 @@
+"""No import cycles among isaprofile's modules, and every module imports on its own.
+
+The graph is built from the source with :mod:`ast`: an edge ``a -> b`` for each ``import isaprofile.b`` /
+``from isaprofile... import ...`` in ``a``. Module-level imports (including those in a class body or a
+module-level ``if``/``try``) run when ``a`` is imported, so a cycle among them can break depending on which
+module is imported first; imports inside a function (deferred) and under ``if TYPE_CHECKING:`` are
+recorded but do not count for cycles.
+"""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "isaprofile"
+
+# Known cycles owned by another engineer this round; the lead removes entries as they are fixed.
+# package/split.py <-> package/verify.py: the BagIt engine (bagit engineer) is splitting these.
+KNOWN_CYCLES: set[frozenset[str]] = {frozenset({"isaprofile.package.split", "isaprofile.package.verify"})}
+
+
+def module_names() -> dict[str, Path]:
+    out = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        parts = list(path.relative_to(ROOT).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        out[".".join(parts)] = path
+    return out
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def _targets(node: ast.Import | ast.ImportFrom, module: str, is_package: bool, modules: set[str]) -> list[str]:
+    """The isaprofile modules an import statement in ``module`` loads."""
+    if isinstance(node, ast.Import):
+        return [a.name for a in node.names if a.name in modules]
+    if node.level:
+        base = module.split(".") if is_package else module.split(".")[:-1]
+        base = base[: len(base) - (node.level - 1)]
+        source = ".".join(base + ([node.module] if node.module else []))
+    else:
+        source = node.module or ""
+    out = []
+    for alias in node.names:
+        sub = f"{source}.{alias.name}"
+        if sub in modules:
+            out.append(sub)
+        elif source in modules:
+            out.append(source)
+    return out
+
+
+def import_graph() -> tuple[dict[str, set[str]], dict[str, set[str]]]:
+    """(module-level edges, deferred edges) between isaprofile modules."""
+    names = module_names()
+    modules = set(names)
+    eager: dict[str, set[str]] = {m: set() for m in names}
+    deferred: dict[str, set[str]] = {m: set() for m in names}
+
+    def visit(stmts: list[ast.stmt], module: str, is_package: bool, deferred_here: bool) -> None:
+        for node in stmts:
+            if isinstance(node, ast.Import | ast.ImportFrom):
+                targets = _targets(node, module, is_package, modules)
+                (deferred if deferred_here else eager)[module].update(t for t in targets if t != module)
+            elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                for inner in ast.walk(node):
+                    if isinstance(inner, ast.Import | ast.ImportFrom):
+                        targets = _targets(inner, module, is_package, modules)
+                        deferred[module].update(t for t in targets if t != module)
+            elif isinstance(node, ast.If):
+                lazy = deferred_here or _is_type_checking(node.test)
+                visit(node.body, module, is_package, lazy)
+                visit(node.orelse, module, is_package, deferred_here)
+            elif isinstance(node, ast.ClassDef | ast.With | ast.For | ast.While):
+                visit(node.body, module, is_package, deferred_here)
+            elif isinstance(node, ast.Try):
+                for block in (node.body, node.orelse, node.finalbody, *[h.body for h in node.handlers]):
+                    visit(block, module, is_package, deferred_here)
+
+    for module, path in names.items():
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        visit(tree.body, module, path.name == "__init__.py", False)
+    return eager, deferred
+
+
+def cycles(graph: dict[str, set[str]]) -> list[frozenset[str]]:
+    """The strongly connected components with more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    out: list[frozenset[str]] = []
+    counter = 0
+
+    def strong(v: str) -> None:
+        nonlocal counter
+        index[v] = low[v] = counter
+        counter += 1
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(graph[v]):
+            if w not in index:
+                strong(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = set()
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                comp.add(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                out.append(frozenset(comp))
+
+    for v in sorted(graph):
+        if v not in index:
+            strong(v)
+    return out
+
+
+def test_graph_sees_the_package() -> None:
+    eager, deferred = import_graph()
+    assert "isaprofile.findings.issues" in eager
+    assert "isaprofile.findings.codes" in eager["isaprofile.findings.issues"]
+    # the resolver and the cycle detector, on known inputs
+    assert "isaprofile.package.verify" in deferred["isaprofile.package.split"]
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [frozenset({"a", "b", "c"})]
+
+
+def test_no_cycles_among_module_level_imports() -> None:
+    eager, _ = import_graph()
+    assert [sorted(c) for c in cycles(eager)] == []
+
+
+def test_no_cycles_counting_deferred_imports() -> None:
+    """A function-level import only hides a cycle: the two modules still depend on each other."""
+    eager, deferred = import_graph()
+    found = cycles({m: eager[m] | deferred[m] for m in eager})
+    assert [sorted(c) for c in found if c not in KNOWN_CYCLES] == []
+
+
+def test_codes_and_issues_are_not_a_cycle() -> None:
+    eager, deferred = import_graph()
+    assert "isaprofile.findings.codes" in eager["isaprofile.findings.issues"]
+    assert (
+        "isaprofile.findings.issues" not in eager["isaprofile.findings.codes"] | deferred["isaprofile.findings.codes"]
+    )
+
+
+@pytest.mark.xfail(reason="package/split.py <-> package/verify.py (deferred imports both ways): the bagit engineer "
+                   "is untangling them; remove KNOWN_CYCLES' entry when this passes", strict=False)  # fmt: skip
+def test_known_cycles_are_gone() -> None:
+    eager, deferred = import_graph()
+    found = cycles({m: eager[m] | deferred[m] for m in eager})
+    assert [sorted(c) for c in found if c in KNOWN_CYCLES] == []
+
+
+def test_every_module_imports_first() -> None:
+    """Each module imported first, with none of isaprofile loaded: an import-order-dependent cycle shows here.
+
+    One fresh interpreter imports the modules one by one, dropping every ``isaprofile`` module from
+    ``sys.modules`` before each, so each import runs all of isaprofile's module code anew while the
+    third-party libraries stay loaded (79 interpreters would cost half a minute on this machine).
+    """
+    names = sorted(m for m in module_names() if m != "isaprofile.__main__")
+    script = (
+        "import importlib, sys, traceback\n"
+        "bad = []\n"
+        "for name in sys.argv[1:]:\n"
+        "    for loaded in [m for m in sys.modules if m == 'isaprofile' or m.startswith('isaprofile.')]:\n"
+        "        del sys.modules[loaded]\n"
+        "    try:\n"
+        "        importlib.import_module(name)\n"
+        "    except Exception as exc:\n"
+        "        bad.append(f'{name}: {type(exc).__name__}: {exc}')\n"
+        "print('\\n'.join(bad))\n"
+        "sys.exit(1 if bad else 0)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script, *names], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.strip() == ""
+
+
+def test_python_dash_m_isaprofile_imports_cleanly() -> None:
+    result = subprocess.run([sys.executable, "-m", "isaprofile", "--version"], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
