@@ -375,34 +375,56 @@ _BOMS = (
     (b"\xff\xfe", "utf-16-le"),
     (b"\xfe\xff", "utf-16-be"),
 )
-_WORDISH = re.compile(r"[^\W_]{4,}")  # four letters or digits in a row, in any script
+_RUN = re.compile(r"[^\W_][\w \t,.'()/:;@-]{2,}[^\W_]")  # four or more characters, words with punctuation
+_ASCII_RUN = re.compile(rb"[\x20-\x7e]{4,}")
+_WIDE_RUN = re.compile(r"[^\W\d_\x00-\x7f]{2,}")  # two letters of a non-Latin script (CJK names are short)
+
+
+def _zero_interleaved(data: bytes, width: int, offset: int) -> bool:
+    """True when every ``width``-th byte (from ``offset``) of a run of eight characters is not zero and the
+    others are: Latin-script text in UTF-16 (width 2) or UTF-32 (width 4) without a byte-order mark."""
+    chars = [data[i : i + width] for i in range(0, len(data) - width + 1, width)]
+    streak = 0
+    for char in chars:
+        ok = char[offset] != 0 and all(b == 0 for j, b in enumerate(char) if j != offset)
+        streak = streak + 1 if ok else 0
+        if streak >= 4:
+            return True
+    return False
 
 
 def _decodings(data: bytes) -> Iterator[str]:
-    """``data`` decoded every way it plausibly is: by its BOM, as zero-interleaved UTF-16/UTF-32 (either
-    byte order), and as UTF-8 / Latin-1."""
+    """``data`` decoded the ways it is text: by its byte-order mark (any script), as zero-interleaved
+    UTF-16 / UTF-32 in either byte order, and as UTF-8 when it is valid UTF-8."""
     for bom, codec in _BOMS:
         if data.startswith(bom):
             yield data[len(bom) :].decode(codec, "replace")
             return
-    n = len(data)
-    for codec, width in (("utf-32-le", 4), ("utf-32-be", 4), ("utf-16-le", 2), ("utf-16-be", 2)):
-        usable = n - n % width
-        if usable >= 2 * width:
-            yield data[:usable].decode(codec, "replace")
-    yield data.decode("utf-8", "replace")
-    yield data.decode("latin-1")
+    for codec, width, offset in (("utf-32-le", 4, 0), ("utf-32-be", 4, 3), ("utf-16-le", 2, 0), ("utf-16-be", 2, 1)):
+        for shift in range(width):
+            if _zero_interleaved(data[shift:], width, offset):
+                chunk = data[shift:]
+                yield chunk[: len(chunk) - len(chunk) % width].decode(codec, "replace")
+                break
+    try:
+        yield data.decode("utf-8")
+    except UnicodeDecodeError:
+        return
 
 
 def has_text(data: bytes) -> bool:
-    """True when ``data`` holds a run of four letters or digits in ASCII, UTF-8, UTF-16 or UTF-32
-    (with or without a byte-order mark)."""
-    return any(_WORDISH.search(text) for text in _decodings(bytes(data)))
+    """True when ``data`` holds readable text: four printable ASCII bytes in a row (as before), or a run
+    of four or more word characters (two in a non-Latin script) in UTF-8, or in UTF-16 / UTF-32 (with a
+    byte-order mark, or zero-interleaved without one)."""
+    data = bytes(data)
+    if _ASCII_RUN.search(data):
+        return True
+    return any(_RUN.search(text) or _WIDE_RUN.search(text) for text in _decodings(data))
 
 
 _DATE = re.compile(
-    r"(?<!\d)(?:(?:19|20)\d\d[-./]?(?:0[1-9]|1[0-2])[-./]?(?:0[1-9]|[12]\d|3[01])"
-    r"|(?:0[1-9]|[12]\d|3[01])[-./](?:0[1-9]|1[0-2])[-./](?:19|20)\d\d)(?!\d)"
+    r"(?<![\d.])(?:(?:19|20)\d\d[-./]?(?:0[1-9]|1[0-2])[-./]?(?:0[1-9]|[12]\d|3[01])"
+    r"|(?:0[1-9]|[12]\d|3[01])[-./](?:0[1-9]|1[0-2])[-./](?:19|20)\d\d)(?![\d.])"
 )
 _PERSON_NAME = re.compile(r"[^\W\d_]{2,}\^[^\W\d_]{2,}")
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+")
@@ -543,7 +565,9 @@ def column_phi_findings(
     field (pseudonymous IDs) should not be passed."""
     policy = policy or PhiPolicy()
     out: list[Issue] = []
-    pairs = [(h, i) if isinstance(h, str) else h for i, h in enumerate(headers, 1)]  # type: ignore[misc]
+    pairs: list[tuple[str, int]] = []
+    for i, h in enumerate(headers, 1):
+        pairs.append((h, i) if isinstance(h, str) else (str(h[0]), int(h[1])))
     for header, column in pairs:
         if not identifying_column(header):
             continue
