@@ -202,3 +202,24 @@ def test_identifying_columns_are_errors() -> None:
         [("DOB", 4)], "s_study.txt", PhiPolicy(allow=(AllowEntry("DOB", "year only, checked"),))
     )
     assert [i.code for i in allowed] == ["phi-exception-applied"]
+
+
+@pytest.mark.parametrize(
+    ("harvest", "label"),
+    [((("dicom", "InstitutionName"),), "Site"), ((("dicom", "StudyDate"),), "Study date"), ((), "Patient Name")],
+)
+def test_value_conflicts_on_identifying_fields_never_print_the_values(harvest, label) -> None:
+    from isaprofile.harvest.crosscheck import conflict
+    from isaprofile.model import Provenance, Value
+    from isaprofile.profile.model import Field
+
+    field = Field(key="site", label=label, entity="scan", isa="comment", name=label, harvest=harvest)
+    sheet = Value("CANARY-7Q2 Hospital", provenance=Provenance("scans.xlsx", 2, 3, "column 'Site'"))
+    header = Value("Other Canary Clinic", provenance=Provenance("ct/1.dcm", path="(0008,0080) InstitutionName"))
+    found = conflict(field, sheet, header)
+    assert found is not None and found.code == "value-conflict"
+    assert (found.file, found.line, found.column) == ("scans.xlsx", 2, 3)
+    assert "CANARY" not in found.message and "Canary" not in found.message and "one value" in found.message
+    plain = Field(key="m", label="Manufacturer", entity="scan", isa="comment", name="Manufacturer")
+    shown = conflict(plain, Value("GE"), Value("Siemens"))
+    assert shown is not None and "GE" in shown.message and "Siemens" in shown.message
