@@ -375,37 +375,27 @@ _BOMS = (
     (b"\xff\xfe", "utf-16-le"),
     (b"\xfe\xff", "utf-16-be"),
 )
-_RUN = re.compile(r"[^\W_][\w \t,.'()/:;@-]{2,}[^\W_]")  # four or more characters, words with punctuation
-_ASCII_RUN = re.compile(rb"[\x20-\x7e]{4,}")
-_WIDE_RUN = re.compile(r"[^\W\d_\x00-\x7f]{2,}")  # two letters of a non-Latin script (CJK names are short)
+_RUN = re.compile(r"[^\W_][\w \t,.'()/:;@-]{2}[^\W_]")  # four characters: a word, maybe with spaces or punctuation
+_ASCII_RUN = re.compile(rb"[\x20-\x7e]{4}")
+_WIDE_RUN = re.compile(r"[^\W\d_\x00-\x7f]{2}")  # two letters of a non-Latin script (CJK names are short)
 
 
-def _zero_interleaved(data: bytes, width: int, offset: int) -> bool:
-    """True when every ``width``-th byte (from ``offset``) of a run of eight characters is not zero and the
-    others are: Latin-script text in UTF-16 (width 2) or UTF-32 (width 4) without a byte-order mark."""
-    chars = [data[i : i + width] for i in range(0, len(data) - width + 1, width)]
-    streak = 0
-    for char in chars:
-        ok = char[offset] != 0 and all(b == 0 for j, b in enumerate(char) if j != offset)
-        streak = streak + 1 if ok else 0
-        if streak >= 4:
-            return True
-    return False
+# four printable ASCII characters in a row, zero-interleaved as UTF-16 or UTF-32 text of a Latin script is
+_WIDE_ASCII = (
+    re.compile(rb"(?:[\x20-\x7e]\x00\x00\x00){4}"),  # UTF-32-LE
+    re.compile(rb"(?:\x00\x00\x00[\x20-\x7e]){4}"),  # UTF-32-BE
+    re.compile(rb"(?:[\x20-\x7e]\x00){4}"),  # UTF-16-LE
+    re.compile(rb"(?:\x00[\x20-\x7e]){4}"),  # UTF-16-BE
+)
 
 
 def _decodings(data: bytes) -> Iterator[str]:
-    """``data`` decoded the ways it is text: by its byte-order mark (any script), as zero-interleaved
-    UTF-16 / UTF-32 in either byte order, and as UTF-8 when it is valid UTF-8."""
+    """``data`` decoded the ways it is text in any script: by its byte-order mark, or as UTF-8 when it is
+    valid UTF-8."""
     for bom, codec in _BOMS:
         if data.startswith(bom):
             yield data[len(bom) :].decode(codec, "replace")
             return
-    for codec, width, offset in (("utf-32-le", 4, 0), ("utf-32-be", 4, 3), ("utf-16-le", 2, 0), ("utf-16-be", 2, 1)):
-        for shift in range(width):
-            if _zero_interleaved(data[shift:], width, offset):
-                chunk = data[shift:]
-                yield chunk[: len(chunk) - len(chunk) % width].decode(codec, "replace")
-                break
     try:
         yield data.decode("utf-8")
     except UnicodeDecodeError:
@@ -413,11 +403,11 @@ def _decodings(data: bytes) -> Iterator[str]:
 
 
 def has_text(data: bytes) -> bool:
-    """True when ``data`` holds readable text: four printable ASCII bytes in a row (as before), or a run
-    of four or more word characters (two in a non-Latin script) in UTF-8, or in UTF-16 / UTF-32 (with a
-    byte-order mark, or zero-interleaved without one)."""
+    """True when ``data`` holds readable text: four printable ASCII characters in a row, in ASCII / UTF-8
+    or zero-interleaved as UTF-16 / UTF-32 (either byte order, no byte-order mark needed), or a run of four
+    word characters (two in a non-Latin script) in text with a byte-order mark or in valid UTF-8."""
     data = bytes(data)
-    if _ASCII_RUN.search(data):
+    if _ASCII_RUN.search(data) or any(p.search(data) for p in _WIDE_ASCII):
         return True
     return any(_RUN.search(text) or _WIDE_RUN.search(text) for text in _decodings(data))
 
