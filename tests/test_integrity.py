@@ -183,3 +183,34 @@ def test_a_compressed_nifti_with_vox_offset_beyond_its_content_is_an_error(tmp_p
     item, found, issues = _codes(gz)
     assert found == [("nifti-header-invalid", "y.nii.gz", "vox_offset")]
     assert "holds only 400 bytes" in issues[0].message
+
+
+def test_mutated_files_give_findings_never_exceptions(tmp_path: Path) -> None:
+    """A bounded mutation loop (fixed seed): the PHI gate, the payload sniffers, the DICOM integrity check
+    and the NIfTI harvest turn every damaged file into a finding or a pass."""
+    import random
+
+    from isaprofile.package.payload import sniff_dicom, sniff_nifti
+    from isaprofile.package.phi import PhiPolicy, check_file
+
+    rng = random.Random(20261201)
+    sources = [Path(get_testdata_file(n)).read_bytes() for n in ("CT_small.dcm", "liver_1frame.dcm", "rtplan.dcm")]
+    nii = _nifti(tmp_path, "base.nii").read_bytes()
+    target = tmp_path / "m.dcm"
+    for _ in range(300):
+        data = bytearray(rng.choice(sources))
+        for _ in range(rng.randint(1, 12)):
+            data[rng.randrange(0, min(len(data), 2500))] = rng.randrange(256)
+        if rng.random() < 0.3:
+            data = data[: rng.randrange(0, len(data))]
+        target.write_bytes(bytes(data))
+        check_file("m.dcm", target, PhiPolicy())
+        sniff_dicom(target)
+        integrity(bytes(data)) if len(data) > 132 else None
+        raw = bytearray(nii)
+        for _ in range(rng.randint(1, 6)):
+            raw[rng.randrange(0, 352)] = rng.randrange(256)
+        (tmp_path / "m.nii").write_bytes(bytes(raw))
+        sniff_nifti(tmp_path / "m.nii")
+        read_nifti_file(str(tmp_path / "m.nii"), "m.nii")
+        check_file("m.nii", tmp_path / "m.nii", PhiPolicy())

@@ -161,8 +161,7 @@ def header_truncation(ds: Any) -> Finding | None:
     for part in (meta, ds):
         if part is None:
             continue
-        for tag in list(part.keys()):
-            raw = part.get_item(tag)
+        for tag, raw in list(getattr(part, "_dict", {}).items()):  # the stored elements, not converted
             if not isinstance(raw, RawDataElement) or raw.value is None or raw.length == UNDEFINED:
                 continue
             if len(raw.value) < raw.length:
@@ -173,11 +172,11 @@ def header_truncation(ds: Any) -> Finding | None:
 
 def _plain(ds: Any, keyword: str) -> Any:
     """The value of ``keyword`` or None, without letting a malformed value raise."""
-    from pydicom.errors import BytesLengthException
+    from isaprofile.package.phi import _dicom_errors
 
     try:
         return ds.get(keyword)
-    except (BytesLengthException, ValueError, TypeError, KeyError):
+    except _dicom_errors():
         return None
 
 
@@ -190,8 +189,20 @@ def check_image_integrity(
     ``path`` the element's tag); an instance of an image SOP class (:func:`is_image_sop_class`) or a
     header with Rows and Columns that has no Pixel Data (``pixel-data-missing``); a pixel payload shorter
     than the header promises, by even one byte (``pixel-data-truncated``, see :func:`check_pixel_data`).
-    Call it before the header's values are converted, so a cut header is a finding, not an exception.
+    Call it before the header's values are converted, so a cut header is a finding, not an exception;
+    a header element pydicom cannot convert gives ``dicom-unreadable`` (``reason``: the error's type).
     """
+    from isaprofile.package.phi import _dicom_errors
+
+    try:
+        return _image_integrity(fh, size, ds, implicit=implicit, little=little, syntax=syntax)
+    except _dicom_errors() as exc:  # a malformed element: the header cannot be read
+        return "dicom-unreadable", {"reason": type(exc).__name__}
+
+
+def _image_integrity(
+    fh: BinaryIO, size: int, ds: Any, *, implicit: bool, little: bool, syntax: str | None
+) -> Finding | None:
     cut = header_truncation(ds)
     if cut is not None:
         return cut

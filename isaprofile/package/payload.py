@@ -102,13 +102,13 @@ def sniff_dicom(path: str | os.PathLike[str]) -> bool:
     if not plausible:
         return False
     import pydicom
-    from pydicom.errors import InvalidDicomError
+
+    from isaprofile.package.phi import _dicom_errors
 
     try:
         ds = pydicom.dcmread(path, force=True, stop_before_pixels=True, defer_size=1024)
         return len(ds) > 0 and any(int(t) >> 16 in _DICOM_FIRST_GROUPS or int(t) >> 16 == 0x0010 for t in ds.keys())
-    except (InvalidDicomError, OSError, ValueError, EOFError, KeyError, TypeError, IndexError, AttributeError,
-            NotImplementedError, struct.error, RecursionError):  # fmt: skip
+    except _dicom_errors():
         return False
 
 

@@ -244,7 +244,19 @@ class _Checker:
             self.out.issues.append(issue(code, file=self.file, path=path))
 
 
-_DICOM_ERRORS = (OSError, ValueError, EOFError, KeyError, TypeError, IndexError, AttributeError, struct.error)
+_DICOM_ERRORS: tuple[type[BaseException], ...] = (
+    OSError, ValueError, EOFError, KeyError, TypeError, IndexError, AttributeError, struct.error,
+    NotImplementedError, OverflowError, RecursionError, UnicodeError,
+)  # fmt: skip
+
+
+def _dicom_errors() -> tuple[type[BaseException], ...]:
+    """What pydicom raises for a malformed file (its BytesLengthException is not a ValueError)."""
+    from pydicom.errors import BytesLengthException, InvalidDicomError
+
+    return (*_DICOM_ERRORS, BytesLengthException, InvalidDicomError)
+
+
 _PIXEL_TAGS = {0x7FE00008, 0x7FE00009, 0x7FE00010}
 _DEFERRED = "<deferred>"
 
@@ -307,15 +319,18 @@ def dicom_phi_findings(ds: Any, rel: str, policy: PhiPolicy | None = None) -> Fi
 
 
 def _dicom_dataset(ds: Any, chk: _Checker) -> None:
+    try:
+        _dicom_elements(ds, chk)
+    except _dicom_errors() as exc:  # a dataset the gate cannot read cannot be packaged
+        chk.out.issues.append(issue("phi-unreadable", file=chk.file, reason=_reason(exc)))
+
+
+def _dicom_elements(ds: Any, chk: _Checker) -> None:
     from pydicom.datadict import keyword_for_tag
 
-    try:
-        meta = getattr(ds, "file_meta", None)
-        elements = list(_walk(meta)) if meta else []
-        elements += list(_walk(ds))
-    except _DICOM_ERRORS as exc:  # a dataset the gate cannot read cannot be packaged
-        chk.out.issues.append(issue("phi-unreadable", file=chk.file, reason=_reason(exc)))
-        return
+    meta = getattr(ds, "file_meta", None)
+    elements = list(_walk(meta)) if meta else []
+    elements += list(_walk(ds))
     for trail, tag, _vr, value in elements:
         private = bool((tag >> 16) & 1)
         entry = None if private else _lookup(tag)
@@ -345,7 +360,6 @@ def _reason(exc: BaseException) -> str:
 
 def _check_dicom(path: Path, chk: _Checker) -> None:
     import pydicom
-    from pydicom.errors import InvalidDicomError
 
     from isaprofile.package.payload import sniff_dicom
 
@@ -357,7 +371,7 @@ def _check_dicom(path: Path, chk: _Checker) -> None:
         # values above 4 KiB stay on disk, so memory does not grow with the pixel data. A file without
         # the Part 10 preamble is read too (the payload selection let it in as DICOM by its content).
         ds = pydicom.dcmread(path, defer_size=4096, force=True)
-    except (InvalidDicomError, RecursionError, *_DICOM_ERRORS) as exc:
+    except _dicom_errors() as exc:
         chk.out.issues.append(issue("phi-unreadable", file=chk.file, reason=type(exc).__name__))
         return
     if not len(ds):
