@@ -223,3 +223,22 @@ def test_value_conflicts_on_identifying_fields_never_print_the_values(harvest, l
     plain = Field(key="m", label="Manufacturer", entity="scan", isa="comment", name="Manufacturer")
     shown = conflict(plain, Value("GE"), Value("Siemens"))
     assert shown is not None and "GE" in shown.message and "Siemens" in shown.message
+
+
+def test_free_text_with_dates_names_or_header_tokens_is_an_error() -> None:
+    from isaprofile.package.phi import free_text_phi_findings
+
+    cells = [
+        ("born 13.11.1947, smoker", 2, 5, "Comment[Notes]"),
+        ("contact CANARY^JANE", 3, 5, "Comment[Notes]"),
+        ("liver lesion, segment 4", 4, 5, "Comment[Notes]"),
+        ("seen by keyson last week", 5, 5, "Comment[Notes]"),
+        ("T1 3 mm, 2.5 T", 6, 5, "Comment[Notes]"),
+    ]
+    found = free_text_phi_findings(cells, "s_study.txt", tokens=["Keyson"])
+    assert [(i.code, i.line, i.column, i.path) for i in found] == [
+        ("phi-free-text", 2, 5, "Comment[Notes]"),
+        ("phi-free-text", 3, 5, "Comment[Notes]"),
+        ("phi-free-text", 5, 5, "Comment[Notes]"),
+    ]
+    assert not any("1947" in i.message or "CANARY" in i.message or "keyson" in i.message for i in found)

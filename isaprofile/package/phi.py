@@ -12,6 +12,7 @@ Public API::
     sidecar_phi_findings(data, rel, policy) -> FileFindings         one parsed JSON sidecar
     finish_phi(results: Mapping[str, FileFindings], policy) -> PhiResult   names + redaction over all files
     column_phi_findings(headers, file, policy=None) -> list[Issue]  identifying sheet / ISA-Tab column headers
+    free_text_phi_findings(cells, file, policy=None, tokens=()) -> list[Issue]   dates, names in free text
     has_text(data: bytes) -> bool                 readable text in ASCII, UTF-8, UTF-16 or UTF-32
     exceptions_json(result) -> bytes              the applied exceptions, to record in the package
 
@@ -581,6 +582,32 @@ def column_phi_findings(
             out.extend(chk.out.issues)
             continue
         out.append(issue("phi-column", file=file, line=1, column=column, path=where))
+    return out
+
+
+def free_text_phi_findings(
+    cells: Iterable[tuple[str, int, int, str]],
+    file: str,
+    policy: PhiPolicy | None = None,
+    *,
+    tokens: Iterable[str] = (),
+) -> list[Issue]:
+    """``phi-free-text`` errors for free-text sheet or ISA-Tab cells that hold a calendar date, a DICOM
+    person name (``Family^Given``), an e-mail address, or one of ``tokens`` (patient names / IDs seen in
+    headers, matched as whole words). ``cells`` are ``(text, line, column, header)``; the finding names
+    the cell and its header, never the text. A header on the allow-list (``attribute`` = the header as
+    written) is accepted. Pass only free-text columns: typed date columns are the profile's business."""
+    policy = policy or PhiPolicy()
+    pattern = _word_pattern(t.lower() for t in tokens if len(t) >= 3)
+    out: list[Issue] = []
+    for text, line, column, header in cells:
+        if not text or not (_identifying_text(text) or (pattern is not None and pattern.search(text))):
+            continue
+        chk = _Checker(policy, file, FileFindings())
+        if chk.allowed(header, "", header):
+            out.extend(chk.out.issues)
+            continue
+        out.append(issue("phi-free-text", file=file, line=line, column=column, path=header))
     return out
 
 
