@@ -3,6 +3,7 @@ refused with the right code, and the canary appears in no output, message or log
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 from pathlib import Path
@@ -17,7 +18,17 @@ from pydicom.sequence import Sequence
 
 from isaprofile.findings.issues import Report
 from isaprofile.findings.render import FORMATS, render
-from isaprofile.package.phi import AllowEntry, PhiPolicy, annex_e, check_phi, exceptions_json
+from isaprofile.package.phi import (
+    AllowEntry,
+    AnnexEntry,
+    PhiPolicy,
+    annex_e,
+    annex_edition,
+    check_phi,
+    dicom_phi_findings,
+    exceptions_json,
+    finish_phi,
+)
 
 CANARY = "CANARY-7Q2"
 DATE_CANARY = "19471113"
@@ -38,12 +49,9 @@ CANARY_FOR = {
 CANARIES = (CANARY, "CANARY_7Q2", DATE_CANARY, "101011.7", "1.7717", "1.2.826.0.1.7717", "047Y")
 
 
-@pytest.fixture(scope="module")
-def clean_dicom(tmp_path_factory) -> Path:
-    """CT_small.dcm with every Annex E attribute and private tag removed, pseudonymised."""
-    ds = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+def _clean(ds: Dataset) -> Dataset:
     for entry in annex_e().values():
-        if entry.action.startswith("U") or "X" in entry.tag[1:5]:
+        if entry.action == "U" or "X" in entry.tag:
             continue
         if entry.keyword in ds:
             delattr(ds, entry.keyword)
@@ -51,8 +59,19 @@ def clean_dicom(tmp_path_factory) -> Path:
     ds.PatientID = PSEUDONYM
     ds.PatientName = PSEUDONYM
     ds.PatientIdentityRemoved = "YES"
+    return ds
+
+
+@pytest.fixture(scope="module")
+def clean_ds() -> Dataset:
+    """CT_small.dcm with every Table E.1-1 attribute (UIDs aside) and private tag removed, pseudonymised."""
+    return _clean(pydicom.dcmread(get_testdata_file("CT_small.dcm")))
+
+
+@pytest.fixture(scope="module")
+def clean_dicom(tmp_path_factory, clean_ds) -> Path:
     path = tmp_path_factory.mktemp("clean") / "clean.dcm"
-    ds.save_as(path)
+    clean_ds.save_as(path)
     return path
 
 
@@ -71,53 +90,80 @@ def test_clean_dicom_passes(clean_dicom: Path) -> None:
     assert result.report.issues == [] and result.passed
 
 
-def _text_entries() -> list[str]:
-    out = []
-    for entry in annex_e().values():
-        # command-set attributes (0000,eeee) never occur in stored files
-        if entry.vr in CANARY_FOR and not entry.tag.startswith("(0000,"):
-            out.append(entry.keyword)
-    return sorted(out)
+def _tag_of(entry: AnnexEntry) -> int:
+    if entry.tag == "(50XX,XXXX)":
+        return 0x50003000  # Curve Data: any element of a (50xx) group
+    return int(entry.tag[1:5].replace("XX", "00") + entry.tag[6:10], 16)
 
 
-@pytest.mark.parametrize("keyword", _text_entries())
-def test_canary_in_every_annex_e_attribute_is_refused(keyword, clean_dicom, tmp_path, capsys, caplog) -> None:
+def _canary_element(entry: AnnexEntry):
+    vr = entry.vr.split(" or ")[0]
+    if vr == "SQ":
+        item = Dataset()
+        if entry.action.endswith("U*"):  # X/Z/U*: the UIDs inside are what identifies
+            item.ReferencedSOPClassUID = "1.2.840.10008.5.1.4.1.1.2"
+            item.ReferencedSOPInstanceUID = CANARY_FOR["UI"]
+        else:
+            item.CodeValue = CANARY
+        return vr, Sequence([item])
+    if vr in ("OB", "OW", "UN", "OD", "OF", "OL", "OV"):
+        return vr, CANARY.encode()
+    if vr in ("US", "UL", "SS", "SL"):
+        return vr, 7717
+    if vr == "IS":
+        return vr, "7717"
+    if vr == "UR":
+        return vr, f"https://example.org/{CANARY}"
+    if vr == "AE":
+        return vr, "CANARY7Q2"
+    return vr, CANARY_FOR[vr]
+
+
+ALL_ROWS = sorted(annex_e())
+
+
+def test_the_table_is_the_2024b_edition_with_every_row() -> None:
+    assert annex_edition() == "2024b"
+    assert len(ALL_ROWS) == 620  # Table E.1-1 of PS3.15 2024b; the private-attributes row is handled by parity
+    for keyword in (
+        "ConsultingPhysicianName",
+        "ClinicalTrialSubjectID",
+        "ClinicalTrialSiteName",
+        "PatientTelecomInformation",
+        "ReasonForVisit",
+        "LabelText",
+        "BarcodeValue",
+        "UniqueDeviceIdentifier",
+        "UDISequence",
+        "SpecimenIdentifier",
+        "ReferencedPatientPhotoSequence",
+    ):
+        assert keyword in annex_e(), keyword  # fmt: skip
+
+
+@pytest.mark.parametrize("keyword", ALL_ROWS)
+def test_each_table_row_planted_alone_is_refused(keyword, clean_ds, capsys, caplog) -> None:
     caplog.set_level(logging.DEBUG)
     entry = annex_e()[keyword]
-    ds = pydicom.dcmread(clean_dicom)
-    if "X" in entry.tag[1:5]:
-        ds.add_new(0x60004000, entry.vr, CANARY)
-        tag = "(6000,4000)"
-    elif entry.tag.startswith("(0002,"):
-        setattr(ds.file_meta, keyword, CANARY_FOR[entry.vr])
-        tag = entry.tag
-    else:
-        setattr(ds, keyword, CANARY_FOR[entry.vr])
-        tag = entry.tag
-    path = tmp_path / "x.dcm"
-    ds.save_as(path)
-    uid = entry.vr == "UI"
+    ds = copy.deepcopy(clean_ds)
+    tag = _tag_of(entry)
+    vr, value = _canary_element(entry)
+    (ds.file_meta if tag >> 16 == 0x0002 else ds).add_new(tag, vr, value)
+    uid = entry.action == "U" or entry.action.endswith("U*")
     policy = PhiPolicy(pseudonyms=frozenset({PSEUDONYM}), allow_uids=not uid)
-    result = check_phi({"ct/x.dcm": path}, policy)
-    where = f"{tag} {keyword}"
+    result = finish_phi({"ct/x.dcm": dicom_phi_findings(ds, "ct/x.dcm", policy)}, policy)
+    shown = pydicom.datadict.keyword_for_tag(tag) or entry.keyword
+    where = f"({tag >> 16:04X},{tag & 0xFFFF:04X}) {shown}"
+    if entry.action.endswith("U*"):
+        where += " > (0008,1155) ReferencedSOPInstanceUID"
     found = result.report.flatten(("code", "file", "path"))
+    assert not result.passed
     if uid:  # the file's own UIDs are refused too when UIDs are not allowed
         assert ("phi-attribute", "ct/x.dcm", where) in found
         assert {code for code, _, _ in found} == {"phi-attribute"}
     else:
         assert found == [("phi-attribute", "ct/x.dcm", where)]
-    assert_no_canary(result.report, capsys, caplog)
-
-
-@pytest.mark.parametrize("keyword", sorted(k for k, e in annex_e().items() if e.vr == "SQ"))
-def test_sequences_holding_items_are_refused(keyword, clean_dicom, tmp_path) -> None:
-    ds = pydicom.dcmread(clean_dicom)
-    item = Dataset()
-    item.CodeValue = CANARY
-    setattr(ds, keyword, Sequence([item]))
-    ds.save_as(tmp_path / "s.dcm")
-    result = check_phi({"s.dcm": tmp_path / "s.dcm"}, POLICY)
-    assert result.report.flatten(("code", "path")) == [("phi-attribute", f"{annex_e()[keyword].tag} {keyword}")]
+    assert_no_canary(result.report, capsys, caplog, repr(result) + json.dumps(result.exceptions))
 
 
 def test_uids_are_allowed_by_default_and_refused_on_request(clean_dicom) -> None:
@@ -174,18 +220,25 @@ def test_allow_list_needs_a_reason_and_respects_the_file_glob(clean_dicom, tmp_p
 
 
 def test_nifti_text_fields_and_extensions(tmp_path, capsys, caplog) -> None:
-    for field in ("descrip", "aux_file", "intent_name", "db_name", "extension"):
+    cases = {
+        "descrip": f"scan of Doe^{CANARY}".encode(),
+        "aux_file": DATE_CANARY.encode(),
+        "intent_name": b"x@canary.org",
+        "db_name": b"1947-11-13",
+    }
+    for field, text in [*cases.items(), ("extension", None), ("extension-utf16", None), ("extension-utf32", None)]:
         img = nibabel.Nifti1Image(np.zeros((2, 2, 2), np.uint8), np.eye(4))
-        if field == "extension":
-            img.header.extensions.append(nibabel.nifti1.Nifti1Extension(6, f"patient {CANARY}".encode()))
+        if field.startswith("extension"):
+            codec = {"extension": "utf-8", "extension-utf16": "utf-16", "extension-utf32": "utf-32-le"}[field]
+            img.header.extensions.append(nibabel.nifti1.Nifti1Extension(6, f"patient {CANARY}".encode(codec)))
             expected = "extension[0] (code 6)"
         else:
-            img.header[field] = CANARY.encode()
+            img.header[field] = text
             expected = field
         path = tmp_path / f"{field}.nii.gz"
         nibabel.save(img, path)
         result = check_phi({f"nii/{field}.nii.gz": path}, POLICY)
-        assert result.report.flatten(("code", "path")) == [("phi-nifti-text", expected)]
+        assert result.report.flatten(("code", "path")) == [("phi-nifti-text", expected)], field
         assert_no_canary(result.report, capsys, caplog)
     clean = nibabel.Nifti1Image(np.zeros((2, 2, 2), np.uint8), np.eye(4))
     nibabel.save(clean, tmp_path / "clean.nii")

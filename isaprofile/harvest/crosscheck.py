@@ -3,8 +3,10 @@
 Both values are typed for the profile field first (numbers converted to the field's unit, terms matched
 by label or synonym), then compared: numbers within a relative tolerance, terms by label, text
 case-insensitively. A disagreement is a ``value-conflict`` finding located at the sheet cell, whose
-message shows both values and both sources. Identifier fields (the subject ID) are compared too, but
-their values are never printed.
+message shows both values and both sources. Identifying fields are compared too, but their values are
+never printed (the message says "one value" / "another"): the ISA identifiers (the subject ID), fields
+harvested from a DICOM PS3.15 Table E.1-1 attribute (StudyDate, PatientAge, InstitutionName ...), and
+fields titled like a direct identifier (see :func:`isaprofile.package.phi.identifying_column`).
 """
 
 from __future__ import annotations
@@ -38,6 +40,18 @@ def _same(a: Value, b: Value) -> bool:
     return a.text().strip().lower() == b.text().strip().lower()
 
 
+def identifying(field: Field) -> bool:
+    """True when the field's values may identify a person, so findings must not print them."""
+    from isaprofile.package.phi import annex_e, identifying_column
+
+    if field.isa in IDENTIFIERS:
+        return True
+    table = annex_e()
+    if any(key in table for _kind, key in field.harvest):
+        return True
+    return any(identifying_column(name) for name in (field.label, field.name, field.header, *field.aliases) if name)
+
+
 def _shown(field: Field, value: Value) -> str:
     unit = f" {field.unit.symbol}" if field.unit and isinstance(value.value, int | float) else ""
     return f"{value.text()}{unit}"
@@ -57,8 +71,8 @@ def conflict(field: Field, sheet: Value, header: Value) -> Issue | None:
     if _same(a, b):
         return None
     first, second = _shown(field, a), _shown(field, b)
-    if field.isa in IDENTIFIERS:
-        first, second = "one identifier", "another"
+    if identifying(field):
+        first, second = ("one identifier", "another") if field.isa in IDENTIFIERS else ("one value", "another")
     sp, hp = sheet.provenance, header.provenance
     return issue(
         "value-conflict",

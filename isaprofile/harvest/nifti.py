@@ -6,14 +6,20 @@ size, ``pixdim[1]``), ``dim`` (the matrix as ``64x64x32``), ``datatype``, ``bitp
 ms or s, converted from the header's xyzt units; with unknown units the number is kept without a unit.
 
 The file must hold ``vox_offset + prod(dim) * bitpix / 8`` bytes; for ``.nii.gz`` the decompressed
-stream is counted in chunks (bounded memory). A JSON sidecar with the same stem is merged.
+stream is counted in chunks (bounded memory). Before nibabel reads it, the raw header is checked
+(:func:`header_problems`): ``sizeof_hdr`` 348 or 540, ``dim[0]`` 1..7, every used dimension positive,
+an image of at most 2^40 bytes, ``vox_offset`` inside the file — each a ``nifti-header-invalid`` error at
+that field. A JSON sidecar with the same stem is merged.
 """
 
 from __future__ import annotations
 
+import gzip
 import math
 import os
+import struct
 import zlib
+from typing import Any
 
 import nibabel as nib
 from nibabel.filebasedimages import ImageFileError
@@ -26,7 +32,17 @@ from isaprofile.harvest.types import HarvestedImage, RawValues, to_values
 _CHUNK = 1 << 20
 _SPACE = {"mm": ("mm", 1.0), "meter": ("mm", 1000.0), "micron": ("mm", 1e-3)}
 _TIME = {"sec": ("s", 1.0), "msec": ("ms", 1.0), "usec": ("ms", 1e-3)}
-NIFTI_ERRORS = (ImageFileError, HeaderDataError, OSError, EOFError, ValueError, zlib.error)
+NIFTI_ERRORS = (
+    ImageFileError,
+    HeaderDataError,
+    OSError,
+    EOFError,
+    ValueError,
+    KeyError,
+    IndexError,
+    struct.error,
+    zlib.error,
+)
 
 
 def is_nifti(path: str) -> bool:
@@ -44,13 +60,80 @@ def nifti_stem(path: str) -> str:
     return name
 
 
+MAX_IMAGE_BYTES = 1 << 40
+
+
+def _raw_header(path: str) -> bytes:
+    """The first 540 bytes of the header (decompressed for a gzip file; a bounded read)."""
+    with open(path, "rb") as fh:
+        magic = fh.read(2)
+        fh.seek(0)
+        if magic == b"\x1f\x8b":
+            with gzip.GzipFile(fileobj=fh) as gz:
+                return gz.read(540)
+        return fh.read(540)
+
+
+def header_problems(path: str) -> list[tuple[str, str, str]]:
+    """``(field, found, reason)`` for each inconsistency of the raw NIfTI-1/2 header (see the module
+    docstring); empty when the header is consistent. Never loads the image. A file that is not NIfTI at
+    all (no magic, too short) raises ``ImageFileError`` (``nifti-unreadable``)."""
+    head = _raw_header(path)
+    if len(head) < 4:
+        raise ImageFileError(f"{len(head)} bytes, too short for a NIfTI header")
+    sizes = {e: struct.unpack(f"{e}i", head[:4])[0] for e in "<>"}
+    endian = next((e for e, n in sizes.items() if n in (348, 540)), None)
+    if endian is None:
+        if head[344:348] not in (b"n+1\0", b"ni1\0") and head[4:8] not in (b"n+2\0", b"ni2\0"):
+            raise ImageFileError("not a NIfTI header (no NIfTI magic)")
+        return [("sizeof_hdr", str(sizes["<"]), "a NIfTI-1 header has 348, NIfTI-2 540")]
+    two = sizes[endian] == 540
+    need = 540 if two else 348
+    if len(head) < need:
+        return [("sizeof_hdr", f"{len(head)} bytes of header", f"the header needs {need}")]
+    if two:
+        (bitpix,) = struct.unpack(f"{endian}h", head[14:16])
+        dim = list(struct.unpack(f"{endian}8q", head[16:80]))
+        (vox_offset,) = struct.unpack(f"{endian}q", head[168:176])
+    else:
+        (bitpix,) = struct.unpack(f"{endian}h", head[72:74])
+        dim = list(struct.unpack(f"{endian}8h", head[40:56]))
+        (offset,) = struct.unpack(f"{endian}f", head[108:112])
+        vox_offset = int(offset) if math.isfinite(offset) else -1
+    problems: list[tuple[str, str, str]] = []
+    if not 1 <= dim[0] <= 7:
+        return [("dim[0]", str(dim[0]), "the number of dimensions must be 1 to 7")]
+    for i in range(1, dim[0] + 1):
+        if dim[i] <= 0:
+            problems.append((f"dim[{i}]", str(dim[i]), "a used dimension must be positive"))
+    if problems:
+        return problems
+    size = math.prod(dim[1 : dim[0] + 1]) * max(bitpix, 1) // 8
+    if size > MAX_IMAGE_BYTES:
+        shape = "x".join(str(d) for d in dim[1 : dim[0] + 1])
+        problems.append(("dim", shape, f"the image would hold {size} bytes, more than 2^40"))
+    if vox_offset < 0:
+        problems.append(("vox_offset", str(vox_offset), "the offset of the image data cannot be negative"))
+    else:
+        available = _content_length(path, vox_offset)
+        if vox_offset > available:
+            problems.append(("vox_offset", str(vox_offset), f"the file holds only {available} bytes"))
+    return problems
+
+
 def read_nifti_file(
     path: str, rel: str, sidecar: str | None = None, sidecar_rel: str | None = None
 ) -> tuple[HarvestedImage | None, list[Issue]]:
     """Harvest one NIfTI file (and its sidecar); never raises for a bad file."""
     issues: list[Issue] = []
     try:
-        img = nib.load(path)
+        problems = header_problems(path)
+    except NIFTI_ERRORS as exc:
+        return None, [issue("nifti-unreadable", file=rel, reason=_reason(exc))]
+    if problems:
+        return None, [issue("nifti-header-invalid", file=rel, path=f, found=v, reason=r) for f, v, r in problems]
+    try:
+        img: Any = nib.load(path)
         header = img.header
         raw = _header_values(header)
         offset = int(getattr(img.dataobj, "offset", 0) or 0)

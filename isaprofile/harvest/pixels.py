@@ -124,3 +124,156 @@ def _check_encapsulated(fh: BinaryIO, size: int, image: Mapping[str, Any], endia
         "found": f"{_bytes(found)} in {items} item(s) without an end",
         "expected": "a complete encapsulated payload",
     }
+
+
+# --- the whole image: header complete, pixel data present and complete ----------------------------------
+
+_NO_PIXEL_SOP_WORDS = ("Presentation State", "Structured Report", "SR Storage", "Waveform", "Key Object",
+                       "Raw Data", "Spectroscopy", "Encapsulated", "Registration", "Surface", "Structure Set",
+                       "RT Plan", "RT Beams Treatment", "Plan Storage", "Measurement", "Real World Value")  # fmt: skip
+
+
+def is_image_sop_class(uid: str | None) -> bool:
+    """True for a storage SOP class whose instances must carry pixel data: named "... Image Storage" in
+    pydicom's UID dictionary, or Segmentation / RT Dose Storage."""
+    if not uid:
+        return False
+    from pydicom.uid import UID
+
+    name = UID(str(uid)).name
+    if any(word in name for word in _NO_PIXEL_SOP_WORDS):
+        return False
+    return (
+        name.endswith("Image Storage")
+        or name.endswith("Image Storage - For Presentation")
+        or name.endswith("Image Storage - For Processing")
+        or name in ("Segmentation Storage", "RT Dose Storage")
+    )
+
+
+def header_truncation(ds: Any) -> Finding | None:
+    """A ``dicom-header-truncated`` finding when an element of the header (file meta included) holds fewer
+    bytes than its length field declares — the file ends inside it. Checked on the raw elements, so no
+    value is converted (a cut value would raise in pydicom's converters)."""
+    from pydicom.dataelem import RawDataElement
+
+    meta = getattr(ds, "file_meta", None)
+    for part in (meta, ds):
+        if part is None:
+            continue
+        for tag, raw in list(getattr(part, "_dict", {}).items()):  # the stored elements, not converted
+            if not isinstance(raw, RawDataElement) or raw.value is None or raw.length == UNDEFINED:
+                continue
+            if len(raw.value) < raw.length:
+                where = f"({int(tag) >> 16:04X},{int(tag) & 0xFFFF:04X})"
+                return "dicom-header-truncated", {"path": where, "found": len(raw.value), "expected": raw.length}
+    return None
+
+
+def _plain(ds: Any, keyword: str) -> Any:
+    """The value of ``keyword`` or None, without letting a malformed value raise."""
+    from isaprofile.package.phi import _dicom_errors
+
+    try:
+        return ds.get(keyword)
+    except _dicom_errors():
+        return None
+
+
+def check_image_integrity(
+    fh: BinaryIO, size: int, ds: Any, *, implicit: bool, little: bool, syntax: str | None
+) -> Finding | None:
+    """The first integrity finding for a DICOM file read with ``stop_before_pixels`` from ``fh``, or None.
+
+    In order: an element of the header cut short by the end of the file (``dicom-header-truncated``,
+    ``path`` the element's tag); an instance of an image SOP class (:func:`is_image_sop_class`) or a
+    header with Rows and Columns that has no Pixel Data (``pixel-data-missing``); a pixel payload shorter
+    than the header promises, by even one byte (``pixel-data-truncated``, see :func:`check_pixel_data`).
+    Call it before the header's values are converted, so a cut header is a finding, not an exception;
+    a header element pydicom cannot convert gives ``dicom-unreadable`` (``reason``: the error's type).
+    """
+    from isaprofile.package.phi import _dicom_errors
+
+    try:
+        return _image_integrity(fh, size, ds, implicit=implicit, little=little, syntax=syntax)
+    except _dicom_errors() as exc:  # a malformed element: the header cannot be read
+        return "dicom-unreadable", {"reason": type(exc).__name__}
+
+
+def _image_integrity(
+    fh: BinaryIO, size: int, ds: Any, *, implicit: bool, little: bool, syntax: str | None
+) -> Finding | None:
+    cut = header_truncation(ds)
+    if cut is not None:
+        return cut
+    image = {k: _plain(ds, k) for k in ("Rows", "Columns", "BitsAllocated", "SamplesPerPixel", "NumberOfFrames")}
+    image = {k: v for k, v in image.items() if v is not None}
+    start = fh.tell()
+    head = fh.read(8)
+    fh.seek(start)
+    at_pixels = False
+    if len(head) >= 4:
+        group, elem = struct.unpack(f"{'<' if little else '>'}HH", head[:4])
+        at_pixels = (group << 16 | elem) in PIXEL_TAGS
+    meta = getattr(ds, "file_meta", None)
+    sop = _plain(ds, "SOPClassUID") or (_plain(meta, "MediaStorageSOPClassUID") if meta is not None else None)
+    meta_length = _int(_plain(meta, "FileMetaInformationGroupLength")) if meta is not None else 0
+    if getattr(ds, "preamble", None) is not None and (meta is None or "TransferSyntaxUID" not in meta):
+        return "dicom-header-truncated", {"path": "(0002,0000)", "found": max(0, size - 132), "expected": 12}
+    if meta_length and 132 + 12 + meta_length > size:
+        return "dicom-header-truncated", {"path": "(0002,0000)", "found": max(0, size - 144), "expected": meta_length}
+    if not at_pixels and is_image_sop_class(sop) and syntax not in DEFLATED:
+        return "pixel-data-missing", {"rows": _int(image.get("Rows")), "columns": _int(image.get("Columns"))}
+    found = check_pixel_data(fh, size, image, implicit=implicit, little=little, syntax=syntax)
+    if found is not None or syntax in DEFLATED or not at_pixels:
+        return found
+    return _tail_truncation(fh, size, start, implicit=implicit, endian="<" if little else ">")
+
+
+def _element_header(fh: BinaryIO, implicit: bool, endian: str) -> tuple[int, bytes, int, int] | None:
+    """``(tag, VR, length, header size)`` of the element at the file position, or None at a cut header."""
+    head = fh.read(8)
+    if len(head) < 8:
+        return None
+    group, elem = struct.unpack(f"{endian}HH", head[:4])
+    tag = group << 16 | elem
+    if implicit or group == 0xFFFE:
+        return tag, b"", struct.unpack(f"{endian}L", head[4:8])[0], 8
+    vr = head[4:6]
+    if vr in _LONG_VRS:
+        extra = fh.read(4)
+        if len(extra) < 4:
+            return None
+        return tag, vr, struct.unpack(f"{endian}L", extra)[0], 12
+    return tag, vr, struct.unpack(f"{endian}H", head[6:8])[0], 8
+
+
+def _tail_truncation(fh: BinaryIO, size: int, start: int, *, implicit: bool, endian: str) -> Finding | None:
+    """Walk the element headers from the pixel data to the end of the file (one small read per element):
+    a ``dicom-header-truncated`` finding when an element after the pixel data is cut short."""
+    pos = start
+    while pos < size:
+        fh.seek(pos)
+        header = _element_header(fh, implicit, endian)
+        if header is None:
+            return "dicom-header-truncated", {"path": "the end of the file", "found": size - pos, "expected": 8}
+        tag, _vr, length, head_size = header
+        where = f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
+        if length == UNDEFINED:
+            if tag not in PIXEL_TAGS:
+                return None  # an undefined-length sequence after the pixels: its items are not walked
+            fh.seek(pos + head_size)
+            while True:  # encapsulated pixel data (already checked complete): skip its items
+                item = _element_header(fh, True, endian)
+                if item is None:
+                    return None
+                if item[0] == _SEQ_DELIM:
+                    break
+                fh.seek(item[2], 1)
+            pos = fh.tell()
+            continue
+        if pos + head_size + length > size:
+            found = max(0, size - pos - head_size)
+            return "dicom-header-truncated", {"path": where, "found": found, "expected": length}
+        pos += head_size + length
+    return None

@@ -2,38 +2,53 @@
 
 Public API::
 
-    annex_e() -> dict[int | str, AnnexEntry]     DICOM PS3.15 Annex E Table E.1-1 (shipped as data)
+    annex_e() -> dict[str, AnnexEntry]            DICOM PS3.15 Table E.1-1, 2024b (shipped as data, by keyword)
+    annex_edition() -> str                        the edition of that table
     AllowEntry(attribute, reason, files=None)     one exception; a reason is mandatory
-    PhiPolicy(pseudonyms=(), allow_uids=True, retain=(), allow=(), private_allow=())
+    PhiPolicy(pseudonyms=(), allow_uids=True, retain=(), allow=())
     check_phi(files: Mapping[str, Path], policy=PhiPolicy(), *, workers=None) -> PhiResult
+    dicom_phi_findings(ds, rel, policy) -> FileFindings            one parsed pydicom Dataset
+    nifti_phi_findings(header, extensions, rel, policy) -> FileFindings   one parsed NIfTI header
+    sidecar_phi_findings(data, rel, policy) -> FileFindings         one parsed JSON sidecar
+    finish_phi(results: Mapping[str, FileFindings], policy) -> PhiResult   names + redaction over all files
+    column_phi_findings(headers, file, policy=None) -> list[Issue]  identifying sheet / ISA-Tab column headers
+    free_text_phi_findings(cells, file, policy=None, tokens=()) -> list[Issue]   dates, names in free text
+    has_text(data: bytes) -> bool                 readable text in ASCII, UTF-8, UTF-16 or UTF-32
     exceptions_json(result) -> bytes              the applied exceptions, to record in the package
 
-``files`` maps a package path to its source. DICOM headers (read with pydicom, values above
-4 KiB deferred so pixel data is never loaded) are checked for every Annex E attribute that still
-holds a value (the configured ``pseudonyms`` are accepted for PatientID / PatientName; UIDs are accepted when
-``allow_uids``; ``retain`` names Annex E options kept on purpose: ``patient-characteristics``,
-``device-identity``, ``descriptions``, ``dates``), private tags (unless matched by
-``private_allow`` patterns such as ``(0029,*)``), PatientIdentityRemoved not YES and
-BurnedInAnnotation YES. NIfTI headers (nibabel, header only): ``descrip``, ``aux_file``,
-``intent_name``, ``db_name`` and extensions holding text. JSON sidecars: keys named after Annex E
-attributes. Names: any file or folder name holding a patient name or ID found in a header.
+``check_phi`` reads each file once (DICOM with pydicom, values above 4 KiB deferred so pixel data is never
+loaded; NIfTI header only; JSON) and is ``finish_phi`` over the per-file results. The ``*_phi_findings``
+functions take what a harvest pass has already parsed, so the gate need not read a file twice.
 
-Findings name the attribute (tag and keyword) and the file, never the value: identifying values
-are only compared in memory, and file paths in findings have identifying parts replaced by
-``[redacted]``. Allow-list exceptions become ``phi-exception-applied`` info findings and are listed
-in :attr:`PhiResult.exceptions`.
+What is refused: every Table E.1-1 attribute that still holds a value (the configured ``pseudonyms`` are
+accepted for PatientID / PatientName; UIDs — action U — are accepted when ``allow_uids``; sequences whose
+action is X/Z/U* — Referenced Image Sequence, Source Image Sequence — are looked into instead, since a
+de-identified SEG or Enhanced MR keeps them with replaced UIDs; ``retain`` names Table E.1-1 options kept on
+purpose, see ``RETAIN_OPTIONS``), private tags, PatientIdentityRemoved not YES and BurnedInAnnotation YES.
+NIfTI: ``descrip``, ``aux_file``, ``intent_name`` and ``db_name`` when they hold a date, a DICOM person
+name (``Family^Given``), an e-mail address or a patient name / ID found in any header (scanner-written text
+such as ``TE=30;Time=120000`` is not PHI), and extensions holding text in any of ASCII, UTF-8, UTF-16 or
+UTF-32. JSON sidecars: keys named after Table E.1-1 attributes. Names: a file or folder name holding a
+patient name or ID found in a header (whole words; words of DICOM's own vocabulary, such as ``enhanced``,
+are not taken for names).
+
+Findings name the attribute (tag and keyword) and the file, never the value: identifying values are only
+compared in memory (they are kept out of ``repr``), and in file paths identifying words are replaced by
+``[redacted]`` — only in the path, never in the attribute's name. Allow-list exceptions become
+``phi-exception-applied`` info findings and are listed in :attr:`PhiResult.exceptions`; an entry's
+``attribute`` may be a keyword, a tag, a tag pattern or the location exactly as a finding prints it
+(``extension[0] (code 6)``, ``(0008,1140) ReferencedImageSequence``).
 """
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import fnmatch
 import json
 import os
 import re
 import struct
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import cache
@@ -47,55 +62,89 @@ REDACTED = "[redacted]"
 NIFTI_FIELDS = ("descrip", "aux_file", "intent_name", "db_name")
 _ID_KEYWORDS = ("PatientID", "PatientName", "OtherPatientIDs", "OtherPatientNames", "PatientBirthName")
 _PSEUDONYM_KEYWORDS = ("PatientID", "PatientName")
-_TEXT_RUN = re.compile(rb"[\x20-\x7e]{4,}")
 _PARALLEL_MIN_FILES = 200
+_MAX_DEPTH = 64  # sequence nesting the gate follows; deeper is refused, not recursed into
+# Table E.1-1 option names a config's ``retain`` may list (the attributes an option keeps or cleans)
+RETAIN_OPTIONS = (
+    "safe-private", "uids", "device-identity", "institution-identity", "patient-characteristics",
+    "dates", "modified-dates", "descriptions", "structured-content", "graphics",
+)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
 class AnnexEntry:
-    """One row of Table E.1-1: the tag (``(60XX,4000)`` style for repeating groups), keyword,
-    name, VR, Basic Profile action code (D, Z, X, U, or a combination) and the options that keep it."""
+    """One row of Table E.1-1: the tag (``(60XX,4000)`` style for repeating groups), keyword, name, VR,
+    Basic Profile action code (D, Z, X, U, or a combination such as ``X/Z/U*``) and the options under
+    which the attribute may be kept or cleaned (``options``: option name -> K or C)."""
 
     tag: str
     keyword: str
     name: str
     vr: str
     action: str
-    options: frozenset[str]
+    options: Mapping[str, str]
+
+    @property
+    def retainable(self) -> frozenset[str]:
+        """Options that keep (K) or clean (C) the attribute: when retained, a value is accepted."""
+        return frozenset(name for name, code in self.options.items() if code in ("K", "C"))
+
+
+@cache
+def _table() -> dict[str, Any]:
+    text = (resources.files("isaprofile.package") / "data" / "annex_e.json").read_text(encoding="utf-8")
+    data: dict[str, Any] = json.loads(text)
+    return data
+
+
+def annex_edition() -> str:
+    """The PS3.15 edition of the shipped table (``2024b``)."""
+    return str(_table()["edition"])
 
 
 @cache
 def annex_e() -> dict[str, AnnexEntry]:
-    """The shipped attribute list, keyed by keyword."""
-    text = (resources.files("isaprofile.package") / "data" / "annex_e.csv").read_text(encoding="utf-8")
+    """The shipped Table E.1-1, keyed by keyword (the private-attributes row is handled by tag parity)."""
     out: dict[str, AnnexEntry] = {}
-    for row in csv.DictReader(text.splitlines()):
-        opts = frozenset(o for o in row["options"].split(";") if o)
-        out[row["keyword"]] = AnnexEntry(row["tag"], row["keyword"], row["name"], row["vr"], row["action"], opts)
+    for row in _table()["attributes"]:
+        if not row["keyword"]:
+            continue
+        out[row["keyword"]] = AnnexEntry(
+            row["tag"], row["keyword"], row["name"], row["vr"], row["action"], dict(row["options"])
+        )
     return out
 
 
 @cache
 def _by_tag() -> dict[int, AnnexEntry]:
-    return {int(e.tag[1:5] + e.tag[6:10], 16): e for e in annex_e().values() if "X" not in e.tag[1:5]}
+    return {int(e.tag[1:5] + e.tag[6:10], 16): e for e in annex_e().values() if "X" not in e.tag}
 
 
 def _lookup(tag: int) -> AnnexEntry | None:
     found = _by_tag().get(tag)
-    if found is None and (tag >> 16) & 0xFF00 == 0x6000 and tag & 0xFFFF == 0x4000:
-        return annex_e()["OverlayComments"]
-    return found
+    if found is not None:
+        return found
+    group, elem = tag >> 16, tag & 0xFFFF
+    if 0x6000 <= group <= 0x601E and not group & 1:
+        return {0x4000: annex_e()["OverlayComments"], 0x3000: annex_e()["OverlayData"]}.get(elem)
+    if 0x5000 <= group <= 0x501E and not group & 1:
+        return annex_e()["CurveData"]
+    return None
 
 
 def tag_text(tag: int) -> str:
     return f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
 
 
+_TAG_PATTERN = re.compile(r"^\([0-9A-Fa-f*?X]{1,4},[0-9A-Fa-f*?X]{1,4}\)$")
+
+
 @dataclass(frozen=True, slots=True)
 class AllowEntry:
-    """An exception to the PHI gate: ``attribute`` is a keyword (``StudyDate``), a tag
-    (``(0008,0020)``) or a tag pattern (``(0029,*)``); ``files`` an optional glob over package
-    paths. Without a non-empty ``reason`` the entry is refused (``ValueError``)."""
+    """An exception to the PHI gate: ``attribute`` is a keyword (``StudyDate``), a tag (``(0008,0020)``),
+    a tag pattern (``(0029,*)``) or a location exactly as a finding prints it (``extension[0] (code 6)``);
+    ``files`` an optional glob over package paths. Without a non-empty ``reason`` the entry is refused
+    (``ValueError``)."""
 
     attribute: str
     reason: str
@@ -105,10 +154,15 @@ class AllowEntry:
         if not isinstance(self.reason, str) or not self.reason.strip():
             raise ValueError(f"the PHI allow-list entry for {self.attribute!r} needs a reason")
 
-    def matches(self, keyword: str, tag: str, file: str) -> bool:
+    def matches(self, keyword: str, tag: str, file: str, location: str = "") -> bool:
         if self.files and not fnmatch.fnmatchcase(file, self.files):
             return False
-        return self.attribute == keyword or fnmatch.fnmatchcase(tag, self.attribute.upper())
+        wanted = self.attribute.strip()
+        if keyword and wanted == keyword:
+            return True
+        if location and " ".join(wanted.split()).lower() == " ".join(location.split()).lower():
+            return True
+        return bool(tag) and bool(_TAG_PATTERN.match(wanted)) and fnmatch.fnmatchcase(tag.upper(), wanted.upper())
 
 
 @dataclass(frozen=True)
@@ -146,22 +200,26 @@ class PhiResult:
 
 
 @dataclass
-class _FileResult:
+class FileFindings:
+    """One file's gate result before the names check: findings, applied exceptions, and — in memory
+    only, never in ``repr`` — the identifying values seen (for the file-name check) and free text."""
+
     issues: list[Issue] = field(default_factory=list)
     exceptions: list[dict[str, str]] = field(default_factory=list)
-    tokens: list[tuple[str, str]] = field(default_factory=list)  # (attribute, value), memory only
+    tokens: list[tuple[str, str]] = field(default_factory=list, repr=False)  # (attribute, value)
+    texts: list[tuple[str, str]] = field(default_factory=list, repr=False)  # (location, free text)
 
 
 class _Checker:
-    def __init__(self, policy: PhiPolicy, file: str, out: _FileResult) -> None:
+    def __init__(self, policy: PhiPolicy, file: str, out: FileFindings) -> None:
         self.policy = policy
         self.file = file
         self.out = out
 
-    def allowed(self, keyword: str, tag: str) -> bool:
+    def allowed(self, keyword: str, tag: str, location: str = "") -> bool:
         for entry in self.policy.allow:
-            if entry.matches(keyword, tag, self.file):
-                where = f"{tag} {keyword}".strip()
+            if entry.matches(keyword, tag, self.file, location):
+                where = location or f"{tag} {keyword}".strip()
                 self.out.issues.append(issue("phi-exception-applied", file=self.file, path=where, reason=entry.reason))
                 self.out.exceptions.append({"file": self.file, "attribute": where, "reason": entry.reason})
                 return True
@@ -175,11 +233,11 @@ class _Checker:
             return
         if entry.keyword in _ID_KEYWORDS:
             self.out.tokens.append((entry.keyword, value))
-        if entry.action.startswith("U") and self.policy.allow_uids:
+        if entry.action == "U" and self.policy.allow_uids:
             return
-        if entry.options & self.policy.retain:
+        if entry.retainable & self.policy.retain:
             return
-        if self.allowed(entry.keyword, entry.tag):
+        if self.allowed(entry.keyword, entry.tag, path):
             return
         if code == "phi-attribute":
             self.out.issues.append(issue(code, file=self.file, path=path, action=entry.action))
@@ -187,19 +245,39 @@ class _Checker:
             self.out.issues.append(issue(code, file=self.file, path=path))
 
 
-_DICOM_ERRORS = (OSError, ValueError, EOFError, KeyError, TypeError, IndexError, AttributeError, struct.error)
+_DICOM_ERRORS: tuple[type[BaseException], ...] = (
+    OSError, ValueError, EOFError, KeyError, TypeError, IndexError, AttributeError, struct.error,
+    NotImplementedError, OverflowError, RecursionError, UnicodeError,
+)  # fmt: skip
+
+
+def _dicom_errors() -> tuple[type[BaseException], ...]:
+    """What pydicom raises for a malformed file (its BytesLengthException is not a ValueError)."""
+    from pydicom.errors import BytesLengthException, InvalidDicomError
+
+    return (*_DICOM_ERRORS, BytesLengthException, InvalidDicomError)
+
+
 _PIXEL_TAGS = {0x7FE00008, 0x7FE00009, 0x7FE00010}
 _DEFERRED = "<deferred>"
 
 
-def _walk(ds: Any, trail: str = "") -> Iterator[tuple[str, int, str, str | None]]:
+class _TooDeep(ValueError):
+    pass
+
+
+def _walk(ds: Any, trail: str = "", depth: int = 0) -> Iterator[tuple[str, int, str, str | None]]:
     """``(trail, tag, VR, value as text or None)`` for every element, nested items included.
 
-    Elements larger than the read's ``defer_size`` are never loaded: pixel data is skipped and
-    any other large value is reported as present (``_DEFERRED``) without reading it.
+    Elements larger than the read's ``defer_size`` are never loaded: pixel data is skipped and any other
+    large value is reported as present (``_DEFERRED``) without reading it. Items of sequences that are
+    not Table E.1-1 attributes are walked, and so are those of X/Z/U* sequences (whose UIDs are replaced
+    rather than removed); other Table E.1-1 sequences are reported as a whole.
     """
     from pydicom.dataelem import RawDataElement
 
+    if depth > _MAX_DEPTH:
+        raise _TooDeep(f"sequences nested deeper than {_MAX_DEPTH}")
     for tag in list(ds.keys()):
         tag = int(tag)
         if tag in _PIXEL_TAGS:
@@ -209,10 +287,15 @@ def _walk(ds: Any, trail: str = "") -> Iterator[tuple[str, int, str, str | None]
             yield trail, tag, raw.VR or "UN", _DEFERRED
             continue
         elem = ds[tag]
-        yield trail, tag, elem.VR, _value(elem)
-        if elem.VR == "SQ" and _lookup(tag) is None and not (tag >> 16) & 1:
+        entry = None if (tag >> 16) & 1 else _lookup(tag)
+        if elem.VR == "SQ" and entry is not None and entry.action.endswith("U*"):
             for item in elem.value or ():
-                yield from _walk(item, f"{trail}{tag_text(tag)} {elem.keyword} > ")
+                yield from _walk(item, f"{trail}{tag_text(tag)} {elem.keyword} > ", depth + 1)
+            continue
+        yield trail, tag, elem.VR, _value(elem)
+        if elem.VR == "SQ" and entry is None and not (tag >> 16) & 1:
+            for item in elem.value or ():
+                yield from _walk(item, f"{trail}{tag_text(tag)} {elem.keyword} > ", depth + 1)
 
 
 def _value(elem: Any) -> str | None:
@@ -228,20 +311,27 @@ def _value(elem: Any) -> str | None:
     return str(value)
 
 
-def _check_dicom(path: Path, chk: _Checker) -> None:
-    import pydicom
-    from pydicom.datadict import keyword_for_tag
-    from pydicom.errors import InvalidDicomError
+def dicom_phi_findings(ds: Any, rel: str, policy: PhiPolicy | None = None) -> FileFindings:
+    """The gate's findings for one parsed DICOM dataset (a pydicom ``Dataset``, its ``file_meta``
+    included when present) known in the package as ``rel``. Never raises for a bad dataset."""
+    out = FileFindings()
+    _dicom_dataset(ds, _Checker(policy or PhiPolicy(), rel, out))
+    return out
 
+
+def _dicom_dataset(ds: Any, chk: _Checker) -> None:
     try:
-        # every element is parsed (also those after the pixel data, such as digital signatures);
-        # values above 4 KiB stay on disk, so memory does not grow with the pixel data
-        ds = pydicom.dcmread(path, defer_size=4096)
-        elements = list(_walk(ds.file_meta)) if getattr(ds, "file_meta", None) else []
-        elements += list(_walk(ds))
-    except (InvalidDicomError, *_DICOM_ERRORS) as exc:  # a file the gate cannot read cannot be packaged
-        chk.out.issues.append(issue("phi-unreadable", file=chk.file, reason=type(exc).__name__))
-        return
+        _dicom_elements(ds, chk)
+    except _dicom_errors() as exc:  # a dataset the gate cannot read cannot be packaged
+        chk.out.issues.append(issue("phi-unreadable", file=chk.file, reason=_reason(exc)))
+
+
+def _dicom_elements(ds: Any, chk: _Checker) -> None:
+    from pydicom.datadict import keyword_for_tag
+
+    meta = getattr(ds, "file_meta", None)
+    elements = list(_walk(meta)) if meta else []
+    elements += list(_walk(ds))
     for trail, tag, _vr, value in elements:
         private = bool((tag >> 16) & 1)
         entry = None if private else _lookup(tag)
@@ -250,7 +340,7 @@ def _check_dicom(path: Path, chk: _Checker) -> None:
         if private:
             if (tag & 0xFFFF) < 0x0100 or value in (None, ""):
                 continue  # private creator, or empty
-            if not chk.allowed("", tag_text(tag)):
+            if not chk.allowed("", tag_text(tag), where):
                 chk.out.issues.append(issue("phi-private-tag", file=chk.file, path=where))
             continue
         if entry is not None:
@@ -264,56 +354,264 @@ def _check_dicom(path: Path, chk: _Checker) -> None:
         chk.out.issues.append(issue("phi-burned-in", file=chk.file))
 
 
-def _check_nifti(path: Path, chk: _Checker) -> None:
-    import nibabel
+def _reason(exc: BaseException) -> str:
+    # the exception's type only: pydicom's messages may quote element values
+    return "sequences nested too deep" if isinstance(exc, _TooDeep) else type(exc).__name__
 
+
+def _check_dicom(path: Path, chk: _Checker) -> None:
+    import pydicom
+
+    from isaprofile.package.payload import sniff_dicom
+
+    if not sniff_dicom(path):
+        chk.out.issues.append(issue("phi-unreadable", file=chk.file, reason="not a DICOM file by its content"))
+        return
     try:
-        header = nibabel.load(path).header
-    except (OSError, ValueError, EOFError, nibabel.filebasedimages.ImageFileError) as exc:
+        # every element is parsed (also those after the pixel data, such as digital signatures);
+        # values above 4 KiB stay on disk, so memory does not grow with the pixel data. A file without
+        # the Part 10 preamble is read too (the payload selection let it in as DICOM by its content).
+        ds = pydicom.dcmread(path, defer_size=4096, force=True)
+    except _dicom_errors() as exc:
         chk.out.issues.append(issue("phi-unreadable", file=chk.file, reason=type(exc).__name__))
         return
+    if not len(ds):
+        chk.out.issues.append(issue("phi-unreadable", file=chk.file, reason="no DICOM data elements"))
+        return
+    _dicom_dataset(ds, chk)
+
+
+# --- text ---------------------------------------------------------------------------------------------
+
+_BOMS = (
+    (b"\xff\xfe\x00\x00", "utf-32-le"),
+    (b"\x00\x00\xfe\xff", "utf-32-be"),
+    (b"\xef\xbb\xbf", "utf-8"),
+    (b"\xff\xfe", "utf-16-le"),
+    (b"\xfe\xff", "utf-16-be"),
+)
+_RUN = re.compile(r"[^\W_][\w \t,.'()/:;@-]{2}[^\W_]")  # four characters: a word, maybe with spaces or punctuation
+_ASCII_RUN = re.compile(rb"[\x20-\x7e]{4}")
+_WIDE_RUN = re.compile(r"[^\W\d_\x00-\x7f]{2}")  # two letters of a non-Latin script (CJK names are short)
+
+
+# four printable ASCII characters in a row, zero-interleaved as UTF-16 or UTF-32 text of a Latin script is
+_WIDE_ASCII = (
+    re.compile(rb"(?:[\x20-\x7e]\x00\x00\x00){4}"),  # UTF-32-LE
+    re.compile(rb"(?:\x00\x00\x00[\x20-\x7e]){4}"),  # UTF-32-BE
+    re.compile(rb"(?:[\x20-\x7e]\x00){4}"),  # UTF-16-LE
+    re.compile(rb"(?:\x00[\x20-\x7e]){4}"),  # UTF-16-BE
+)
+
+
+def _decodings(data: bytes) -> Iterator[str]:
+    """``data`` decoded the ways it is text in any script: by its byte-order mark, or as UTF-8 when it is
+    valid UTF-8."""
+    for bom, codec in _BOMS:
+        if data.startswith(bom):
+            yield data[len(bom) :].decode(codec, "replace")
+            return
+    try:
+        yield data.decode("utf-8")
+    except UnicodeDecodeError:
+        return
+
+
+def has_text(data: bytes) -> bool:
+    """True when ``data`` holds readable text: four printable ASCII characters in a row, in ASCII / UTF-8
+    or zero-interleaved as UTF-16 / UTF-32 (either byte order, no byte-order mark needed), or a run of four
+    word characters (two in a non-Latin script) in text with a byte-order mark or in valid UTF-8."""
+    data = bytes(data)
+    if _ASCII_RUN.search(data) or any(p.search(data) for p in _WIDE_ASCII):
+        return True
+    return any(_RUN.search(text) or _WIDE_RUN.search(text) for text in _decodings(data))
+
+
+_DATE = re.compile(
+    r"(?<![\d.])(?:(?:19|20)\d\d[-./]?(?:0[1-9]|1[0-2])[-./]?(?:0[1-9]|[12]\d|3[01])"
+    r"|(?:0[1-9]|[12]\d|3[01])[-./](?:0[1-9]|1[0-2])[-./](?:19|20)\d\d)(?![\d.])"
+)
+_PERSON_NAME = re.compile(r"[^\W\d_]{2,}\^[^\W\d_]{2,}")
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+")
+
+
+def _identifying_text(text: str) -> bool:
+    """Free text that holds a calendar date, a DICOM person name (Family^Given) or an e-mail address."""
+    return bool(_DATE.search(text) or _PERSON_NAME.search(text) or _EMAIL.search(text))
+
+
+# --- NIfTI and sidecars ------------------------------------------------------------------------------
+
+
+def nifti_phi_findings(
+    header: Any, extensions: Iterable[Any] | None, rel: str, policy: PhiPolicy | None = None
+) -> FileFindings:
+    """The gate's findings for one parsed NIfTI header (a nibabel ``Nifti1Header`` / ``Nifti2Header``)
+    and its extensions (``header.extensions`` when None), known in the package as ``rel``."""
+    out = FileFindings()
+    chk = _Checker(policy or PhiPolicy(), rel, out)
     keys = set(header.keys())
     for name in NIFTI_FIELDS:
         if name not in keys:
             continue
         raw = header[name]
         data = raw.item() if hasattr(raw, "item") else raw
-        text = data.strip(b"\0 \t\r\n") if isinstance(data, bytes) else str(data).strip()
-        if text and not chk.allowed(name, name):
-            chk.out.issues.append(issue("phi-nifti-text", file=chk.file, path=name))
-    for i, ext in enumerate(getattr(header, "extensions", ()) or ()):
+        text = data.decode("latin-1") if isinstance(data, bytes) else str(data)
+        text = text.strip("\0 \t\r\n")
+        if not text:
+            continue
+        out.texts.append((name, text))
+        if _identifying_text(text) and not chk.allowed(name, "", name):
+            out.issues.append(issue("phi-nifti-text", file=rel, path=name))
+    exts = extensions if extensions is not None else (getattr(header, "extensions", ()) or ())
+    for i, ext in enumerate(exts):
         content = ext.get_content()
         if not isinstance(content, bytes | bytearray):
             content = str(content).encode("utf-8", "replace")
         label = f"extension[{i}] (code {ext.get_code()})"
-        if _TEXT_RUN.search(bytes(content)) and not chk.allowed("extension", label):
-            chk.out.issues.append(issue("phi-nifti-text", file=chk.file, path=label))
+        if has_text(bytes(content)) and not chk.allowed("extension", "", label):
+            out.issues.append(issue("phi-nifti-text", file=rel, path=label))
+    return out
+
+
+def _check_nifti(path: Path, chk: _Checker) -> None:
+    import nibabel
+
+    from isaprofile.harvest.nifti import NIFTI_ERRORS
+
+    try:
+        header = nibabel.load(path).header
+    except NIFTI_ERRORS as exc:
+        chk.out.issues.append(issue("phi-unreadable", file=chk.file, reason=type(exc).__name__))
+        return
+    found = nifti_phi_findings(header, None, chk.file, chk.policy)
+    chk.out.issues.extend(found.issues)
+    chk.out.exceptions.extend(found.exceptions)
+    chk.out.texts.extend(found.texts)
+
+
+def sidecar_phi_findings(data: Any, rel: str, policy: PhiPolicy | None = None) -> FileFindings:
+    """The gate's findings for one parsed JSON sidecar: keys named after Table E.1-1 attributes."""
+    out = FileFindings()
+    chk = _Checker(policy or PhiPolicy(), rel, out)
+    table = annex_e()
+    stack: list[tuple[Any, str, int]] = [(data, "$", 0)]
+    while stack:
+        node, trail, depth = stack.pop()
+        if depth > _MAX_DEPTH:
+            out.issues.append(issue("phi-unreadable", file=rel, reason=f"JSON nested deeper than {_MAX_DEPTH}"))
+            break
+        if isinstance(node, dict):
+            for key, value in reversed(list(node.items())):
+                where = f"{trail}.{key}"
+                if key in table and not isinstance(value, dict | list):
+                    chk.annex_value(table[key], "" if value is None else str(value), "phi-sidecar-key", where)
+                elif key in table and value:
+                    chk.annex_value(table[key], "structured value", "phi-sidecar-key", where)
+                else:
+                    stack.append((value, where, depth + 1))
+        elif isinstance(node, list):
+            stack.extend((item, f"{trail}[{i}]", depth + 1) for i, item in reversed(list(enumerate(node))))
+    out.issues.sort(key=lambda i: i.path or "")
+    return out
 
 
 def _check_sidecar(path: Path, chk: _Checker) -> None:
     try:
         data = json.loads(path.read_bytes())
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:
         chk.out.issues.append(issue("phi-unreadable", file=chk.file, reason=type(exc).__name__))
         return
-    table = annex_e()
+    found = sidecar_phi_findings(data, chk.file, chk.policy)
+    chk.out.issues.extend(found.issues)
+    chk.out.exceptions.extend(found.exceptions)
+    chk.out.tokens.extend(found.tokens)
 
-    def walk(node: Any, trail: str) -> None:
-        if isinstance(node, dict):
-            for key, value in node.items():
-                where = f"{trail}.{key}"
-                if key in table and not isinstance(value, dict | list):
-                    text = "" if value is None else str(value)
-                    chk.annex_value(table[key], text, "phi-sidecar-key", where)
-                elif key in table and value:
-                    chk.annex_value(table[key], "structured value", "phi-sidecar-key", where)
-                else:
-                    walk(value, where)
-        elif isinstance(node, list):
-            for i, item in enumerate(node):
-                walk(item, f"{trail}[{i}]")
 
-    walk(data, "$")
+# --- sheets and ISA-Tab columns ------------------------------------------------------------------------
+
+_COLUMN_WRAPPER = re.compile(r"^\s*(?:Comment|Characteristics|Parameter Value|Factor Value)\s*\[(.*)\]\s*$", re.I)
+# column titles that name a direct identifier of a person (compared without case, spaces, - _ . ')
+_IDENTIFYING_COLUMNS = frozenset({
+    "patientname", "patientsname", "name", "fullname", "firstname", "lastname", "surname", "givenname",
+    "familyname", "forename", "birthname", "mothersbirthname", "maidenname",
+    "dateofbirth", "birthdate", "dob", "patientbirthdate", "patientsbirthdate", "birthday",
+    "address", "patientaddress", "patientsaddress", "streetaddress", "postcode", "zipcode",
+    "phone", "telephone", "phonenumber", "telephonenumber", "mobile", "email", "emailaddress",
+    "mrn", "medicalrecordnumber", "hospitalnumber", "nhsnumber", "socialsecuritynumber", "ssn",
+    "insurancenumber", "patientid", "otherpatientids",
+})  # fmt: skip
+
+
+def identifying_column(header: str) -> bool:
+    """True for a sheet or ISA-Tab column header that names a direct identifier (``Patient Name``,
+    ``Date of Birth``, ``DOB``, ``Comment[Patient Name]`` …) or a Table E.1-1 person attribute."""
+    match = _COLUMN_WRAPPER.match(header)
+    inner = match.group(1) if match else header
+    key = re.sub(r"[\s\-_.'’]", "", inner).lower()
+    if key in _IDENTIFYING_COLUMNS:
+        return True
+    entry = annex_e().get(re.sub(r"[^0-9A-Za-z]", "", inner))
+    return entry is not None and entry.vr in ("PN", "DA") and entry.keyword.startswith(("Patient", "OtherPatient"))
+
+
+def column_phi_findings(
+    headers: Iterable[tuple[str, int]] | Sequence[str],
+    file: str,
+    policy: PhiPolicy | None = None,
+    *,
+    sheet: str | None = None,
+) -> list[Issue]:
+    """``phi-column`` errors for the identifying column headers of one table (a sheet or ISA-Tab file).
+
+    ``headers`` are ``(header, column number)`` pairs (1-based) or plain headers (numbered in order). A
+    column is accepted when the policy's allow-list names it (``attribute`` = the header as written).
+    The findings hold the header, never a cell value. The columns a profile maps to its own subject
+    field (pseudonymous IDs) should not be passed."""
+    policy = policy or PhiPolicy()
+    out: list[Issue] = []
+    pairs: list[tuple[str, int]] = []
+    for i, h in enumerate(headers, 1):
+        pairs.append((h, i) if isinstance(h, str) else (str(h[0]), int(h[1])))
+    for header, column in pairs:
+        if not identifying_column(header):
+            continue
+        where = f"{sheet}: {header}" if sheet else header
+        chk = _Checker(policy, file, FileFindings())
+        if chk.allowed(header, "", header):
+            out.extend(chk.out.issues)
+            continue
+        out.append(issue("phi-column", file=file, line=1, column=column, path=where))
+    return out
+
+
+def free_text_phi_findings(
+    cells: Iterable[tuple[str, int, int, str]],
+    file: str,
+    policy: PhiPolicy | None = None,
+    *,
+    tokens: Iterable[str] = (),
+) -> list[Issue]:
+    """``phi-free-text`` errors for free-text sheet or ISA-Tab cells that hold a calendar date, a DICOM
+    person name (``Family^Given``), an e-mail address, or one of ``tokens`` (patient names / IDs seen in
+    headers, matched as whole words). ``cells`` are ``(text, line, column, header)``; the finding names
+    the cell and its header, never the text. A header on the allow-list (``attribute`` = the header as
+    written) is accepted. Pass only free-text columns: typed date columns are the profile's business."""
+    policy = policy or PhiPolicy()
+    pattern = _word_pattern(t.lower() for t in tokens if len(t) >= 3)
+    out: list[Issue] = []
+    for text, line, column, header in cells:
+        if not text or not (_identifying_text(text) or (pattern is not None and pattern.search(text))):
+            continue
+        chk = _Checker(policy, file, FileFindings())
+        if chk.allowed(header, "", header):
+            out.extend(chk.out.issues)
+            continue
+        out.append(issue("phi-free-text", file=file, line=line, column=column, path=header))
+    return out
+
+
+# --- one file, many files -----------------------------------------------------------------------------
 
 
 def _kind(rel: str, path: Path) -> str:
@@ -324,17 +622,14 @@ def _kind(rel: str, path: Path) -> str:
         return "sidecar"
     if low.endswith((".dcm", ".dicom", ".ima")):
         return "dicom"
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(132)
-    except OSError:
-        return "other"
-    return "dicom" if head[128:132] == b"DICM" else "other"
+    from isaprofile.package.payload import sniff_dicom
+
+    return "dicom" if sniff_dicom(path) else "other"  # DICOM by content, whatever its name
 
 
-def check_file(rel: str, path: str | os.PathLike[str], policy: PhiPolicy) -> _FileResult:
+def check_file(rel: str, path: str | os.PathLike[str], policy: PhiPolicy) -> FileFindings:
     """Check one file's headers (not its name); identifying tokens are kept in memory only."""
-    out = _FileResult()
+    out = FileFindings()
     chk = _Checker(policy, rel, out)
     kind = _kind(rel, Path(path))
     if kind == "dicom":
@@ -346,26 +641,93 @@ def check_file(rel: str, path: str | os.PathLike[str], policy: PhiPolicy) -> _Fi
     return out
 
 
-def _check_batch(batch: list[tuple[str, str]], policy: PhiPolicy) -> list[_FileResult]:
+def _check_batch(batch: list[tuple[str, str]], policy: PhiPolicy) -> list[FileFindings]:
     return [check_file(rel, path, policy) for rel, path in batch]
 
 
+@cache
+def _dicom_vocabulary() -> frozenset[str]:
+    """Lower-cased words of DICOM's attribute and UID names (``enhanced``, ``image``, ``series`` …):
+    a folder word that DICOM itself uses is not taken for a patient's name."""
+    from pydicom._uid_dict import UID_dictionary
+    from pydicom.datadict import DicomDictionary, RepeatersDictionary
+
+    words: set[str] = set()
+    names = [v[2] for v in DicomDictionary.values()] + [v[2] for v in RepeatersDictionary.values()]
+    names += [v[0] for v in UID_dictionary.values()]
+    for name in names:
+        words.update(w.lower() for w in re.findall(r"[A-Za-z]{3,}", name))
+    return frozenset(words)
+
+
 def _name_tokens(tokens: Iterable[tuple[str, str]], pseudonyms: frozenset[str]) -> dict[str, str]:
-    """Lower-cased identifying strings to look for in names -> the attribute they came from."""
+    """Lower-cased identifying strings to look for in names -> the attribute they came from.
+
+    IDs are looked for whole, names also by their parts; words of DICOM's vocabulary and the
+    pseudonyms are left out."""
     found: dict[str, str] = {}
+    vocabulary = _dicom_vocabulary()
+    lowered = {p.lower() for p in pseudonyms}
     for keyword, value in tokens:
         parts = [value] + (re.split(r"[\^=\\ ,]+", value) if "Name" in keyword else [])
         for part in parts:
-            part = part.strip()
-            if len(part) >= 3 and part not in pseudonyms:
-                found.setdefault(part.lower(), keyword)
+            part = part.strip(" ^=\\,")
+            low = part.lower()
+            if len(part) < 3 or low in lowered or low in vocabulary:
+                continue
+            found.setdefault(low, keyword)
     return found
 
 
-def _redact(text: str, tokens: Mapping[str, str]) -> str:
-    for token in sorted(tokens, key=len, reverse=True):
-        text = re.sub(re.escape(token), REDACTED, text, flags=re.IGNORECASE)
-    return text
+def _word_pattern(tokens: Iterable[str]) -> re.Pattern[str] | None:
+    ordered = sorted(set(tokens), key=len, reverse=True)
+    if not ordered:
+        return None
+    alternatives = "|".join(re.escape(t) for t in ordered)
+    return re.compile(rf"(?<![^\W_])(?:{alternatives})(?![^\W_])", re.IGNORECASE)
+
+
+def finish_phi(results: Mapping[str, FileFindings], policy: PhiPolicy | None = None) -> PhiResult:
+    """Combine per-file results (package path -> :class:`FileFindings`): add the findings for file and
+    folder names (and NIfTI text) that hold a patient name or ID seen in any header, and redact those
+    words from every path in the findings and exceptions."""
+    policy = policy or PhiPolicy()
+    tokens = _name_tokens((t for r in results.values() for t in r.tokens), policy.pseudonyms)
+    pattern = _word_pattern(tokens)
+    result = PhiResult()
+    for rel in sorted(results):
+        res = results[rel]
+        result.report.extend(res.issues)
+        result.exceptions.extend(res.exceptions)
+        if pattern is None:
+            continue
+        flagged = {i.path for i in res.issues if i.code == "phi-nifti-text"}
+        for location, text in res.texts:
+            hit = pattern.search(text)
+            if hit and location not in flagged:
+                result.report.add(issue("phi-nifti-text", file=rel, path=location))
+    if pattern is not None:
+        named: set[str] = set()
+        for rel in sorted(results):
+            parts = rel.split("/")
+            for depth, part in enumerate(parts):
+                hit = pattern.search(part)
+                if hit is None:
+                    continue
+                prefix = "/".join(parts[: depth + 1])
+                if prefix in named:
+                    continue
+                named.add(prefix)
+                kind = "file" if depth == len(parts) - 1 else "folder"
+                result.report.add(
+                    issue("phi-file-name", file=rel, path=prefix, part=kind, attribute=tokens[hit.group(0).lower()])
+                )
+        result.report.issues = [_scrub(i, pattern) for i in result.report.issues]
+        result.exceptions = [
+            {k: (_redact(v, pattern) if k == "file" else v) for k, v in e.items()} for e in result.exceptions
+        ]
+    result.report.stats.update(phi_files_checked=len(results))
+    return result
 
 
 def check_phi(
@@ -385,38 +747,27 @@ def check_phi(
         batches = [items[i : i + size] for i in range(0, len(items), size)]
         with ProcessPoolExecutor(max_workers=n) as pool:
             results = [r for chunk in pool.map(_check_batch, batches, [policy] * len(batches)) for r in chunk]
-    tokens = _name_tokens((t for r in results for t in r.tokens), policy.pseudonyms)
-    result = PhiResult()
-    for res in results:
-        result.report.extend(res.issues)
-        result.exceptions.extend(res.exceptions)
-    for rel, _ in items:
-        parts = rel.split("/")
-        for depth, part in enumerate(parts):
-            low = part.lower()
-            hit = next((kw for tok, kw in tokens.items() if tok in low), None)
-            if hit is None:
-                continue
-            kind = "file" if depth == len(parts) - 1 else "folder"
-            prefix = "/".join(parts[: depth + 1])
-            if kind == "folder" and any(i.path == prefix for i in result.report.issues if i.code == "phi-file-name"):
-                continue
-            result.report.add(issue("phi-file-name", file=rel, path=prefix, part=kind, attribute=hit))
-    result.report.issues = [_scrub(i, tokens) for i in result.report.issues]
-    result.exceptions = [{k: _redact(v, tokens) for k, v in e.items()} for e in result.exceptions]
-    result.report.stats.update(phi_files_checked=len(items))
-    return result
+    return finish_phi({rel: res for (rel, _), res in zip(items, results, strict=True)}, policy)
 
 
-def _scrub(item: Issue, tokens: Mapping[str, str]) -> Issue:
-    if not tokens:
+def _redact(text: str, pattern: re.Pattern[str]) -> str:
+    return pattern.sub(REDACTED, text)
+
+
+def _scrub(item: Issue, pattern: re.Pattern[str]) -> Issue:
+    """Redact identifying words in the finding's file path (and, for a file-name finding, its path) —
+    in the message only where that path is quoted, so attribute names stay readable."""
+    if not item.file:
         return item
-    return dataclasses.replace(
-        item,
-        file=_redact(item.file, tokens) if item.file else item.file,
-        path=_redact(item.path, tokens) if item.path else item.path,
-        message=_redact(item.message, tokens),
-    )
+    file = _redact(item.file, pattern)
+    message = item.message.replace(item.file, file) if file != item.file else item.message
+    path = item.path
+    if item.code == "phi-file-name" and path:
+        path = _redact(path, pattern)
+        message = message.replace(item.path or "", path) if item.path else message
+    if file == item.file and path == item.path:
+        return item
+    return dataclasses.replace(item, file=file, path=path, message=message)
 
 
 def exceptions_json(result: PhiResult) -> bytes:
