@@ -3,6 +3,11 @@
 ISA tables repeat headers (``Unit``, ``Term Source REF``); each field gets a distinct name made from the
 header and the column it qualifies, and the real header row is declared through ``dialect.header`` so
 frictionless reads the files as they are.
+
+Licences: the package lists every licence of the dataset (``licenses``); each resource lists the
+licences of the rows it holds (a table with rows of CC BY and CC BY-NC subjects names both; see
+:func:`isaprofile.licences.table_licences`). Licence objects follow the Data Package spec: ``name``
+(the SPDX id), ``path`` (its SPDX page) and ``title``.
 """
 
 from __future__ import annotations
@@ -10,6 +15,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from isaprofile.linked._common import spdx_id, spdx_licences
 
 
 def _fields(header: list[str]) -> list[dict[str, str]]:
@@ -27,9 +36,27 @@ def _fields(header: list[str]) -> list[dict[str, str]]:
     return out
 
 
-def datapackage(name: str, tables: dict[str, bytes], title: str = "", licences: list[str] | None = None) -> bytes:
-    """The descriptor for ``tables`` (relative path inside the package → tab-separated file bytes)."""
-    resources = []
+def _licences(ids: Sequence[str]) -> list[dict[str, str]]:
+    names = spdx_licences()
+    out = []
+    for lic in dict.fromkeys(spdx_id(x) for x in ids):
+        out.append({"name": lic, "path": f"https://spdx.org/licenses/{lic}.html", "title": names.get(lic, lic)})
+    return out
+
+
+def datapackage(
+    name: str,
+    tables: dict[str, bytes],
+    title: str = "",
+    licences: list[str] | None = None,
+    resource_licences: Mapping[str, Sequence[str]] | None = None,
+) -> bytes:
+    """The descriptor for ``tables`` (relative path inside the package → tab-separated file bytes).
+
+    ``licences`` are the package's licences; ``resource_licences`` maps a table's path to the licences of
+    its rows (a resource not in it carries no ``licenses`` of its own and so inherits the package's).
+    """
+    resources: list[dict[str, Any]] = []
     for path, data in sorted(tables.items()):
         header = next(csv.reader(io.StringIO(data.decode("utf-8")), delimiter="\t"))
         stem = path.rsplit("/", 1)[-1].rsplit(".", 1)[0].lower()
@@ -39,8 +66,11 @@ def datapackage(name: str, tables: dict[str, bytes], title: str = "", licences: 
             "encoding": "utf-8", "dialect": {"delimiter": "\t", "header": False},
             "schema": {"fields": _fields(header)},
         })  # fmt: skip
-    pkg = {"profile": "tabular-data-package", "name": name.lower().replace(" ", "-"), "title": title,
+        if resource_licences and resource_licences.get(path):
+            resources[-1]["licenses"] = _licences(resource_licences[path])
+    pkg: dict[str, Any] = {"profile": "tabular-data-package", "name": name.lower().replace(" ", "-"), "title": title,
            "resources": resources}  # fmt: skip
-    if licences:
-        pkg["licenses"] = [{"name": lic, "path": f"https://spdx.org/licenses/{lic}.html"} for lic in licences]
+    every = [*(licences or []), *(lic for lics in (resource_licences or {}).values() for lic in lics)]
+    if every:
+        pkg["licenses"] = _licences(every)
     return (json.dumps(pkg, indent=2, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8")
