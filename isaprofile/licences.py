@@ -46,6 +46,7 @@ from isaprofile.linked import _common as c
 from isaprofile.model import Investigation, Provenance, Subject, Value
 
 if TYPE_CHECKING:
+    from isaprofile.harvest.config import DatasetConfig
     from isaprofile.package.split import Part
     from isaprofile.profile.model import Profile
 
@@ -399,11 +400,34 @@ def dataset_licences(root: str | Path, inv: Investigation, profile: Profile | No
     if path is None:
         return resolve_licences(inv, profile=profile)
     config, report = load_config(Path(root))
-    raw = config.raw if config is not None else {}
-    rules, rep = rules_from_config(raw, path.name)
-    report.merge(rep)
-    lmap, rep = resolve_licences(inv, rules, profile=profile, file=path.name, has_rules=RULES_KEY in raw)
+    if config is None:  # the config's own findings are the loader's; resolve from the model alone
+        return resolve_licences(inv, profile=profile)
+    return config_licences(config, inv, profile)
+
+
+def config_licences(
+    config: DatasetConfig, inv: Investigation, profile: Profile | None = None
+) -> tuple[LicenceMap, Report]:
+    """:func:`resolve_licences` with the rules of an already loaded config (what a pipeline holds)."""
+    rules, report = rules_from_config(config.raw, config.file)
+    lmap, rep = resolve_licences(inv, rules, profile=profile, file=config.file, has_rules=RULES_KEY in config.raw)
     return lmap, report.merge(rep)
+
+
+def apply_subject_licences(inv: Investigation, lmap: LicenceMap, name: str = "licence") -> int:
+    """Record each subject's resolved licence as its ``licence`` comment where it has no licence value yet.
+
+    Rules of ``licence_rules:`` then reach the ISA-Tab (``Comment[licence]``), ISA-JSON and a profile that
+    requires the field. Returns how many subjects were given one.
+    """
+    added = 0
+    for st in inv.studies:
+        for subj in st.subjects:
+            lic = lmap.subjects.get(subj.id)
+            if lic is not None and _subject_value(subj, set(SUBJECT_LICENCE_NAMES) | {name.lower()}) is None:
+                subj.comments[name] = Value(lic)
+                added += 1
+    return added
 
 
 # --------------------------------------------------------------------------------------------- deposits

@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from isaprofile.dataset import load_dataset
 from isaprofile.licences import (
     LicenceMap,
+    apply_subject_licences,
     check_deposit_licences,
     data_files,
     dataset_licences,
@@ -451,3 +452,19 @@ def test_model_alone_gives_the_same_map_for_the_value_map_form(release: Path) ->
 
     inv, prof, _ = load_dataset(release)
     assert licence_map(inv, prof) == dataset_licences(release, inv, prof)[0]
+
+
+def test_rule_licences_recorded_on_subjects_reach_the_isatab(by_rules: Path, tmp_path: Path) -> None:
+    from isaprofile.findings.rules import apply_profile
+    from isaprofile.isatab.write import write_isatab
+
+    inv, prof, report = load_dataset(by_rules)
+    assert "required-missing" in report.codes()  # pet-ct requires the subject's licence
+    lmap, _ = dataset_licences(by_rules, inv, prof)
+    assert apply_subject_licences(inv, lmap) == 3
+    assert apply_subject_licences(inv, lmap) == 0  # values already there are kept
+    assert prof is not None and "required-missing" not in apply_profile(inv, prof).codes()
+    study = next(p for p in write_isatab(inv, tmp_path / "isa", prof) if p.name.startswith("s_"))
+    rows = [line.split("\t") for line in study.read_text().splitlines()]
+    col = rows[0].index("Comment[licence]")
+    assert {r[0]: r[col] for r in rows[1:]} == {"0001": "CC-BY-4.0", "0002": "CC-BY-4.0", "0003": "CC-BY-NC-4.0"}
