@@ -468,3 +468,64 @@ def test_rule_licences_recorded_on_subjects_reach_the_isatab(by_rules: Path, tmp
     rows = [line.split("\t") for line in study.read_text().splitlines()]
     col = rows[0].index("Comment[licence]")
     assert {r[0]: r[col] for r in rows[1:]} == {"0001": "CC-BY-4.0", "0002": "CC-BY-4.0", "0003": "CC-BY-NC-4.0"}
+
+
+# ------------------------------------------------------------------------------------------- datapackage types
+
+
+def test_datapackage_field_types_units_and_codes(release: Path, tmp_path: Path) -> None:
+    """Numbers are numbers, identifiers with leading zeros stay strings, coded columns list their codes,
+    the user's sheets are resources with their config's value maps; frictionless validates it all."""
+    from frictionless import Package
+
+    from isaprofile.harvest.config import load_config
+    from isaprofile.isatab.write import write_isatab
+    from isaprofile.package.datapackage import sheet_codes, sheet_resource
+
+    inv, prof, _ = load_dataset(release)
+    lmap, _ = dataset_licences(release, inv, prof)
+    config, _ = load_config(release)
+    assert config is not None
+    out = tmp_path / "pkg"
+    written = write_isatab(inv, out / "isa", prof)
+    tables = {f"isa/{p.name}": p.read_bytes() for p in written if not p.name.startswith("i_")}
+    (out / "sources").mkdir()
+    extra = []
+    for spec in config.sheets:
+        data = (release / spec.file).read_bytes()
+        (out / "sources" / spec.file).write_bytes(data)
+        extra.append(sheet_resource(f"sources/{spec.file}", data, codes=sheet_codes(spec), licences=lmap.all))
+    desc = datapackage(inv.identifier, tables, inv.title, list(inv.licences), table_licences(inv, lmap, tables), extra)
+    (out / "datapackage.json").write_bytes(desc)
+    report = Package(str(out / "datapackage.json")).validate()
+    assert report.valid, report.flatten(["type", "note"])
+    res = {r["name"]: r for r in json.loads(desc)["resources"]}
+    study = next(r for name, r in res.items() if name.startswith("s_"))
+    fields = {f["title"]: f for f in study["schema"]["fields"]}
+    assert fields["Source Name"]["type"] == "string"  # 0001, 0002 …: identifiers, not numbers
+    assert fields["Characteristics[age]"]["type"] == "integer"
+    assert fields["Characteristics[age]"]["description"] == "Unit: year"
+    assert fields["Characteristics[body weight]"]["type"] == "number"
+    assert fields["Characteristics[sex]"]["constraints"] == {"enum": ["female", "male"]}
+    assert fields["Characteristics[sex]"]["description"] == "Coded: female = PATO:0000383; male = PATO:0000384"
+    pt = res["pt-details"]
+    assert pt["format"] == "xlsx" and [x["name"] for x in pt["licenses"]] == ["CC-BY-4.0", "CC-BY-NC-4.0"]
+    pt_fields = {f["name"]: f for f in pt["schema"]["fields"]}
+    assert pt_fields["Age"]["type"] == "integer" and pt_fields["Weight [kg]"]["type"] == "number"
+    assert pt_fields["Patient"]["type"] == "string"
+    assert "AutoPET Challenge = CC-BY-NC-4.0" in pt_fields["Data-Source"]["description"]
+
+
+def test_datapackage_type_is_checked_by_frictionless(tmp_path: Path) -> None:
+    """The inferred type is a claim frictionless checks: a text cell in an integer column fails."""
+    from frictionless import Package
+
+    good = b"Source Name\tCharacteristics[age]\tUnit\n0001\t63\tyear\n0002\t57\tyear\n"
+    (tmp_path / "s_x.txt").write_bytes(good)
+    desc = json.loads(datapackage("x", {"s_x.txt": good}))
+    assert [f["type"] for f in desc["resources"][0]["schema"]["fields"]] == ["string", "integer", "string"]
+    (tmp_path / "datapackage.json").write_text(json.dumps(desc))
+    assert Package(str(tmp_path / "datapackage.json")).validate().valid
+    (tmp_path / "s_x.txt").write_bytes(good.replace(b"\t57\t", b"\tfifty\t"))
+    report = Package(str(tmp_path / "datapackage.json")).validate()
+    assert [e[0] for e in report.flatten(["type"])] == ["type-error"]
