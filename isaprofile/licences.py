@@ -435,14 +435,19 @@ def apply_subject_licences(inv: Investigation, lmap: LicenceMap, name: str = "li
 ONE_LICENCE_TARGETS = frozenset({"zenodo"})
 
 
-def check_deposit_licences(lmap: LicenceMap, target: str = "zenodo", *, split_by_licence: bool = False) -> Report:
+def check_deposit_licences(
+    lmap: LicenceMap, target: str = "zenodo", *, split_by_licence: bool = False, severity: str | None = None
+) -> Report:
     """``licence-split-required`` when ``target`` takes one licence per record, the deposit's files carry
-    more than one licence and the deposit is not split by licence (``--split licence``)."""
+    more than one licence and the deposit is not split by licence (``--split licence``).
+
+    The finding is an error (a refusal); ``severity="warning"`` lowers it, e.g. for a plain bag that is not
+    meant for Zenodo but still carries Zenodo metadata."""
     report = Report()
     used = lmap.used
     if target in ONE_LICENCE_TARGETS and len(used) > 1 and not split_by_licence:
         report.add(issue("licence-split-required", path="--split", count=len(used), licences=", ".join(used),
-                         target=target.capitalize()))  # fmt: skip
+                         target=target.capitalize(), severity=severity))  # fmt: skip
     return report
 
 

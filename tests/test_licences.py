@@ -192,6 +192,8 @@ def test_zenodo_refuses_a_mixed_deposit_unless_split_by_licence(release: Path) -
     assert "2 licences (CC-BY-4.0, CC-BY-NC-4.0)" in report.issues[0].message
     assert "--split licence" in (report.issues[0].hint or "")
     assert check_deposit_licences(lmap, "zenodo", split_by_licence=True).issues == []
+    assert [i.severity for i in check_deposit_licences(lmap, severity="warning")] == ["warning"]
+    assert check_deposit_licences(lmap, "bagit").issues == []
     single = LicenceMap(("CC-BY-4.0",), {"a": "CC-BY-4.0"}, {})
     assert check_deposit_licences(single, "zenodo").issues == []
 
