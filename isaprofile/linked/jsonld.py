@@ -11,8 +11,9 @@ Layout of the graph (all ``@id`` values derive from the dataset's identifiers):
   ``additionalProperty`` characteristics and factors as ``PropertyValue``.
 * ``#process-…`` — ``LabProcess``: collection (source → sample), scan (sample → files, with the
   acquisition parameters as ``parameterValue``), segmentation (scan files → mask).
-* data files — ``File`` with ``contentSize``, ``sha256`` and ``encodingFormat``; a DICOM series
-  folder is a ``Dataset`` whose ``hasPart`` lists its files.
+* data files — ``File`` with ``contentSize``, ``sha256``, ``encodingFormat`` and ``license`` (the file's
+  own licence, :mod:`isaprofile.licences`); a DICOM series folder is a ``Dataset`` whose ``hasPart`` lists
+  its files. The root ``license`` lists every licence of the dataset (declared and used).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 from urllib.parse import quote
 
 from isaprofile.findings.issues import Report
+from isaprofile.licences import LicenceMap, licence_map
 from isaprofile.linked import _common as c
 from isaprofile.linked.context import ISA_TERMS, RO_CRATE_CONTEXT, RO_CRATE_SPEC, dumps
 from isaprofile.linked.files import FileInfo, encoding_format, members, scan_files
@@ -36,9 +38,23 @@ PROFILE_URN = "urn:isaprofile:profile:{name}:{version}"
 class _Graph:
     """The entities of a crate keyed by ``@id``; adding an entity twice merges nothing, keeps the first."""
 
-    def __init__(self, profile: Profile) -> None:
+    def __init__(self, profile: Profile, licences: LicenceMap | None = None) -> None:
         self.profile = profile
+        self.licences = licences or LicenceMap()
         self.entities: dict[str, dict[str, Any]] = {}
+
+    def licence(self, lic: str) -> dict[str, str]:
+        """The contextual entity of an SPDX licence (``CreativeWork`` with its SPDX IRI as ``@id``)."""
+        lid = c.spdx_id(lic)
+        name = c.spdx_licences().get(lid, lid)
+        return self.add({"@id": c.spdx_iri(lid), "@type": "CreativeWork", "name": name, "identifier": lid,
+                         "description": f"SPDX licence {lid}: {name}"})  # fmt: skip
+
+    def file_licence(self, ent: dict[str, Any], path: str) -> None:
+        """Set ``license`` on a data entity whose licence the licence map knows."""
+        lic = self.licences.of(path)
+        if lic is not None:
+            ent["license"] = self.licence(lic)
 
     def add(self, ent: dict[str, Any]) -> dict[str, str]:
         self.entities.setdefault(ent["@id"], ent)
@@ -115,19 +131,22 @@ def build_ro_crate(
     files: Mapping[str, FileInfo] | None = None,
     root: str | Path | None = None,
     publisher: str | None = None,
+    licences: LicenceMap | None = None,
 ) -> tuple[dict[str, Any], Report]:
     """The RO-Crate metadata document of ``investigation`` and the findings made while building it.
 
     ``files`` maps data file paths (relative, POSIX) to ``(size, sha256)``; a DICOM series folder is
     given by its member files. Without ``files``, sizes and checksums are computed from the files
-    under ``root``; without either, data entities carry no size or checksum. Findings:
-    ``data-file-missing`` for a named file that is not there.
+    under ``root``; without either, data entities carry no size or checksum. ``licences`` gives each
+    data entity its ``license`` (:func:`isaprofile.licences.dataset_licences` applies the config's
+    ``licence_rules:``); without it, the licences the model alone gives (subjects' licence values, a
+    single declared licence). Findings: ``jsonld-file-missing`` for a named file that is not there.
     """
     report = Report()
     if files is None and root is not None:
         files, report = scan_files(root, _all_paths(investigation))
     info: Mapping[str, FileInfo] = files or {}
-    g = _Graph(profile)
+    g = _Graph(profile, licences if licences is not None else licence_map(investigation, profile))
     g.add(
         {
             "@id": "ro-crate-metadata.json",
@@ -157,7 +176,7 @@ def ro_crate_bytes(investigation: Investigation, profile: Profile, **kwargs: Any
 
 
 def _all_paths(inv: Investigation) -> list[str]:
-    out = []
+    out: list[str] = []
     for s in inv.studies:
         for scan in s.scans:
             out.extend(f.path for f in scan.files)
@@ -175,21 +194,7 @@ def _root(g: _Graph, inv: Investigation, publisher: str | None) -> dict[str, Any
     }
     if inv.description:
         ent["description"] = inv.description
-    licences = []
-    for lic in inv.licences:
-        lid = c.spdx_id(lic)
-        name = c.spdx_licences().get(lid, lid)
-        licences.append(
-            g.add(
-                {
-                    "@id": c.spdx_iri(lid),
-                    "@type": "CreativeWork",
-                    "name": name,
-                    "identifier": lid,
-                    "description": f"SPDX licence {lid}: {name}",
-                }
-            )
-        )
+    licences = [g.licence(lic) for lic in dict.fromkeys([*map(c.spdx_id, inv.licences), *g.licences.all])]
     if licences:
         ent["license"] = licences
     if c.release_date(inv):
@@ -411,7 +416,11 @@ def _data_entity(
     keys = members(path, info)
     clean = path.replace("\\", "/").strip("/")
     if keys and keys != [clean]:
-        leaves = [g.add({**_file(k, info[k], True), "description": f"slice of {what}"}) for k in keys]
+        leaves = []
+        for k in keys:
+            ent = {**_file(k, info[k], True), "description": f"slice of {what}"}
+            g.file_licence(ent, k)
+            leaves.append(g.add(ent))
         _format(g, keys[0], True)
         folder = {
             "@id": c.file_id(clean) + "/",
@@ -420,8 +429,11 @@ def _data_entity(
             "hasPart": leaves,
             "description": what,
         }
+        g.file_licence(folder, clean)
         return g.add(folder), leaves
-    ref = g.add({**_file(clean, info.get(clean), False), "description": what})
+    ent = {**_file(clean, info.get(clean), False), "description": what}
+    g.file_licence(ent, clean)
+    ref = g.add(ent)
     _format(g, clean, False)
     return ref, [ref]
 

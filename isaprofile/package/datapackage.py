@@ -1,46 +1,219 @@
 """A Frictionless ``datapackage.json`` describing the tabular files of a package.
 
 ISA tables repeat headers (``Unit``, ``Term Source REF``); each field gets a distinct name made from the
-header and the column it qualifies, and the real header row is declared through ``dialect.header`` so
-frictionless reads the files as they are.
+header and the column it qualifies, and the header row is skipped through ``dialect`` (``header: false``,
+``commentRows: [1]``) so frictionless reads the files as they are. Field types come from the values:
+a column whose cells are all integers is ``integer``, all numbers ``number``, ``true``/``false``
+``boolean``, ISO dates ``date``; identifiers with leading zeros (``0001``) stay strings. A coded column (one
+followed by ``Term Source REF`` and ``Term Accession Number``) lists its labels as ``constraints.enum`` and
+documents each label's accession in ``description``; a value column followed by ``Unit`` names its unit.
+The user's own sheets (xlsx) are described by :func:`sheet_resource`, their codes taken from the config's
+value maps (:func:`sheet_codes`).
+
+Licences: the package lists every licence of the dataset (``licenses``); each resource lists the
+licences of the rows it holds (a table with rows of CC BY and CC BY-NC subjects names both; see
+:func:`isaprofile.licences.table_licences`). Licence objects follow the Data Package spec: ``name``
+(the SPDX id), ``path`` (its SPDX page) and ``title``.
 """
 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
+import math
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from isaprofile.linked._common import spdx_id, spdx_licences
+
+_QUALIFIERS = ("Unit", "Term Source REF", "Term Accession Number", "Protocol REF")
+_INT = re.compile(r"^-?(0|[1-9]\d*)$")
+_NUM = re.compile(r"^-?(0|[1-9]\d*)(\.\d+)?([eE][-+]?\d+)?$")
 
 
-def _fields(header: list[str]) -> list[dict[str, str]]:
-    out, seen, last = [], set(), ""
+def _text_type(cells: list[str]) -> str:
+    """The Table Schema type of a column of text cells (empty cells are missing values)."""
+    vals = [v for v in cells if v != ""]
+    if not vals:
+        return "string"
+    if all(_INT.match(v) for v in vals):
+        return "integer"
+    if all(_NUM.match(v) and math.isfinite(float(v)) for v in vals):
+        return "number"
+    if all(v in ("true", "false") for v in vals):
+        return "boolean"
+    if all(len(v) == 10 and _iso_date(v) for v in vals):
+        return "date"
+    return "string"
+
+
+def _iso_date(text: str) -> bool:
+    try:
+        dt.date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _fields(header: list[str], rows: list[list[str]] | None = None) -> list[dict[str, Any]]:
+    rows = rows or []
+    col = lambda i: [r[i] if i < len(r) else "" for r in rows]  # noqa: E731
+    out: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    last = ""
     for i, h in enumerate(header, 1):
         name = h
-        if h in ("Unit", "Term Source REF", "Term Accession Number", "Protocol REF"):
+        if h in _QUALIFIERS:
             name = f"{h} ({last})" if last else h
         else:
             last = h
         if name in seen:
             name = f"{name} #{i}"
         seen.add(name)
-        out.append({"name": name, "type": "string", "title": h})
+        field: dict[str, Any] = {"name": name, "type": _text_type(col(i - 1)), "title": h}
+        nxt = header[i : i + 3]
+        if h not in _QUALIFIERS and nxt[:2] == ["Term Source REF", "Term Accession Number"]:
+            codes: dict[str, str] = {}
+            for label, source, acc in zip(col(i - 1), col(i), col(i + 1), strict=True):
+                if label:
+                    codes.setdefault(label, acc or source)
+            if codes and field["type"] == "string":
+                field["constraints"] = {"enum": sorted(codes)}
+                field["description"] = "Coded: " + "; ".join(f"{k} = {v}" if v else k for k, v in sorted(codes.items()))
+        elif h not in _QUALIFIERS and nxt[:1] == ["Unit"]:
+            units = sorted({u for u in col(i) if u})
+            if units:
+                field["description"] = "Unit: " + ", ".join(units)
+        out.append(field)
     return out
 
 
-def datapackage(name: str, tables: dict[str, bytes], title: str = "", licences: list[str] | None = None) -> bytes:
-    """The descriptor for ``tables`` (relative path inside the package → tab-separated file bytes)."""
-    resources = []
-    for path, data in sorted(tables.items()):
-        header = next(csv.reader(io.StringIO(data.decode("utf-8")), delimiter="\t"))
-        stem = path.rsplit("/", 1)[-1].rsplit(".", 1)[0].lower()
-        resources.append({
-            "name": "".join(c if c.isalnum() or c in "-_." else "-" for c in stem),
-            "path": path, "profile": "tabular-data-resource", "format": "tsv", "mediatype": "text/tab-separated-values",
-            "encoding": "utf-8", "dialect": {"delimiter": "\t", "header": False},
-            "schema": {"fields": _fields(header)},
-        })  # fmt: skip
-    pkg = {"profile": "tabular-data-package", "name": name.lower().replace(" ", "-"), "title": title,
-           "resources": resources}  # fmt: skip
+def sheet_codes(spec: Any) -> dict[str, dict[str, str]]:
+    """Header → {code in the sheet: its meaning}, from a config sheet's ``values:`` maps (a
+    :class:`~isaprofile.harvest.config.SheetSpec`): ``Sex: {M: male, F: female}``."""
+    out: dict[str, dict[str, str]] = {}
+    for header, keys in spec.columns.items():
+        for key in keys:
+            for code, meaning in (spec.values.get(key) or {}).items():
+                out.setdefault(header, {})[str(code)] = str(meaning)
+    return out
+
+
+def _cell_type(values: list[Any]) -> str:
+    vals = [v for v in values if v is not None and v != ""]
+    kinds = {type(v) for v in vals}
+    if not vals:
+        return "any"
+    if kinds == {bool}:
+        return "boolean"
+    if kinds == {int}:
+        return "integer"
+    if kinds <= {int, float}:
+        return "number"
+    if kinds == {dt.datetime}:
+        return "datetime"
+    if kinds == {dt.date}:
+        return "date"
+    if kinds == {str}:
+        return "string"
+    return "any"
+
+
+def sheet_resource(
+    path: str,
+    data: bytes,
+    *,
+    sheet: str | None = None,
+    header_row: int = 1,
+    codes: Mapping[str, Mapping[str, str]] | None = None,
+    licences: Sequence[str] = (),
+) -> dict[str, Any]:
+    """A tabular data resource for one worksheet of a user's xlsx file (``path`` inside the package).
+
+    Field types come from the cells as Excel stores them (a number typed as text stays a string);
+    ``codes`` (header → code → meaning, :func:`sheet_codes`) document coded columns.
+    """
+    import openpyxl
+
+    wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    try:
+        ws = wb[sheet] if sheet else wb.worksheets[0]
+        rows = [list(r) for r in ws.iter_rows(values_only=True)]
+        title = ws.title
+    finally:
+        wb.close()
+    header = [
+        str(h).strip() if h is not None else "" for h in (rows[header_row - 1] if len(rows) >= header_row else [])
+    ]
+    body = rows[header_row:]
+    fields: list[dict[str, Any]] = []
+    for i, h in enumerate(header):
+        field: dict[str, Any] = {"name": h or f"field{i + 1}", "type": _cell_type([r[i] if i < len(r) else None
+                                                                                    for r in body])}  # fmt: skip
+        mapping = (codes or {}).get(h)
+        if mapping:
+            field["description"] = "Coded: " + "; ".join(f"{k} = {v}" for k, v in mapping.items())
+        fields.append(field)
+    res: dict[str, Any] = {
+        "name": _resource_name(path),
+        "path": path,
+        "profile": "tabular-data-resource",
+        "format": "xlsx",
+        "mediatype": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "dialect": {"excel": {"sheet": title}, **({"headerRows": [header_row]} if header_row != 1 else {})},
+        "schema": {"fields": fields},
+    }
     if licences:
-        pkg["licenses"] = [{"name": lic, "path": f"https://spdx.org/licenses/{lic}.html"} for lic in licences]
+        res["licenses"] = _licences(licences)
+    return res
+
+
+def _resource_name(path: str) -> str:
+    stem = path.rsplit("/", 1)[-1].rsplit(".", 1)[0].lower()
+    return "".join(c if c.isalnum() or c in "-_." else "-" for c in stem)
+
+
+def _licences(ids: Sequence[str]) -> list[dict[str, str]]:
+    names = spdx_licences()
+    out = []
+    for lic in dict.fromkeys(spdx_id(x) for x in ids):
+        out.append({"name": lic, "path": f"https://spdx.org/licenses/{lic}.html", "title": names.get(lic, lic)})
+    return out
+
+
+def datapackage(
+    name: str,
+    tables: dict[str, bytes],
+    title: str = "",
+    licences: list[str] | None = None,
+    resource_licences: Mapping[str, Sequence[str]] | None = None,
+    extra_resources: Sequence[Mapping[str, Any]] = (),
+) -> bytes:
+    """The descriptor for ``tables`` (relative path inside the package → tab-separated file bytes).
+
+    ``licences`` are the package's licences; ``resource_licences`` maps a table's path to the licences of
+    its rows (a resource not in it carries no ``licenses`` of its own and so inherits the package's).
+    ``extra_resources`` are added as they are (e.g. :func:`sheet_resource` for the user's sheets).
+    """
+    resources: list[dict[str, Any]] = []
+    for path, data in sorted(tables.items()):
+        header, *rows = csv.reader(io.StringIO(data.decode("utf-8")), delimiter="\t")
+        resources.append({
+            "name": _resource_name(path),
+            "path": path, "profile": "tabular-data-resource", "format": "tsv", "mediatype": "text/tab-separated-values",
+            "encoding": "utf-8", "dialect": {"delimiter": "\t", "header": False, "commentRows": [1]},
+            "schema": {"fields": _fields(header, rows)},
+        })  # fmt: skip
+        if resource_licences and resource_licences.get(path):
+            resources[-1]["licenses"] = _licences(resource_licences[path])
+    pkg: dict[str, Any] = {"profile": "tabular-data-package", "name": name.lower().replace(" ", "-"), "title": title,
+           "resources": resources}  # fmt: skip
+    resources.extend(dict(r) for r in extra_resources)
+    every = [*(licences or []), *(lic for lics in (resource_licences or {}).values() for lic in lics)]
+    every += [x["name"] for r in extra_resources for x in r.get("licenses", [])]
+    if every:
+        pkg["licenses"] = _licences(every)
     return (json.dumps(pkg, indent=2, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8")
