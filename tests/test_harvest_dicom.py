@@ -291,7 +291,9 @@ def test_pet_radiopharmaceutical(tmp_path: Path) -> None:
     assert dose.provenance == Provenance(
         file="pet.dcm", path="(0054,0016) RadiopharmaceuticalInformationSequence[0]>(0018,1074) RadionuclideTotalDose"
     )
-    assert pt.values["RadionuclideCodeSequence"].value == Term("^18^Fluorine", "SRT", "SRT:C-111A1")
+    assert pt.values["RadionuclideCodeSequence"].value == Term(
+        "^18^Fluorine", "SNOMED", "SNOMED:77004003"
+    )  # SRT C-111A1 mapped to SCT
     assert plain(pt)["Radiopharmaceutical"] == ("Fluorodeoxyglucose", None)
     assert plain(pt)["RadiopharmaceuticalStartTime"] == ("101500.00", None)
     assert plain(pt)["RadionuclideHalfLife"] == (6586.2, "second")

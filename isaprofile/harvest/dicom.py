@@ -23,7 +23,7 @@ from pydicom.errors import InvalidDicomError
 from isaprofile.findings.issues import Issue, issue
 from isaprofile.harvest.dicom_attrs import harvest_attributes, tag_path
 from isaprofile.harvest.pixels import check_pixel_data
-from isaprofile.harvest.seg import is_seg, read_references, read_segments, to_segments
+from isaprofile.harvest.seg import is_seg, read_instance_references, read_references, read_segments, to_segments
 from isaprofile.harvest.types import HarvestedImage, RawValues, to_values
 from isaprofile.model import Provenance, Value
 
@@ -54,7 +54,7 @@ def _encoding(ds: Dataset) -> tuple[bool, bool]:
 
 
 def _record(rel: str, issues: list[Issue], **fields: Any) -> Record:
-    return {"file": rel, "issues": issues, "uid": None, "values": {}, "frames": 0, "seg": None, **fields}
+    return {"file": rel, "issues": issues, "uid": None, "sop": None, "values": {}, "frames": 0, "seg": None, **fields}
 
 
 def read_dicom_file(path: str, rel: str) -> Record:
@@ -88,16 +88,17 @@ def read_dicom_file(path: str, rel: str) -> Record:
                 values = harvest_attributes(ds)
                 image = {k: v[0] for k in _PIXEL_KEYS if (v := values.get(k)) is not None}
                 finding = check_pixel_data(fh, size, image, implicit=implicit, little=little, syntax=syntax)
-                seg = (read_segments(ds), read_references(ds)) if is_seg(values) else None
+                seg = (read_segments(ds), read_references(ds), read_instance_references(ds)) if is_seg(values) else None
     except READ_ERRORS as exc:
         return _record(rel, [*issues, issue("dicom-unreadable", file=rel, reason=_reason(exc))], ok=False)
     if finding is not None:
         code, params = finding
         issues.append(issue(code, file=rel, path="(7FE0,0010) PixelData", **params))
     uid = values.get("SeriesInstanceUID", (None,))[0]
+    sop = values.get("SOPInstanceUID", (None,))[0]
     frames = values.get("NumberOfFrames", (1,))[0]
     return _record(
-        rel, issues, ok=True, uid=str(uid) if uid else None, values=values,
+        rel, issues, ok=True, uid=str(uid) if uid else None, values=values, sop=str(sop) if sop else None,
         frames=int(frames) if isinstance(frames, int | float) else 1, seg=seg,
     )  # fmt: skip
 
@@ -188,4 +189,7 @@ def _series(recs: list[Record]) -> HarvestedImage:
         values=values,
         segments=to_segments(seg[0], first["file"]) if seg else [],
         references=list(seg[1]) if seg else [],
+        referenced_instances=list(seg[2]) if seg else [],
+        instances=[r["sop"] for r in recs],
+        study_uid=str(study) if (study := raw.get("StudyInstanceUID", (None,))[0]) else None,
     )
