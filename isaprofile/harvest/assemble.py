@@ -22,6 +22,7 @@ from isaprofile.harvest.dicom_attrs import tag_path
 from isaprofile.harvest.images import harvest_files
 from isaprofile.harvest.mapping import MODALITY_KEYS, to_profile_values
 from isaprofile.harvest.sheetmap import SheetRow, read_sheet_rows
+from isaprofile.harvest.tcia import check_tcia
 from isaprofile.harvest.types import HarvestedImage, Segment
 from isaprofile.model import DataFile, Provenance, Sample, Scan, Segmentation, Study, Subject, Value
 from isaprofile.profile.model import Field, Profile
@@ -367,6 +368,7 @@ def assemble(root: Path, config: DatasetConfig, profile: Profile, study: Study, 
             if row.spec.entity == "subject" and row.subject:
                 state.subject(row.subject, row.provenance)
     harvested = harvest_config_files(root, config, report)
+    check_tcia(root, [item for item, _spec, _groups in harvested], report)  # only when the lists are there
     labels = {spec.index: _labels(root, spec, report) for spec in config.files if spec.labels}
     segs = []
     for item, spec, groups in harvested:
