@@ -39,7 +39,7 @@ COMMON: dict[str, str | None] = {
 }  # fmt: skip
 CT: dict[str, str | None] = {
     "KVP": "kV", "XRayTubeCurrent": "mA", "Exposure": "mA.s", "ExposureTime": "ms", "ConvolutionKernel": None,
-    "FilterType": None, "ReconstructionDiameter": "mm", "ContrastBolusAgent": None,
+    "FilterType": None, "ReconstructionDiameter": "mm", "ContrastBolusAgent": None, "FocalSpots": "mm",
 }  # fmt: skip
 MR: dict[str, str | None] = {
     "MagneticFieldStrength": "T", "RepetitionTime": "ms", "EchoTime": "ms", "EffectiveEchoTime": "ms",
