@@ -145,3 +145,17 @@ def test_every_profile_dicom_harvest_key_is_read(name: str) -> None:
     keys = {(f.key, k) for f in profile.fields for kind, k in f.harvest if kind == "dicom"}
     assert keys
     assert sorted((fkey, k) for fkey, k in keys if k not in HARVESTED_DICOM) == []
+
+
+@pytest.mark.parametrize("name", [f"{n}@{v}" for n, v in list_profiles()])
+def test_every_profile_sidecar_and_nifti_harvest_key_is_read(name: str, tmp_path: Path) -> None:
+    """Sidecar keys are among the keys the sidecar reader keeps; NIfTI keys appear on a real NIfTI file."""
+    from isaprofile.harvest.sidecar import KEYS
+
+    profile = load_profile(name)
+    sidecar = {(f.key, k) for f in profile.fields for kind, k in f.harvest if kind == "sidecar"}
+    assert sorted((fkey, k) for fkey, k in sidecar if k not in KEYS) == []
+    nifti = {(f.key, k) for f in profile.fields for kind, k in f.harvest if kind == "nifti"}
+    shutil.copy(Path(nibabel.__file__).parent / "tests" / "data" / "example4d.nii.gz", tmp_path / "x.nii.gz")
+    [item], _report = harvest_files(tmp_path)
+    assert sorted((fkey, k) for fkey, k in nifti if k not in item.values) == []
