@@ -53,3 +53,17 @@ def test_init_crlm_proposal(tmp_path: Path) -> None:
     assert doc["files"] == [
         {"glob": "CRLM-CT-*/*/*/*.dcm", "segments": "CT", "pattern": r"(?P<subject>CRLM\-CT\-[^/]*)/.*"}
     ]
+
+
+def test_relative_profile_path_resolves_against_the_dataset(crlm: Path, tmp_path: Path, monkeypatch) -> None:
+    (crlm / "profiles").mkdir()
+    (crlm / "profiles" / "crlm.yaml").write_text(
+        "name: crlm-custom\nversion: '1.0'\nextends: clinical-ct@1.0\ntitle: CRLM (custom)\n", encoding="utf-8"
+    )
+    config = crlm / "isaprofile.yaml"
+    config.write_text(config.read_text().replace("profile: clinical-ct@1.0", "profile: profiles/crlm.yaml"))
+    monkeypatch.chdir(tmp_path)  # a current directory without profiles/crlm.yaml
+    inv, prof, report = load_dataset(crlm)
+    assert prof is not None and prof.id == "crlm-custom@1.0"
+    assert report.flatten() == []
+    assert main(["validate", str(crlm)]) == 0
