@@ -155,3 +155,36 @@ def test_crlm_seg_unknown_srt_code_located_in_seg(crlm: Path) -> None:
         )
     ]
     assert main(["validate", str(crlm)]) == 1
+
+
+def test_crlm_example_seg_is_shaped_like_the_collection() -> None:
+    """The example's DSOs carry what the real ones do (domain.md §1d): semi-automatic segments, per-frame
+    derivation from the CT slices, a filled Referenced Instance Sequence; folders, headers and metadata.csv agree."""
+    import csv
+
+    root = Path(__file__).resolve().parents[1] / "examples" / "crlm-ct"
+    rows = list(csv.DictReader((root / "manifest-1669817128730/Colorectal-Liver-Metastases/metadata.csv").open()))
+    for seg_file in sorted(root.glob("CRLM-CT-*/*/100.000000-Segmentation-*/1-1.dcm")):
+        seg = pydicom.dcmread(seg_file)
+        ct_files = sorted(p for p in seg_file.parent.parent.glob("*/1-*.dcm") if p.parent != seg_file.parent)
+        cts = [pydicom.dcmread(p, stop_before_pixels=True) for p in ct_files]
+        assert {s.SegmentAlgorithmType for s in seg.SegmentSequence} == {"SEMIAUTOMATIC"}
+        types = [s.SegmentedPropertyTypeCodeSequence[0].CodeMeaning for s in seg.SegmentSequence]
+        assert types[:4] == ["Liver", "Liver", "Vein", "Vein"] and set(types[4:]) == {"Mass"}
+        [ref] = seg.ReferencedSeriesSequence
+        assert ref.SeriesInstanceUID == cts[0].SeriesInstanceUID
+        assert [r.ReferencedSOPInstanceUID for r in ref.ReferencedInstanceSequence] == [c.SOPInstanceUID for c in cts]
+        frames = seg.PerFrameFunctionalGroupsSequence
+        assert len(frames) == int(seg.NumberOfFrames) == len(seg.SegmentSequence) * len(cts)
+        sources = {f.DerivationImageSequence[0].SourceImageSequence[0].ReferencedSOPInstanceUID for f in frames}
+        assert sources == {c.SOPInstanceUID for c in cts}
+        assert "PixelMeasuresSequence" in seg.SharedFunctionalGroupsSequence[0]
+        for ds, folder in ((seg, seg_file.parent), (cts[0], ct_files[0].parent)):
+            number, desc = folder.name.split("-", 1)[0], folder.name.split("-", 1)[1].rsplit("-", 1)[0]
+            assert int(float(number)) == ds.SeriesNumber
+            assert ds.get("SeriesDescription", "NA") == desc
+            month, day, year = folder.parent.name[:10].split("-")
+            assert ds.StudyDate == f"{year}{month}{day}" and ds.StudyDescription in folder.parent.name
+            [row] = [r for r in rows if r["Series UID"] == ds.SeriesInstanceUID]
+            assert row["File Location"] == "./" + folder.relative_to(root).as_posix()
+            assert row["Series Description"] == ds.get("SeriesDescription", "")

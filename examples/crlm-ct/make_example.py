@@ -149,17 +149,18 @@ def _item(**attrs: object) -> Dataset:
     return item
 
 
-# Segments as the collection describes them (domain.md §1b, §1d): label, property category, property type.
-# Category/type codes are SNOMED CT (DICOM PS3.16 CID 7150 "Segmentation Property Categories" and
-# CID 7151/7166 types): Anatomical Structure 91723000; Morphologically Altered Structure 49755003;
-# Liver 10200004, Hepatic vein 8993003, Portal vein 32764006, Mass 4147007.
+# Segments as the collection's expert DSOs have them (labels: domain.md §1b; property-type meanings as read from
+# the IDC copies of CRLM-CT-1001..1006 and recorded in a public fetch script: Liver → "Liver", Liver Remnant →
+# "Liver", Hepatic and Portal → "Vein", Tumor_k → "Mass"). Codes are SNOMED CT, as in DICOM PS3.16 (CID 7150
+# Segmentation Property Categories; CID 7151 / 7166 types): Anatomical Structure 91723000, Morphologically Altered
+# Structure 49755003, Liver 10200004, Vein 29092000, Mass 4147007.
 ANATOMY = ("91723000", "Anatomical Structure")
 ALTERED = ("49755003", "Morphologically Altered Structure")
 SEGMENTS = [
     ("Liver", ANATOMY, ("10200004", "Liver")),
     ("Liver Remnant", ANATOMY, ("10200004", "Liver")),
-    ("Hepatic", ANATOMY, ("8993003", "Hepatic vein")),
-    ("Portal", ANATOMY, ("32764006", "Portal vein")),
+    ("Hepatic", ANATOMY, ("29092000", "Vein")),
+    ("Portal", ANATOMY, ("29092000", "Vein")),
 ]
 TUMOUR = (ALTERED, ("4147007", "Mass"))
 # DICOM PS3.16 CID 7202 / CID 7203: why the CT slice is referenced and how the frame was derived
