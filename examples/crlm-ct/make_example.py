@@ -8,8 +8,11 @@ pseudonym, PatientIdentityRemoved is YES). Run: ``python examples/crlm-ct/make_e
 from __future__ import annotations
 
 import csv
+import io
+import re
 import shutil
 import sys
+import zipfile
 from datetime import datetime
 from pathlib import Path
 
@@ -257,7 +260,22 @@ def write_clinical(out: Path) -> None:
     ws.append(COLUMNS)
     for patient, values in zip(PATIENTS, CLINICAL_ROWS, strict=True):
         ws.append([patient[0], "", *values])
-    wb.save(out / CLINICAL)
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    _fixed_zip(buffer.getvalue(), out / CLINICAL, stamp)
+
+
+def _fixed_zip(data: bytes, target: Path, stamp: datetime) -> None:
+    """Rewrite the workbook's zip with a fixed timestamp on every member (openpyxl stamps the current time)."""
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            fixed = zipfile.ZipInfo(info.filename, date_time=stamp.timetuple()[:6])
+            fixed.compress_type, fixed.external_attr = zipfile.ZIP_DEFLATED, info.external_attr
+            body = src.read(info.filename)
+            if info.filename == "docProps/core.xml":  # openpyxl sets "modified" to the time of saving
+                when = stamp.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
+                body = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*", rb"\g<1>" + when, body)
+            dst.writestr(fixed, body)
 
 
 def write_manifest(out: Path, series: list[str]) -> None:
