@@ -70,3 +70,13 @@ def test_data_file_cell_longer_than_a_file_name(isatab: Path) -> None:
     _inv, _prof, report = read_isatab(isatab, data_root=PRECLINICAL)
     assert _codes(report, "isatab-file-name-too-long") == [("isatab-file-name-too-long", assay.name, 2, col + 1)]
     assert main(["validate", str(isatab)]) == 1  # a finding, not an OSError
+
+
+def test_table_file_name_longer_than_a_file_name(isatab: Path) -> None:
+    inv = isatab / "i_investigation.txt"
+    study = sorted(isatab.glob("s_*.txt"))[0].name
+    long_name = "s_" + "x" * 300 + ".txt"
+    _edit(inv, f"\t{study}", f"\t{long_name}")
+    _inv, _prof, report = read_isatab(isatab, data_root=PRECLINICAL)
+    line = next(n for n, text in enumerate(inv.read_text().splitlines(), 1) if long_name in text)
+    assert _codes(report, "isatab-file-name-too-long") == [("isatab-file-name-too-long", inv.name, line, 2)]
