@@ -71,7 +71,9 @@ def test_file_of_unlisted_subject(crlm: Path) -> None:
         ("file-subject-unknown", ct, None, None, "files[0]"),
         ("subject-without-sample", CLINICAL, 4, None, "sheet 'TCIA_n=197'"),
         ("sheet-row-unmatched", nbia, 6, None, None),  # the CT series row
+        ("tcia-location-mismatch", nbia, 6, 16, "column 'File Location'"),  # its folder was renamed
         ("sheet-row-unmatched", nbia, 7, None, None),  # the SEG row
+        ("tcia-location-mismatch", nbia, 7, 16, "column 'File Location'"),
     ]
 
 

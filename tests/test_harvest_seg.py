@@ -19,11 +19,17 @@ def _seg(folder: Path) -> None:
     shutil.copy(get_testdata_file("liver_1frame.dcm"), folder / "1-1.dcm")
 
 
-def _source_ct(folder: Path) -> None:
-    ds = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
-    ds.SeriesInstanceUID = SOURCE_UID
+# the three CT instances liver_1frame.dcm lists in ReferencedSeriesSequence[0] > ReferencedInstanceSequence
+SOURCE_SOPS = [f"1.2.392.200103.20080913.113635.2.2009.6.22.21.43.10.{n}.1" for n in (23433, 23432, 23431)]
+
+
+def _source_ct(folder: Path, sops: list[str] = SOURCE_SOPS) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    ds.save_as(folder / "1-001.dcm")
+    for n, sop in enumerate(sops, 1):
+        ds = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+        ds.SeriesInstanceUID = SOURCE_UID
+        ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = sop
+        ds.save_as(folder / f"1-{n:03d}.dcm")
 
 
 def test_liver_segment(tmp_path: Path) -> None:
@@ -37,8 +43,9 @@ def test_liver_segment(tmp_path: Path) -> None:
     [liver] = seg.segments
     assert (liver.number, liver.label) == (1, "Liver")
     v = liver.values
-    assert v["SegmentedPropertyCategoryCodeSequence"].value == Term("Tissue", "SRT", "SRT:T-D0050")
-    assert v["SegmentedPropertyTypeCodeSequence"].value == Term("Liver", "SRT", "SRT:T-62000")
+    # legacy SRT codes become their SNOMED CT equivalents (DICOM's SRT→SCT mapping, via pydicom)
+    assert v["SegmentedPropertyCategoryCodeSequence"].value == Term("Tissue", "SNOMED", "SNOMED:85756007")
+    assert v["SegmentedPropertyTypeCodeSequence"].value == Term("Liver", "SNOMED", "SNOMED:10200004")
     assert v["SegmentedPropertyTypeCodeSequence"].provenance == Provenance(
         file="seg/1-1.dcm", path="(0062,0002) SegmentSequence[0]>(0062,000F) SegmentedPropertyTypeCodeSequence[0]"
     )
@@ -72,3 +79,112 @@ def test_sct_codes_become_snomed_terms(tmp_path: Path) -> None:
     term = seg.segments[0].values["SegmentedPropertyTypeCodeSequence"].value
     assert term == Term("Liver", "SNOMED", "SNOMED:10200004")
     assert term.iri == "http://snomed.info/id/10200004"
+
+
+def test_seg_instance_missing(tmp_path: Path) -> None:
+    _seg(tmp_path / "seg")
+    _source_ct(tmp_path / "ct", SOURCE_SOPS[:1] + SOURCE_SOPS[2:])  # the second listed slice is absent
+    _, report = harvest_files(tmp_path)
+    assert report.flatten(("code", "file", "path")) == [
+        (
+            "seg-instance-missing",
+            "seg/1-1.dcm",
+            "(0008,1115) ReferencedSeriesSequence[0]>(0008,114A) ReferencedInstanceSequence[1]>"
+            "(0008,1155) ReferencedSOPInstanceUID",
+        )
+    ]
+    assert SOURCE_SOPS[1] not in report.issues[0].message
+
+
+def test_seg_frame_source_missing(tmp_path: Path) -> None:
+    """A per-frame Source Image the series-level list does not name is resolved too."""
+    _seg(tmp_path / "seg")
+    path = tmp_path / "seg" / "1-1.dcm"
+    ds = pydicom.dcmread(path)
+    frame = ds.PerFrameFunctionalGroupsSequence[0].DerivationImageSequence[0].SourceImageSequence[0]
+    frame.ReferencedSOPInstanceUID = "1.2.3.4.5"
+    ds.save_as(path)
+    _source_ct(tmp_path / "ct")
+    _, report = harvest_files(tmp_path)
+    assert report.flatten(("code", "file", "path")) == [
+        (
+            "seg-instance-missing",
+            "seg/1-1.dcm",
+            "(5200,9230) PerFrameFunctionalGroupsSequence[0]>(0008,9124) DerivationImageSequence[0]>"
+            "(0008,2112) SourceImageSequence[0]>(0008,1155) ReferencedSOPInstanceUID",
+        )
+    ]
+
+
+def _recode(seg_file: Path, codes: dict[int, tuple[str, str]]) -> None:
+    """Give segment ``i`` (0-based) of ``seg_file`` the property type ``(code value, scheme)``."""
+    ds = pydicom.dcmread(seg_file)
+    for i, (value, scheme) in codes.items():
+        item = ds.SegmentSequence[i].SegmentedPropertyTypeCodeSequence[0]
+        item.CodeValue, item.CodingSchemeDesignator = value, scheme
+    category = ds.SegmentSequence[0].SegmentedPropertyCategoryCodeSequence[0]
+    category.CodeValue, category.CodingSchemeDesignator, category.CodeMeaning = "T-D0050", "SRT", "Tissue"
+    ds.save_as(seg_file)
+
+
+def test_crlm_seg_coded_with_srt_validates(crlm: Path) -> None:
+    from isaprofile.dataset import load_dataset
+
+    seg_file = next(crlm.glob("CRLM-CT-1001/*/100.000000-*/1-1.dcm"))
+    _recode(seg_file, {0: ("T-62000", "SRT"), 1: ("T-62000", "SRT"), 2: ("T-48720", "SRT")})
+    inv, _prof, report = load_dataset(crlm)
+    assert report.flatten() == []
+    liver = inv.studies[0].scans[0].segmentations[0]
+    assert liver.values["segmented property type"].value == Term("Liver", "SNOMED", "SNOMED:10200004")
+
+
+def test_crlm_seg_unknown_srt_code_located_in_seg(crlm: Path) -> None:
+    from isaprofile.cli.main import main
+    from isaprofile.dataset import load_dataset
+    from isaprofile.linked.metadata import check_metadata
+
+    seg_file = next(crlm.glob("CRLM-CT-1001/*/100.000000-*/1-1.dcm"))
+    _recode(seg_file, {3: ("X-00000", "SRT")})  # no SNOMED CT equivalent: stays SRT
+    inv, prof, _report = load_dataset(crlm)
+    found = check_metadata(inv, prof, "isaprofile.yaml").flatten(("code", "file", "path"))
+    assert [f for f in found if f[0] == "term-ontology-undeclared"] == [
+        (
+            "term-ontology-undeclared",
+            seg_file.relative_to(crlm).as_posix(),
+            "(0062,0002) SegmentSequence[3]>(0062,000F) SegmentedPropertyTypeCodeSequence[0]",
+        )
+    ]
+    assert main(["validate", str(crlm)]) == 1
+
+
+def test_crlm_example_seg_is_shaped_like_the_collection() -> None:
+    """The example's DSOs carry what the real ones do (domain.md §1d): semi-automatic segments, per-frame
+    derivation from the CT slices, a filled Referenced Instance Sequence; folders, headers and metadata.csv agree."""
+    import csv
+
+    root = Path(__file__).resolve().parents[1] / "examples" / "crlm-ct"
+    rows = list(csv.DictReader((root / "manifest-1669817128730/Colorectal-Liver-Metastases/metadata.csv").open()))
+    for seg_file in sorted(root.glob("CRLM-CT-*/*/100.000000-Segmentation-*/1-1.dcm")):
+        seg = pydicom.dcmread(seg_file)
+        ct_files = sorted(p for p in seg_file.parent.parent.glob("*/1-*.dcm") if p.parent != seg_file.parent)
+        cts = [pydicom.dcmread(p, stop_before_pixels=True) for p in ct_files]
+        assert {s.SegmentAlgorithmType for s in seg.SegmentSequence} == {"SEMIAUTOMATIC"}
+        types = [s.SegmentedPropertyTypeCodeSequence[0].CodeMeaning for s in seg.SegmentSequence]
+        assert types[:4] == ["Liver", "Liver", "Vein", "Vein"] and set(types[4:]) == {"Mass"}
+        [ref] = seg.ReferencedSeriesSequence
+        assert ref.SeriesInstanceUID == cts[0].SeriesInstanceUID
+        assert [r.ReferencedSOPInstanceUID for r in ref.ReferencedInstanceSequence] == [c.SOPInstanceUID for c in cts]
+        frames = seg.PerFrameFunctionalGroupsSequence
+        assert len(frames) == int(seg.NumberOfFrames) == len(seg.SegmentSequence) * len(cts)
+        sources = {f.DerivationImageSequence[0].SourceImageSequence[0].ReferencedSOPInstanceUID for f in frames}
+        assert sources == {c.SOPInstanceUID for c in cts}
+        assert "PixelMeasuresSequence" in seg.SharedFunctionalGroupsSequence[0]
+        for ds, folder in ((seg, seg_file.parent), (cts[0], ct_files[0].parent)):
+            number, desc = folder.name.split("-", 1)[0], folder.name.split("-", 1)[1].rsplit("-", 1)[0]
+            assert int(float(number)) == ds.SeriesNumber
+            assert ds.get("SeriesDescription", "NA") == desc
+            month, day, year = folder.parent.name[:10].split("-")
+            assert ds.StudyDate == f"{year}{month}{day}" and ds.StudyDescription in folder.parent.name
+            [row] = [r for r in rows if r["Series UID"] == ds.SeriesInstanceUID]
+            assert row["File Location"] == "./" + folder.relative_to(root).as_posix()
+            assert row["Series Description"] == ds.get("SeriesDescription", "")

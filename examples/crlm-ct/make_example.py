@@ -8,8 +8,12 @@ pseudonym, PatientIdentityRemoved is YES). Run: ``python examples/crlm-ct/make_e
 from __future__ import annotations
 
 import csv
+import io
+import re
 import shutil
 import sys
+import zipfile
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -65,7 +69,26 @@ def _uid(*parts: object) -> str:
     return generate_uid(entropy_srcs=["isaprofile-crlm-example", *map(str, parts)])
 
 
-def _base(pid: str, modality: str, sop_class: str, sop_uid: str, study: str, series: str, number: int) -> Dataset:
+def series_folder(name: str) -> tuple[int, str | None]:
+    """(SeriesNumber, SeriesDescription or None) from an NBIA series folder name such as
+    ``101.000000-NA-71548`` (NBIA writes ``NA`` for an empty description)."""
+    number, rest = name.split("-", 1)
+    desc = rest.rsplit("-", 1)[0]
+    return int(float(number)), None if desc == "NA" else desc
+
+
+def study_folder(name: str) -> tuple[str, str]:
+    """(StudyDate as DICOM DA, StudyDescription) from ``06-06-1992-NA-CT ANGIO ABD WITH PEL-75163``."""
+    month, day, year = name[:10].split("-")
+    return f"{year}{month}{day}", name[11:].split("-", 1)[1].rsplit("-", 1)[0]
+
+
+def manufacturer(pid: str) -> str:
+    return "SIEMENS" if pid.endswith(("1", "3")) else "GE MEDICAL SYSTEMS"
+
+
+def _base(patient: tuple, modality: str, sop_class: str, sop_uid: str, series: str, folder: str) -> Dataset:
+    pid, study_dir = patient[0], patient[1]
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = sop_class
     meta.MediaStorageSOPInstanceUID = sop_uid
@@ -77,31 +100,43 @@ def _base(pid: str, modality: str, sop_class: str, sop_uid: str, study: str, ser
     ds.PatientID = pid
     ds.PatientIdentityRemoved = "YES"
     ds.DeidentificationMethod = "synthetic example (isaprofile)"
-    ds.StudyInstanceUID, ds.SeriesInstanceUID = study, series
+    ds.StudyDate, ds.StudyDescription = study_folder(study_dir)
+    ds.StudyInstanceUID, ds.SeriesInstanceUID = _uid(pid, "study"), series
+    ds.FrameOfReferenceUID = _uid(pid, "frame of reference")
+    number, description = series_folder(folder)
     ds.SeriesNumber = number
-    ds.Manufacturer = "SIEMENS" if pid.endswith(("1", "3")) else "GE MEDICAL SYSTEMS"
+    if description is not None:
+        ds.SeriesDescription = description
+    ds.Manufacturer = manufacturer(pid)
     return ds
 
 
-def write_ct(folder: Path, patient: tuple) -> tuple[str, str]:
-    pid, _study_dir, _ct_dir, _seg_dir, thickness, spacing, kvp, _n = patient
-    study, series = _uid(pid, "study"), _uid(pid, "ct")
+def _position(thickness: float, i: int) -> list[float]:
+    return [0.0, 0.0, round(i * thickness, 4)]
+
+
+def write_ct(folder: Path, patient: tuple) -> list[str]:
+    """The CT slices of ``patient``; returns their SOP Instance UIDs in slice order."""
+    pid, _study_dir, ct_dir, _seg_dir, thickness, spacing, kvp, _n = patient
+    series = _uid(pid, "ct")
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(int(pid[-4:]))
+    uids = []
     for i in range(SLICES):
-        ds = _base(pid, "CT", CT_IMAGE, _uid(pid, "ct", i), study, series, 2)
+        ds = _base(patient, "CT", CT_IMAGE, _uid(pid, "ct", i), series, ct_dir)
+        ds.ImageType = ["ORIGINAL", "PRIMARY", "AXIAL"]
         ds.ManufacturerModelName = "SOMATOM Definition AS" if ds.Manufacturer == "SIEMENS" else "LightSpeed VCT"
-        ds.SeriesDescription = "PORTAL VENOUS"
         ds.KVP, ds.SliceThickness, ds.PixelSpacing = kvp, thickness, [spacing, spacing]
         ds.XRayTubeCurrent, ds.ConvolutionKernel, ds.ContrastBolusAgent = 250, "B30f", "IV contrast"
-        ds.ImagePositionPatient, ds.ImageOrientationPatient = [0, 0, i * thickness], [1, 0, 0, 0, 1, 0]
+        ds.ImagePositionPatient, ds.ImageOrientationPatient = _position(thickness, i), [1, 0, 0, 0, 1, 0]
         ds.InstanceNumber = i + 1
         ds.Rows, ds.Columns, ds.SamplesPerPixel, ds.PhotometricInterpretation = ROWS, COLS, 1, "MONOCHROME2"
         ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
         ds.RescaleIntercept, ds.RescaleSlope = -1024, 1
         ds.PixelData = rng.integers(900, 1200, (ROWS, COLS), dtype=np.uint16).tobytes()
         ds.save_as(folder / f"1-{i + 1:03d}.dcm", enforce_file_format=True)
-    return study, series
+        uids.append(ds.SOPInstanceUID)
+    return uids
 
 
 def _code(value: str, scheme: str, meaning: str) -> Dataset:
@@ -110,34 +145,98 @@ def _code(value: str, scheme: str, meaning: str) -> Dataset:
     return item
 
 
-def write_seg(folder: Path, patient: tuple, study: str, ct_series: str) -> None:
-    pid, *_rest, n_tumours = patient
-    ds = _base(pid, "SEG", SEG_STORAGE, _uid(pid, "seg", 0), study, _uid(pid, "seg"), 100)
-    ds.ManufacturerModelName, ds.SeriesDescription = "isaprofile example", "Segmentation"
-    labels = [("Liver", "10200004", "Liver"), ("Liver Remnant", "10200004", "Liver"),
-              ("Hepatic", "8993003", "Hepatic vein"), ("Portal", "32764006", "Portal vein")]  # fmt: skip
-    labels += [(f"Tumor_{k}", "4147007", "Mass") for k in range(1, n_tumours + 1)]
+def _item(**attrs: object) -> Dataset:
+    item = Dataset()
+    for key, value in attrs.items():
+        setattr(item, key, value)
+    return item
+
+
+# Segments as the collection's expert DSOs have them (labels: domain.md §1b; property-type meanings as read from
+# the IDC copies of CRLM-CT-1001..1006 and recorded in a public fetch script: Liver → "Liver", Liver Remnant →
+# "Liver", Hepatic and Portal → "Vein", Tumor_k → "Mass"). Codes are SNOMED CT, as in DICOM PS3.16 (CID 7150
+# Segmentation Property Categories; CID 7151 / 7166 types): Anatomical Structure 91723000, Morphologically Altered
+# Structure 49755003, Liver 10200004, Vein 29092000, Mass 4147007.
+ANATOMY = ("91723000", "Anatomical Structure")
+ALTERED = ("49755003", "Morphologically Altered Structure")
+SEGMENTS = [
+    ("Liver", ANATOMY, ("10200004", "Liver")),
+    ("Liver Remnant", ANATOMY, ("10200004", "Liver")),
+    ("Hepatic", ANATOMY, ("29092000", "Vein")),
+    ("Portal", ANATOMY, ("29092000", "Vein")),
+]
+TUMOUR = (ALTERED, ("4147007", "Mass"))
+# DICOM PS3.16 CID 7202 / CID 7203: why the CT slice is referenced and how the frame was derived
+SOURCE_PURPOSE = ("121322", "Source image for image processing operation")
+DERIVATION = ("113076", "Segmentation")
+
+
+def segments_of(patient: tuple) -> list[tuple[str, tuple[str, str], tuple[str, str]]]:
+    return [*SEGMENTS, *((f"Tumor_{k}", *TUMOUR) for k in range(1, patient[-1] + 1))]
+
+
+def write_seg(folder: Path, patient: tuple, ct_uids: list[str]) -> None:
+    """A multi-frame binary SEG like the collection's: one frame per segment and CT slice."""
+    pid, _study_dir, _ct_dir, seg_dir, thickness, spacing, *_ = patient
+    ds = _base(patient, "SEG", SEG_STORAGE, _uid(pid, "seg", 0), _uid(pid, "seg"), seg_dir)
+    ds.ImageType = ["DERIVED", "PRIMARY"]
+    ds.ManufacturerModelName, ds.SoftwareVersions = "Scout Liver", "isaprofile example"
+    ds.InstanceNumber = 1
+    ds.ContentLabel, ds.ContentDescription = "SEGMENTATION", "Liver, remnant, vessels and tumours"
     segments = []
-    for number, (label, code, meaning) in enumerate(labels, 1):
-        item = Dataset()
-        item.SegmentNumber, item.SegmentLabel, item.SegmentAlgorithmType = number, label, "MANUAL"
-        category = ("49755003", "Morphologically Altered Structure") if meaning == "Mass" else \
-            ("91723000", "Anatomical Structure")  # fmt: skip
-        item.SegmentedPropertyCategoryCodeSequence = Sequence([_code(category[0], "SCT", category[1])])
-        item.SegmentedPropertyTypeCodeSequence = Sequence([_code(code, "SCT", meaning)])
-        segments.append(item)
+    for number, (label, category, kind) in enumerate(segments_of(patient), 1):
+        segments.append(_item(
+            SegmentNumber=number, SegmentLabel=label, SegmentAlgorithmType="SEMIAUTOMATIC",
+            SegmentAlgorithmName="Scout Liver",
+            SegmentedPropertyCategoryCodeSequence=Sequence([_code(category[0], "SCT", category[1])]),
+            SegmentedPropertyTypeCodeSequence=Sequence([_code(kind[0], "SCT", kind[1])]),
+        ))  # fmt: skip
     ds.SegmentSequence = Sequence(segments)
-    ref = Dataset()
-    ref.SeriesInstanceUID = ct_series
-    ref.ReferencedInstanceSequence = Sequence()
-    ds.ReferencedSeriesSequence = Sequence([ref])
+    ds.ReferencedSeriesSequence = Sequence([_item(
+        SeriesInstanceUID=_uid(pid, "ct"),
+        ReferencedInstanceSequence=Sequence([
+            _item(ReferencedSOPClassUID=CT_IMAGE, ReferencedSOPInstanceUID=uid) for uid in ct_uids
+        ]),
+    )])  # fmt: skip
+    dimension = _uid(pid, "seg", "dimensions")
+    ds.DimensionOrganizationSequence = Sequence([_item(DimensionOrganizationUID=dimension)])
+    ds.DimensionIndexSequence = Sequence([
+        _item(DimensionOrganizationUID=dimension, DimensionIndexPointer=0x0062000B,
+              FunctionalGroupPointer=0x0062000A),  # ReferencedSegmentNumber in SegmentIdentificationSequence
+        _item(DimensionOrganizationUID=dimension, DimensionIndexPointer=0x00200032,
+              FunctionalGroupPointer=0x00209113),  # ImagePositionPatient in PlanePositionSequence
+    ])  # fmt: skip
+    ds.SharedFunctionalGroupsSequence = Sequence([_item(
+        PlaneOrientationSequence=Sequence([_item(ImageOrientationPatient=[1, 0, 0, 0, 1, 0])]),
+        PixelMeasuresSequence=Sequence([_item(
+            PixelSpacing=[spacing, spacing], SliceThickness=thickness, SpacingBetweenSlices=thickness,
+        )]),
+    )])  # fmt: skip
+    frames = []
+    for number in range(1, len(segments) + 1):
+        for i, uid in enumerate(ct_uids):
+            source = _item(ReferencedSOPClassUID=CT_IMAGE, ReferencedSOPInstanceUID=uid,
+                           PurposeOfReferenceCodeSequence=Sequence([_code(*SOURCE_PURPOSE[:1], "DCM",
+                                                                          SOURCE_PURPOSE[1])]))  # fmt: skip
+            frames.append(_item(
+                DerivationImageSequence=Sequence([_item(
+                    SourceImageSequence=Sequence([source]),
+                    DerivationCodeSequence=Sequence([_code(DERIVATION[0], "DCM", DERIVATION[1])]),
+                )]),
+                FrameContentSequence=Sequence([_item(DimensionIndexValues=[number, i + 1])]),
+                PlanePositionSequence=Sequence([_item(ImagePositionPatient=_position(thickness, i))]),
+                SegmentIdentificationSequence=Sequence([_item(ReferencedSegmentNumber=number)]),
+            ))  # fmt: skip
+    ds.PerFrameFunctionalGroupsSequence = Sequence(frames)
     ds.SegmentationType = "BINARY"
     ds.Rows, ds.Columns, ds.SamplesPerPixel, ds.PhotometricInterpretation = ROWS, COLS, 1, "MONOCHROME2"
     ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 1, 1, 0, 0
-    ds.NumberOfFrames = len(labels)
-    mask = np.zeros((len(labels), ROWS, COLS), dtype=np.uint8)
-    for k in range(len(labels)):
-        mask[k, 4 + k % 8 : 8 + k % 8, 4:10] = 1
+    ds.LossyImageCompression = "00"
+    ds.NumberOfFrames = len(frames)
+    mask = np.zeros((len(frames), ROWS, COLS), dtype=np.uint8)
+    for k in range(len(frames)):
+        segment = k // SLICES
+        mask[k, 4 + segment % 8 : 8 + segment % 8, 4:10] = 1
     ds.PixelData = np.packbits(mask.reshape(-1), bitorder="little").tobytes()
     folder.mkdir(parents=True, exist_ok=True)
     ds.save_as(folder / "1-1.dcm", enforce_file_format=True)
@@ -156,10 +255,27 @@ def write_clinical(out: Path) -> None:
     wb = openpyxl.Workbook()
     ws = wb.active
     ws.title = CLINICAL_SHEET
+    stamp = datetime(2023, 4, 20, 10, 0, 0)  # fixed, so that the generator is reproducible byte for byte
+    wb.properties.created = wb.properties.modified = stamp
     ws.append(COLUMNS)
     for patient, values in zip(PATIENTS, CLINICAL_ROWS, strict=True):
         ws.append([patient[0], "", *values])
-    wb.save(out / CLINICAL)
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    _fixed_zip(buffer.getvalue(), out / CLINICAL, stamp)
+
+
+def _fixed_zip(data: bytes, target: Path, stamp: datetime) -> None:
+    """Rewrite the workbook's zip with a fixed timestamp on every member (openpyxl stamps the current time)."""
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            fixed = zipfile.ZipInfo(info.filename, date_time=stamp.timetuple()[:6])
+            fixed.compress_type, fixed.external_attr = zipfile.ZIP_DEFLATED, info.external_attr
+            body = src.read(info.filename)
+            if info.filename == "docProps/core.xml":  # openpyxl sets "modified" to the time of saving
+                when = stamp.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
+                body = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*", rb"\g<1>" + when, body)
+            dst.writestr(fixed, body)
 
 
 def write_manifest(out: Path, series: list[str]) -> None:
@@ -177,18 +293,18 @@ def build(out: Path) -> None:
     for patient in PATIENTS:
         pid, study_dir, ct_dir, seg_dir, *_ = patient
         base = out / pid / study_dir
-        study, ct_series = write_ct(base / ct_dir, patient)
-        write_seg(base / seg_dir, patient, study, ct_series)
-        for uid, folder, desc, modality, sop, name, count in (
-            (ct_series, ct_dir, "PORTAL VENOUS", "CT", CT_IMAGE, "CT Image Storage", SLICES),
-            (_uid(pid, "seg"), seg_dir, "Segmentation", "SEG", SEG_STORAGE, "Segmentation Storage", 1),
+        ct_uids = write_ct(base / ct_dir, patient)
+        write_seg(base / seg_dir, patient, ct_uids)
+        date, study_desc = study_folder(study_dir)
+        for uid, folder, modality, sop, name, count in (
+            (_uid(pid, "ct"), ct_dir, "CT", CT_IMAGE, "CT Image Storage", SLICES),
+            (_uid(pid, "seg"), seg_dir, "SEG", SEG_STORAGE, "Segmentation Storage", 1),
         ):
             files = sorted((base / folder).iterdir())
             size = sum(f.stat().st_size for f in files)
-            manufacturer = "SIEMENS" if pid.endswith(("1", "3")) else "GE MEDICAL SYSTEMS"
             meta_rows.append([uid, "Colorectal-Liver-Metastases", "NO", "https://doi.org/10.7937/QXK2-QG03", pid,
-                              study, study_dir.split("-NA-")[1].rsplit("-", 1)[0], study_dir[:10], desc,
-                              manufacturer, modality, name, sop, count, f"{size / 1e6:.2f} MB",
+                              _uid(pid, "study"), study_desc, study_dir[:10], series_folder(folder)[1] or "",
+                              manufacturer(pid), modality, name, sop, count, f"{size / 1e6:.2f} MB",
                               f"./{pid}/{study_dir}/{folder}", "2023-04-20T10:00:00.000"])  # fmt: skip
             series.append(uid)
     write_metadata(out, meta_rows)

@@ -18,9 +18,11 @@ from pathlib import Path
 from isaprofile.findings.issues import Report, issue
 from isaprofile.harvest.config import DatasetConfig, FileSpec
 from isaprofile.harvest.crosscheck import conflict
+from isaprofile.harvest.dicom_attrs import tag_path
 from isaprofile.harvest.images import harvest_files
 from isaprofile.harvest.mapping import MODALITY_KEYS, to_profile_values
 from isaprofile.harvest.sheetmap import SheetRow, read_sheet_rows
+from isaprofile.harvest.tcia import check_tcia
 from isaprofile.harvest.types import HarvestedImage, Segment
 from isaprofile.model import DataFile, Provenance, Sample, Scan, Segmentation, Study, Subject, Value
 from isaprofile.profile.model import Field, Profile
@@ -165,6 +167,27 @@ def _link(state: _State, item: HarvestedImage, spec: FileSpec, groups: dict[str,
     return ids
 
 
+# ISA-Tab ``Comment[...]`` names (on the Raw Data File) under which a DICOM scan's identity is recorded
+STUDY_UID, SERIES_UID, SOP_UIDS = "Study Instance UID", "Series Instance UID", "SOP Instance UID"
+
+
+def identity_comments(item: HarvestedImage) -> dict[str, Value]:
+    """The DICOM identity of a harvested series: Study, Series and SOP Instance UIDs (the SOP Instance
+    UIDs of all its files, in file order, separated by ``;``), each with the file and tag it came from."""
+    if item.kind == "nifti":
+        return {}
+    out: dict[str, Value] = {}
+    first = item.path
+    if item.study_uid:
+        out[STUDY_UID] = Value(item.study_uid, None, Provenance(first, path=tag_path("StudyInstanceUID")))
+    if item.uid:
+        out[SERIES_UID] = Value(item.uid, None, Provenance(first, path=tag_path("SeriesInstanceUID")))
+    sops = [u for u in item.instances if u]
+    if sops:
+        out[SOP_UIDS] = Value(";".join(sops), None, Provenance(item.folder or first, path=tag_path("SOPInstanceUID")))
+    return out
+
+
 def _add_scan(state: _State, item: HarvestedImage, spec: FileSpec, ids: dict[str, str]) -> None:
     prov = Provenance(item.path, path="image header")
     state.subject(ids["subject"], prov)
@@ -175,7 +198,8 @@ def _add_scan(state: _State, item: HarvestedImage, spec: FileSpec, ids: dict[str
         n += 1
         scan_id = f"{base}-{n}"
     path = item.folder if item.kind == "dicom-series" and item.folder else item.path
-    scan = Scan(scan_id, ids["sample"], ids["modality"], files=[DataFile(path, provenance=prov)], provenance=prov)
+    data_file = DataFile(path, comments=identity_comments(item), provenance=prov)
+    scan = Scan(scan_id, ids["sample"], ids["modality"], files=[data_file], provenance=prov)
     profile = state.profile
     header = to_profile_values(item, profile, "scan", ids["modality"] if ids["modality"] in profile.assays else None)
     for key, value in header.items():
@@ -344,6 +368,7 @@ def assemble(root: Path, config: DatasetConfig, profile: Profile, study: Study, 
             if row.spec.entity == "subject" and row.subject:
                 state.subject(row.subject, row.provenance)
     harvested = harvest_config_files(root, config, report)
+    check_tcia(root, [item for item, _spec, _groups in harvested], report)  # only when the lists are there
     labels = {spec.index: _labels(root, spec, report) for spec in config.files if spec.labels}
     segs = []
     for item, spec, groups in harvested:

@@ -137,13 +137,22 @@ def load_config(root: Path) -> tuple[DatasetConfig | None, Report]:
     return DatasetConfig(
         root=root,
         file=name,
-        profile=str(data.get("profile", "preclinical-imaging")),
+        profile=resolve_profile_ref(root, str(data.get("profile", "preclinical-imaging"))),
         investigation=data.get("investigation") or {},
         template=data.get("template"),
         raw=data,
         sheets=sheets,
         files=files,
     ), report
+
+
+def resolve_profile_ref(root: Path, ref: str) -> str:
+    """A ``profile:`` value as :func:`~isaprofile.profile.model.load_profile` takes it: a relative YAML path
+    is relative to the dataset folder (where the config is), not to the current directory; a built-in
+    name (``clinical-ct@1.0``) or an absolute path is kept."""
+    if not ref.endswith((".yaml", ".yml")) or Path(ref).is_absolute():
+        return ref
+    return str(root / ref)
 
 
 def cell_text(raw: Any) -> str:

@@ -22,8 +22,9 @@ from pydicom.errors import InvalidDicomError
 
 from isaprofile.findings.issues import Issue, issue
 from isaprofile.harvest.dicom_attrs import harvest_attributes, tag_path
+from isaprofile.harvest.geometry import read_geometry, series_geometry
 from isaprofile.harvest.pixels import check_pixel_data
-from isaprofile.harvest.seg import is_seg, read_references, read_segments, to_segments
+from isaprofile.harvest.seg import is_seg, read_instance_references, read_references, read_segments, to_segments
 from isaprofile.harvest.types import HarvestedImage, RawValues, to_values
 from isaprofile.model import Provenance, Value
 
@@ -54,7 +55,8 @@ def _encoding(ds: Dataset) -> tuple[bool, bool]:
 
 
 def _record(rel: str, issues: list[Issue], **fields: Any) -> Record:
-    return {"file": rel, "issues": issues, "uid": None, "values": {}, "frames": 0, "seg": None, **fields}
+    return {"file": rel, "issues": issues, "uid": None, "sop": None, "values": {}, "frames": 0, "seg": None, "geo": {},
+            **fields}  # fmt: skip
 
 
 def read_dicom_file(path: str, rel: str) -> Record:
@@ -88,16 +90,18 @@ def read_dicom_file(path: str, rel: str) -> Record:
                 values = harvest_attributes(ds)
                 image = {k: v[0] for k in _PIXEL_KEYS if (v := values.get(k)) is not None}
                 finding = check_pixel_data(fh, size, image, implicit=implicit, little=little, syntax=syntax)
-                seg = (read_segments(ds), read_references(ds)) if is_seg(values) else None
+                seg = (read_segments(ds), read_references(ds), read_instance_references(ds)) if is_seg(values) else None
+                geo = read_geometry(ds)
     except READ_ERRORS as exc:
         return _record(rel, [*issues, issue("dicom-unreadable", file=rel, reason=_reason(exc))], ok=False)
     if finding is not None:
         code, params = finding
         issues.append(issue(code, file=rel, path="(7FE0,0010) PixelData", **params))
     uid = values.get("SeriesInstanceUID", (None,))[0]
+    sop = values.get("SOPInstanceUID", (None,))[0]
     frames = values.get("NumberOfFrames", (1,))[0]
     return _record(
-        rel, issues, ok=True, uid=str(uid) if uid else None, values=values,
+        rel, issues, ok=True, uid=str(uid) if uid else None, values=values, sop=str(sop) if sop else None, geo=geo,
         frames=int(frames) if isinstance(frames, int | float) else 1, seg=seg,
     )  # fmt: skip
 
@@ -132,7 +136,9 @@ def group_series(records: Iterable[Record]) -> tuple[list[HarvestedImage], list[
     for recs in groups.values():
         recs.sort(key=lambda r: r["file"])
         found.extend(_inconsistencies(recs))
-        items.append(_series(recs))
+        item, geometry_issues = _series(recs)
+        found.extend(geometry_issues)
+        items.append(item)
     items.sort(key=lambda i: i.path)
     return items, found
 
@@ -140,7 +146,11 @@ def group_series(records: Iterable[Record]) -> tuple[list[HarvestedImage], list[
 def _inconsistencies(recs: list[Record]) -> list[Issue]:
     first = recs[0]
     out = []
+    # a multi-echo series (several EchoNumbers) differs in EchoTime by design
+    multi_echo = len({r["geo"].get("echo") for r in recs}) > 1
     for key in CONSISTENT:
+        if key == "EchoTime" and multi_echo:
+            continue
         ref = first["values"].get(key)
         for rec in recs[1:]:
             other = rec["values"].get(key)
@@ -162,23 +172,20 @@ def _shown(raw: tuple | None) -> str:
     return f"{val} {unit}" if unit else str(val)
 
 
-def _series(recs: list[Record]) -> HarvestedImage:
+def _series(recs: list[Record]) -> tuple[HarvestedImage, list[Issue]]:
     first = recs[0]
     paths = [r["file"] for r in recs]
     folder = posixpath.commonpath([posixpath.dirname(p) for p in paths]) or "."
     raw: RawValues = first["values"]
     values = to_values(raw, first["file"])
-    slices = sum(r["frames"] for r in recs)
-    counted = Provenance(file=folder, path="number of instances")
-    where = Provenance(file=first["file"], path=tag_path("NumberOfFrames")) if "NumberOfFrames" in raw else counted
-    values["NumberOfInstances"] = Value(len(recs), None, counted)
-    values["NumberOfSlices"] = Value(slices, None, where)
-    if "Rows" in raw and "Columns" in raw:
-        values["MatrixSize"] = Value(f"{raw['Rows'][0]}x{raw['Columns'][0]}x{slices}", None, where)
+    geometry = series_geometry(recs, raw, folder)
+    values["NumberOfInstances"] = Value(len(recs), None, Provenance(file=folder, path="number of instances"))
+    for key, (val, prov) in geometry.values.items():
+        values[key] = Value(val, None, prov)
     seg = first["seg"]
     modality = raw.get("Modality", (None,))[0]
     subject = raw.get("PatientID", (None,))[0]
-    return HarvestedImage(
+    item = HarvestedImage(
         kind="dicom-seg" if seg is not None else "dicom-series",
         paths=paths,
         modality=str(modality) if modality else None,
@@ -188,4 +195,8 @@ def _series(recs: list[Record]) -> HarvestedImage:
         values=values,
         segments=to_segments(seg[0], first["file"]) if seg else [],
         references=list(seg[1]) if seg else [],
+        referenced_instances=list(seg[2]) if seg else [],
+        instances=[r["sop"] for r in recs],
+        study_uid=str(study) if (study := raw.get("StudyInstanceUID", (None,))[0]) else None,
     )
+    return item, geometry.issues

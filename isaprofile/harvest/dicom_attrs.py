@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterable
+from functools import cache
 from typing import Any
 
 from pydicom.datadict import dictionary_VR, tag_for_keyword
@@ -32,12 +33,13 @@ COMMON: dict[str, str | None] = {
     "Modality": None, "Manufacturer": None, "ManufacturerModelName": None, "SoftwareVersions": None,
     "Rows": None, "Columns": None, "NumberOfFrames": None, "PixelSpacing": "mm", "SliceThickness": "mm",
     "SpacingBetweenSlices": "mm", "ImageOrientationPatient": None, "StudyInstanceUID": None,
-    "SeriesInstanceUID": None, "SeriesDescription": None, "PatientID": None, "PatientWeight": "kg",
+    "SeriesInstanceUID": None, "SOPInstanceUID": None, "SeriesNumber": None, "StudyDate": None,
+    "StudyDescription": None, "SeriesDescription": None, "PatientID": None, "PatientWeight": "kg",
     "BodyPartExamined": None, "SamplesPerPixel": None, "BitsAllocated": None, "PhotometricInterpretation": None,
 }  # fmt: skip
 CT: dict[str, str | None] = {
     "KVP": "kV", "XRayTubeCurrent": "mA", "Exposure": "mA.s", "ExposureTime": "ms", "ConvolutionKernel": None,
-    "FilterType": None, "ReconstructionDiameter": "mm", "ContrastBolusAgent": None,
+    "FilterType": None, "ReconstructionDiameter": "mm", "ContrastBolusAgent": None, "FocalSpots": "mm",
 }  # fmt: skip
 MR: dict[str, str | None] = {
     "MagneticFieldStrength": "T", "RepetitionTime": "ms", "EchoTime": "ms", "EffectiveEchoTime": "ms",
@@ -128,18 +130,39 @@ def read_attributes(ds: Dataset, keywords: dict[str, str | None], out: RawValues
         convert(keyword, elem, unit, prefix + tag_path(keyword), out)
 
 
+@cache
+def _srt_to_sct() -> dict[str, str]:
+    """Legacy SNOMED RT (``SRT``) code values → SNOMED CT concept ids, from pydicom's copy of the
+    DICOM PS3.16 SNOMED mapping (``pydicom.sr._snomed_dict``); empty when pydicom lacks it."""
+    try:
+        from pydicom.sr._snomed_dict import mapping
+    except ImportError:
+        return {}
+    return dict(mapping.get("SRT", {}))
+
+
+def srt_to_sct(value: str) -> str | None:
+    """The SNOMED CT concept id of the legacy SRT code ``value`` (``T-62000`` → ``10200004``), or None."""
+    return _srt_to_sct().get(value)
+
+
 def code_term(item: Dataset) -> Term | None:
     """A coded entry (CodeValue/CodingSchemeDesignator/CodeMeaning) as a Term.
 
     Schemes: ``SCT`` (SNOMED CT) becomes source ``SNOMED`` with accession ``SNOMED:<id>`` (the prefix
-    :attr:`isaprofile.model.Term.iri` resolves to snomed.info); every other scheme designator (``SRT``,
-    ``DCM``, ``UMLS``, ...) is kept as the source and the accession prefix.
+    :attr:`isaprofile.model.Term.iri` resolves to snomed.info). Legacy ``SRT`` (SNOMED RT) codes, which
+    DICOM retired in favour of SCT and which older SEG files still carry (``T-62000`` liver), become their
+    SNOMED CT equivalent through DICOM's SRT→SCT mapping; an SRT code without an equivalent stays
+    ``SRT``. Every other scheme designator (``DCM``, ``UMLS``, ...) is kept as the source and the
+    accession prefix.
     """
     meaning = _scalar(item.get("CodeMeaning"))
     value = _scalar(item.get("CodeValue")) or _scalar(item.get("LongCodeValue")) or _scalar(item.get("URNCodeValue"))
     scheme = _scalar(item.get("CodingSchemeDesignator"))
     if meaning is None and value is None:
         return None
+    if scheme == "SRT" and value is not None and (sct := srt_to_sct(str(value))) is not None:
+        scheme, value = "SCT", sct
     source = "SNOMED" if scheme == "SCT" else scheme
     label = str(meaning if meaning is not None else value)
     accession = f"{source}:{value}" if source and value is not None else None

@@ -59,26 +59,64 @@ def read_references(ds: Dataset) -> list[str]:
     return refs
 
 
+_SOP = tag_path("ReferencedSOPInstanceUID")
+
+
+def read_instance_references(ds: Dataset) -> list[tuple[str, str]]:
+    """Every SOP Instance UID a SEG references, with the tag path that names it, in file order.
+
+    First the ReferencedInstanceSequence (0008,114A) of each ReferencedSeriesSequence item, then the
+    per-frame source images (PerFrameFunctionalGroupsSequence > DerivationImageSequence >
+    SourceImageSequence) that the series-level list does not already name: a SEG of 240 frames
+    referencing one missing slice gives one finding, not one per frame.
+    """
+    out: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    series_path = tag_path("ReferencedSeriesSequence")
+    instance_path = tag_path("ReferencedInstanceSequence")
+    for i, item in enumerate(ds.get("ReferencedSeriesSequence") or []):
+        for j, ref in enumerate(item.get("ReferencedInstanceSequence") or []):
+            uid = ref.get("ReferencedSOPInstanceUID")
+            if uid:
+                out.append((str(uid), f"{series_path}[{i}]>{instance_path}[{j}]>{_SOP}"))
+                seen.add(str(uid))
+    frames_path = tag_path("PerFrameFunctionalGroupsSequence")
+    derivation_path = tag_path("DerivationImageSequence")
+    source_path = tag_path("SourceImageSequence")
+    for f, frame in enumerate(ds.get("PerFrameFunctionalGroupsSequence") or []):
+        for d, derivation in enumerate(frame.get("DerivationImageSequence") or []):
+            for k, source in enumerate(derivation.get("SourceImageSequence") or []):
+                uid = source.get("ReferencedSOPInstanceUID")
+                if uid and str(uid) not in seen:
+                    seen.add(str(uid))
+                    out.append((str(uid), f"{frames_path}[{f}]>{derivation_path}[{d}]>{source_path}[{k}]>{_SOP}"))
+    return out
+
+
 def to_segments(raw: Iterable[RawSegment], file: str) -> list[Segment]:
     """Segments with :class:`Value` attributes from their raw form (``file``: the SEG's path)."""
     return [Segment(number, label, to_values(values, file)) for number, label, values in raw]
 
 
 def check_seg_sources(items: Iterable[HarvestedImage]) -> list[Issue]:
-    """A ``seg-source-missing`` finding for every referenced series of a SEG not among ``items``.
+    """A ``seg-source-missing`` finding for every referenced series of a SEG not among ``items``, and a
+    ``seg-instance-missing`` one for every referenced SOP instance that no harvested file holds.
 
     The finding names the SEG file and the position in ReferencedSeriesSequence, not the UID (UIDs
     are identifying data under DICOM PS3.15).
     """
     items = list(items)
     present = {i.uid for i in items if i.kind == "dicom-series" and i.uid}
+    instances = {u for i in items if i.kind == "dicom-series" for u in i.instances if u}
     found = []
     path = tag_path("ReferencedSeriesSequence")
     for item in items:
         if item.kind != "dicom-seg":
             continue
+        missing_series = False
         for n, uid in enumerate(item.references):
             if uid not in present:
+                missing_series = True
                 found.append(
                     issue(
                         "seg-source-missing",
@@ -87,4 +125,9 @@ def check_seg_sources(items: Iterable[HarvestedImage]) -> list[Issue]:
                         index=n + 1,
                     )
                 )
+        if missing_series:
+            continue  # the whole source series is absent: one finding per series is enough
+        for n, (uid, where) in enumerate(item.referenced_instances):
+            if uid not in instances:
+                found.append(issue("seg-instance-missing", file=item.path, path=where, index=n + 1))
     return found

@@ -58,7 +58,9 @@ class HarvestedImage:
     raw name in the source (DICOM keyword, NIfTI header field such as ``pixdim[1]``, sidecar key).
     ``uid`` is the Series Instance UID (DICOM) or None; ``subject`` a hint for linking to a subject: the
     PatientID pseudonym of a DICOM series, the file name stem of a NIfTI file. ``references`` are the
-    Series Instance UIDs a SEG segments.
+    Series Instance UIDs a SEG segments; ``instances`` the SOP Instance UIDs of the files, in ``paths``
+    order (None where a file has none); ``study_uid`` the Study Instance UID; ``referenced_instances``
+    the SOP Instance UIDs a SEG references, each with the tag path (in the SEG file) that names it.
     """
 
     kind: str
@@ -71,6 +73,9 @@ class HarvestedImage:
     segments: list[Segment] = field(default_factory=list)
     references: list[str] = field(default_factory=list)
     sidecar: str | None = None
+    instances: list[str | None] = field(default_factory=list)
+    study_uid: str | None = None
+    referenced_instances: list[tuple[str, str]] = field(default_factory=list)  # (SOP Instance UID, tag path)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:

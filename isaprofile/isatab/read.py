@@ -32,11 +32,28 @@ PROFILE_COMMENT = "Comment[isaprofile profile]"
 
 
 class _Ctx:
-    def __init__(self, report: Report, inv_file: str) -> None:
+    def __init__(self, report: Report, inv_file: str, profile: Profile | None = None) -> None:
         self.report = report
         self.inv_file = inv_file
         self.sources_used: dict[str, tuple[str, Cell]] = {}
         self.table: TableDoc | None = None
+        # attribute names as the profile spells them, found case-insensitively: a third-party
+        # ``Characteristics[Organism]`` is the profile's ``organism``
+        self.names: dict[tuple[str, str], str] = {}
+        for f in profile.fields if profile is not None else ():
+            if f.isa in _ATTRIBUTES and f.name:
+                self.names.setdefault((f.isa, f.name.strip().lower()), f.name)
+
+
+# Longest file name component / path the common file systems accept (bytes, UTF-8): ext4, APFS, NTFS
+# take 255 per component; Linux PATH_MAX is 4096. A longer data-file cell cannot name a file.
+NAME_MAX, PATH_MAX = 255, 4096
+
+
+def name_too_long(name: str) -> bool:
+    """Whether ``name`` (a relative path) cannot name a file on common file systems."""
+    raw = name.encode("utf-8", "surrogatepass")
+    return len(raw) > PATH_MAX or any(len(part) > NAME_MAX for part in raw.replace(b"\\", b"/").split(b"/"))
 
 
 _ATTRIBUTES = ("characteristic", "factor", "parameter", "comment")
@@ -100,7 +117,7 @@ def _walk(
             val = Value(Term(text, tsr or None, tan or None), None, prov)
         else:
             val = Value(text, None, prov)
-        out[-1][3].values[kind][name] = val
+        out[-1][3].values[kind][ctx.names.get((kind, name.strip().lower()), name)] = val
     return out
 
 
@@ -215,6 +232,10 @@ def _assay_row(segs: list, line: int, table: TableDoc, study: Study, modality: s
             else:
                 pending = dict(a.values["parameter"])
         elif h in ("Raw Data File", "Image File", "Derived Data File") or h.endswith("File"):
+            if n and name_too_long(n):
+                ctx.report.add(issue("isatab-file-name-too-long", header=h, length=len(n), file=table.display,
+                                     line=line, column=c, path=h))  # fmt: skip
+                n = ""
             if stage == "acquisition" and image is None and h != "Derived Data File":
                 if n:
                     image = DataFile(n, a.values["comment"], Provenance(table.display, line, c, h))
@@ -304,9 +325,9 @@ def read_isatab(folder: str | Path, profile: str | Profile | None = "auto") -> I
     if len(inv_files) > 1:
         report.add(issue("isatab-several-investigations", file=str(folder), names=", ".join(p.name for p in inv_files)))
     ipath = inv_files[0]
-    ctx = _Ctx(report, ipath.name)
     doc = parse_investigation(ipath, ipath.name, report)
     prof = _resolve_profile(profile, doc, report)
+    ctx = _Ctx(report, ipath.name, prof)
     inv = _investigation(doc)
     inv.profile = prof.id if prof else inv.profile
     named: set[str] = {ipath.name}
@@ -379,6 +400,11 @@ def _open(
     cells = section.values(label)
     cell = cells[index] if index < len(cells) else None
     path = folder / name
+    if name_too_long(name):
+        ctx.report.add(issue("isatab-file-name-too-long", header=label, length=len(name), file=ctx.inv_file,
+                             line=cell.line if cell else None, column=cell.column if cell else None,
+                             path=label))  # fmt: skip
+        return None
     if not path.is_file():
         where = {"line": cell.line, "column": cell.column} if cell else {}
         ctx.report.add(issue("isatab-file-missing", kind=kind, name=name, file=ctx.inv_file, path=label, **where))

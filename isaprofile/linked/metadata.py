@@ -72,9 +72,13 @@ def _ontologies(inv: Investigation, profile: Profile, file: str | None) -> list:
                 records += [(f"scans[{scan.id}].segmentations[{n}].{k}", {k: v}) for k, v in seg.values.items()]
         for where, vals in records:
             for key, val in vals.items():
+                # a harvested value is located where it was read (the SEG file and its tag path)
+                prov = val.provenance
+                at = (prov.file, prov.path) if prov is not None and prov.file and prov.line is None else None
                 for t in (val.term, val.unit):
                     if t is not None and t.source and t.source not in declared:
-                        out.append(issue("term-ontology-undeclared", file=file, path=f"studies[{s.identifier}].{where}",
+                        out.append(issue("term-ontology-undeclared", file=at[0] if at else file,
+                                         path=at[1] if at else f"studies[{s.identifier}].{where}",
                                          label=t.label, field=key, source=t.source))  # fmt: skip
     return out
 

@@ -112,12 +112,23 @@ def coerce(
             if field.terms:
                 problems.append(("value-not-listed", {"field": name}))
             term = raw if isinstance(raw, Term) else Term(raw_text)
-        elif accession and term.accession and accession != term.accession:
+        elif accession and term.accession and not same_accession(accession, term.accession):
             params = {"field": name, "label": term.label, "found": accession, "expected": term.accession}
             problems.append(("term-accession-mismatch", params))
         value = term
     return Value(value, unit_term(field.unit) if field.unit and kind in ("integer", "number") else None,
                  provenance), problems  # fmt: skip
+
+
+def same_accession(a: str, b: str) -> bool:
+    """Whether two accessions name one term: equal, or the IRI and the CURIE of it
+    (``http://purl.obolibrary.org/obo/NCBITaxon_10090`` is ``NCBITaxon:10090``; http and https alike)."""
+    if a.strip() == b.strip():
+        return True
+    iri_a, iri_b = Term("x", None, a.strip()).iri, Term("x", None, b.strip()).iri
+    if iri_a is None or iri_b is None:
+        return False
+    return iri_a.replace("https://", "http://", 1) == iri_b.replace("https://", "http://", 1)
 
 
 def _text(raw: Any) -> str:

@@ -1,0 +1,230 @@
+"""Image geometry of a DICOM series: in-plane matrix, slices per volume, volumes, echoes, b-values, time points.
+
+Vendors store the same acquisition in different shapes, and counting files or frames gets the matrix
+wrong for most of them:
+
+- **Siemens mosaic** (ImageType contains ``MOSAIC``): each file is one volume whose slices are tiled
+  into one large image. The number of tiles is NumberOfImagesInMosaic (private (0019,xx0A) of the
+  ``SIEMENS MR HEADER`` block); the tiles form a square of ``ceil(sqrt(n))`` per side, so the in-plane
+  matrix is Rows / side × Columns / side and the series has one volume per file.
+- **Classic multi-file series** (GE, Philips, Siemens non-mosaic, CT, PET): one slice per file. The
+  slices of a volume are the distinct ImagePositionPatient values; repeated positions are further
+  volumes (time points of fMRI, b-values / directions of DWI, echoes).
+- **Enhanced multi-frame** objects (Enhanced MR/CT/PET, SEG): one file, many frames; the per-frame
+  functional groups give each frame's plane position (slices), echo time, diffusion b-value and
+  temporal position index.
+
+Echoes are counted from EchoNumbers (else EchoTime / EffectiveEchoTime), time points from
+TemporalPositionIdentifier / TemporalPositionIndex, b-values from DiffusionBValue (0018,9087) or the
+vendors' private elements (Siemens (0019,xx0C) ``SIEMENS MR HEADER``, GE (0043,xx39) ``GEMS_PARM_01``
+first value, Philips (2001,xx03) ``Philips Imaging DD 001``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydicom.dataset import Dataset
+
+from isaprofile.findings.issues import Issue, issue
+from isaprofile.harvest.dicom_attrs import tag_path
+from isaprofile.model import Provenance, Scalar
+
+# (group, element offset, private creator) of the vendors' private elements read here
+SIEMENS_MOSAIC = (0x0019, 0x0A, "SIEMENS MR HEADER")
+PRIVATE_BVALUES = (
+    (0x0019, 0x0C, "SIEMENS MR HEADER"),
+    (0x0043, 0x39, "GEMS_PARM_01"),
+    (0x2001, 0x03, "Philips Imaging DD 001"),
+)
+_GE_BVALUE_OFFSET = 1_000_000_000  # GE adds 10^9 multiples to (0043,xx39)[0] in some versions
+_DECIMALS = 3  # positions and times are compared to a thousandth of a millimetre / millisecond
+
+
+def _number(val: Any) -> float | None:
+    try:
+        num = float(val)
+    except (TypeError, ValueError):
+        return None
+    return num if math.isfinite(num) else None
+
+
+def _private(ds: Dataset, group: int, offset: int, creator: str) -> Any:
+    try:
+        return ds.get_private_item(group, offset, creator).value
+    except (KeyError, ValueError, TypeError):
+        return None
+
+
+def _first(val: Any) -> Any:
+    if isinstance(val, list | tuple) or (hasattr(val, "__getitem__") and not isinstance(val, str | bytes)):
+        try:
+            return val[0] if len(val) else None
+        except TypeError:
+            return val
+    return val
+
+
+def _bvalue(ds: Dataset) -> float | None:
+    std = _number(ds.get("DiffusionBValue"))
+    if std is not None:
+        return std
+    for group, offset, creator in PRIVATE_BVALUES:
+        raw = _private(ds, group, offset, creator)
+        if raw is None:
+            continue
+        num = _number(_first(raw))
+        if num is None:
+            continue
+        if group == 0x0043:
+            num = num % _GE_BVALUE_OFFSET
+        return num
+    return None
+
+
+def _position(val: Any) -> tuple[float, ...] | None:
+    if val is None:
+        return None
+    try:
+        nums = [_number(v) for v in val]
+    except TypeError:
+        return None
+    if len(nums) != 3 or any(n is None for n in nums):
+        return None
+    return tuple(round(n, _DECIMALS) for n in nums if n is not None)
+
+
+def _echo(ds: Dataset) -> float | None:
+    num = _number(_first(ds.get("EchoNumbers")))
+    if num is not None:
+        return num
+    return _number(ds.get("EchoTime"))
+
+
+def _macro(frame: Dataset, sequence: str, keyword: str) -> Any:
+    seq = frame.get(sequence)
+    if not seq:
+        return None
+    return seq[0].get(keyword)
+
+
+def read_geometry(ds: Dataset) -> dict[str, Any]:
+    """What one file says about geometry, small enough to pickle from a worker process."""
+    geo: dict[str, Any] = {
+        "position": _position(ds.get("ImagePositionPatient")),
+        "echo": _echo(ds),
+        "temporal": _number(ds.get("TemporalPositionIdentifier")),
+        "bvalue": _bvalue(ds),
+    }
+    image_type = ds.get("ImageType")
+    if image_type is not None and "MOSAIC" in [str(t).upper() for t in image_type]:
+        n = _number(_private(ds, *SIEMENS_MOSAIC))
+        geo["mosaic"] = int(n) if n is not None and n >= 1 else None
+    frames = ds.get("PerFrameFunctionalGroupsSequence")
+    if frames:
+        shared = (ds.get("SharedFunctionalGroupsSequence") or [Dataset()])[0]
+        positions, echoes, temporal, bvalues = set(), set(), set(), set()
+        for frame in frames:
+            pos = _position(_macro(frame, "PlanePositionSequence", "ImagePositionPatient"))
+            if pos is None:
+                pos = _position(_macro(shared, "PlanePositionSequence", "ImagePositionPatient"))
+            if pos is not None:
+                positions.add(pos)
+            echo = _number(_macro(frame, "MREchoSequence", "EffectiveEchoTime"))
+            if echo is not None:
+                echoes.add(round(echo, _DECIMALS))
+            index = _number(_macro(frame, "FrameContentSequence", "TemporalPositionIndex"))
+            if index is not None:
+                temporal.add(index)
+            b = _number(_macro(frame, "MRDiffusionSequence", "DiffusionBValue"))
+            if b is not None:
+                bvalues.add(b)
+        geo["frames"] = {"count": len(frames), "positions": len(positions), "echoes": len(echoes),
+                         "temporal": len(temporal), "bvalues": sorted(bvalues)}  # fmt: skip
+    return geo
+
+
+@dataclass
+class Geometry:
+    """The derived values of one series, each with where it was worked out from."""
+
+    values: dict[str, tuple[Scalar, Provenance]] = field(default_factory=dict)
+    issues: list[Issue] = field(default_factory=list)
+
+
+def _distinct(recs: Sequence[dict[str, Any]], key: str) -> set[Any]:
+    return {v for r in recs if (v := r["geo"].get(key)) is not None}
+
+
+def _text(nums: Iterable[float]) -> str:
+    return "\\".join(str(int(n)) if float(n).is_integer() else str(n) for n in sorted(nums))
+
+
+def series_geometry(recs: Sequence[dict[str, Any]], raw: dict[str, Any], folder: str) -> Geometry:
+    """The geometry of the series made of ``recs`` (worker records, sorted by path).
+
+    ``raw`` holds the raw values of the first instance (Rows, Columns, Modality); ``folder`` is the
+    series folder, used as the provenance of counts made over its files.
+    """
+    out = Geometry()
+    first = recs[0]
+    rows, cols = raw.get("Rows", (None,))[0], raw.get("Columns", (None,))[0]
+    is_seg = raw.get("Modality", (None,))[0] == "SEG"
+    files = Provenance(file=folder, path="number of instances")
+    enhanced = first["geo"].get("frames") if len(recs) == 1 else None
+    mosaic = [r["geo"].get("mosaic") for r in recs] if "mosaic" in first["geo"] else []
+    slices: int
+    volumes: int | None
+    if enhanced:
+        count, positions = enhanced["count"], enhanced["positions"]
+        where = Provenance(file=first["file"], path=f"{tag_path('PerFrameFunctionalGroupsSequence')} "
+                                                     f"{tag_path('PlanePositionSequence')}")  # fmt: skip
+        slices = positions or count
+        volumes = count // slices if count % slices == 0 else None
+        if volumes is None:
+            out.issues.append(issue("series-volumes-irregular", file=first["file"], path=where.path,
+                                    frames=count, slices=slices))  # fmt: skip
+        echoes, temporal, bvalues = enhanced["echoes"], enhanced["temporal"], enhanced["bvalues"]
+    elif mosaic and all(n is not None for n in mosaic) and len(set(mosaic)) == 1:
+        n = int(mosaic[0])
+        side = math.ceil(math.sqrt(n))
+        where = Provenance(file=first["file"], path="(0019,xx0A) NumberOfImagesInMosaic [SIEMENS MR HEADER]")
+        if isinstance(rows, int) and isinstance(cols, int) and rows % side == 0 and cols % side == 0:
+            rows, cols = rows // side, cols // side
+        else:
+            out.issues.append(issue("dicom-mosaic-inconsistent", file=first["file"], path=where.path, images=n,
+                                    rows=rows, columns=cols, side=side))  # fmt: skip
+        slices, volumes = n, len(recs)
+        echoes, temporal = len(_distinct(recs, "echo")), len(_distinct(recs, "temporal"))
+        bvalues = sorted(_distinct(recs, "bvalue"))
+    else:
+        frames = sum(r["frames"] for r in recs)
+        positions = _distinct(recs, "position")
+        where = Provenance(file=folder, path=f"distinct {tag_path('ImagePositionPatient')}") if positions else files
+        slices = len(positions) if positions and len(recs) > 1 else frames
+        volumes = frames // slices if slices and frames % slices == 0 else None
+        if volumes is None:
+            out.issues.append(issue("series-volumes-irregular", file=first["file"], path=where.path,
+                                    frames=frames, slices=slices))  # fmt: skip
+        echoes, temporal = len(_distinct(recs, "echo")), len(_distinct(recs, "temporal"))
+        bvalues = sorted(_distinct(recs, "bvalue"))
+    out.values["NumberOfSlices"] = (slices, where)
+    if rows is not None and cols is not None:
+        out.values["MatrixSize"] = (f"{rows}x{cols}x{slices}", where)
+    if is_seg:
+        return out  # a SEG's frames are segments × slices, not volumes
+    if volumes is not None:
+        out.values["NumberOfVolumes"] = (volumes, where)
+    if echoes > 1:
+        out.values["NumberOfEchoes"] = (echoes, Provenance(file=folder, path="distinct echo numbers / times"))
+    if temporal > 1:
+        out.values["NumberOfTemporalPositions"] = (
+            temporal,
+            Provenance(file=folder, path="distinct temporal positions"),
+        )
+    if bvalues:
+        out.values["DiffusionBValues"] = (_text(bvalues), Provenance(file=folder, path="distinct b-values"))
+    return out
