@@ -342,17 +342,17 @@ def github_annotations(
     """GitHub Actions workflow commands (``::error file=…,line=…::message``), one per finding.
 
     GitHub shows only the first few annotations of each level, so beyond :data:`ANNOTATIONS_PER_LEVEL`
-    findings of a level one annotation per group of the rest says how many more there are.
+    findings of a level one annotation per code says how many more there are.
     """
     loc = Locator.for_source(source)
     if failure is not None:
         yield f"::error title=isaprofile::{_gh_data(failure)}"
     shown: dict[Severity, int] = {s: 0 for s in Severity}
+    rest: dict[tuple[Severity, str], int] = {}
     for g in group(report.issues):
-        rest = 0
         for i in g.issues:
             if shown[i.severity] >= ANNOTATIONS_PER_LEVEL:
-                rest += 1
+                rest[(i.severity, i.code)] = rest.get((i.severity, i.code), 0) + 1
                 continue
             shown[i.severity] += 1
             props = [f"title={_gh_prop(i.code)}"]
@@ -365,9 +365,9 @@ def github_annotations(
                         props.insert(2, f"col={i.column}")
             text = f"{i.message} ({i.path})" if i.path else i.message
             yield f"::{_GH_LEVEL[i.severity]} {','.join(props)}::{_gh_data(text)}"
-        if rest:
-            yield (f"::{_GH_LEVEL[g.severity]} title={_gh_prop(g.code)}::"
-                   f"{rest} more {g.code} finding(s) like the above (the SARIF or JSON report lists all)")  # fmt: skip
+    for (sev, code), n in rest.items():
+        yield (f"::{_GH_LEVEL[sev]} title={_gh_prop(code)}::{n} more {code} finding(s) not annotated "
+               "(the SARIF or JSON report lists all)")  # fmt: skip
 
 
 def in_github_actions() -> bool:
