@@ -33,7 +33,9 @@ SRCROOT = "%SRCROOT%"
 CODES_PAGE = "docs/reference/codes.md"
 GROUP_AT = 4  # text output folds a group of this many findings or more into one line
 EXAMPLES = 3  # ... showing this many of them
-ANNOTATIONS_PER_LEVEL = 10  # GitHub shows at most 10 error and 10 warning annotations of a step
+# GitHub shows at most 10 error, 10 warning and 10 notice annotations per step, 50 per job
+# (actions/toolkit, docs/problem-matchers.md, "Limitations").
+ANNOTATIONS_PER_LEVEL = 10
 _LOCATION_FIELDS = frozenset({"file", "line", "column", "path", "value"})
 
 
