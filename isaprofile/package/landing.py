@@ -38,7 +38,7 @@ def _middle_slice(path: Path):  # -> numpy array (2-D)
         import nibabel as nib
 
         img = nib.load(str(path))
-        data = np.asanyarray(img.dataobj)
+        data = np.asanyarray(img.dataobj)  # type: ignore[attr-defined]  # nibabel: a spatial image
         while data.ndim > 3:
             data = data[..., 0]
         return data[:, :, data.shape[2] // 2] if data.ndim == 3 else data
