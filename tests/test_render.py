@@ -118,6 +118,9 @@ def test_github_annotations(repo: Path) -> None:
     assert res.stderr.startswith("::error file=data/liver/metadata.xlsx,")
     res = run("validate", dataset, "--format", "json", env={"GITHUB_ACTIONS": "false"})
     assert res.stderr == ""
+    res = run("validate", repo / "absent", env={"GITHUB_ACTIONS": "true"})  # exit 2: annotated too
+    assert res.exit_code == 2
+    assert res.stderr.splitlines()[1].startswith("::error title=isaprofile::") and "absent" in res.stderr
 
 
 def test_github_annotations_escape_and_cap() -> None:

@@ -85,7 +85,9 @@ def fail(message: str, code: int = EXIT_USAGE) -> None:
     """
     click.echo(f"isaprofile: error: {message}", err=True)
     fmt, output, source = _command_context()
-    if fmt is not None and fmt != "text":
+    if fmt == "text":  # the error line above is the text report; inside GitHub Actions also an annotation
+        _annotate(Report(), fmt, source, failure=message)
+    elif fmt is not None:
         try:
             emit_failure(message, fmt, output, source=source)
         except OSError as exc:  # the report file itself cannot be written: say so, keep the exit code
