@@ -32,7 +32,8 @@ def codes_markdown() -> str:
                 "|---|---|---|---|---|",
             ]
         desc = code.description + (f" *Hint:* {code.hint}" if code.hint else "")
-        out.append(f"| `{code.code}` | {code.severity.value} | {_cell(code.title)} | {_cell(code.template)} | "
+        anchor = f'<a id="{code.code}"></a>'  # what the HTML report links to
+        out.append(f"| {anchor}`{code.code}` | {code.severity.value} | {_cell(code.title)} | {_cell(code.template)} | "
                    f"{_cell(desc)} |")  # fmt: skip
     return "\n".join(out) + "\n"
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import TypeVar
 
 import click
 
 from isaprofile.findings.issues import Report
-from isaprofile.findings.render import FORMATS, render
+from isaprofile.findings.render import FORMATS, in_github_actions, render
 
 T = TypeVar("T")
 
@@ -17,26 +18,80 @@ EXIT_VALID, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
 format_option = click.option(
     "--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
-    help="How to print the findings.",
+    help="How to print the findings (github: workflow-command annotations; html: a self-contained page).",
 )  # fmt: skip
 strict_option = click.option("--strict", is_flag=True, help="Warnings make the result invalid too.")
 quiet_option = click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 
 
-def emit_report(report: Report, fmt: str, strict: bool, output: str | None = None) -> int:
-    """Print (or write) the report and return the exit code: 0 valid, 1 invalid."""
-    text = render(report.sorted(), fmt, strict)
+# Commands whose findings are a report of their own: the argument the findings' files are relative to,
+# and the option naming the report file (None: stdout). Only these get a report when they fail (exit 2).
+REPORT_COMMANDS: dict[str, tuple[str, str | None]] = {"validate": ("path", "output"), "verify": ("package", None)}
+
+
+def _command_context() -> tuple[str | None, str | None, str | None]:
+    """(format, report file, source) of the running command when it is one of :data:`REPORT_COMMANDS`."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is None or ctx.command.name not in REPORT_COMMANDS:
+        return None, None, None
+    src_param, out_param = REPORT_COMMANDS[ctx.command.name]
+    out = ctx.params.get(out_param) if out_param else None
+    return ctx.params.get("fmt"), out, ctx.params.get(src_param)
+
+
+def _write(text: str, output: str | None) -> None:
     if output:
         with open(output, "w", encoding="utf-8", newline="\n") as fh:
             fh.write(text)
     else:
         click.echo(text, nl=False)
+
+
+def _annotate(report: Report, fmt: str, source: str | Path | None, failure: str | None = None) -> None:
+    """Inside GitHub Actions, also print the findings as workflow-command annotations on stderr."""
+    if fmt != "github" and in_github_actions():
+        click.echo(render(report, "github", source=source, failure=failure), err=True, nl=False)
+
+
+def emit_report(
+    report: Report, fmt: str, strict: bool, output: str | None = None, *, source: str | Path | None = None
+) -> int:
+    """Print (or write) the report and return the exit code: 0 valid, 1 invalid.
+
+    ``source`` is the checked dataset or ISA-Tab path (SARIF, GitHub and HTML name files relative to the
+    repository that holds it); by default the running command's argument. Inside GitHub Actions
+    (``GITHUB_ACTIONS=true``) the findings are also printed as annotations on stderr.
+    """
+    if source is None:
+        source = _command_context()[2]
+    ordered = report.sorted()
+    _write(render(ordered, fmt, strict, source=source), output)
+    _annotate(ordered, fmt, source)
     return EXIT_VALID if report.is_valid(strict) else EXIT_INVALID
 
 
+def emit_failure(message: str, fmt: str, output: str | None = None, *, source: str | Path | None = None) -> None:
+    """The report of a run that could not read its input: SARIF with an error notification, JSON with
+    ``"error"``, and so on, so that a CI step that uploads the report still finds a valid file."""
+    _write(render(Report(), fmt, source=source, failure=message), output)
+    _annotate(Report(), fmt, source, failure=message)
+
+
 def fail(message: str, code: int = EXIT_USAGE) -> None:
-    """Stop with a one-line error on stderr (no traceback) and ``code``."""
+    """Stop with a one-line error on stderr (no traceback) and ``code``.
+
+    When the running command writes a report (``validate``, ``verify``) in a machine format, the report
+    is written too, saying why nothing could be checked (see :func:`emit_failure`).
+    """
     click.echo(f"isaprofile: error: {message}", err=True)
+    fmt, output, source = _command_context()
+    if fmt == "text":  # the error line above is the text report; inside GitHub Actions also an annotation
+        _annotate(Report(), fmt, source, failure=message)
+    elif fmt is not None:
+        try:
+            emit_failure(message, fmt, output, source=source)
+        except OSError as exc:  # the report file itself cannot be written: say so, keep the exit code
+            click.echo(f"isaprofile: error: cannot write the report {output}: {exc.strerror}", err=True)
     sys.exit(code)
 
 
