@@ -31,7 +31,7 @@ UO = {
     "mm": Term("millimetre", "UO", "UO:0000016"),
     "T": Term("tesla", "UO", "UO:0000228"),
     "deg": Term("degree", "UO", "UO:0000185"),
-    "kV": Term("kilovolt"),
+    "kV": Term("kilovolt", "UO", "UO:0000248"),
 }
 
 

@@ -56,8 +56,11 @@ def test_corrupt_xlsx(crlm: Path) -> None:
 
 
 def test_file_matching_no_subject(enhance: Path) -> None:
-    shutil.copy(enhance / "images" / "CT" / "0001.nii.gz", enhance / "images" / "CT" / "extra-scan.nii.gz")
-    assert _found(enhance) == [("file-unmatched", "images/CT/extra-scan.nii.gz", None, None, "files[0].pattern")]
+    ct = enhance / "imaging-data" / "images" / "CT_0001-1000"
+    shutil.copy(ct / "0001.nii.gz", ct / "extra-scan.nii.gz")
+    assert _found(enhance) == [
+        ("file-unmatched", "imaging-data/images/CT_0001-1000/extra-scan.nii.gz", None, None, "files[0].pattern")
+    ]
 
 
 def test_file_of_unlisted_subject(crlm: Path) -> None:
@@ -84,7 +87,8 @@ def test_configured_column_missing(enhance: Path) -> None:
 
 def test_sheet_row_without_scan(enhance: Path) -> None:
     wb = openpyxl.load_workbook(enhance / "CT-details.xlsx")
-    wb.active.append(["0009", "Siemens", "Biograph mCT", 120, "BODY FILTER", "B31f", 1.5, 3.0, 1.2])
+    row = ["0009", "Siemens", "Biograph mCT", 120, "BODY FILTER", "B31f", 1.5, 3.0, 1.2, "AutoPET Challenge"]
+    wb.active.append(row)
     wb.save(enhance / "CT-details.xlsx")
     assert _found(enhance) == [("sheet-row-unmatched", "CT-details.xlsx", 5, None, "sheet 'Sheet'")]
 
@@ -95,20 +99,20 @@ def test_glob_matching_nothing(enhance: Path) -> None:
 
 
 def test_segmentation_without_source_scan(enhance: Path) -> None:
-    (enhance / "images" / "CT" / "0002.nii.gz").unlink()
-    (enhance / "images" / "CT" / "0002.json").unlink()
+    (enhance / "imaging-data" / "images" / "CT_0001-1000" / "0002.nii.gz").unlink()  # no sidecar in the release
     found = _found(enhance)
     assert {(c, f) for c, f, *_ in found} == {
-        ("segmentation-source-unknown", f"ground-truth/{g}/0002.nii.gz")
+        ("segmentation-source-unknown", f"imaging-data/ground-truth/{g}/0002.nii.gz")
         for g in ("Body-Composition", "Cardiac", "Muscles", "Organs", "Peripheral-Bones", "Ribs", "Vertebrae")
     } | {("sheet-row-unmatched", "CT-details.xlsx")}
 
 
 def test_truncated_nifti_is_a_finding_and_the_rest_goes_on(enhance: Path) -> None:
-    path = enhance / "images" / "PT" / "0003.nii.gz"
+    path = enhance / "imaging-data" / "images" / "PT_0001-1683" / "0003.nii.gz"
     path.write_bytes(path.read_bytes()[:200])
     checked = load_dataset(enhance)
-    inv, _prof, report = checked.investigation, checked.profile, checked.report
-    assert ("nifti-unreadable", "images/PT/0003.nii.gz") in [(i.code, i.file) for i in report.issues]
+    inv, report = checked.investigation, checked.report
+    found = [(i.code, i.file) for i in report.issues]
+    assert ("nifti-unreadable", "imaging-data/images/PT_0001-1683/0003.nii.gz") in found
     assert not report.valid
     assert {s.id for s in inv.studies[0].scans} >= {"0001-PET", "0002-PET", "0001-CT", "0003-CT"}

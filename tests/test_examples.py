@@ -64,7 +64,16 @@ def test_enhance_assembled() -> None:
     pet = next(s for s in study.scans if s.id == "0001-PET")
     activity = pet.parameters["injected activity"]
     assert (activity.value, activity.unit.label) == (312.0, "megabecquerel")
-    assert (activity.provenance.file, activity.provenance.path) == ("images/PT/0001.json", "$.InjectedRadioactivity")
+    prov = activity.provenance
+    assert (prov.file, prov.line, prov.column) == ("PT-details.xlsx", 2, 10)  # no sidecars in the release
+    tracer = pet.parameters["radiopharmaceutical"]
+    assert (tracer.value.label, tracer.provenance.file) == ("fludeoxyglucose F 18", "PT-details.xlsx")
+    sources = {s.id: s.characteristics["data source"].value for s in study.subjects}
+    assert sources == {
+        "0001": "University Hospital Leipzig (Germany)",
+        "0002": "Azienda Ospedaliero Universitaria Careggi (IT)",
+        "0003": "AutoPET Challenge",
+    }
     ct = next(s for s in study.scans if s.id == "0001-CT")
     assert len(ct.segmentations) == 130
     names = {g.values["segmented structure"].value.label for g in ct.segmentations}
@@ -91,7 +100,7 @@ def test_enhance_seeded_slice_thickness_conflict(enhance: Path) -> None:
     [found] = report.issues
     assert found.message == (
         "'Slice thickness': 2 mm in CT-details.xlsx:3:8 (sheet 'Sheet', column 'Slice Thickness [mm]'), "
-        "but 5 mm in images/CT/0002.nii.gz (pixdim[3])"
+        "but 5 mm in imaging-data/images/CT_0001-1000/0002.nii.gz (pixdim[3])"
     )
     assert main(["validate", str(enhance)]) == 1
 

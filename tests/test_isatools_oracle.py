@@ -207,12 +207,14 @@ def test_committed_configs_equal_regenerated(tmp_path: Path) -> None:
 def test_write_isaconfig_is_deterministic_and_replaces_stale_files(tmp_path: Path) -> None:
     prof = load_profile("preclinical-imaging")
     (tmp_path / "old.xml").write_text("<old/>", encoding="utf-8")
+    (tmp_path / "old.json").write_text("{}", encoding="utf-8")
     first = {p.name: p.read_bytes() for p in write_isaconfig(prof, tmp_path)}
     second = {p.name: p.read_bytes() for p in write_isaconfig(prof, tmp_path)}
     assert first == second
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(first)
-    assert sorted(first) == ["imaging_ct.xml", "imaging_mri.xml", "imaging_mri_ct.xml", "imaging_us.xml",
-                             "investigation.xml", "studySample.xml"]  # fmt: skip
+    assert sorted(first) == ["imaging_ct.json", "imaging_ct.xml", "imaging_mri.json", "imaging_mri.xml",
+                             "imaging_mri_ct.json", "imaging_mri_ct.xml", "imaging_us.json", "imaging_us.xml",
+                             "investigation.xml", "studySample.xml", "study_config.json"]  # fmt: skip
 
 
 def test_segmentation_parameters_are_not_required_per_row() -> None:

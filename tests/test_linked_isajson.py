@@ -66,3 +66,72 @@ def test_isa_json_deterministic_and_linked() -> None:
     assert mri["technologyType"]["termAccession"] == "http://purl.obolibrary.org/obo/OBI_0002985"
     age = study["materials"]["sources"][0]["characteristics"][-1]
     assert age == {"category": {"@id": "#characteristic_category/age"}, "value": 56, "unit": {"@id": "#unit/day"}}
+
+
+# ---------------------------------------------------------------- isatools' own ISA-JSON validator
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _isatools_json_report(name: str, tmp_path: Path, config_dir: Path | None) -> dict:
+    """isatools.isajson.validate on the ISA-JSON of examples/<name> (a real file: the validator reads fp.name)."""
+    import logging
+
+    isajson = pytest.importorskip("isatools.isajson")
+    from isaprofile.dataset import load_dataset
+
+    inv, prof, report = load_dataset(ROOT / "examples" / name)
+    assert report.valid
+    path = tmp_path / f"{name}.json"
+    path.write_bytes(isa_json_bytes(inv, prof))
+    with path.open(encoding="utf-8") as fh:
+        kwargs = {"config_dir": str(config_dir)} if config_dir else {}
+        return isajson.validate(fh, log_level=logging.WARNING, **kwargs)
+
+
+@pytest.mark.parametrize("name", ["preclinical-liver", "crlm-ct", "enhance-petct"])
+def test_isatools_isajson_validator_passes_with_the_shipped_configs(name: str, tmp_path: Path) -> None:
+    from isaprofile.isatab.isaconfig import packaged_config_dir
+    from isaprofile.profile.model import load_profile
+
+    profile = {"preclinical-liver": "preclinical-imaging", "crlm-ct": "clinical-ct", "enhance-petct": "pet-ct"}[name]
+    result = _isatools_json_report(name, tmp_path, packaged_config_dir(load_profile(profile)))
+    assert result["errors"] == []
+    assert {w["code"] for w in result["warnings"]} <= {1020}  # isatools' own Array Design REF parameter
+
+
+def test_isatools_isajson_validator_without_our_configs_stops_on_the_assay_types(tmp_path: Path) -> None:
+    """The check bites: with isatools' default configurations every imaging assay is 4002; no 3009 either way."""
+    result = _isatools_json_report("enhance-petct", tmp_path, None)
+    codes = sorted(e["code"] for e in result["errors"])
+    assert codes == [4002, 4002]
+    assert all("Ontology sources missing" not in e.get("supplemental", "") for e in result["errors"])
+
+
+def test_isa_json_declares_every_term_source_it_uses() -> None:
+    from isaprofile.dataset import load_dataset
+    from isaprofile.linked.isajson import _term_sources
+
+    for name in ("preclinical-liver", "crlm-ct", "enhance-petct"):
+        inv, prof, _r = load_dataset(ROOT / "examples" / name)
+        doc = build_isa_json(inv, prof)
+        declared = {o["name"] for o in doc["ontologySourceReferences"]}
+        assert _term_sources(doc) == declared, name
+        assert {"NCIT", "OBI"} <= declared, name  # measurement and technology types of the assays
+        assert all(o["file"] for o in doc["ontologySourceReferences"]), name
+
+
+def test_isajson_configs_are_generated_from_the_profile() -> None:
+    from isaprofile.isatab.isaconfig import isajson_config_documents, packaged_config_dir
+    from isaprofile.profile.model import list_profiles, load_profile
+
+    for name, version in list_profiles():
+        prof = load_profile(f"{name}@{version}")
+        docs = isajson_config_documents(prof)
+        for folder in (packaged_config_dir(prof), ROOT / "schemas" / name / version / "isaconfig"):
+            assert {p.name: p.read_text(encoding="utf-8") for p in folder.glob("*.json")} == docs, folder
+    pet = json.loads(isajson_config_documents(load_profile("pet-ct"))["imaging_pet.json"])
+    assert (pet["measurementType"], pet["technologyType"]) == (
+        "positron emission tomography", "positron emission tomography imaging assay",
+    )  # fmt: skip
+    assert [p["protocol"] for p in pet["protocols"]] == ["data acquisition", "image segmentation"]

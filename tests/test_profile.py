@@ -116,3 +116,112 @@ def test_template_has_sheets_units_and_dropdowns(tmp_path: Path) -> None:
     letter = openpyxl.utils.get_column_letter(sex_col)
     formulas = [dv.formula1 for dv in wb["Subjects"].data_validations.dataValidation if f"{letter}2" in str(dv.sqref)]
     assert len(formulas) == 1 and formulas[0].startswith("=Lists!$")
+
+
+# Terms of the built-in profiles that carry no accession, each with the reason. Everything else must have one.
+_NO_ACCESSION: dict[tuple[str, str], set[str]] = {
+    # DICOM defined terms (SegmentAlgorithmType, ScanningSequence, MRAcquisitionType, Units), not coded concepts
+    ("clinical-ct", "segmentation_method"): {"manual", "semi-automatic", "automatic"},
+    ("pet-ct", "segmentation_method"): {"manual", "semi-automatic", "automatic"},
+    ("preclinical-imaging", "segmentation_method"): {"manual", "semi-automatic", "automatic"},
+    ("pet-ct", "image_units"): {"BQML", "CNTS", "GML"},
+    ("preclinical-imaging", "scanning_sequence"): {"spin echo", "gradient recalled", "inversion recovery",
+                                                   "echo planar", "research mode"},
+    ("preclinical-imaging", "mr_acquisition_type"): {"2D", "3D"},
+    # names of this dataset's own things: the release's segmentation folders, scanner makers (Table 7)
+    ("pet-ct", "segmentation_group"): {"Body-Composition", "Cardiac", "Muscles", "Organs", "Peripheral-Bones",
+                                       "Ribs", "Vertebrae"},
+    ("preclinical-imaging", "brand"): {"Bioemtech", "Bruker", "Fuji Film Visualsonics", "Mediso", "MILabs",
+                                       "Molecubes", "MR Solutions", "PerkinElmer", "Spectral Instruments Imaging",
+                                       "TriFoil Imaging", "other"},
+    # "none" / "other" / "diet" are not ontology classes
+    ("preclinical-imaging", "contrast_agent"): {"none", "gadoxetic acid", "ferucarbotran"},  # ChEBI ids unconfirmed
+    ("preclinical-imaging", "disease_induction"): {"diet", "none"},
+    ("preclinical-imaging", "disease_model"): {"none", "liver fibrosis"},  # MONDO id unconfirmed
+    # not confirmed in an ontology we could check: left empty rather than guessed
+    ("clinical-ct", "contrast_phase"): {"portal venous", "arterial", "native"},
+    ("clinical-ct", "segmented_structure"): {"future liver remnant"},
+    ("preclinical-imaging", "health_status"): {"healthy", "not healthy"},
+    ("preclinical-imaging", "diseased_status"): {"healthy", "diseased"},
+    ("preclinical-imaging", "source"): {"contrast-enhanced", "native"},
+    ("preclinical-imaging", "data_type"): {"raw", "reconstructed"},
+    ("preclinical-imaging", "image_modality"): {"MRI-CT"},
+    ("clinical-ct", "protocol image segmentation"): {"image segmentation"},
+    ("pet-ct", "protocol image segmentation"): {"image segmentation"},
+    ("preclinical-imaging", "protocol image segmentation"): {"image segmentation"},
+    ("preclinical-imaging", "assay MRI-CT"): {"multimodal imaging", "hybrid MRI-CT imaging"},
+    ("preclinical-imaging", "assay US"): {"ultrasound imaging"},  # technology type (the measurement has NCIT)
+    # units UO has no term for, or whose UO id is unconfirmed
+    ("clinical-ct", "body_mass_index unit"): {"kilogram per square metre"},
+    ("clinical-ct", "carcinoembryonic_antigen unit"): {"nanogram per millilitre"},
+    ("clinical-ct", "exposure unit"): {"milliampere second"},
+    ("preclinical-imaging", "exposure unit"): {"milliampere second"},
+    ("preclinical-imaging", "contrast_dose unit"): {"millimole per kilogram"},
+    ("pet-ct", "injected_activity unit"): {"megabecquerel"},
+}  # fmt: skip
+
+
+def _terms_without_accession(name: str, version: str) -> dict[tuple[str, str], set[str]]:
+    p = load_profile(f"{name}@{version}")
+    out: dict[tuple[str, str], set[str]] = {}
+
+    def miss(where: str, term) -> None:
+        if term is not None and not term.accession:
+            out.setdefault((name, where), set()).add(term.label)
+
+    for key, assay in p.assays.items():
+        for term in (assay.measurement, assay.technology, assay.protocol_type):
+            miss(f"assay {key}", term)
+    for pname, term in p.protocols.items():
+        miss(f"protocol {pname}", term)
+    for f in p.fields:
+        for term in f.terms:
+            miss(f.key, term)
+        miss(f.key, f.term)
+        miss(f"{f.key} unit", f.unit)
+    return out
+
+
+def test_every_builtin_term_has_an_accession_unless_listed() -> None:
+    found: dict[tuple[str, str], set[str]] = {}
+    for name, version in list_profiles():
+        found.update(_terms_without_accession(name, version))
+    assert found == _NO_ACCESSION
+
+
+def test_accessions_named_in_the_issue() -> None:
+    pre = load_profile("preclinical-imaging")
+    assert pre.field("kvp").unit.accession == "UO:0000248"
+    assert pre.field("tube_current").unit.accession == "UO:0000037"
+    induction = {t.label: t.accession for t in pre.field("disease_induction").terms}
+    assert (induction["diethylnitrosamine"], induction["carbon tetrachloride"]) == ("CHEBI:34873", "CHEBI:27385")
+    assert {t.label: t.accession for t in pre.field("image_modality").terms}["MRI"] == "NCIT:C16809"
+    assert pre.assays["MRI"].protocol_type.accession == "OBI:0600013"
+    assert pre.protocols["animal at time point"].accession == "OBI:0000659"
+
+
+def test_no_profile_default_stamps_a_scan_value() -> None:
+    """A default is a declaration about every holder: only subject-level organism defaults are allowed."""
+    defaults = {(n, f.key) for n, v in list_profiles() for f in load_profile(f"{n}@{v}").fields
+                if f.default is not None}  # fmt: skip
+    assert defaults == {("clinical-ct", "organism"), ("pet-ct", "organism"), ("preclinical-imaging", "organism")}
+
+
+def test_contrast_phase_only_where_declared(tmp_path: Path) -> None:
+    """CRLM declares portal venous in its config; a profile that extends clinical-ct with MRI stamps nothing."""
+    from isaprofile.dataset import load_dataset
+
+    inv, _p, _r = load_dataset(ROOT / "examples" / "crlm-ct")
+    phases = {s.parameters["contrast phase"].provenance.file for s in inv.studies[0].scans}
+    assert phases == {"isaprofile.yaml"}
+    ext = tmp_path / "ct-mr.yaml"
+    ext.write_text(
+        "name: ct-mr\nversion: '0.1'\nextends: clinical-ct@1.0\nassays:\n  MRI:\n"
+        "    measurement: {label: magnetic resonance imaging, accession: 'NCIT:C16809'}\n"
+        "    technology: {label: magnetic resonance imaging assay, accession: 'OBI:0002985'}\n"
+        "    protocol: magnetic resonance imaging\n",
+        encoding="utf-8",
+    )
+    prof = load_profile(ext)
+    assert [f.key for f in prof.fields_for("scan", "MRI") if f.default is not None] == []
+    assert not prof.field("contrast_phase").applies_to("MRI")

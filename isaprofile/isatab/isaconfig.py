@@ -13,12 +13,18 @@ for a profile, the configuration set the validator needs for the ISA-Tab our wri
   ``Raw Data File`` → segmentation protocol and its parameters → ``Derived Data File``.
 
 The format is the one of the XML files isatools ships (``isatools/resources/config/xml``, schema
-``isatab_configurator.xsd``). Output is deterministic: the same profile gives byte-identical files. The
-configurations of the built-in profiles ship inside the package (:func:`packaged_config_dir`).
+``isatab_configurator.xsd``). Beside them go the same assays in the JSON configuration format of isatools'
+ISA-JSON validator (``isatools.isajson.validate(fp, config_dir=...)``, format of
+``isatools/resources/config/json/default``): ``study_config.json`` (source → sample protocol → sample) and one
+``imaging_<assay>.json`` per measurement/technology pair (sample → acquisition protocol → data file, then the
+optional segmentation protocol → derived data file). Output is deterministic: the same profile gives
+byte-identical files. The configurations of the built-in profiles ship inside the package
+(:func:`packaged_config_dir`).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 import xml.etree.ElementTree as ET
@@ -279,26 +285,68 @@ def isaconfig_documents(profile: Profile) -> dict[str, str]:
     configuration, the first one's.
     """
     docs = {"investigation.xml": investigation_config(profile), "studySample.xml": study_config(profile)}
+    for assay in _assay_pairs(profile):
+        docs[assay_config_name(assay)] = assay_config(profile, assay)
+    return docs
+
+
+def _assay_pairs(profile: Profile) -> list[Assay]:
+    """The assays of ``profile``, one per (measurement, technology) pair (the first one's), in profile order."""
     seen: set[tuple[str, str]] = set()
+    out = []
     for assay in profile.assays.values():
         pair = (assay.measurement.label.lower(), assay.technology.label.lower())
-        if pair in seen:
-            continue
-        seen.add(pair)
-        docs[assay_config_name(assay)] = assay_config(profile, assay)
+        if pair not in seen:
+            seen.add(pair)
+            out.append(assay)
+    return out
+
+
+def _json_text(doc: dict[str, object]) -> str:
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+def isajson_config_documents(profile: Profile) -> dict[str, str]:
+    """File name → text of the ISA-JSON validator's configuration files for ``profile``.
+
+    ``protocols`` is the protocol-type sequence of an assay: acquisition, then segmentation. isatools (rule 4004)
+    checks that the sequence each process chain shows lies within it, so a scan without segmentation (a PET
+    volume) and a segmentation chain both fit.
+    """
+    sample_type = sample_protocol(profile)[1].label
+    docs = {
+        "study_config.json": _json_text({
+            "additionalCharacteristics": True,
+            "additionalFactorValues": True,
+            "protocols": [{"inputs": "#source", "protocol": sample_type, "outputs": "#sample"}],
+            "protocolSequence": [sample_type],
+            "description": [f"(Source)->({sample_type})->(Sample)"],
+        })
+    }  # fmt: skip
+    segmentation = profile.protocols.get(SEGMENTATION_PROTOCOL, Term("image segmentation")).label
+    for assay in _assay_pairs(profile):
+        acquisition = assay.protocol_type.label
+        docs[assay_config_name(assay)[:-4] + ".json"] = _json_text({
+            "measurementType": assay.measurement.label,
+            "technologyType": assay.technology.label,
+            "protocols": [{"inputs": "#sample", "protocol": acquisition, "outputs": "#data"},
+                          {"inputs": "#data", "protocol": segmentation, "outputs": "#data"}],
+            "description": [f"(Sample)->({acquisition})->(DataFile)->({segmentation})->(DerivedDataFile)"],
+        })  # fmt: skip
     return docs
 
 
 def write_isaconfig(profile: Profile, folder: str | Path) -> list[Path]:
     """Write the isatools configuration files of ``profile`` into ``folder``; returns their paths (sorted).
 
-    XML files in ``folder`` that are not part of the set are removed, so the folder holds exactly one
-    configuration set. Each file is written to a temporary file and renamed into place.
+    The XML set (ISA-Tab validator) and the JSON set (ISA-JSON validator) are written side by side. XML and
+    JSON files in ``folder`` that are not part of the sets are removed, so the folder holds exactly one
+    configuration of each kind. Each file is written to a temporary file and renamed into place.
     """
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
-    docs = isaconfig_documents(profile)
-    for stale in out.glob("*.xml"):
+    docs = {**isaconfig_documents(profile), **isajson_config_documents(profile)}
+    for stale in [*out.glob("*.xml"), *out.glob("*.json")]:
         if stale.name not in docs:
             stale.unlink()
     paths = []

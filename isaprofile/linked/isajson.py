@@ -10,6 +10,7 @@ import datetime as dt
 from typing import Any
 from urllib.parse import quote, unquote
 
+from isaprofile.isatab.write import sample_protocol
 from isaprofile.linked import _common as c
 from isaprofile.linked.context import dumps
 from isaprofile.model import Investigation, Person, Scan, Study, Term, Value, Values
@@ -94,8 +95,7 @@ class _Builder:
 def build_isa_json(investigation: Investigation, profile: Profile) -> dict[str, Any]:
     """The ISA-JSON document of ``investigation`` (valid against the ISA model 1.0 JSON schemas)."""
     inv = investigation
-    sources = sorted({t.source for t in _terms(inv) if t.source})
-    return {
+    doc = {
         "@id": _id("investigation", inv.identifier),
         "identifier": inv.identifier,
         "filename": f"i_{inv.identifier}.txt",
@@ -103,11 +103,7 @@ def build_isa_json(investigation: Investigation, profile: Profile) -> dict[str, 
         "description": inv.description,
         "submissionDate": inv.submission_date if c.iso_date_ok(inv.submission_date) else "",
         "publicReleaseDate": inv.public_release_date if c.iso_date_ok(inv.public_release_date) else "",
-        "ontologySourceReferences": [
-            {"name": s, "file": str((profile.ontologies.get(s) or {}).get("file", "")),
-             "description": str((profile.ontologies.get(s) or {}).get("description", "")), "version": ""}
-            for s in sources
-        ],
+        "ontologySourceReferences": [],
         "people": [_person(p) for p in inv.contacts],
         "publications": [{"doi": p.get("doi", ""), "title": p.get("title", ""), "authorList": p.get("authors", ""),
                           "pubMedID": "", "status": _name_oa("published")} for p in inv.publications],
@@ -115,21 +111,30 @@ def build_isa_json(investigation: Investigation, profile: Profile) -> dict[str, 
         + [{"name": "License", "value": ", ".join(inv.licences)}],
         "studies": [_study(s, inv, profile) for s in inv.studies],
     }  # fmt: skip
+    # every term source the document uses, wherever it is used (values, units, protocol, measurement and
+    # technology types), is declared: isatools' ISA-JSON validator reports a missing one as error 3009
+    doc["ontologySourceReferences"] = [
+        {"name": s, "file": str((profile.ontologies.get(s) or {}).get("file", "")),
+         "description": str((profile.ontologies.get(s) or {}).get("description", "")), "version": ""}
+        for s in sorted(_term_sources(doc))
+    ]  # fmt: skip
+    return doc
 
 
-def _terms(inv: Investigation) -> list[Term]:
-    out: list[Term] = []
-    for s in inv.studies:
-        out.extend(s.design_types)
-        records: list[Values] = [x.characteristics for x in s.subjects]
-        records += [{**x.characteristics, **x.factors} for x in s.samples]
-        for scan in s.scans:
-            records.append(scan.parameters)
-            records += [g.values for g in scan.segmentations]
-        for rec in records:
-            for val in rec.values():
-                out += [t for t in (val.term, val.unit) if t is not None]
-    return out
+def _term_sources(node: Any) -> set[str]:
+    """The non-empty ``termSource`` values anywhere in an ISA-JSON node."""
+    found: set[str] = set()
+    stack = [node]
+    while stack:
+        cur = stack.pop()
+        if isinstance(cur, dict):
+            src = cur.get("termSource")
+            if isinstance(src, str) and src:
+                found.add(src)
+            stack.extend(cur.values())
+        elif isinstance(cur, list):
+            stack.extend(cur)
+    return found
 
 
 def _person(p: Person) -> dict[str, Any]:
@@ -141,12 +146,13 @@ def _person(p: Person) -> dict[str, Any]:
 
 def _study(s: Study, inv: Investigation, profile: Profile) -> dict[str, Any]:
     b = _Builder(profile)
-    collect = "animal at time point"
+    collect, collect_type = sample_protocol(profile)  # the profile's own (e.g. "patient at time point")
     sources = [{"@id": _id("source", x.id), "name": x.id, "characteristics": b.characteristics("subject",
                 x.characteristics)} for x in s.subjects]  # fmt: skip
-    samples = [{"@id": _id("sample", x.id), "name": x.id, "derivesFrom": [{"@id": _id("source", x.subject)}],
-                "characteristics": b.characteristics("sample", x.characteristics),
-                "factorValues": b.factor_values(x.factors)} for x in s.samples]  # fmt: skip
+    samples: list[dict[str, Any]] = [
+        {"@id": _id("sample", x.id), "name": x.id, "derivesFrom": [{"@id": _id("source", x.subject)}],
+         "characteristics": b.characteristics("sample", x.characteristics),
+         "factorValues": b.factor_values(x.factors)} for x in s.samples]  # fmt: skip
     process = [{"@id": _id("process", "collection", x.id), "name": f"collection of {x.id}",
                 "executesProtocol": {"@id": _id("protocol", collect)}, "parameterValues": [],
                 "inputs": [{"@id": _id("source", x.subject)}], "outputs": [{"@id": _id("sample", x.id)}]}
@@ -155,7 +161,7 @@ def _study(s: Study, inv: Investigation, profile: Profile) -> dict[str, Any]:
         collect: {
             "@id": _id("protocol", collect),
             "name": collect,
-            "protocolType": _oa(profile.protocols.get(collect) or Term("sample collection")),
+            "protocolType": _oa(collect_type),
             "parameters": [],
             "components": [],
             "description": "",
@@ -232,7 +238,9 @@ def _assay(b: _Builder, s: Study, modality: str, scans: list[Scan], protocols: d
                 gouts.append({"@id": did})
             procs.append({"@id": _id("process", "segmentation", scan.id, str(n)), "name": f"{scan.id} segmentation {n}",
                           "executesProtocol": {"@id": _id("protocol", seg)}, "parameterValues": gpv,
-                          "inputs": outs, "outputs": gouts})  # fmt: skip
+                          "inputs": outs, "outputs": gouts,
+                          # the acquisition it follows: isatools walks previousProcess to check the sequence
+                          "previousProcess": {"@id": _id("process", "scan", scan.id)}})  # fmt: skip
     for name, types in ((pname, spec.protocol_type if spec else Term("data acquisition")),
                         (seg, b.profile.protocols.get(seg) or Term(seg))):  # fmt: skip
         proto = protocols.setdefault(name, {"@id": _id("protocol", name), "name": name, "protocolType": _oa(types),
