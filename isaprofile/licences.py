@@ -28,7 +28,7 @@ sheet cell the subject's value came from, or the data file. Everything here is a
 
 For deposits that take one licence per record (Zenodo), :func:`files_by_licence` and :func:`licence_parts`
 group the payload by licence (and, within a licence, by the size limits of
-:func:`isaprofile.package.split.plan_parts`).
+:func:`isaprofile.bagit.split.plan_parts`).
 """
 
 from __future__ import annotations
@@ -46,8 +46,8 @@ from isaprofile.linked import _common as c
 from isaprofile.model import Investigation, Provenance, Subject, Value
 
 if TYPE_CHECKING:
+    from isaprofile.bagit.split import Part
     from isaprofile.harvest.config import DatasetConfig
-    from isaprofile.package.split import Part
     from isaprofile.profile.model import Profile
 
 SUBJECT_LICENCE_NAMES = ("licence", "license")
@@ -498,7 +498,7 @@ def files_by_licence(paths: Iterable[str], lmap: LicenceMap) -> tuple[dict[str, 
 
 @dataclass
 class LicencePart:
-    """One part of a licence split: the licence and the :class:`~isaprofile.package.split.Part` it holds."""
+    """One part of a licence split: the licence and the :class:`~isaprofile.bagit.split.Part` it holds."""
 
     licence: str
     part: Part
@@ -517,7 +517,7 @@ def licence_parts(
     Every part holds files of one licence only. Parts are numbered ``part-001`` … across licences, in
     :attr:`LicenceMap.all` order. Without ``max_files``/``max_bytes`` each licence is one part.
     """
-    from isaprofile.package.split import Part, plan_parts
+    from isaprofile.bagit.split import Part, plan_parts
 
     groups, report = files_by_licence(sizes, lmap)
     out: list[LicencePart] = []

@@ -74,7 +74,8 @@ def test_profile_labels_are_the_published_ones_each_with_a_snomed_code() -> None
 
 def test_published_labels_json_validates_with_no_findings(enhance: Path) -> None:
     (enhance / "labels.json").write_text(json.dumps(_labels_json(), indent=2), encoding="utf-8")
-    inv, _prof, report = load_dataset(enhance)
+    checked = load_dataset(enhance)
+    inv, _prof, report = checked.investigation, checked.profile, checked.report
     assert report.flatten() == []
     ct = next(s for s in inv.studies[0].scans if s.id == "0001-CT")
     got: dict[str, list[str]] = {}
@@ -91,7 +92,8 @@ def test_old_invented_label_is_refused_at_its_labels_json_entry(enhance: Path) -
     data = _labels_json()
     data["Cardiac"]["12"] = "portal_vein_and_splenic_vein"  # the name the profile used to invent
     (enhance / "labels.json").write_text(json.dumps(data), encoding="utf-8")
-    _inv, _prof, report = load_dataset(enhance)
+    checked = load_dataset(enhance)
+    _inv, _prof, report = checked.investigation, checked.profile, checked.report
     found = {(i.code, i.file, i.path) for i in report.issues}
     assert found == {("value-not-allowed", "labels.json", "$.Cardiac")}
 
@@ -113,7 +115,8 @@ def test_release_layout_has_no_sidecars_and_the_published_sources() -> None:
 
 
 def test_pet_parameters_come_from_pt_details() -> None:
-    inv, _prof, report = load_dataset(ENHANCE)
+    checked = load_dataset(ENHANCE)
+    inv, _prof, report = checked.investigation, checked.profile, checked.report
     assert report.flatten() == []
     for scan in (s for s in inv.studies[0].scans if s.modality == "PET"):
         for name in ("radiopharmaceutical", "injected activity", "uptake time"):

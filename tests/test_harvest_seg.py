@@ -132,7 +132,8 @@ def test_crlm_seg_coded_with_srt_validates(crlm: Path) -> None:
 
     seg_file = next(crlm.glob("CRLM-CT-1001/*/100.000000-*/1-1.dcm"))
     _recode(seg_file, {0: ("T-62000", "SRT"), 1: ("T-62000", "SRT"), 2: ("T-48720", "SRT")})
-    inv, _prof, report = load_dataset(crlm)
+    checked = load_dataset(crlm)
+    inv, _prof, report = checked.investigation, checked.profile, checked.report
     assert report.flatten() == []
     liver = inv.studies[0].scans[0].segmentations[0]
     assert liver.values["segmented property type"].value == Term("Liver", "SNOMED", "SNOMED:10200004")
@@ -145,7 +146,8 @@ def test_crlm_seg_unknown_srt_code_located_in_seg(crlm: Path) -> None:
 
     seg_file = next(crlm.glob("CRLM-CT-1001/*/100.000000-*/1-1.dcm"))
     _recode(seg_file, {3: ("X-00000", "SRT")})  # no SNOMED CT equivalent: stays SRT
-    inv, prof, _report = load_dataset(crlm)
+    checked = load_dataset(crlm)
+    inv, prof, _report = checked.investigation, checked.profile, checked.report
     found = check_metadata(inv, prof, "isaprofile.yaml").flatten(("code", "file", "path"))
     assert [f for f in found if f[0] == "term-ontology-undeclared"] == [
         (

@@ -66,7 +66,8 @@ def test_relative_profile_path_resolves_against_the_dataset(crlm: Path, tmp_path
     config = crlm / "isaprofile.yaml"
     config.write_text(config.read_text().replace("profile: clinical-ct@1.0", "profile: profiles/crlm.yaml"))
     monkeypatch.chdir(tmp_path)  # a current directory without profiles/crlm.yaml
-    inv, prof, report = load_dataset(crlm)
+    checked = load_dataset(crlm)
+    _inv, prof, report = checked.investigation, checked.profile, checked.report
     assert prof is not None and prof.id == "crlm-custom@1.0"
     assert report.flatten() == []
     assert main(["validate", str(crlm)]) == 0
@@ -150,7 +151,8 @@ def test_init_mixed_folder_validates_without_edits(tmp_path: Path) -> None:
     assert set(composed["assays"]) >= {"CT", "MRI", "PET"}
     globs = {f["glob"]: f for f in doc["files"]}
     assert "modality" not in globs["nifti/*.nii"].get("pattern", "")  # the folder "nifti" is not a modality
-    inv, prof, report = load_dataset(root)
+    checked = load_dataset(root)
+    inv, _prof, report = checked.investigation, checked.profile, checked.report
     assert [(i.code, i.file, i.path) for i in report if i.severity == "error"] == []
     scans = inv.studies[0].scans
     assert {s.modality for s in scans} == {"CT", "MRI", "PET"}

@@ -111,7 +111,8 @@ def _expected(path: str) -> str:
 
 
 def _crate(root: Path):
-    inv, prof, report = load_dataset(root)
+    checked = load_dataset(root)
+    inv, prof, _report = checked.investigation, checked.profile, checked.report
     lmap, rep = dataset_licences(root, inv, prof)
     doc, rep2 = build_ro_crate(inv, prof, root=root, licences=lmap)
     return inv, prof, lmap, rep, doc, rep2
@@ -121,7 +122,8 @@ def _crate(root: Path):
 
 
 def test_release_validates_and_every_file_gets_its_sources_licence(release: Path) -> None:
-    inv, prof, report = load_dataset(release)
+    checked = load_dataset(release)
+    inv, prof, report = checked.investigation, checked.profile, checked.report
     assert report.valid, report.flatten()
     lmap, rep = dataset_licences(release, inv, prof)
     assert rep.issues == []
@@ -152,7 +154,8 @@ def test_crate_file_entities_carry_their_licence(form: str, request: pytest.Fixt
 
 
 def test_datacite_and_schema_org_list_every_licence(release: Path) -> None:
-    inv, prof, _ = load_dataset(release)
+    checked = load_dataset(release)
+    inv, prof, _ = checked.investigation, checked.profile, checked.report
     lmap, _ = dataset_licences(release, inv, prof)
     rights = datacite(inv, licences=lmap)["rightsList"]
     assert [(r["rightsIdentifier"], r["rightsUri"], r["rightsIdentifierScheme"]) for r in rights] == [
@@ -169,7 +172,8 @@ def test_a_licence_only_the_files_carry_still_reaches_rights_list() -> None:
 
 
 def test_two_zenodo_records_one_per_licence(release: Path) -> None:
-    inv, prof, _ = load_dataset(release)
+    checked = load_dataset(release)
+    inv, prof, _ = checked.investigation, checked.profile, checked.report
     lmap, _ = dataset_licences(release, inv, prof)
     records = zenodo_records(inv, lmap)
     assert [r.licence for r in records] == ["CC-BY-4.0", "CC-BY-NC-4.0"]
@@ -185,7 +189,8 @@ def test_two_zenodo_records_one_per_licence(release: Path) -> None:
 
 
 def test_zenodo_refuses_a_mixed_deposit_unless_split_by_licence(release: Path) -> None:
-    inv, prof, _ = load_dataset(release)
+    checked = load_dataset(release)
+    inv, prof, _ = checked.investigation, checked.profile, checked.report
     lmap, _ = dataset_licences(release, inv, prof)
     report = check_deposit_licences(lmap, "zenodo")
     assert report.flatten(("code", "severity", "path")) == [("licence-split-required", "error", "--split")]
@@ -220,7 +225,8 @@ def test_only_cc_by_declared_while_autopet_is_cc_by_nc(release: Path) -> None:
     config = _config(release)
     config["investigation"]["licences"] = ["CC-BY-4.0"]
     _write(release, config)
-    inv, prof, _ = load_dataset(release)
+    checked = load_dataset(release)
+    inv, prof, _ = checked.investigation, checked.profile, checked.report
     _, report = dataset_licences(release, inv, prof)
     assert [i.code for i in report] == ["licence-undeclared"]
     found = report.issues[0]
@@ -235,7 +241,8 @@ def test_only_cc_by_declared_with_a_rule(by_rules: Path) -> None:
     config = _config(by_rules)
     config["investigation"]["licences"] = ["CC-BY-4.0"]
     _write(by_rules, config)
-    inv, prof, _ = load_dataset(by_rules)
+    checked = load_dataset(by_rules)
+    inv, prof, _ = checked.investigation, checked.profile, checked.report
     _, report = dataset_licences(by_rules, inv, prof)
     assert report.flatten(("code", "file", "line", "column", "path")) == [
         ("licence-undeclared", "isaprofile.yaml", None, None, "$['licence_rules'][0]['map']['AutoPET Challenge']")
@@ -246,7 +253,8 @@ def test_source_no_rule_maps_leaves_its_files_uncovered(by_rules: Path) -> None:
     config = _config(by_rules)
     config["licence_rules"][0]["map"] = {"AutoPET": "CC-BY-NC-4.0", LEIPZIG: "CC-BY-4.0", CAREGGI: "CC-BY-4.0"}
     _write(by_rules, config)
-    inv, prof, _ = load_dataset(by_rules)
+    checked = load_dataset(by_rules)
+    inv, prof, _ = checked.investigation, checked.profile, checked.report
     lmap, report = dataset_licences(by_rules, inv, prof)
     autopet = sorted(p for p in data_files(inv) if _subject_of(p) == "0003")
     assert report.flatten(("code", "file", "path")) == [
@@ -263,7 +271,8 @@ def test_unused_declared_licence_is_a_warning(by_rules: Path) -> None:
     config = _config(by_rules)
     config["investigation"]["licences"] = ["CC-BY-4.0", "CC-BY-NC-4.0", "CC0-1.0"]
     _write(by_rules, config)
-    inv, prof, _ = load_dataset(by_rules)
+    checked = load_dataset(by_rules)
+    inv, prof, _ = checked.investigation, checked.profile, checked.report
     _, report = dataset_licences(by_rules, inv, prof)
     assert report.flatten(("code", "severity", "file", "path")) == [
         ("licence-unused", "warning", "isaprofile.yaml", "$['investigation']['licences'][2]")
@@ -274,7 +283,8 @@ def test_file_covered_twice(by_rules: Path) -> None:
     config = _config(by_rules)
     config["licence_rules"].append({"glob": "*images/*", "licence": "CC-BY-4.0"})
     _write(by_rules, config)
-    inv, prof, _ = load_dataset(by_rules)
+    checked = load_dataset(by_rules)
+    inv, prof, _ = checked.investigation, checked.profile, checked.report
     lmap, report = dataset_licences(by_rules, inv, prof)
     twice = sorted(p for p in data_files(inv) if _subject_of(p) == "0003" and "/images/" in f"/{p}")
     assert twice
@@ -298,7 +308,8 @@ def test_default_rule_and_subject_rule() -> None:
 
 
 def test_single_declared_licence_covers_everything_without_rules(example: Path) -> None:
-    inv, prof, _ = load_dataset(example)
+    checked = load_dataset(example)
+    inv, prof, _ = checked.investigation, checked.profile, checked.report
     lmap, report = dataset_licences(example, inv, prof)
     assert report.issues == []
     assert set(lmap.files) == set(data_files(inv)) and set(lmap.files.values()) == {"CC-BY-4.0"}
@@ -362,7 +373,8 @@ def test_datapackage_resources_carry_the_licences_of_their_rows(release: Path) -
 
     from isaprofile.isatab.write import write_isatab
 
-    inv, prof, _ = load_dataset(release)
+    checked = load_dataset(release)
+    inv, prof, _ = checked.investigation, checked.profile, checked.report
     lmap, _ = dataset_licences(release, inv, prof)
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
@@ -387,7 +399,8 @@ def test_datapackage_resources_carry_the_licences_of_their_rows(release: Path) -
 
 
 def test_licence_split_by_size_keeps_each_part_to_one_licence(release: Path) -> None:
-    inv, prof, _ = load_dataset(release)
+    checked = load_dataset(release)
+    inv, prof, _ = checked.investigation, checked.profile, checked.report
     lmap, _ = dataset_licences(release, inv, prof)
     sizes = {p: (release / p).stat().st_size for p in data_files(inv)}
     parts, report = licence_parts(sizes, lmap)
@@ -452,7 +465,8 @@ def test_model_alone_gives_the_same_map_for_the_value_map_form(release: Path) ->
     """Subjects' own licence values need no config rules: the crate builder's fallback agrees."""
     from isaprofile.licences import licence_map
 
-    inv, prof, _ = load_dataset(release)
+    checked = load_dataset(release)
+    inv, prof, _ = checked.investigation, checked.profile, checked.report
     assert licence_map(inv, prof) == dataset_licences(release, inv, prof)[0]
 
 
@@ -460,7 +474,8 @@ def test_rule_licences_recorded_on_subjects_reach_the_isatab(by_rules: Path, tmp
     from isaprofile.findings.rules import apply_profile
     from isaprofile.isatab.write import write_isatab
 
-    inv, prof, report = load_dataset(by_rules)
+    checked = load_dataset(by_rules)
+    inv, prof, report = checked.investigation, checked.profile, checked.report
     assert "required-missing" in report.codes()  # pet-ct requires the subject's licence
     lmap, _ = dataset_licences(by_rules, inv, prof)
     assert apply_subject_licences(inv, lmap) == 3
@@ -484,7 +499,8 @@ def test_datapackage_field_types_units_and_codes(release: Path, tmp_path: Path) 
     from isaprofile.isatab.write import write_isatab
     from isaprofile.package.datapackage import sheet_codes, sheet_resource
 
-    inv, prof, _ = load_dataset(release)
+    checked = load_dataset(release)
+    inv, prof, _ = checked.investigation, checked.profile, checked.report
     lmap, _ = dataset_licences(release, inv, prof)
     config, _ = load_config(release)
     assert config is not None

@@ -80,7 +80,8 @@ def _isatools_json_report(name: str, tmp_path: Path, config_dir: Path | None) ->
     isajson = pytest.importorskip("isatools.isajson")
     from isaprofile.dataset import load_dataset
 
-    inv, prof, report = load_dataset(ROOT / "examples" / name)
+    checked = load_dataset(ROOT / "examples" / name)
+    inv, prof, report = checked.investigation, checked.profile, checked.report
     assert report.valid
     path = tmp_path / f"{name}.json"
     path.write_bytes(isa_json_bytes(inv, prof))
@@ -113,7 +114,8 @@ def test_isa_json_declares_every_term_source_it_uses() -> None:
     from isaprofile.linked.isajson import _term_sources
 
     for name in ("preclinical-liver", "crlm-ct", "enhance-petct"):
-        inv, prof, _r = load_dataset(ROOT / "examples" / name)
+        checked = load_dataset(ROOT / "examples" / name)
+        inv, prof, _r = checked.investigation, checked.profile, checked.report
         doc = build_isa_json(inv, prof)
         declared = {o["name"] for o in doc["ontologySourceReferences"]}
         assert _term_sources(doc) == declared, name

@@ -211,7 +211,8 @@ def test_contrast_phase_only_where_declared(tmp_path: Path) -> None:
     """CRLM declares portal venous in its config; a profile that extends clinical-ct with MRI stamps nothing."""
     from isaprofile.dataset import load_dataset
 
-    inv, _p, _r = load_dataset(ROOT / "examples" / "crlm-ct")
+    checked = load_dataset(ROOT / "examples" / "crlm-ct")
+    inv, _p, _r = checked.investigation, checked.profile, checked.report
     phases = {s.parameters["contrast phase"].provenance.file for s in inv.studies[0].scans}
     assert phases == {"isaprofile.yaml"}
     ext = tmp_path / "ct-mr.yaml"

@@ -18,7 +18,8 @@ CT_1002 = "CRLM-CT-1002/01-19-1991-NA-CT ABDOMEN W CONT-02311/2.000000-PORTAL VE
 
 
 def _found(root: Path) -> list[tuple]:
-    _inv, _prof, report = load_dataset(root)
+    checked = load_dataset(root)
+    _inv, _prof, report = checked.investigation, checked.profile, checked.report
     return [(i.code, i.file, i.line, i.column, i.path) for i in report.sorted().issues]
 
 
@@ -54,7 +55,8 @@ def test_uid_removed_from_manifest(crlm: Path) -> None:
     assert _found(crlm) == [
         ("tcia-series-unlisted", f"{CT_1002}/1-001.dcm", None, None, "(0020,000E) SeriesInstanceUID")
     ]
-    _inv, _prof, report = load_dataset(crlm)
+    checked = load_dataset(crlm)
+    _inv, _prof, report = checked.investigation, checked.profile, checked.report
     assert MANIFEST in report.issues[0].message and uid not in report.issues[0].message
     assert main(["validate", str(crlm)]) == 1
 
@@ -107,7 +109,8 @@ def test_study_date_and_description_cross_checked(crlm: Path) -> None:
         ("tcia-study-mismatch", NBIA, 4, 7, "column 'Study Description'"),
         ("tcia-study-mismatch", NBIA, 4, 8, "column 'Study Date'"),
     ]
-    _inv, _prof, report = load_dataset(crlm)
+    checked = load_dataset(crlm)
+    _inv, _prof, report = checked.investigation, checked.profile, checked.report
     messages = sorted(i.message for i in report.issues)
     assert "'Study Date' is different in (0008,0020) StudyDate" in messages[0]
     assert (
@@ -160,6 +163,7 @@ def test_uids_in_isatab(crlm: Path, tmp_path: Path) -> None:
     assert row[cols["Series Instance UID"]] == ds.SeriesInstanceUID
     sops = [str(pydicom.dcmread(f, stop_before_pixels=True).SOPInstanceUID) for f in sorted((crlm / CT_1002).iterdir())]
     assert row[cols["SOP Instance UID"]].split(";") == sops
-    inv, _prof, _rep = load_dataset(crlm)
+    checked = load_dataset(crlm)
+    inv, _prof, _rep = checked.investigation, checked.profile, checked.report
     [datafile] = next(s for s in inv.studies[0].scans if s.files[0].path == CT_1002).files
     assert datafile.comments["Series Instance UID"].provenance.path == "(0020,000E) SeriesInstanceUID"

@@ -174,7 +174,7 @@ def _write_bundle(bundle: Bundle, sources: Mapping[str, str | os.PathLike[str]],
     """Write a stored, deterministic zip; returns member name -> (file, size, sha256) read once."""
     members: dict[str, tuple[str, int, str]] = {}
     offset = len(bundle.base) + 1 if bundle.base else 0
-    with _io.FdWriter(out, durable=durable) as raw, zipfile.ZipFile(raw, "w", allowZip64=True) as zf:  # type: ignore[arg-type]
+    with _io.FdWriter(out, durable=durable) as raw, zipfile.ZipFile(raw, "w", allowZip64=True) as zf:
         for rel in sorted(bundle.files):
             info = zipfile.ZipInfo(rel[offset:], date_time=EPOCH_1980)
             info.create_system = 3

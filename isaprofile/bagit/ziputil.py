@@ -102,7 +102,7 @@ def write_zip(
         if rel != ".":
             dirs.add(f"{root}/{rel}/")
     with _io.FdWriter(out, durable=durable) as raw:
-        with zipfile.ZipFile(raw, "w", allowZip64=True) as zf:  # type: ignore[arg-type]
+        with zipfile.ZipFile(raw, "w", allowZip64=True) as zf:
             names = [(d, None) for d in dirs] + [(f"{root}/{rel}", path) for rel, path in entries]
             for name, path in sorted(names, key=lambda item: item[0]):
                 if path is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import TypeVar
+from typing import NoReturn, TypeVar
 
 import click
 
@@ -77,7 +77,7 @@ def emit_failure(message: str, fmt: str, output: str | None = None, *, source: s
     _annotate(Report(), fmt, source, failure=message)
 
 
-def fail(message: str, code: int = EXIT_USAGE) -> None:
+def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
     """Stop with a one-line error on stderr (no traceback) and ``code``.
 
     When the running command writes a report (``validate``, ``verify``) in a machine format, the report

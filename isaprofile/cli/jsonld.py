@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -12,6 +14,7 @@ from isaprofile.cli._common import EXIT_INVALID, EXIT_USAGE, fail, format_option
 from isaprofile.cli._outputs import output_path
 from isaprofile.findings.issues import Report
 from isaprofile.findings.render import render
+from isaprofile.model import Investigation
 
 FLAVOURS = ("ro-crate", "schema-org", "datacite", "zenodo", "isa-json")
 
@@ -50,7 +53,9 @@ def command(dataset: str, output: str, flavour: str, profile: str, allow_invalid
     elif flavour == "isa-json":
         data = isa_json_bytes(inv, prof)
     else:
-        maker = {"schema-org": dc.schema_org, "datacite": dc.datacite, "zenodo": dc.zenodo}[flavour]
+        makers: dict[str, Callable[[Investigation], dict[str, Any]]] = {
+            "schema-org": dc.schema_org, "datacite": dc.datacite, "zenodo": dc.zenodo}  # fmt: skip
+        maker = makers[flavour]
         data = dc.as_bytes(maker(inv))
     if build.issues:
         click.echo(render(build.sorted(), fmt), err=True, nl=False)

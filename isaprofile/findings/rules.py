@@ -10,13 +10,13 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from isaprofile.findings.issues import Report, issue
-from isaprofile.model import Investigation, Provenance, Values
+from isaprofile.model import Investigation, Location, Provenance, Values
 from isaprofile.profile.coerce import coerce
 from isaprofile.profile.model import Field, Profile
 
 
-def _loc(prov: Provenance | None) -> dict:
-    return prov.location() if prov is not None else {}
+def _loc(prov: Provenance | None) -> Location:
+    return prov.location() if prov is not None else Location(file=None, line=None, column=None, path=None)
 
 
 def _coerce_values(values: Values, profile: Profile, entity: str, placements: tuple[str, ...],
