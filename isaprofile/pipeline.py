@@ -188,7 +188,8 @@ def _layers(
     payload: dict[str, Path] = {}
     phi: PhiResult | None = None
     if root is not None:
-        payload = deposit_files(inv, root)
+        payload, rep = deposit_files(inv, root, config)
+        report.merge(rep)
         if "phi" not in skip:
             from isaprofile.package.phi import check_phi
 
@@ -262,23 +263,41 @@ def _config_path(found: Issue) -> Issue:
     return replace(found, path=f"investigation.{path}")
 
 
-def deposit_files(inv: Investigation, root: Path) -> dict[str, Path]:
-    """The dataset's own files (images, series folders' members, masks) by their path in the deposit."""
-    out: dict[str, Path] = {}
-    for study in inv.studies:
-        for scan in study.scans:
-            paths = [f.path for f in scan.files] + [g.path for g in scan.segmentations if g.path]
-            for rel in paths:
-                src = root / rel
-                try:
-                    if src.is_dir():
-                        for member in sorted(p for p in src.rglob("*") if p.is_file()):
-                            out[member.relative_to(root).as_posix()] = member
-                    elif src.is_file():
-                        out[rel] = src
-                except OSError:
-                    continue  # a name the OS refuses: check_structure reports the file as missing
-    return out
+def deposit_files(inv: Investigation, root: Path, config: DatasetConfig | None) -> tuple[dict[str, Path], Report]:
+    """The files a deposit of the dataset holds, by their dataset-relative path, and the files refused.
+
+    The images, series folders and masks the metadata names, each recognised by content or refused
+    (:func:`isaprofile.package.payload.select_payload`: no hidden files, editor leftovers, links out of
+    the dataset or unknown files unless the config's ``package: include:`` lists them with a reason);
+    and the dataset's sources (the config, its sheets, label maps, TCIA manifests, a user's profile),
+    which a deposit needs to be reproduced — unless ``package: sources: false``.
+    """
+    from isaprofile.package.payload import include_entries, select_payload
+
+    section = (config.raw.get("package") if config else None) or {}
+    report = Report()
+    include, rep = include_entries(section, file=config.file if config else "isaprofile.yaml")
+    report.merge(rep)
+    referenced = [f.path for st in inv.studies for sc in st.scans for f in sc.files]
+    referenced += [g.path for st in inv.studies for sc in st.scans for g in sc.segmentations if g.path]
+    keep_sources = not (isinstance(section, dict) and section.get("sources") is False)
+    sources = dataset_sources(root, config) if keep_sources else []
+    files, rep = select_payload(root, referenced + sources, include=include, checked=sources)
+    report.merge(rep)
+    return files, report
+
+
+def dataset_sources(root: Path, config: DatasetConfig | None) -> list[str]:
+    """The dataset-relative files the metadata was read from: config, workbook, sheets, label maps,
+    TCIA manifests and a profile file inside the dataset."""
+    if config is None:
+        return []
+    names = [config.file, *([config.template] if config.template else []), *(s.file for s in config.sheets),
+             *(f.labels for f in config.files if f.labels), *(p.name for p in sorted(root.glob("*.tcia")))]  # fmt: skip
+    prof = _relative(config.profile, root)
+    if prof.endswith((".yaml", ".yml")) and Path(prof).resolve().is_relative_to(root.resolve()):
+        names.append(Path(prof).resolve().relative_to(root.resolve()).as_posix())
+    return sorted({n for n in names if (root / n).is_file()})
 
 
 def _phi_policy(inv: Investigation, config: DatasetConfig | None) -> PhiPolicy:

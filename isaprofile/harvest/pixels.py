@@ -170,13 +170,26 @@ def header_truncation(ds: Any) -> Finding | None:
     return None
 
 
+# What pydicom raises while parsing a malformed or hostile file: its parser turns bad bytes into these
+# (an unknown VR is NotImplementedError, a bad length AttributeError or struct.error deep inside).
+_DICOM_ERRORS: tuple[type[BaseException], ...] = (
+    OSError, ValueError, EOFError, KeyError, TypeError, IndexError, AttributeError, struct.error,
+    NotImplementedError, OverflowError, RecursionError, UnicodeError,
+)  # fmt: skip
+
+
+def dicom_read_errors() -> tuple[type[BaseException], ...]:
+    """What pydicom raises for a malformed file (its BytesLengthException is not a ValueError)."""
+    from pydicom.errors import BytesLengthException, InvalidDicomError
+
+    return (*_DICOM_ERRORS, BytesLengthException, InvalidDicomError)
+
+
 def _plain(ds: Any, keyword: str) -> Any:
     """The value of ``keyword`` or None, without letting a malformed value raise."""
-    from isaprofile.package.phi import _dicom_errors
-
     try:
         return ds.get(keyword)
-    except _dicom_errors():
+    except dicom_read_errors():
         return None
 
 
@@ -192,11 +205,9 @@ def check_image_integrity(
     Call it before the header's values are converted, so a cut header is a finding, not an exception;
     a header element pydicom cannot convert gives ``dicom-unreadable`` (``reason``: the error's type).
     """
-    from isaprofile.package.phi import _dicom_errors
-
     try:
         return _image_integrity(fh, size, ds, implicit=implicit, little=little, syntax=syntax)
-    except _dicom_errors() as exc:  # a malformed element: the header cannot be read
+    except dicom_read_errors() as exc:  # a malformed element: the header cannot be read
         return "dicom-unreadable", {"reason": type(exc).__name__}
 
 

@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from isaprofile.findings.issues import Report, issue
+from isaprofile.harvest.pixels import dicom_read_errors
 
 _LEFTOVER_NAMES = {"thumbs.db": "Windows thumbnail cache", "desktop.ini": "Windows folder settings",
                    "ehthumbs.db": "Windows thumbnail cache", "icon\r": "macOS folder icon"}  # fmt: skip
@@ -103,12 +104,10 @@ def sniff_dicom(path: str | os.PathLike[str]) -> bool:
         return False
     import pydicom
 
-    from isaprofile.package.phi import _dicom_errors
-
     try:
         ds = pydicom.dcmread(path, force=True, stop_before_pixels=True, defer_size=1024)
         return len(ds) > 0 and any(int(t) >> 16 in _DICOM_FIRST_GROUPS or int(t) >> 16 == 0x0010 for t in ds.keys())
-    except _dicom_errors():
+    except dicom_read_errors():
         return False
 
 

@@ -47,7 +47,6 @@ import fnmatch
 import json
 import os
 import re
-import struct
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -57,6 +56,7 @@ from pathlib import Path
 from typing import Any
 
 from isaprofile.findings.issues import Issue, Report, issue
+from isaprofile.harvest.pixels import dicom_read_errors as _dicom_errors
 
 REDACTED = "[redacted]"
 NIFTI_FIELDS = ("descrip", "aux_file", "intent_name", "db_name")
@@ -243,19 +243,6 @@ class _Checker:
             self.out.issues.append(issue(code, file=self.file, path=path, action=entry.action))
         else:
             self.out.issues.append(issue(code, file=self.file, path=path))
-
-
-_DICOM_ERRORS: tuple[type[BaseException], ...] = (
-    OSError, ValueError, EOFError, KeyError, TypeError, IndexError, AttributeError, struct.error,
-    NotImplementedError, OverflowError, RecursionError, UnicodeError,
-)  # fmt: skip
-
-
-def _dicom_errors() -> tuple[type[BaseException], ...]:
-    """What pydicom raises for a malformed file (its BytesLengthException is not a ValueError)."""
-    from pydicom.errors import BytesLengthException, InvalidDicomError
-
-    return (*_DICOM_ERRORS, BytesLengthException, InvalidDicomError)
 
 
 _PIXEL_TAGS = {0x7FE00008, 0x7FE00009, 0x7FE00010}
