@@ -23,8 +23,9 @@ skipped; the report's ``stats["layers"]`` says which layers ran.
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -38,7 +39,8 @@ from isaprofile.model import Investigation
 from isaprofile.profile.model import Profile, ProfileError, load_profile
 
 if TYPE_CHECKING:
-    from isaprofile.package.phi import PhiPolicy, PhiResult
+    from isaprofile.harvest.nifti import Inspect
+    from isaprofile.package.phi import FileFindings, PhiPolicy, PhiResult
 
 __all__ = ["LAYERS", "SKIPPABLE", "CheckedDataset", "check", "is_isatab"]
 
@@ -151,11 +153,26 @@ def _dataset(root: Path, ref: ProfileRef, skip: Collection[str], workers: int | 
         report.merge(rep)
     inv, rep = investigation_from_tables(placing, tables, config.investigation, config_file=config.file)
     report.merge(rep)
+    known: dict[str, FileFindings] = {}
+    harvested: set[str] = set()
     if config.sheets or config.files:
         from isaprofile.harvest.assemble import assemble
 
-        assemble(root, config, placing, inv.studies[0], report)
-    return _layers(inv, prof, report, "dataset", root, config, skip, workers)
+        # the PHI gate judges each image from the header the harvest reads (one read for both)
+        inspector = None if "phi" in skip else functools.partial(_inspector, config=config)
+        for item in assemble(root, config, placing, inv.studies[0], report, inspector):
+            known.update(item.inspected)
+            harvested.update(item.paths)
+    return _layers(inv, prof, report, "dataset", root, config, skip, workers, known, harvested)
+
+
+def _inspector(subjects: frozenset[str], *, config: DatasetConfig) -> Inspect:
+    """The harvest's per-header PHI hook, with the policy of the dataset's config and these subject IDs."""
+    from isaprofile.package.phi import PhiPolicy, inspect_header
+
+    section = dict(config.raw.get("phi") or {})
+    section["pseudonyms"] = [*section.get("pseudonyms", []), *subjects]
+    return functools.partial(inspect_header, policy=PhiPolicy.from_config(section))
 
 
 def _relative(ref: str, base: Path) -> str:
@@ -174,6 +191,8 @@ def _layers(
     config: DatasetConfig | None,
     skip: Collection[str],
     workers: int | None,
+    known: Mapping[str, FileFindings] | None = None,
+    harvested: Collection[str] = (),
 ) -> CheckedDataset:
     ran = ["structure"] + (["crosscheck"] if config is not None and (config.sheets or config.files) else [])
     if prof is not None:
@@ -188,12 +207,14 @@ def _layers(
     payload: dict[str, Path] = {}
     phi: PhiResult | None = None
     if root is not None:
-        payload, rep = deposit_files(inv, root, config)
+        # NIfTI files the PHI gate reads are recognised by that read (it refuses what is not NIfTI)
+        gated = [] if "phi" in skip else [f for f in _referenced(inv) if f.lower().endswith((".nii", ".nii.gz"))]
+        payload, rep = deposit_files(inv, root, config, [*harvested, *gated])
         report.merge(rep)
         if "phi" not in skip:
             from isaprofile.package.phi import check_phi
 
-            phi = check_phi(payload, _phi_policy(inv, config), workers=workers)
+            phi = check_phi(payload, _phi_policy(inv, config), workers=workers, known=known)
             report.merge(phi.report)
             ran.append("phi")
     if config is not None:  # places in isaprofile.yaml are named by YAML paths; JSON files keep JSON paths
@@ -263,14 +284,17 @@ def _config_path(found: Issue) -> Issue:
     return replace(found, path=f"investigation.{path}")
 
 
-def deposit_files(inv: Investigation, root: Path, config: DatasetConfig | None) -> tuple[dict[str, Path], Report]:
+def deposit_files(
+    inv: Investigation, root: Path, config: DatasetConfig | None, harvested: Collection[str] = ()
+) -> tuple[dict[str, Path], Report]:
     """The files a deposit of the dataset holds, by their dataset-relative path, and the files refused.
 
     The images, series folders and masks the metadata names, each recognised by content or refused
     (:func:`isaprofile.package.payload.select_payload`: no hidden files, editor leftovers, links out of
     the dataset or unknown files unless the config's ``package: include:`` lists them with a reason);
     and the dataset's sources (the config, its sheets, label maps, TCIA manifests, a user's profile),
-    which a deposit needs to be reproduced — unless ``package: sources: false``.
+    which a deposit needs to be reproduced — unless ``package: sources: false``. ``harvested`` files were
+    recognised by the harvest's header pass and are not sniffed again.
     """
     from isaprofile.package.payload import include_entries, select_payload
 
@@ -278,13 +302,18 @@ def deposit_files(inv: Investigation, root: Path, config: DatasetConfig | None) 
     report = Report()
     include, rep = include_entries(section, file=config.file if config else "isaprofile.yaml")
     report.merge(rep)
-    referenced = [f.path for st in inv.studies for sc in st.scans for f in sc.files]
-    referenced += [g.path for st in inv.studies for sc in st.scans for g in sc.segmentations if g.path]
+    referenced = _referenced(inv)
     keep_sources = not (isinstance(section, dict) and section.get("sources") is False)
     sources = dataset_sources(root, config) if keep_sources else []
-    files, rep = select_payload(root, referenced + sources, include=include, checked=sources)
+    files, rep = select_payload(root, referenced + sources, include=include, checked=[*sources, *harvested])
     report.merge(rep)
     return files, report
+
+
+def _referenced(inv: Investigation) -> list[str]:
+    """The dataset-relative paths (files or series folders) the scans and segmentations name."""
+    paths = [f.path for st in inv.studies for sc in st.scans for f in sc.files]
+    return paths + [g.path for st in inv.studies for sc in st.scans for g in sc.segmentations if g.path]
 
 
 def dataset_sources(root: Path, config: DatasetConfig | None) -> list[str]:

@@ -178,3 +178,35 @@ def test_validate_stays_the_function_after_submodules_are_imported() -> None:
     assert callable(isaprofile.validate) and callable(isaprofile.check)
     assert issubclass(isaprofile.DatasetError, isaprofile.IsaprofileError)
     assert issubclass(isaprofile.ProfileError, isaprofile.IsaprofileError)
+
+
+_AUDIT = """
+import collections, os, sys
+from pathlib import Path
+import isaprofile
+src, out = Path(sys.argv[1]).resolve(), sys.argv[2]
+opens = collections.Counter()
+def hook(event, args):
+    if event == "open" and args and isinstance(args[0], (str, bytes, os.PathLike)):
+        path = os.path.abspath(os.fsdecode(args[0]))
+        if path.startswith(str(src) + os.sep):
+            opens[os.path.relpath(path, src)] += 1
+sys.addaudithook(hook)
+result = isaprofile.package_dataset(src, out, workers=1)  # one process: every open is seen
+assert result.path is not None, result.report.flatten()
+images = {k: v for k, v in opens.items() if k.endswith((".dcm", ".nii", ".nii.gz"))}
+print(len(images), max(images.values()))
+"""
+
+
+@pytest.mark.parametrize("name", ["preclinical-liver", "crlm-ct", "enhance-petct"])
+def test_package_opens_each_image_at_most_three_times(name: str, tmp_path: Path) -> None:
+    """Header pass (harvest and PHI gate together), copy + hash, preview: no other read of an image."""
+    import subprocess
+    import sys
+
+    src = shutil.copytree(ROOT / "examples" / name, tmp_path / name)
+    proc = subprocess.run([sys.executable, "-c", _AUDIT, str(src), str(tmp_path / "pkg")], capture_output=True,
+                          text=True, check=True)  # fmt: skip
+    count, most = (int(x) for x in proc.stdout.split())
+    assert count >= 15 and most <= 3

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,11 +22,14 @@ from isaprofile.harvest.crosscheck import conflict
 from isaprofile.harvest.dicom_attrs import tag_path
 from isaprofile.harvest.images import harvest_files
 from isaprofile.harvest.mapping import MODALITY_KEYS, to_profile_values
+from isaprofile.harvest.nifti import Inspect
 from isaprofile.harvest.sheetmap import SheetRow, read_sheet_rows
 from isaprofile.harvest.tcia import check_tcia
 from isaprofile.harvest.types import HarvestedImage, Segment
 from isaprofile.model import DataFile, Provenance, Sample, Scan, Segmentation, Study, Subject, Value
 from isaprofile.profile.model import Field, Profile
+
+Inspector = Callable[[frozenset[str]], Inspect]  # the subject IDs known before reading -> per-header hook
 
 _TRAILING_NUMBER = re.compile(r"[\s_-]*\d+$")
 
@@ -129,9 +133,13 @@ def _labels(root: Path, spec: FileSpec, report: Report) -> dict[str, dict[str, s
 
 
 def harvest_config_files(
-    root: Path, config: DatasetConfig, report: Report
+    root: Path, config: DatasetConfig, report: Report, inspector: Inspector | None = None, listed: Iterable[str] = ()
 ) -> list[tuple[HarvestedImage, FileSpec, dict[str, str]]]:
-    """Harvest the files of every ``files:`` entry; each item with its entry and its path's groups."""
+    """Harvest the files of every ``files:`` entry; each item with its entry and its path's groups.
+
+    ``inspector(subject_ids)`` gives the per-header hook of :func:`harvest_files`, told every subject ID
+    the dataset knows before its files are read (the sheets' and those in the file paths).
+    """
     owner: dict[str, tuple[FileSpec, dict[str, str]]] = {}
     for spec in config.files:
         for rel in _glob(root, spec, report):
@@ -144,7 +152,9 @@ def harvest_config_files(
             owner[rel] = (spec, groups)
     if not owner:
         return []
-    items, rep = harvest_files([root / rel for rel in owner], root=str(root))
+    known = {*listed, *(g["subject"] for _s, g in owner.values() if g.get("subject"))}
+    hook = inspector(frozenset(known)) if inspector is not None else None
+    items, rep = harvest_files([root / rel for rel in owner], root=str(root), inspect=hook)
     report.merge(rep)
     return [(item, *owner[item.path]) for item in items if item.path in owner]
 
@@ -357,8 +367,12 @@ def _defaults(state: _State) -> None:
                 _place(_buckets(holder), fld, Value(str(fld.default), None, prov))
 
 
-def assemble(root: Path, config: DatasetConfig, profile: Profile, study: Study, report: Report) -> None:
-    """Add the subjects, samples and scans of ``config``'s sheets and files to ``study``."""
+def assemble(
+    root: Path, config: DatasetConfig, profile: Profile, study: Study, report: Report,
+    inspector: Inspector | None = None,
+) -> list[HarvestedImage]:  # fmt: skip
+    """Add the subjects, samples and scans of ``config``'s sheets and files to ``study``; returns the
+    harvested items (with ``inspector``'s per-file results in their ``inspected``)."""
     state = _State(profile, report)
     rows = [row for spec in config.sheets for row in read_sheet_rows(root, spec, profile, report)]
     if any(spec.entity == "subject" for spec in config.sheets):
@@ -367,7 +381,8 @@ def assemble(root: Path, config: DatasetConfig, profile: Profile, study: Study, 
         for row in rows:
             if row.spec.entity == "subject" and row.subject:
                 state.subject(row.subject, row.provenance)
-    harvested = harvest_config_files(root, config, report)
+    listed_ids = [row.subject for row in rows if row.subject]
+    harvested = harvest_config_files(root, config, report, inspector, listed_ids)
     check_tcia(root, [item for item, _spec, _groups in harvested], report)  # only when the lists are there
     labels = {spec.index: _labels(root, spec, report) for spec in config.files if spec.labels}
     segs = []
@@ -388,3 +403,4 @@ def assemble(root: Path, config: DatasetConfig, profile: Profile, study: Study, 
     study.subjects.extend(state.subjects.values())
     study.samples.extend(state.samples.values())
     study.scans.extend(state.scans.values())
+    return [item for item, _spec, _groups in harvested]

@@ -14,16 +14,17 @@ import posixpath
 import struct
 import warnings
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, BinaryIO
 
 from pydicom import dcmread
 from pydicom.dataset import Dataset
-from pydicom.errors import InvalidDicomError
+from pydicom.errors import BytesLengthException, InvalidDicomError
 
 from isaprofile.findings.issues import Issue, issue
 from isaprofile.harvest.dicom_attrs import harvest_attributes, tag_path
 from isaprofile.harvest.geometry import read_geometry, series_geometry
-from isaprofile.harvest.pixels import check_pixel_data
+from isaprofile.harvest.nifti import Inspect
+from isaprofile.harvest.pixels import PIXEL_TAGS, UNDEFINED, check_image_integrity, element_header
 from isaprofile.harvest.seg import is_seg, read_instance_references, read_references, read_segments, to_segments
 from isaprofile.harvest.types import HarvestedImage, RawValues, to_values
 from isaprofile.model import Provenance, Value
@@ -32,7 +33,7 @@ DICOM_SUFFIXES = {".dcm", ".dicom", ".dic", ".ima", ""}
 _DICOM_STARTS = (b"\x08\x00", b"\x02\x00", b"\x00\x08", b"\x00\x02")
 READ_ERRORS = (
     InvalidDicomError, OSError, EOFError, struct.error, ValueError, KeyError, IndexError, TypeError,
-    NotImplementedError, OverflowError,
+    NotImplementedError, OverflowError, BytesLengthException,
 )  # fmt: skip
 # attributes every instance of a series should share; disagreements are findings
 CONSISTENT = (
@@ -59,8 +60,28 @@ def _record(rel: str, issues: list[Issue], **fields: Any) -> Record:
             **fields}  # fmt: skip
 
 
-def read_dicom_file(path: str, rel: str) -> Record:
-    """Read the header of one file and check its pixel payload; never raises for a bad file.
+def _header_is_whole(fh: BinaryIO, size: int, implicit: bool, little: bool) -> bool:
+    """True when the dataset read up to the pixel data is all of the file's elements: the file ends
+    there, or with a pixel data element of defined length (encapsulated data or trailing elements such
+    as digital signatures: False). Leaves the file position where it was."""
+    start = fh.tell()
+    if start >= size:
+        return True
+    try:
+        header = element_header(fh, implicit, "<" if little else ">")
+    finally:
+        fh.seek(start)
+    if header is None:
+        return False
+    tag, _vr, length, head_size = header
+    return tag in PIXEL_TAGS and length != UNDEFINED and start + head_size + length >= size
+
+
+def read_dicom_file(path: str, rel: str, inspect: Inspect | None = None) -> Record:
+    """Read the header of one file and check its pixel payload, in one open; never raises for a bad file.
+
+    ``inspect("dicom", dataset, rel)``, when given, runs on the parsed header in the same read (the PHI
+    gate's facts); its result is the record's ``inspected``.
 
     Returns a record: ``file`` (``rel``), ``ok`` (a DICOM dataset was read), ``uid`` (Series Instance
     UID or None), ``values`` (raw values), ``frames``, ``seg`` (segments and references for a SEG,
@@ -87,22 +108,27 @@ def read_dicom_file(path: str, rel: str) -> Record:
                     issues.append(issue("dicom-no-meta", file=rel))
                 implicit, little = _encoding(ds)
                 syntax = ds.file_meta.get("TransferSyntaxUID") if getattr(ds, "file_meta", None) else None
+                whole = inspect is not None and _header_is_whole(fh, size, implicit, little)
+                finding = check_image_integrity(fh, size, ds, implicit=implicit, little=little, syntax=syntax)
+                if finding is not None and finding[0] in ("dicom-header-truncated", "dicom-unreadable"):
+                    code, params = finding  # a header cut short: its values cannot be trusted
+                    return _record(rel, [*issues, issue(code, file=rel, **params)], ok=False)
+                # the hook sees every element only when nothing follows the pixel data (else the gate reads it)
+                inspected = inspect("dicom", ds, rel) if inspect is not None and whole else None
                 values = harvest_attributes(ds)
-                image = {k: v[0] for k in _PIXEL_KEYS if (v := values.get(k)) is not None}
-                finding = check_pixel_data(fh, size, image, implicit=implicit, little=little, syntax=syntax)
                 seg = (read_segments(ds), read_references(ds), read_instance_references(ds)) if is_seg(values) else None
                 geo = read_geometry(ds)
     except READ_ERRORS as exc:
         return _record(rel, [*issues, issue("dicom-unreadable", file=rel, reason=_reason(exc))], ok=False)
     if finding is not None:
         code, params = finding
-        issues.append(issue(code, file=rel, path="(7FE0,0010) PixelData", **params))
+        issues.append(issue(code, file=rel, **{"path": "(7FE0,0010) PixelData", **params}))
     uid = values.get("SeriesInstanceUID", (None,))[0]
     sop = values.get("SOPInstanceUID", (None,))[0]
     frames = values.get("NumberOfFrames", (1,))[0]
     return _record(
         rel, issues, ok=True, uid=str(uid) if uid else None, values=values, sop=str(sop) if sop else None, geo=geo,
-        frames=int(frames) if isinstance(frames, int | float) else 1, seg=seg,
+        frames=int(frames) if isinstance(frames, int | float) else 1, seg=seg, inspected=inspected,
     )  # fmt: skip
 
 
@@ -197,6 +223,7 @@ def _series(recs: list[Record]) -> tuple[HarvestedImage, list[Issue]]:
         references=list(seg[1]) if seg else [],
         referenced_instances=list(seg[2]) if seg else [],
         instances=[r["sop"] for r in recs],
+        inspected={r["file"]: r["inspected"] for r in recs if r.get("inspected") is not None},
         study_uid=str(study) if (study := raw.get("StudyInstanceUID", (None,))[0]) else None,
     )
     return item, geometry.issues

@@ -9,6 +9,7 @@ process pool (:func:`isaprofile.engine.map_files`); results are the same either 
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -17,7 +18,7 @@ from isaprofile.engine import map_files
 from isaprofile.findings.issues import Issue, Report
 from isaprofile.harvest.dicom import group_series, read_dicom_file
 from isaprofile.harvest.mapping import to_profile_values
-from isaprofile.harvest.nifti import is_nifti, nifti_stem, read_nifti_file
+from isaprofile.harvest.nifti import Inspect, is_nifti, nifti_stem, read_nifti_file
 from isaprofile.harvest.seg import check_seg_sources
 from isaprofile.harvest.types import HarvestedImage, Segment
 
@@ -85,12 +86,12 @@ def collect_files(
     return base, tasks
 
 
-def read_one(task: Task) -> tuple[str, Any]:
+def read_one(task: Task, inspect: Inspect | None = None) -> tuple[str, Any]:
     """Read one file of :func:`collect_files` (runs in worker processes)."""
     kind, path, rel, side, side_rel = task
     if kind == "nifti":
-        return kind, read_nifti_file(path, rel, side, side_rel)
-    return kind, read_dicom_file(path, rel)
+        return kind, read_nifti_file(path, rel, side, side_rel, inspect)
+    return kind, read_dicom_file(path, rel, inspect)
 
 
 def harvest_files(
@@ -99,6 +100,7 @@ def harvest_files(
     workers: int = 1,
     progress: ResultWrapper | None = None,
     root: str | None = None,
+    inspect: Inspect | None = None,
 ) -> tuple[list[HarvestedImage], Report]:
     """Harvest the image headers under ``paths_or_root``: one item per DICOM series, SEG or NIfTI file.
 
@@ -106,9 +108,12 @@ def harvest_files(
     stream of per-file results (e.g. a tqdm bar). Paths in items and findings are relative to
     ``root`` (default: see :func:`collect_files`). Bad files become findings in the report; the
     harvest of the other files goes on. Raises ``FileNotFoundError`` for a path that does not exist.
+    ``inspect(kind, parsed header, rel)`` (picklable) runs on each header in the same read; its results
+    are the items' ``inspected``.
     """
     _, tasks = collect_files(paths_or_root, root)
-    results: Iterable[tuple[str, Any]] = map_files(read_one, tasks, workers)
+    reader = read_one if inspect is None else functools.partial(read_one, inspect=inspect)
+    results: Iterable[tuple[str, Any]] = map_files(reader, tasks, workers)
     if progress is not None:
         results = progress(results, len(tasks))
     records = []

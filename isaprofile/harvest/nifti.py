@@ -14,12 +14,13 @@ that field. A JSON sidecar with the same stem is merged.
 
 from __future__ import annotations
 
-import gzip
+import io
 import math
 import os
 import struct
 import zlib
-from typing import Any
+from collections.abc import Callable
+from typing import Any, BinaryIO
 
 import nibabel as nib
 from nibabel.filebasedimages import ImageFileError
@@ -30,6 +31,7 @@ from isaprofile.harvest.sidecar import read_sidecar
 from isaprofile.harvest.types import HarvestedImage, RawValues, to_values
 
 _CHUNK = 1 << 20
+Inspect = Callable[[str, Any, str], Any]  # (kind, parsed header, rel) -> the caller's facts
 _SPACE = {"mm": ("mm", 1.0), "meter": ("mm", 1000.0), "micron": ("mm", 1e-3)}
 _TIME = {"sec": ("s", 1.0), "msec": ("ms", 1.0), "usec": ("ms", 1e-3)}
 NIFTI_ERRORS = (
@@ -63,22 +65,73 @@ def nifti_stem(path: str) -> str:
 MAX_IMAGE_BYTES = 1 << 40
 
 
-def _raw_header(path: str) -> bytes:
-    """The first 540 bytes of the header (decompressed for a gzip file; a bounded read)."""
-    with open(path, "rb") as fh:
-        magic = fh.read(2)
+MAX_PREFIX = 64 << 20  # header + extensions kept in memory; a larger vox_offset is refused
+
+
+class _Content:
+    """One pass over a NIfTI file's content, decompressed for gzip (multi-member streams too): the
+    first bytes are kept (header and extensions), the rest is only counted, in bounded chunks."""
+
+    def __init__(self, fh: BinaryIO) -> None:
+        self._fh = fh
+        self._gz = fh.read(2) == b"\x1f\x8b"
         fh.seek(0)
-        if magic == b"\x1f\x8b":
-            with gzip.GzipFile(fileobj=fh) as gz:
-                return gz.read(540)
-        return fh.read(540)
+        self._inflate = zlib.decompressobj(16 + zlib.MAX_WBITS) if self._gz else None
+        self._pending = b""  # compressed bytes not yet inflated
+        self.kept = bytearray()
+        self.total = 0
+        self._eof = False
+
+    def _more(self, keep: bool) -> bool:
+        """Decompress (or read) one chunk; False at the end of the content."""
+        if self._eof:
+            return False
+        if self._inflate is None:
+            data = self._fh.read(_CHUNK)
+        else:
+            data = b""
+            while not data:
+                raw = self._pending or self._fh.read(_CHUNK)
+                if not raw:
+                    break
+                data = self._inflate.decompress(raw, _CHUNK)
+                if self._inflate.eof:  # the rest, if any, is a further gzip member
+                    self._pending = self._inflate.unused_data
+                    self._inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                else:
+                    self._pending = self._inflate.unconsumed_tail
+        if not data:
+            self._eof = True
+            return False
+        self.total += len(data)
+        if keep:
+            self.kept += data
+        return True
+
+    def prefix(self, n: int) -> bytes:
+        """At least the first ``n`` bytes of content (fewer at the end of the file)."""
+        while len(self.kept) < n and self._more(keep=True):
+            pass
+        return bytes(self.kept[:n])
+
+    def count(self, limit: int) -> int:
+        """The content length, counted up to a little past ``limit``."""
+        while self.total <= limit and self._more(keep=False):
+            pass
+        return self.total
 
 
 def header_problems(path: str) -> list[tuple[str, str, str]]:
+    """``(field, found, reason)`` for each inconsistency of the raw NIfTI-1/2 header of ``path``."""
+    with open(path, "rb") as fh:
+        return _problems(_Content(fh))
+
+
+def _problems(content: _Content) -> list[tuple[str, str, str]]:
     """``(field, found, reason)`` for each inconsistency of the raw NIfTI-1/2 header (see the module
     docstring); empty when the header is consistent. Never loads the image. A file that is not NIfTI at
     all (no magic, too short) raises ``ImageFileError`` (``nifti-unreadable``)."""
-    head = _raw_header(path)
+    head = content.prefix(540)
     if len(head) < 4:
         raise ImageFileError(f"{len(head)} bytes, too short for a NIfTI header")
     sizes = {e: struct.unpack(f"{e}i", head[:4])[0] for e in "<>"}
@@ -114,33 +167,39 @@ def header_problems(path: str) -> list[tuple[str, str, str]]:
         problems.append(("dim", shape, f"the image would hold {size} bytes, more than 2^40"))
     if vox_offset < 0:
         problems.append(("vox_offset", str(vox_offset), "the offset of the image data cannot be negative"))
+    elif vox_offset > MAX_PREFIX:
+        problems.append(("vox_offset", str(vox_offset), f"extensions of more than {MAX_PREFIX} bytes"))
     else:
-        available = _content_length(path, vox_offset)
+        available = len(content.prefix(vox_offset))
         if vox_offset > available:
             problems.append(("vox_offset", str(vox_offset), f"the file holds only {available} bytes"))
     return problems
 
 
 def read_nifti_file(
-    path: str, rel: str, sidecar: str | None = None, sidecar_rel: str | None = None
+    path: str, rel: str, sidecar: str | None = None, sidecar_rel: str | None = None, inspect: Inspect | None = None
 ) -> tuple[HarvestedImage | None, list[Issue]]:
-    """Harvest one NIfTI file (and its sidecar); never raises for a bad file."""
+    """Harvest one NIfTI file (and its sidecar) in one read of the file; never raises for a bad file.
+
+    ``inspect("nifti", (header, extensions), rel)``, when given, runs on the parsed header in the same
+    read (the PHI gate's facts); its result is the item's ``inspected``.
+    """
     issues: list[Issue] = []
-    try:
-        problems = header_problems(path)
-    except NIFTI_ERRORS as exc:
-        return None, [issue("nifti-unreadable", file=rel, reason=_reason(exc))]
-    if problems:
-        return None, [issue("nifti-header-invalid", file=rel, path=f, found=v, reason=r) for f, v, r in problems]
-    try:
-        img: Any = nib.load(path)
-        header = img.header
-        raw = _header_values(header)
-        offset = int(getattr(img.dataobj, "offset", 0) or 0)
-        shape = [int(d) for d in header.get_data_shape()]
-        bitpix = int(header["bitpix"])
-        expected = offset + math.prod(shape) * bitpix // 8
-        found = _content_length(path, expected)
+    try:  # one open: header, extensions, integrity and the PHI facts all come from this read
+        with open(path, "rb") as fh:
+            content = _Content(fh)
+            problems = _problems(content)
+            if problems:
+                return None, [issue("nifti-header-invalid", file=rel, path=f, found=v, reason=r)
+                              for f, v, r in problems]  # fmt: skip
+            header = _parse_header(content)
+            raw = _header_values(header)
+            offset = int(header.get_data_offset())
+            shape = [int(d) for d in header.get_data_shape()]
+            bitpix = int(header["bitpix"])
+            expected = offset + math.prod(shape) * bitpix // 8
+            found = content.count(expected)
+            inspected = inspect("nifti", (header, header.extensions), rel) if inspect is not None else None
     except NIFTI_ERRORS as exc:
         return None, [issue("nifti-unreadable", file=rel, reason=_reason(exc))]
     if found < expected:
@@ -161,6 +220,7 @@ def read_nifti_file(
         folder=os.path.dirname(rel).replace(os.sep, "/") or ".",
         values=values,
         sidecar=sidecar_rel,
+        inspected={rel: inspected} if inspect is not None else {},
     )
     return item, issues
 
@@ -170,28 +230,33 @@ def _reason(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-def _content_length(path: str, limit: int) -> int:
-    """Bytes of content (decompressed for .gz), counting at most a little past ``limit``.
+def _parse_header(content: _Content) -> Any:
+    """The nibabel header (with its extensions) of a file :func:`_problems` accepted."""
+    head = content.prefix(540)
+    two = struct.unpack("<i", head[:4])[0] == 540 or struct.unpack(">i", head[:4])[0] == 540
+    klass: Any = nib.Nifti2Header if two else nib.Nifti1Header
+    return klass.from_fileobj(io.BytesIO(content.prefix(_vox_offset(head, two))))
 
-    A gzip stream that ends early counts what could be decompressed.
-    """
-    if not path.lower().endswith(".gz"):
-        return os.path.getsize(path)
-    total = 0
-    inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
+
+def read_nifti_header(path: str | os.PathLike[str]) -> Any:
+    """The header and extensions of a NIfTI file, in one bounded read (never the image data).
+
+    Raises one of :data:`NIFTI_ERRORS` (``HeaderDataError`` for an inconsistent header)."""
     with open(path, "rb") as fh:
-        while total <= limit:
-            data = fh.read(_CHUNK)
-            if not data:
-                break
-            while data and total <= limit:
-                total += len(inflate.decompress(data, _CHUNK))
-                if inflate.eof:  # the rest, if any, is a further gzip member
-                    data = inflate.unused_data
-                    inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
-                else:
-                    data = inflate.unconsumed_tail
-    return total
+        content = _Content(fh)
+        problems = _problems(content)
+        if problems:
+            field, found, reason = problems[0]
+            raise HeaderDataError(f"{field} = {found}: {reason}")
+        return _parse_header(content)
+
+
+def _vox_offset(head: bytes, two: bool) -> int:
+    """Where the image data starts, from a header :func:`_problems` accepted (so it is sane)."""
+    endian = "<" if struct.unpack("<i", head[:4])[0] in (348, 540) else ">"
+    if two:
+        return int(struct.unpack(f"{endian}q", head[168:176])[0])
+    return int(struct.unpack(f"{endian}f", head[108:112])[0])
 
 
 def _header_values(header: nib.nifti1.Nifti1Header) -> RawValues:

@@ -241,7 +241,7 @@ def _image_integrity(
     return _tail_truncation(fh, size, start, implicit=implicit, endian="<" if little else ">")
 
 
-def _element_header(fh: BinaryIO, implicit: bool, endian: str) -> tuple[int, bytes, int, int] | None:
+def element_header(fh: BinaryIO, implicit: bool, endian: str) -> tuple[int, bytes, int, int] | None:
     """``(tag, VR, length, header size)`` of the element at the file position, or None at a cut header."""
     head = fh.read(8)
     if len(head) < 8:
@@ -265,7 +265,7 @@ def _tail_truncation(fh: BinaryIO, size: int, start: int, *, implicit: bool, end
     pos = start
     while pos < size:
         fh.seek(pos)
-        header = _element_header(fh, implicit, endian)
+        header = element_header(fh, implicit, endian)
         if header is None:
             return "dicom-header-truncated", {"path": "the end of the file", "found": size - pos, "expected": 8}
         tag, _vr, length, head_size = header
@@ -275,7 +275,7 @@ def _tail_truncation(fh: BinaryIO, size: int, start: int, *, implicit: bool, end
                 return None  # an undefined-length sequence after the pixels: its items are not walked
             fh.seek(pos + head_size)
             while True:  # encapsulated pixel data (already checked complete): skip its items
-                item = _element_header(fh, True, endian)
+                item = element_header(fh, True, endian)
                 if item is None:
                     return None
                 if item[0] == _SEQ_DELIM:

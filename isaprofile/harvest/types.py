@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
+from typing import Any
 
 from isaprofile.model import Provenance, Scalar, Term, Value
 from isaprofile.units import find_unit
@@ -76,6 +77,7 @@ class HarvestedImage:
     instances: list[str | None] = field(default_factory=list)
     study_uid: str | None = None
     referenced_instances: list[tuple[str, str]] = field(default_factory=list)  # (SOP Instance UID, tag path)
+    inspected: dict[str, Any] = field(default_factory=dict, repr=False)  # per file: the header pass's extra facts
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:

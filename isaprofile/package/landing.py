@@ -20,6 +20,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from isaprofile.findings.issues import Report, issue
@@ -29,24 +30,41 @@ PREVIEW_SIZE = 128
 
 
 def _middle_slice(path: Path):  # -> numpy array (2-D)
-    import numpy as np
 
     if path.is_dir():  # a DICOM series folder: the middle file
         files = sorted(p for p in path.rglob("*") if p.is_file())
         path = files[len(files) // 2]
     if path.name.endswith((".nii", ".nii.gz")):
-        import nibabel as nib
-
-        img = nib.load(str(path))
-        data = np.asanyarray(img.dataobj)  # type: ignore[attr-defined]  # nibabel: a spatial image
-        while data.ndim > 3:
-            data = data[..., 0]
-        return data[:, :, data.shape[2] // 2] if data.ndim == 3 else data
+        return _nifti_middle(path)
     import pydicom
 
     ds = pydicom.dcmread(str(path))
     arr = ds.pixel_array
     return arr[arr.shape[0] // 2] if arr.ndim == 3 else arr
+
+
+def _nifti_middle(path: Path):  # -> numpy array (2-D)
+    """The middle axial slice (first volume) of a NIfTI file, in one open and reading only that slab,
+    so memory does not grow with the volume."""
+    import gzip
+    import struct
+
+    import nibabel as nib
+    import numpy as np
+
+    with open(path, "rb") as raw:
+        gz = raw.read(2) == b"\x1f\x8b"
+        raw.seek(0)
+        stream: Any = gzip.GzipFile(fileobj=raw) if gz else raw
+        size = stream.read(4)
+        stream.seek(0)
+        two = 540 in (struct.unpack("<i", size)[0], struct.unpack(">i", size)[0]) if len(size) == 4 else False
+        img: Any = (nib.Nifti2Image if two else nib.Nifti1Image).from_stream(stream)
+        shape = img.shape
+        index: tuple[Any, ...] = (slice(None), slice(None))
+        if len(shape) >= 3:
+            index += (shape[2] // 2,) + (0,) * (len(shape) - 3)
+        return np.asanyarray(img.dataobj[index])
 
 
 def preview_png(path: Path) -> bytes:

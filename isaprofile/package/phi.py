@@ -462,12 +462,10 @@ def nifti_phi_findings(
 
 
 def _check_nifti(path: Path, chk: _Checker) -> None:
-    import nibabel
-
-    from isaprofile.harvest.nifti import NIFTI_ERRORS
+    from isaprofile.harvest.nifti import NIFTI_ERRORS, read_nifti_header
 
     try:
-        header = nibabel.load(path).header
+        header = read_nifti_header(path)
     except NIFTI_ERRORS as exc:
         chk.out.issues.append(issue("phi-unreadable", file=chk.file, reason=type(exc).__name__))
         return
@@ -717,15 +715,31 @@ def finish_phi(results: Mapping[str, FileFindings], policy: PhiPolicy | None = N
     return result
 
 
+def inspect_header(kind: str, header: Any, rel: str, *, policy: PhiPolicy) -> FileFindings:
+    """The gate's findings for a header another pass has already parsed: the per-header hook of
+    :func:`isaprofile.harvest.images.harvest_files` (``kind`` "dicom": a pydicom Dataset with every
+    element of the file; "nifti": ``(header, extensions)``). Bind ``policy`` with functools.partial."""
+    if kind == "dicom":
+        return dicom_phi_findings(header, rel, policy)
+    nifti_header, extensions = header
+    return nifti_phi_findings(nifti_header, extensions, rel, policy)
+
+
 def check_phi(
     files: Mapping[str, str | os.PathLike[str]],
     policy: PhiPolicy | None = None,
     *,
     workers: int | None = None,
+    known: Mapping[str, FileFindings] | None = None,
 ) -> PhiResult:
-    """Run the PHI gate over ``files`` (package path -> source). Never raises for bad files."""
+    """Run the PHI gate over ``files`` (package path -> source). Never raises for bad files.
+
+    ``known``: per-file results already computed from headers read by another pass
+    (:func:`inspect_header`); those files are not read again.
+    """
     policy = policy or PhiPolicy()
-    items = sorted((rel, str(path)) for rel, path in files.items())
+    known = known or {}
+    items = sorted((rel, str(path)) for rel, path in files.items() if rel not in known)
     n = workers if workers is not None else (os.cpu_count() or 1)
     if n <= 1 or len(items) < _PARALLEL_MIN_FILES:
         results = _check_batch(items, policy)
@@ -734,7 +748,8 @@ def check_phi(
         batches = [items[i : i + size] for i in range(0, len(items), size)]
         with ProcessPoolExecutor(max_workers=n) as pool:
             results = [r for chunk in pool.map(_check_batch, batches, [policy] * len(batches)) for r in chunk]
-    return finish_phi({rel: res for (rel, _), res in zip(items, results, strict=True)}, policy)
+    fresh = {rel: res for (rel, _), res in zip(items, results, strict=True)}
+    return finish_phi({**{rel: res for rel, res in known.items() if rel in files}, **fresh}, policy)
 
 
 def _redact(text: str, pattern: re.Pattern[str]) -> str:
