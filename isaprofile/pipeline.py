@@ -40,6 +40,7 @@ from isaprofile.profile.model import Profile, ProfileError, load_profile
 
 if TYPE_CHECKING:
     from isaprofile.harvest.nifti import Inspect
+    from isaprofile.licences import LicenceMap
     from isaprofile.package.phi import FileFindings, PhiPolicy, PhiResult
 
 __all__ = ["LAYERS", "SKIPPABLE", "CheckedDataset", "check", "is_isatab"]
@@ -63,6 +64,7 @@ class CheckedDataset:
     layers: tuple[str, ...] = ()
     payload: dict[str, Path] = field(default_factory=dict)  # path in the deposit -> source file
     phi: PhiResult | None = None  # the PHI gate's findings and the allow-list exceptions it applied
+    licences: LicenceMap | None = None  # the licence of every subject and data file (linked layer)
 
     @property
     def valid(self) -> bool:
@@ -201,8 +203,11 @@ def _layers(
     report.merge(check_structure(inv, root))
     if root is not None:
         ran.append("files")
+    licences: LicenceMap | None = None
     if prof is not None and "linked" not in skip:
-        report.merge(_linked(inv, prof, config, report.valid))
+        licences, rep = _licences(inv, prof, config)
+        report.merge(rep)
+        report.merge(_linked(inv, prof, config, report.valid, licences))
         ran.append("linked")
     payload: dict[str, Path] = {}
     phi: PhiResult | None = None
@@ -222,10 +227,21 @@ def _layers(
                          for i in report.issues]  # fmt: skip
     report.stats["layers"] = ran
     return CheckedDataset(investigation=inv, profile=prof, report=report, kind=kind, root=root, config=config,
-                          layers=tuple(ran), payload=payload, phi=phi)  # fmt: skip
+                          layers=tuple(ran), payload=payload, phi=phi, licences=licences)  # fmt: skip
 
 
-def _linked(inv: Investigation, prof: Profile, config: DatasetConfig | None, valid: bool) -> Report:
+def _licences(inv: Investigation, prof: Profile, config: DatasetConfig | None) -> tuple[LicenceMap, Report]:
+    """Every data file covered by exactly one declared licence (``licence_rules:``, subjects' licences)."""
+    from isaprofile.licences import config_licences, resolve_licences
+
+    if config is not None:
+        return config_licences(config, inv, prof)
+    return resolve_licences(inv, profile=prof, file="i_investigation.txt")
+
+
+def _linked(
+    inv: Investigation, prof: Profile, config: DatasetConfig | None, valid: bool, licences: LicenceMap | None = None
+) -> Report:
     """Deposit metadata, then — on a dataset the profile rules accept — SHACL over the generated crate.
 
     SHACL is a second, independent reading of the profile rules, so on an invalid dataset it would only
@@ -243,7 +259,7 @@ def _linked(inv: Investigation, prof: Profile, config: DatasetConfig | None, val
     if valid and report.valid:
         from isaprofile.linked.shacl import validate_crate
 
-        crate, _ = build_ro_crate(inv, prof)
+        crate, _ = build_ro_crate(inv, prof, licences=licences)
         report.merge(validate_crate(crate, prof, file="ro-crate-metadata.json (generated)"))
     return report
 

@@ -206,19 +206,24 @@ def build_split(
     bagging_date: dt.date | None = None,
     durable: bool = True,
     part_metadata: Callable[[int, Part, list[str]], Mapping[str, bytes]] | None = None,
+    planner: Callable[[Mapping[str, int], int], Plan] | None = None,
 ) -> BuildResult:
     """Build a split deposit folder at ``dest`` atomically (see the module docstring).
 
     ``part_metadata(number, part, names)`` may add metadata files to each part (number 0 is the first
     part, which also holds ``metadata``; its result replaces files of the same name), e.g. a crate that
-    names the other parts; one file per part is reserved for it. Returns a :class:`BuildResult` whose
+    names the other parts; one file per part is reserved for it. ``planner(sizes, reserved_files)``
+    replaces the size planning with the caller's own parts. Returns a :class:`BuildResult` whose
     report holds preflight and planning findings; with errors nothing is written and ``path`` is ``None``.
     """
     metadata = metadata or {}
     report = preflight(payload, metadata)
     sizes = {rel: Path(src).stat().st_size for rel, src in payload.items()} if report.valid else {}
     reserved = TAG_FILES + len(metadata) + (1 if part_metadata else 0)
-    plan = plan_parts(sizes, max_files=max_files, max_bytes=max_bytes, reserved_files=reserved)
+    if planner is not None:  # the caller's own grouping (e.g. one part per licence)
+        plan = planner(sizes, reserved)
+    else:
+        plan = plan_parts(sizes, max_files=max_files, max_bytes=max_bytes, reserved_files=reserved)
     report.merge(plan.report)
     if not report.valid:
         return BuildResult(None, report)

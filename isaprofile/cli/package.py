@@ -17,9 +17,10 @@ from isaprofile.findings.render import render
 @click.option("--zip", "as_zip", is_flag=True, help="Write one reproducible zip instead of a folder.")
 @click.option(
     "--split",
-    type=click.Choice(["zenodo"]),
+    type=click.Choice(["zenodo", "licence", "zenodo,licence"]),
     default=None,
-    help="Split into self-describing parts within a repository's limits (zenodo: 100 files, 50 GB).",
+    help="Split into self-describing parts: within a repository's limits (zenodo: 100 files, 50 GB), one "
+    "part (and Zenodo record) per licence (licence), or both (zenodo,licence).",
 )
 @click.option("--allow-invalid", is_flag=True, help="Package a dataset that fails validation (said in the package).")
 @click.option("--profile", default="auto", show_default=True,

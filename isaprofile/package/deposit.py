@@ -13,25 +13,78 @@ from __future__ import annotations
 import datetime as dt
 import json
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
 from isaprofile.bagit.build import build_bag
 from isaprofile.bagit.hashing import FileDigest, hash_files
-from isaprofile.bagit.split import ZENODO, build_split
+from isaprofile.bagit.split import ZENODO, Part, Plan, build_split
 from isaprofile.findings.issues import Report, issue
 from isaprofile.findings.render import render
+from isaprofile.licences import LicenceMap
+from isaprofile.linked.datacite import ZenodoRecord
 from isaprofile.model import Investigation
 from isaprofile.package.datapackage import datapackage
-from isaprofile.package.landing import index_html, previews, readme
+from isaprofile.package.landing import citation_cff, index_html, previews, readme
 from isaprofile.package.metadata_checks import MARKER
 from isaprofile.package.phi import exceptions_json
 from isaprofile.pipeline import ProfileRef, check
 from isaprofile.profile.model import Profile
 
-SPLITS: dict[str, dict[str, int]] = {"zenodo": {"max_files": ZENODO["max_files"], "max_bytes": ZENODO["max_bytes"]}}
+PartMetadata = Callable[[int, Part, list[str]], Mapping[str, bytes]]
+SPLITS: dict[str, dict[str, int]] = {
+    "zenodo": {"max_files": ZENODO["max_files"], "max_bytes": ZENODO["max_bytes"]},  # by the size limits
+    "licence": {},  # one part (and Zenodo record) per licence
+}
+
+
+def _split_kinds(split: str | None) -> set[str]:
+    """``--split zenodo``, ``licence`` or both (``zenodo,licence``)."""
+    kinds = {k.strip() for k in (split or "").split(",") if k.strip()}
+    unknown = kinds - set(SPLITS)
+    if unknown:
+        raise ValueError(f"unknown split {', '.join(sorted(unknown))} (known: {', '.join(SPLITS)})")
+    return kinds
+
+
+class _LicencePlanner:
+    """Plans a split deposit by licence: each part holds data files of one licence (and, with limits,
+    within a licence by size); the dataset's sources, which no licence rule covers, go with the first
+    part, beside the metadata. Each part then carries the Zenodo record of its licence."""
+
+    def __init__(self, lmap: LicenceMap, limits: Mapping[str, int], records: list[ZenodoRecord]) -> None:
+        self.lmap, self.limits = lmap, limits
+        self.records = {r.licence: r for r in records}
+        self.licence_of: dict[str, str] = {}  # part name -> its licence
+
+    def __call__(self, sizes: Mapping[str, int], reserved: int) -> Plan:
+        from isaprofile.licences import licence_parts
+
+        data = {p: n for p, n in sizes.items() if self.lmap.of(p) is not None}
+        parts, report = licence_parts(data, self.lmap, max_files=self.limits.get("max_files"),
+                                      max_bytes=self.limits.get("max_bytes"), reserved_files=reserved)  # fmt: skip
+        self.licence_of = {p.part.name: p.licence for p in parts}
+        plan = [p.part for p in parts]
+        rest = sorted(set(sizes) - set(data))
+        if plan and rest:
+            plan[0].files.extend(rest)
+            plan[0].size += sum(sizes[p] for p in rest)
+        return Plan(plan, report)
+
+    def part_metadata(self, crates: PartMetadata) -> PartMetadata:
+        """``crates`` plus each part's own ``metadata/zenodo.json`` (the record of its licence)."""
+        from isaprofile.linked.datacite import as_bytes
+
+        def make(number: int, part: Part, names: list[str]) -> dict[str, bytes]:
+            out = dict(crates(number, part, names))
+            record = self.records.get(self.licence_of.get(part.name, ""))
+            if record is not None:
+                out["metadata/zenodo.json"] = as_bytes(record.metadata)
+            return out
+
+        return make
 
 
 @dataclass
@@ -61,12 +114,18 @@ def package_dataset(
     bagging_date: dt.date | None = None,
 ) -> PackageResult:
     """Build the deposit package of ``dataset`` at ``out``; see the module docstring."""
-    from isaprofile.linked.datacite import as_bytes, datacite, schema_org, zenodo
+    from isaprofile.licences import check_deposit_licences, licence_map, table_licences
+    from isaprofile.linked.datacite import as_bytes, datacite, schema_org, zenodo_records
     from isaprofile.linked.isajson import isa_json_bytes
     from isaprofile.linked.jsonld import ro_crate_bytes
 
+    kinds = _split_kinds(split)
     checked = check(dataset, profile, workers=workers)
     inv, report, payload = checked.investigation, checked.report, checked.payload
+    lmap = checked.licences if checked.licences is not None else licence_map(inv, checked.profile)
+    # a repository that takes one licence per record (Zenodo) gets one record per licence, or a refusal
+    report.merge(check_deposit_licences(lmap, "zenodo", split_by_licence="licence" in kinds,
+                                        severity=None if "zenodo" in kinds else "warning"))  # fmt: skip
     phi_refused = checked.phi is not None and not checked.phi.passed  # never deposited, whatever the flag
     if checked.profile is None and "profile-unknown" not in report.codes():
         report.add(issue("deposit-profile-missing", file="i_investigation.txt"))
@@ -81,25 +140,33 @@ def package_dataset(
     def late_crate(digests: Mapping[str, FileDigest]) -> dict[str, bytes]:
         """The crate, with each file's size and sha256 taken from the bag's copy (no second read)."""
         files = {rel: (d.size, d.digests["sha256"]) for rel, d in digests.items()}
-        data, rep = ro_crate_bytes(inv, prof, files=files)
+        data, rep = ro_crate_bytes(inv, prof, files=files, licences=lmap)
         report.merge(rep)
         return {"ro-crate-metadata.json": data}
 
-    if split is not None:  # a split deposit's crates are made per part, before its bags are built
+    if kinds:  # a split deposit's crates are made per part, before its bags are built
         meta.update(late_crate(hash_files(payload, workers=workers)))
-    meta["metadata/datacite.json"] = as_bytes(datacite(inv))
-    meta["metadata/zenodo.json"] = as_bytes(zenodo(inv))
+    meta["metadata/datacite.json"] = as_bytes(datacite(inv, licences=lmap))
+    records = zenodo_records(inv, lmap)
+    if len(records) == 1 or "licence" in kinds:  # a licence split gives each part its own record below
+        meta["metadata/zenodo.json"] = as_bytes(records[0].metadata)
+    else:  # one record per licence: the deposit must be split by licence for Zenodo (see the warning)
+        meta.update({f"metadata/zenodo-{r.licence}.json": as_bytes(r.metadata) for r in records})
+    meta["CITATION.cff"] = citation_cff(inv)
     meta["metadata/schema-org.jsonld"] = as_bytes(schema_org(inv))
     meta["metadata/isa.json"] = isa_json_bytes(inv, prof)
     pngs, rep = previews(inv, root)
     report.merge(rep)
     meta.update(pngs)
-    meta["README.md"] = readme(inv, allow_invalid and not report.valid)
-    meta["index.html"] = index_html(inv, set(pngs))
+    invalid = allow_invalid and not report.valid
+    meta["README.md"] = readme(inv, invalid)
     tables = {
         k: v for k, v in meta.items() if k.startswith("metadata/isatab/") and not k.endswith("i_investigation.txt")
     }
-    meta["datapackage.json"] = datapackage(inv.identifier, tables, inv.title, inv.licences)
+    meta["datapackage.json"] = datapackage(inv.identifier, tables, inv.title, list(lmap.all) or inv.licences,
+                                           resource_licences=table_licences(inv, lmap, tables))  # fmt: skip
+    listed = [*meta, "index.html", "metadata/validation-report.json", *payload]
+    meta["index.html"] = index_html(inv, set(pngs), profile=prof, invalid=invalid, files=listed, payload=payload)
     meta["metadata/validation-report.json"] = validation_report
     bag_info = {
         "Source-Organization": ", ".join(sorted({p.affiliation for p in inv.contacts if p.affiliation})) or "unknown",
@@ -111,16 +178,19 @@ def package_dataset(
     exceptions = exceptions_json(checked.phi) if checked.phi and checked.phi.exceptions else None
     extra = {"phi-exceptions.json": exceptions} if exceptions else None
     date = bagging_date or _release_date(inv)
-    if split is not None:
-        if split not in SPLITS:
-            raise ValueError(f"unknown split {split!r} (known: {', '.join(SPLITS)})")
+    if not report.valid and not allow_invalid:  # e.g. a mixed-licence deposit split for Zenodo by size only
+        return PackageResult(None, report)
+    if kinds:
         if exceptions:  # a split deposit has no tag-file hook: record the exceptions in the payload
             meta["metadata/phi-exceptions.json"] = exceptions
-        parts = _part_crates(inv, meta["ro-crate-metadata.json"])
-        limits = SPLITS[split]
+        crates = _part_crates(inv, meta["ro-crate-metadata.json"])
+        limits = SPLITS["zenodo"] if "zenodo" in kinds else {}
+        planner = _LicencePlanner(lmap, limits, records) if "licence" in kinds else None
+        parts = crates if planner is None else planner.part_metadata(crates)
         result = build_split(out, payload, meta, bag_info=bag_info, workers=workers, progress=progress,
-                             bagging_date=date, part_metadata=parts, max_files=limits["max_files"],
-                             max_bytes=limits["max_bytes"])  # fmt: skip
+                             bagging_date=date, part_metadata=parts,
+                             max_files=limits.get("max_files", 10**9), max_bytes=limits.get("max_bytes", 1e18),
+                             planner=planner)  # fmt: skip
     else:
         result = build_bag(out, payload, meta, bag_info=bag_info, zip=zip, workers=workers, progress=progress,
                            bagging_date=date, extra_tags=extra, late_metadata=late_crate)  # fmt: skip
