@@ -251,7 +251,8 @@ def test_isatab_undeclared_source_protocol_factor(isa: Path, example: Path) -> N
     i.write_text(text)
     found = _isa(isa, example, None)
     codes = [(f[0], f[1], f[4]) for f in found]
-    assert ("isatab-term-source-undeclared", "a_HCC-MRI_MRI.txt", None) in codes
+    # first use of CHEBI: diethylnitrosamine (CHEBI:34873), the disease induction of the HCC study's samples
+    assert ("isatab-term-source-undeclared", "s_HCC-MRI.txt", None) in codes
     assert ("isatab-protocol-undeclared", "s_HCC-MRI.txt", "Protocol REF") in codes
     assert ("isatab-protocol-undeclared", "s_MASH-CT.txt", "Protocol REF") in codes
     assert ("isatab-factor-undeclared", "s_HCC-MRI.txt", "Factor Value[time point]") in codes

@@ -46,7 +46,7 @@ def test_ct_small(tmp_path: Path) -> None:
     assert ct.uid == "1.3.6.1.4.1.5962.1.3.1.1.20040119072730.12322"
     assert ct.subject == "1CT1"
     kvp = ct.values["KVP"]
-    assert (kvp.value, kvp.unit) == (120.0, Term("kilovolt"))
+    assert (kvp.value, kvp.unit) == (120.0, Term("kilovolt", "UO", "UO:0000248"))
     assert kvp.provenance == Provenance(file="ct/1-001.dcm", path="(0018,0060) KVP")
     st = ct.values["SliceThickness"]
     assert (st.value, st.unit) == (5.0, MM)
@@ -352,7 +352,7 @@ def test_cli_harvest(tmp_path: Path) -> None:
     doc = json.loads(result.stdout)
     assert [i["files"] for i in doc["items"]] == [["ct.dcm"], ["t/mr.dcm"]]
     assert doc["items"][0]["values"]["KVP"] == {
-        "value": 120.0, "unit": "kilovolt", "unit_accession": None, "file": "ct.dcm", "path": "(0018,0060) KVP",
+        "value": 120.0, "unit": "kilovolt", "unit_accession": "UO:0000248", "file": "ct.dcm", "path": "(0018,0060) KVP",
     }  # fmt: skip
     assert [(i["code"], i["file"]) for i in doc["report"]["issues"]] == [("pixel-data-truncated", "t/mr.dcm")]
     assert "[pixel-data-truncated]" in result.stderr

@@ -85,9 +85,17 @@ def _isatools_json_report(name: str, tmp_path: Path, config_dir: Path | None) ->
     assert report.valid
     path = tmp_path / f"{name}.json"
     path.write_bytes(isa_json_bytes(inv, prof))
-    with path.open(encoding="utf-8") as fh:
-        kwargs = {"config_dir": str(config_dir)} if config_dir else {}
-        return isajson.validate(fh, log_level=logging.WARNING, **kwargs)
+    # isatools.isatab.validate(log_level=None) disables the shared "isatools" logger for good; the ISA-JSON
+    # validator then misses its own "(E)" lines, runs on past a 4002 and adds a code-2 KeyError. Re-enable it.
+    logger = logging.getLogger("isatools")
+    was = logger.disabled
+    logger.disabled = False
+    try:
+        with path.open(encoding="utf-8") as fh:
+            kwargs = {"config_dir": str(config_dir)} if config_dir else {}
+            return isajson.validate(fh, log_level=logging.WARNING, **kwargs)
+    finally:
+        logger.disabled = was
 
 
 @pytest.mark.parametrize("name", ["preclinical-liver", "crlm-ct", "enhance-petct"])
