@@ -397,15 +397,17 @@ def test_the_bagit_engine_knows_nothing_of_the_dataset_and_has_no_import_cycle()
 
 
 def test_atomic_write_replaces_whole_or_not_at_all(tmp_path: Path, monkeypatch) -> None:
+    from isaprofile import _atomic  # the library's one atomic single-file writer
+
     target = tmp_path / "report.json"
-    _io.atomic_write(target, b"old")
-    _io.atomic_write(target, b"new")
+    _atomic.write_bytes(target, b"old")
+    _atomic.write_bytes(target, b"new")
     assert target.read_bytes() == b"new"
 
     def broken(src, dst):
         raise OSError(errno.EIO, "injected")
 
-    monkeypatch.setattr(_io, "replace", broken)
+    monkeypatch.setattr(_atomic.os, "replace", broken)
     with pytest.raises(OSError):
-        _io.atomic_write(target, b"half")
+        _atomic.write_bytes(target, b"half")
     assert target.read_bytes() == b"new" and sorted(p.name for p in tmp_path.iterdir()) == ["report.json"]

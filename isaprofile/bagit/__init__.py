@@ -9,12 +9,10 @@ The entry points (see each module's docstring for the details)::
     plan_parts(sizes, *, max_files=100, max_bytes=50e9, reserved_files=0) -> Plan
     verify_package(path, *, checks=(), workers=None) -> Report
     SafeZip(path, limits=None)               read a zip without trusting it
-    atomic_write(path, data)                 replace one file atomically (the library's one such writer)
 """
 
 from __future__ import annotations
 
-from isaprofile.bagit._io import atomic_write
 from isaprofile.bagit.build import PARTS_INDEX, BuildResult, atomic_publish, build_bag, cleanup_leftovers
 from isaprofile.bagit.errors import (
     DestinationNotPackageError,
@@ -47,7 +45,6 @@ __all__ = [
     "WriteFailedError",
     "ZipLimits",
     "atomic_publish",
-    "atomic_write",
     "build_bag",
     "build_split",
     "cleanup_leftovers",

@@ -60,28 +60,6 @@ def write_file(path: str | os.PathLike[str], data: bytes, *, durable: bool = Tru
         os.close(fd)
 
 
-def atomic_write(path: str | os.PathLike[str], data: bytes, *, durable: bool = True) -> None:
-    """Replace the file ``path`` with ``data`` atomically: readers see the old bytes or the new, never
-    part. Written beside it as ``.<name>.tmp-<pid>``, fsynced, renamed over it, the folder fsynced.
-
-    The library's one atomic single-file writer (whole package trees: :func:`isaprofile.bagit.build.atomic_publish`).
-    """
-    target = os.fspath(path)
-    folder = os.path.dirname(target) or "."
-    tmp = os.path.join(folder, f".{os.path.basename(target)}.tmp-{os.getpid()}")
-    if os.path.lexists(tmp):
-        os.unlink(tmp)
-    try:
-        write_file(tmp, data, durable=durable)
-        replace(tmp, target)
-    except BaseException:
-        if os.path.lexists(tmp):
-            os.unlink(tmp)
-        raise
-    if durable:
-        fsync_dir(folder)
-
-
 class FdWriter:
     """A minimal seekable binary writer over a descriptor, routed through :func:`write_all`.
 

@@ -25,13 +25,12 @@ byte-identical files. The configurations of the built-in profiles ship inside th
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
 
+from isaprofile._atomic import write_text
 from isaprofile.isatab.write import SEGMENTATION_PROTOCOL, file_stem, sample_protocol
 from isaprofile.model import Term
 from isaprofile.profile.model import Assay, Field, Profile
@@ -351,12 +350,7 @@ def write_isaconfig(profile: Profile, folder: str | Path) -> list[Path]:
             stale.unlink()
     paths = []
     for name, text in sorted(docs.items()):
-        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=out)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, out / name)
-        paths.append(out / name)
+        paths.append(write_text(out / name, text))
     return paths
 
 
