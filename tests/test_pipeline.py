@@ -210,3 +210,25 @@ def test_package_opens_each_image_at_most_three_times(name: str, tmp_path: Path)
                           text=True, check=True)  # fmt: skip
     count, most = (int(x) for x in proc.stdout.split())
     assert count >= 15 and most <= 3
+
+
+def test_a_mixed_licence_deposit_is_split_into_one_record_per_licence(tmp_path: Path) -> None:
+    """ENHANCE.PET: the AutoPET subjects are CC BY-NC 4.0, the others CC BY 4.0 (the release's data card)."""
+    src = shutil.copytree(ROOT / "examples" / "enhance-petct", tmp_path / "enhance")
+    plain = isaprofile.package_dataset(src, tmp_path / "plain")
+    assert plain.path is not None
+    assert ("licence-split-required", "warning") in [(i.code, i.severity.value) for i in plain.report]
+    crate = json.loads((plain.path / "data" / "ro-crate-metadata.json").read_text())
+    file_licences = {json.dumps(e["license"], sort_keys=True) for e in crate["@graph"]
+                     if e.get("@type") == "File" and "license" in e}  # fmt: skip
+    assert len(file_licences) == 2
+    datacite = json.loads((plain.path / "data" / "metadata" / "datacite.json").read_text())
+    assert {r["rightsIdentifier"] for r in datacite["rightsList"]} == {"cc-by-4.0", "cc-by-nc-4.0"}
+    for_zenodo = isaprofile.package_dataset(src, tmp_path / "zen", split="zenodo")  # by size only: refused
+    assert for_zenodo.path is None and "licence-split-required" in for_zenodo.report.codes()
+    split = isaprofile.package_dataset(src, tmp_path / "split", split="licence")
+    assert split.path is not None
+    records = sorted(json.loads((p / "data" / "metadata" / "zenodo.json").read_text())["metadata"]["license"]
+                     for p in split.path.glob("part-*"))  # fmt: skip
+    assert records == ["cc-by-4.0", "cc-by-nc-4.0"]
+    assert isaprofile.verify_package(split.path).valid
