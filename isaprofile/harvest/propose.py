@@ -224,13 +224,24 @@ def choose_profile(modalities: set[str], kinds: set[str], ident: str) -> tuple[s
     )
 
 
-def _shape(rel: str) -> str:
-    """The glob of files shaped like ``rel``: its top folder kept, deeper folders and the stem as ``*``."""
+def _shape(rel: str, keep: int = 1) -> str:
+    """The glob of files shaped like ``rel``: its ``keep`` top folders kept (a wrapper folder every file
+    shares, such as ENHANCE.PET's ``imaging-data/``, plus the next one), deeper folders and the stem as ``*``."""
     parts = rel.split("/")
     ext = ".nii.gz" if parts[-1].lower().endswith(".nii.gz") else Path(parts[-1]).suffix
     if len(parts) == 1:
         return f"*{ext}"
-    return "/".join([parts[0], *(["*"] * (len(parts) - 2)), f"*{ext}"])
+    keep = min(keep, len(parts) - 1)
+    return "/".join([*parts[:keep], *(["*"] * (len(parts) - 1 - keep)), f"*{ext}"])
+
+
+def _wrapper_depth(paths: list[str]) -> int:
+    """How many leading folders every path shares while still having two levels below them."""
+    split = [p.split("/") for p in paths]
+    depth = 0
+    while all(len(s) > depth + 2 for s in split) and len({s[depth] for s in split}) == 1:
+        depth += 1
+    return depth
 
 
 def _id_like_tops(paths: list[str]) -> str | None:
@@ -272,8 +283,8 @@ def _nifti_pattern(glob: str, modality_folder: int | None, subject_at: str) -> s
             out.append(re.escape(part))
         elif subject_at == f"folder{i}":
             out.append("(?P<subject>[^/]+)")
-        elif modality_folder == i:
-            out.append("(?P<modality>[^/]+)")
+        elif modality_folder == i:  # CT, PT … as the folder's name or its start (ENHANCE: CT_0001-1000)
+            out.append("(?P<modality>CT|PT|PET|MRI|MR)(?:[^A-Za-z/][^/]*)?")
         else:
             out.append("[^/]+")
     stem = "(?P<subject>[^/]+?)" if subject_at == "stem" else "[^/]+?"
@@ -288,8 +299,9 @@ def propose_nifti(root: Path, nifti: list[str], labels: str | None, covered: set
     from a path part naming one (``CT``, ``PT``), the sidecar or, stated as a guess, the header."""
     out: list[dict[str, Any]] = []
     by_glob: dict[str, list[str]] = {}
+    keep = _wrapper_depth(nifti) + 1 if nifti else 1
     for rel in nifti:
-        by_glob.setdefault(_shape(rel), []).append(rel)
+        by_glob.setdefault(_shape(rel, keep), []).append(rel)
     for glob, files in sorted(by_glob.items()):
         is_seg = bool(_SEG_WORDS.search(glob))
         parts = [f.split("/") for f in files]
@@ -307,7 +319,7 @@ def propose_nifti(root: Path, nifti: list[str], labels: str | None, covered: set
         modalities = {nifti_modality(root, f) for f in files}
         entry: dict[str, Any] = {"glob": glob}
         modality_folder = None
-        tokens = [i for i in range(1, depth) if all(_MODALITY_TOKEN.fullmatch(p[i]) for p in parts)]
+        tokens = [i for i in range(1, depth) if all(_MODALITY_TOKEN.match(p[i]) for p in parts)]
         if is_seg:
             entry["pattern"] = _nifti_pattern(glob, None, subject_at).replace(
                 "[^/]+", "(?P<group>[^/]+)", 1) if depth > 1 else _nifti_pattern(glob, None, subject_at)  # fmt: skip
