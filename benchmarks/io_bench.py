@@ -91,8 +91,9 @@ def run(code: Path, dataset: Path) -> dict:
     shutil.rmtree(out, ignore_errors=True)
     env = {**os.environ, "PYTHONPATH": str(code)}
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", _CHILD, str(dataset), str(out)], env=env, capture_output=True,
-                          text=True, check=True)  # fmt: skip
+    # the child runs in the measured checkout, so that checkout (not the current folder) is imported
+    proc = subprocess.run([sys.executable, "-c", _CHILD, str(dataset.resolve()), str(out)], env=env, cwd=code,
+                          capture_output=True, text=True, check=True)  # fmt: skip
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     result["process"] = time.perf_counter() - start
     shutil.rmtree(out, ignore_errors=True)

@@ -8,10 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from isaprofile.errors import DatasetError
 from isaprofile.findings.issues import Report
 from isaprofile.pipeline import CheckedDataset, ProfileRef, check, is_isatab
+
+if TYPE_CHECKING:
+    from isaprofile.harvest.images import ResultWrapper
 
 __all__ = ["DatasetError", "is_isatab", "load_dataset", "validate"]
 
@@ -36,9 +40,10 @@ def validate(
     skip: Collection[str] = (),
     data_root: str | Path | None = None,
     workers: int | None = None,
+    progress: ResultWrapper | None = None,
 ) -> Report:
     """Validate a dataset or ISA-Tab folder with every layer (the CI gate; see :mod:`isaprofile.pipeline`).
 
     ``skip`` may name ``"linked"`` and ``"phi"``; ``report.stats["layers"]`` lists the layers that ran.
     """
-    return check(path, profile, skip=skip, data_root=data_root, workers=workers).report
+    return check(path, profile, skip=skip, data_root=data_root, workers=workers, progress=progress).report

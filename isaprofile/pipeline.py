@@ -39,6 +39,7 @@ from isaprofile.model import Investigation
 from isaprofile.profile.model import Profile, ProfileError, load_profile
 
 if TYPE_CHECKING:
+    from isaprofile.harvest.images import ResultWrapper
     from isaprofile.harvest.nifti import Inspect
     from isaprofile.licences import LicenceMap
     from isaprofile.package.phi import FileFindings, PhiPolicy, PhiResult
@@ -83,6 +84,7 @@ def check(
     skip: Collection[str] = (),
     data_root: str | Path | None = None,
     workers: int | None = None,
+    progress: ResultWrapper | None = None,
 ) -> CheckedDataset:
     """Read ``source`` and run every layer (see the module docstring) except those in ``skip``.
 
@@ -90,7 +92,7 @@ def check(
     :class:`Profile`, or ``None``/``"none"`` for the structural layers only. ``data_root``: the folder an
     ISA-Tab's (or an in-memory investigation's) data file paths are relative to. Raises
     :class:`~isaprofile.errors.DatasetError` only when ``source`` is not a readable folder; everything
-    else is a finding.
+    else is a finding. ``progress(results, total)`` may wrap the stream of per-file header reads (a bar).
     """
     unknown = set(skip) - SKIPPABLE
     if unknown:
@@ -112,7 +114,7 @@ def check(
         read = read_isatab(path, str(profile) if isinstance(profile, Path) else profile)
         root = Path(data_root) if data_root is not None else path
         return _layers(read.investigation, read.profile, read.report, "isatab", root, None, skip, workers)
-    return _dataset(path, profile, skip, workers)
+    return _dataset(path, profile, skip, workers, progress)
 
 
 def _profile(ref: ProfileRef, named: str | None, file: str | None = None) -> tuple[Profile | None, Report]:
@@ -131,7 +133,9 @@ def _profile(ref: ProfileRef, named: str | None, file: str | None = None) -> tup
         return None, report
 
 
-def _dataset(root: Path, ref: ProfileRef, skip: Collection[str], workers: int | None) -> CheckedDataset:
+def _dataset(
+    root: Path, ref: ProfileRef, skip: Collection[str], workers: int | None, progress: ResultWrapper | None
+) -> CheckedDataset:
     from isaprofile.build import investigation_from_tables, read_template
 
     config, report = load_config(root)
@@ -162,7 +166,7 @@ def _dataset(root: Path, ref: ProfileRef, skip: Collection[str], workers: int | 
 
         # the PHI gate judges each image from the header the harvest reads (one read for both)
         inspector = None if "phi" in skip else functools.partial(_inspector, config=config)
-        for item in assemble(root, config, placing, inv.studies[0], report, inspector):
+        for item in assemble(root, config, placing, inv.studies[0], report, inspector, progress):
             known.update(item.inspected)
             harvested.update(item.paths)
     return _layers(inv, prof, report, "dataset", root, config, skip, workers, known, harvested)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import NoReturn, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
 
@@ -110,3 +110,12 @@ def progress(
     disable = quiet or not sys.stderr.isatty()
     yield from tqdm(items, total=total, desc=desc, unit=unit, unit_scale=unit_scale, disable=disable,
                     leave=False, file=sys.stderr)  # fmt: skip
+
+
+def header_bar(quiet: bool = False) -> Callable[[Iterable[Any], int], Iterable[Any]]:
+    """The pipeline's ``progress`` wrapper: a bar over the header pass (one tick per file read)."""
+
+    def wrap(results: Iterable[Any], total: int) -> Iterable[Any]:
+        return progress(results, total=total, desc="reading headers", unit="file", quiet=quiet)
+
+    return wrap

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from isaprofile.cli._common import EXIT_INVALID, EXIT_USAGE, fail, format_option, quiet_option
+from isaprofile.cli._common import EXIT_INVALID, EXIT_USAGE, fail, format_option, header_bar, quiet_option
 from isaprofile.cli._outputs import output_path
 from isaprofile.findings.render import render
 
@@ -40,7 +40,7 @@ def command(dataset: str, output: str, as_zip: bool, split: str | None, allow_in
         if split and as_zip:
             fail("--split and --zip cannot be combined: each part of a split deposit is a folder", EXIT_USAGE)
         result = package_dataset(dataset, output, zip=as_zip, split=split, allow_invalid=allow_invalid,
-                                 profile=profile, workers=workers,
+                                 profile=profile, workers=workers, header_progress=header_bar(quiet),
                                  progress=None if quiet else _bar())  # fmt: skip
     except DatasetError as exc:
         fail(str(exc), EXIT_USAGE)

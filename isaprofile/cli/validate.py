@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from isaprofile.cli._common import EXIT_USAGE, emit_report, fail, format_option, strict_option
+from isaprofile.cli._common import EXIT_USAGE, emit_report, fail, format_option, header_bar, quiet_option, strict_option
 from isaprofile.cli._outputs import output_path
 
 
@@ -27,8 +27,9 @@ from isaprofile.cli._outputs import output_path
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Worker processes (default: one per CPU).")
 @format_option
 @strict_option
+@quiet_option
 def command(path: str, profile: str, data_root: str | None, output: str | None, no_linked: bool, no_phi: bool,
-            workers: int | None, fmt: str, strict: bool) -> None:  # fmt: skip
+            workers: int | None, fmt: str, strict: bool, quiet: bool) -> None:  # fmt: skip
     """Validate PATH (a dataset folder with isaprofile.yaml, or an ISA-Tab folder).
 
     Runs every layer `isaprofile package` runs — structure, cross-checks, profile rules, files, linked
@@ -48,7 +49,7 @@ def command(path: str, profile: str, data_root: str | None, output: str | None, 
     try:
         skip = [layer for layer, off in (("linked", no_linked), ("phi", no_phi)) if off]
         report = validate(path, None if profile == "none" else profile, skip=skip, data_root=data_root,
-                          workers=workers)  # fmt: skip
+                          workers=workers, progress=header_bar(quiet))  # fmt: skip
     except DatasetError as exc:
         fail(str(exc), EXIT_USAGE)
     sys.exit(emit_report(report, fmt, strict, output))

@@ -20,7 +20,7 @@ from isaprofile.findings.issues import Report, issue
 from isaprofile.harvest.config import DatasetConfig, FileSpec
 from isaprofile.harvest.crosscheck import conflict
 from isaprofile.harvest.dicom_attrs import tag_path
-from isaprofile.harvest.images import harvest_files
+from isaprofile.harvest.images import ResultWrapper, harvest_files
 from isaprofile.harvest.mapping import MODALITY_KEYS, to_profile_values
 from isaprofile.harvest.nifti import Inspect
 from isaprofile.harvest.sheetmap import SheetRow, read_sheet_rows
@@ -133,7 +133,12 @@ def _labels(root: Path, spec: FileSpec, report: Report) -> dict[str, dict[str, s
 
 
 def harvest_config_files(
-    root: Path, config: DatasetConfig, report: Report, inspector: Inspector | None = None, listed: Iterable[str] = ()
+    root: Path,
+    config: DatasetConfig,
+    report: Report,
+    inspector: Inspector | None = None,
+    listed: Iterable[str] = (),
+    progress: ResultWrapper | None = None,
 ) -> list[tuple[HarvestedImage, FileSpec, dict[str, str]]]:
     """Harvest the files of every ``files:`` entry; each item with its entry and its path's groups.
 
@@ -154,7 +159,7 @@ def harvest_config_files(
         return []
     known = {*listed, *(g["subject"] for _s, g in owner.values() if g.get("subject"))}
     hook = inspector(frozenset(known)) if inspector is not None else None
-    items, rep = harvest_files([root / rel for rel in owner], root=str(root), inspect=hook)
+    items, rep = harvest_files([root / rel for rel in owner], root=str(root), inspect=hook, progress=progress)
     report.merge(rep)
     return [(item, *owner[item.path]) for item in items if item.path in owner]
 
@@ -369,7 +374,7 @@ def _defaults(state: _State) -> None:
 
 def assemble(
     root: Path, config: DatasetConfig, profile: Profile, study: Study, report: Report,
-    inspector: Inspector | None = None,
+    inspector: Inspector | None = None, progress: ResultWrapper | None = None,
 ) -> list[HarvestedImage]:  # fmt: skip
     """Add the subjects, samples and scans of ``config``'s sheets and files to ``study``; returns the
     harvested items (with ``inspector``'s per-file results in their ``inspected``)."""
@@ -382,7 +387,7 @@ def assemble(
             if row.spec.entity == "subject" and row.subject:
                 state.subject(row.subject, row.provenance)
     listed_ids = [row.subject for row in rows if row.subject]
-    harvested = harvest_config_files(root, config, report, inspector, listed_ids)
+    harvested = harvest_config_files(root, config, report, inspector, listed_ids, progress)
     check_tcia(root, [item for item, _spec, _groups in harvested], report)  # only when the lists are there
     labels = {spec.index: _labels(root, spec, report) for spec in config.files if spec.labels}
     segs = []

@@ -23,6 +23,7 @@ from isaprofile.bagit.hashing import FileDigest, hash_files
 from isaprofile.bagit.split import ZENODO, Part, Plan, build_split
 from isaprofile.findings.issues import Report, issue
 from isaprofile.findings.render import render
+from isaprofile.harvest.images import ResultWrapper
 from isaprofile.licences import LicenceMap
 from isaprofile.linked.datacite import ZenodoRecord
 from isaprofile.model import Investigation
@@ -112,6 +113,7 @@ def package_dataset(
     workers: int | None = None,
     progress=None,
     bagging_date: dt.date | None = None,
+    header_progress: ResultWrapper | None = None,
 ) -> PackageResult:
     """Build the deposit package of ``dataset`` at ``out``; see the module docstring."""
     from isaprofile.licences import check_deposit_licences, licence_map, table_licences
@@ -120,7 +122,7 @@ def package_dataset(
     from isaprofile.linked.jsonld import ro_crate_bytes
 
     kinds = _split_kinds(split)
-    checked = check(dataset, profile, workers=workers)
+    checked = check(dataset, profile, workers=workers, progress=header_progress)
     inv, report, payload = checked.investigation, checked.report, checked.payload
     lmap = checked.licences if checked.licences is not None else licence_map(inv, checked.profile)
     # a repository that takes one licence per record (Zenodo) gets one record per licence, or a refusal
