@@ -201,16 +201,21 @@ def _layers(
     harvested: Collection[str] = (),
 ) -> CheckedDataset:
     ran = ["structure"] + (["crosscheck"] if config is not None and (config.sheets or config.files) else [])
+    licences: LicenceMap | None = None
+    licence_report = Report()
     if prof is not None:
+        from isaprofile.licences import apply_subject_licences
+
+        # licence rules give subjects their licence before the rules run (a profile may require it)
+        licences, licence_report = _licences(inv, prof, config)
+        apply_subject_licences(inv, licences)
         report.merge(apply_profile(inv, prof))
         ran.append("profile")
     report.merge(check_structure(inv, root))
     if root is not None:
         ran.append("files")
-    licences: LicenceMap | None = None
     if prof is not None and "linked" not in skip:
-        licences, rep = _licences(inv, prof, config)
-        report.merge(rep)
+        report.merge(licence_report)  # every data file covered by exactly one declared licence
         report.merge(_linked(inv, prof, config, report.valid, licences))
         ran.append("linked")
     payload: dict[str, Path] = {}

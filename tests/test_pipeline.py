@@ -45,11 +45,11 @@ def _config(old: str, new: str) -> Callable[[Path], None]:
 
 
 def _phi(root: Path) -> None:
-    """A NIfTI whose description carries a patient's name (the gate reads NIfTI descrip text)."""
+    """A NIfTI with a comment extension naming the patient (the gate reads NIfTI extension text)."""
     path = root / "images" / "HCC-01" / "HCC-01-w0-mri.nii.gz"
     img = nibabel.load(path)
     header = img.header.copy()
-    header["descrip"] = f"Patient {CANARY}".encode()
+    header.extensions.append(nibabel.nifti1.Nifti1Extension("comment", f"Patient name: {CANARY}".encode()))
     nibabel.save(nibabel.Nifti1Image(np.asanyarray(img.dataobj), img.affine, header), path)
 
 
