@@ -364,8 +364,9 @@ def _header_subject(state: _State, subject: Subject) -> dict[str, Value]:
 def _defaults(state: _State) -> None:
     profile = state.profile
     prov = Provenance(profile.source, path="default")
-    for holder, entity in [*((s, "subject") for s in state.subjects.values()),
-                           *((s, "scan") for s in state.scans.values())]:  # fmt: skip
+    holders: list[tuple[Subject | Scan, str]] = [*((s, "subject") for s in state.subjects.values()),
+                                                 *((s, "scan") for s in state.scans.values())]  # fmt: skip
+    for holder, entity in holders:
         modality = holder.modality if isinstance(holder, Scan) else None
         for fld in profile.fields_for(entity, modality):
             if fld.default is not None:

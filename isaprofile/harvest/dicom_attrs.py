@@ -94,8 +94,8 @@ def _scalar(val: Any) -> str | int | float | None:
 def convert(keyword: str, val: Any, unit: str | None, path: str, out: RawValues) -> None:
     """Add the element value ``val`` of ``keyword`` to ``out`` as one or two raw values."""
     if isinstance(val, MultiValue | list | tuple):
-        items = [_scalar(v) for v in val]
-        items = [v for v in items if v is not None]
+        scalars = [_scalar(v) for v in val]
+        items = [v for v in scalars if v is not None]
         if not items:
             return
         if keyword == "PixelSpacing":
@@ -219,8 +219,18 @@ _ASCII_VRS = {"CS", "DS", "IS", "UI", "AS", "DA", "TM", "DT"}
 _TEXT_VRS = {"LO", "SH", "ST", "LT", "UT", "UC"}
 _BINARY_VRS = {"US": ("H", 2), "SS": ("h", 2), "UL": ("L", 4), "SL": ("l", 4), "FL": ("f", 4), "FD": ("d", 8)}
 _CHARSETS = {"": "latin-1", "ISO_IR 6": "latin-1", "ISO_IR 100": "latin-1", "ISO_IR 192": "utf-8"}
+
+
+def _known_tag(keyword: str) -> int:
+    """The tag of ``keyword``, which must be in the DICOM dictionary (every keyword of the tables above is)."""
+    tag = tag_for_keyword(keyword)
+    if tag is None:
+        raise KeyError(f"not a DICOM keyword: {keyword}")
+    return tag
+
+
 _BY_TAG: dict[int, tuple[str, str | None, str, str]] = {
-    tag_for_keyword(k): (k, u, dictionary_VR(tag_for_keyword(k)), tag_path(k)) for k, u in ATTRIBUTES.items()
+    _known_tag(k): (k, u, dictionary_VR(_known_tag(k)), tag_path(k)) for k, u in ATTRIBUTES.items()
 }
 _FALLBACK = object()
 _RADIOPHARMACEUTICAL_TAG = tag_for_keyword("RadiopharmaceuticalInformationSequence")
@@ -250,8 +260,8 @@ def _decode(elem: RawDataElement, vr: str, codec: str | None) -> Any:
         fmt, size = _BINARY_VRS[vr]
         if len(data) % size:
             return _FALLBACK
-        vals = struct.unpack(f"{'<' if elem.is_little_endian else '>'}{len(data) // size}{fmt}", data)
-        return vals[0] if len(vals) == 1 else list(vals)
+        numbers = struct.unpack(f"{'<' if elem.is_little_endian else '>'}{len(data) // size}{fmt}", data)
+        return numbers[0] if len(numbers) == 1 else list(numbers)
     if vr in _ASCII_VRS:
         text = data.decode("latin-1")
     elif vr in _TEXT_VRS and codec is not None:
@@ -259,6 +269,7 @@ def _decode(elem: RawDataElement, vr: str, codec: str | None) -> Any:
     else:
         return _FALLBACK
     parts = [p.strip(" \0") for p in text.split("\\")] if vr not in ("ST", "LT", "UT") else [text.strip(" \0")]
+    vals: list[str | int | float]
     try:
         if vr == "DS":
             vals = [float(p) for p in parts if p]
@@ -299,9 +310,11 @@ def read_top_level(ds: Dataset, out: RawValues) -> set[int]:
     for tag in sorted(present & _WANTED):
         keyword, unit, vr, path = _BY_TAG[tag]
         elem = get(tag)
-        raw = isinstance(elem, RawDataElement) and isinstance(elem.value, bytes)
-        key = (tag, elem.value, elem.VR, elem.is_little_endian, charset_key) if raw else None
-        hit = _DECODED.get(key) if raw else None
+        # only raw (undecoded) elements are cached, keyed by their bytes
+        key: tuple | None = None
+        if isinstance(elem, RawDataElement) and isinstance(elem.value, bytes):
+            key = (tag, elem.value, elem.VR, elem.is_little_endian, charset_key)
+        hit = _DECODED.get(key) if key is not None else None
         if hit is not None:
             out.update(hit)
             continue
@@ -311,12 +324,12 @@ def read_top_level(ds: Dataset, out: RawValues) -> set[int]:
             pass
         elif value is _FALLBACK:
             convert(keyword, ds[tag].value, unit, path, added)
-        elif type(value) in (str, float, int) and keyword != "PixelSpacing":
+        elif isinstance(value, str | float | int) and not isinstance(value, bool) and keyword != "PixelSpacing":
             added[keyword] = (value, unit, path)  # already stripped, non-empty
         else:
             convert(keyword, value, unit, path, added)
         out.update(added)
-        if raw:
+        if key is not None:
             if len(_DECODED) >= _DECODED_MAX:
                 _DECODED.clear()
             _DECODED[key] = list(added.items())

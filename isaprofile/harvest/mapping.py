@@ -18,7 +18,7 @@ from isaprofile.units import convert, find_unit
 # DICOM Modality (0008,0060) -> the assay key profiles use
 MODALITY_KEYS = {"MR": "MRI", "CT": "CT", "PT": "PET", "NM": "NM", "US": "US", "SEG": "SEG"}
 _SOURCES = {"dicom-series": ("dicom",), "dicom-seg": ("dicom",), "nifti": ("nifti", "sidecar")}
-_COMBINED = {("Rows", "Columns"): "MatrixSize"}
+_COMBINED: dict[tuple[str, ...], str] = {("Rows", "Columns"): "MatrixSize"}
 
 
 def profile_modality(item: HarvestedImage) -> str | None:

@@ -15,6 +15,7 @@ from isaprofile.isatab.parse import Cell, InvestigationDoc, Section, TableDoc, o
 from isaprofile.model import (
     DataFile,
     Investigation,
+    Location,
     Person,
     Provenance,
     Sample,
@@ -62,7 +63,8 @@ _ATTRIBUTES = ("characteristic", "factor", "parameter", "comment")
 def _plan(table: TableDoc) -> list[tuple]:
     """The table's columns grouped once: ``(None, i)`` for a node, protocol or file column, and
     ``(kind, i, name, unit, tsr, tan)`` for an attribute with the indices of its qualifier columns."""
-    kinds, out, i = table.kinds, [], 0
+    kinds, i = table.kinds, 0
+    out: list[tuple] = []
     while i < len(kinds):
         kind, name = kinds[i]
         if kind in ("node", "file", "protocol"):
@@ -127,7 +129,11 @@ def _merge(target: Values, new: Values, what: str, ident: str, first_line: int, 
         if old is None:
             target[k] = v
         elif old != v:
-            where = v.provenance.location() if v.provenance else {}
+            where = (
+                v.provenance.location()
+                if v.provenance is not None
+                else Location(file=None, line=None, column=None, path=None)
+            )
             ctx.report.add(issue("isatab-inconsistent-node", header=what, name=ident, first_line=first_line, **where))
 
 
@@ -356,7 +362,7 @@ def read_isatab(folder: str | Path, profile: str | Profile | None = "auto") -> I
         declared_protocols = {c.value for c in _cells(block.get("STUDY PROTOCOLS"), "Study Protocol Name")}
         used_protocols: dict[str, tuple[str, int]] = {}
         fname = st_sec.first("Study File Name") if st_sec else ""
-        if fname:
+        if fname and st_sec is not None:
             named.add(fname)
             table = _open(folder, fname, "study", st_sec, "Study File Name", ctx)
             if table:
@@ -365,7 +371,7 @@ def read_isatab(folder: str | Path, profile: str | Profile | None = "auto") -> I
                 _check_factors(table, factors, ctx)
         assays = block.get("STUDY ASSAYS")
         for i, cell in enumerate(_cells(assays, "Study Assay File Name")):
-            if not cell.value:
+            if not cell.value or assays is None:  # no cells without an assays section
                 continue
             named.add(cell.value)
             table = _open(folder, cell.value, "assay", assays, "Study Assay File Name", ctx, index=i)
@@ -381,9 +387,9 @@ def read_isatab(folder: str | Path, profile: str | Profile | None = "auto") -> I
         if src not in declared:
             report.add(issue("isatab-term-source-undeclared", source=src, file=file,
                              line=cell.line, column=cell.column))  # fmt: skip
-    for p in sorted(folder.glob("[sa]_*.txt")):
-        if p.name not in named:
-            report.add(issue("isatab-file-unreferenced", name=p.name, file=p.name))
+    for table_path in sorted(folder.glob("[sa]_*.txt")):
+        if table_path.name not in named:
+            report.add(issue("isatab-file-unreferenced", name=table_path.name, file=table_path.name))
     return IsaTabRead(investigation=inv, profile=prof, report=report)
 
 
@@ -406,8 +412,8 @@ def _open(
                              path=label))  # fmt: skip
         return None
     if not path.is_file():
-        where = {"line": cell.line, "column": cell.column} if cell else {}
-        ctx.report.add(issue("isatab-file-missing", kind=kind, name=name, file=ctx.inv_file, path=label, **where))
+        ctx.report.add(issue("isatab-file-missing", kind=kind, name=name, file=ctx.inv_file, path=label,
+                             line=cell.line if cell else None, column=cell.column if cell else None))  # fmt: skip
         return None
     table = open_table(path, name, ctx.report)
     if table is None:

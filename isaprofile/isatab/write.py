@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from isaprofile.model import Investigation, Person, Sample, Scan, Study, Subject, Term, Value, Values
+from isaprofile.model import DataFile, Investigation, Person, Sample, Scan, Study, Subject, Term, Value, Values
 from isaprofile.profile.model import Profile
 
 SAMPLE_PROTOCOL = "sample collection"  # used when the profile names no sample collection protocol
@@ -238,7 +238,7 @@ def assay_rows(scans: Iterable[Scan], layout: AssayLayout) -> Iterator[list[str]
         head.append(scan.id)
         for c in layout.comments:
             head += c.cells(scan.comments.get(c.name))
-        images = scan.files or [None]
+        images: list[DataFile | None] = list(scan.files) or [None]
         pairs: list[tuple] = [(images[0], g) for g in scan.segmentations] or [(images[0], None)]
         pairs += [(img, None) for img in images[1:]]
         for img, seg in pairs:
@@ -314,12 +314,12 @@ def _term_sources(inv: Investigation, profile: Profile | None) -> dict[str, dict
                 used.add(t.source)
         for s in st.subjects:
             visit(s.characteristics)
-        for s in st.samples:
-            visit(s.characteristics)
-            visit(s.factors)
-        for s in st.scans:
-            visit(s.parameters)
-            for g in s.segmentations:
+        for sa in st.samples:
+            visit(sa.characteristics)
+            visit(sa.factors)
+        for sc in st.scans:
+            visit(sc.parameters)
+            for g in sc.segmentations:
                 visit(g.values)
         if profile:
             for m in st.modalities:
@@ -402,11 +402,11 @@ def _study_rows(st: Study, profile: Profile | None) -> list[list[str]]:
     rows += [
         ["STUDY FACTORS"],
         ["Study Factor Name"] + fs,
-        ["Study Factor Type"] + [factor_terms[f].label if factor_terms.get(f) else f for f in fs],
+        ["Study Factor Type"] + [t.label if (t := factor_terms.get(f)) else f for f in fs],
         ["Study Factor Type Term Accession Number"]
-        + [(factor_terms[f].accession or "") if factor_terms.get(f) else "" for f in fs],  # fmt: skip
+        + [(t.accession or "") if (t := factor_terms.get(f)) else "" for f in fs],  # fmt: skip
         ["Study Factor Type Term Source REF"]
-        + [(factor_terms[f].source or "") if factor_terms.get(f) else "" for f in fs],  # fmt: skip
+        + [(t.source or "") if (t := factor_terms.get(f)) else "" for f in fs],  # fmt: skip
     ]
     mods = st.modalities
     assays = [profile.assays.get(m) if profile else None for m in mods]
@@ -449,7 +449,7 @@ def _study_rows(st: Study, profile: Profile | None) -> list[list[str]]:
 
 def _protocols(st: Study, profile: Profile | None) -> list[tuple[str, Term, list[str]]]:
     ptypes = profile.protocols if profile else {}
-    out = [(*sample_protocol(profile), [])]
+    out: list[tuple[str, Term, list[str]]] = [(*sample_protocol(profile), [])]
     for m in st.modalities:
         scans = [s for s in st.scans if s.modality == m]
         layout = assay_layout(scans, m, profile)
