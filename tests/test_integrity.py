@@ -185,6 +185,7 @@ def test_a_compressed_nifti_with_vox_offset_beyond_its_content_is_an_error(tmp_p
     assert "holds only 400 bytes" in issues[0].message
 
 
+@pytest.mark.filterwarnings("ignore::UserWarning")  # pydicom warns about every damaged byte it reads
 def test_mutated_files_give_findings_never_exceptions(tmp_path: Path) -> None:
     """A bounded mutation loop (fixed seed): the PHI gate, the payload sniffers, the DICOM integrity check
     and the NIfTI harvest turn every damaged file into a finding or a pass."""

@@ -25,6 +25,7 @@ from typing import Any, BinaryIO
 import nibabel as nib
 from nibabel.filebasedimages import ImageFileError
 from nibabel.spatialimages import HeaderDataError
+from nibabel.wrapstruct import WrapStructError
 
 from isaprofile.findings.issues import Issue, issue
 from isaprofile.harvest.sidecar import read_sidecar
@@ -44,6 +45,7 @@ NIFTI_ERRORS = (
     IndexError,
     struct.error,
     zlib.error,
+    WrapStructError,  # a header block of the wrong size
 )
 
 

@@ -32,6 +32,7 @@ import gzip
 import os
 import stat
 import struct
+import warnings
 import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -105,7 +106,9 @@ def sniff_dicom(path: str | os.PathLike[str]) -> bool:
     import pydicom
 
     try:
-        ds = pydicom.dcmread(path, force=True, stop_before_pixels=True, defer_size=1024)
+        with warnings.catch_warnings():  # a sniff of unknown bytes: pydicom's warnings say nothing useful
+            warnings.simplefilter("ignore")
+            ds = pydicom.dcmread(path, force=True, stop_before_pixels=True, defer_size=1024)
         return len(ds) > 0 and any(int(t) >> 16 in _DICOM_FIRST_GROUPS or int(t) >> 16 == 0x0010 for t in ds.keys())
     except dicom_read_errors():
         return False
