@@ -72,9 +72,19 @@ def scans(n: int, template) -> Iterator:
         scan_id = f"{mouse}-w{week}-mri"
         params = dict(template.parameters)
         params["repetition time"] = Value(2000 + i % 997, tr.unit)
-        segs = [Segmentation(dict(seg_values), f"masks/{mouse}/{scan_id}_liver.nii.gz")] if i % 2 == 0 else []
-        files = [DataFile(f"images/{mouse}/{scan_id}.nii.gz", dict(comments))]
-        yield Scan(scan_id, f"{mouse}-w{week}", "MRI", params, dict(template.comments), files, segs)
+        segs = (
+            [Segmentation(values=dict(seg_values), path=f"masks/{mouse}/{scan_id}_liver.nii.gz")] if i % 2 == 0 else []
+        )
+        files = [DataFile(path=f"images/{mouse}/{scan_id}.nii.gz", comments=dict(comments))]
+        yield Scan(
+            id=scan_id,
+            sample=f"{mouse}-w{week}",
+            modality="MRI",
+            parameters=params,
+            comments=dict(template.comments),
+            files=files,
+            segmentations=segs,
+        )
 
 
 def stream_run(n: int, workdir: Path) -> dict:
@@ -101,8 +111,14 @@ def stream_run(n: int, workdir: Path) -> dict:
         raise SystemExit(f"stream run of {n}: wrote {rows}, read {read}, {len(report.issues)} findings")
     size = path.stat().st_size
     path.unlink()
-    return {"rows": n, "columns": len(layout.header()), "write_s": t1 - t0, "read_s": t2 - t1,
-            "bytes": size, "peak_rss_mib": peak_rss_mib()}  # fmt: skip
+    return {
+        "rows": n,
+        "columns": len(layout.header()),
+        "write_s": t1 - t0,
+        "read_s": t2 - t1,
+        "bytes": size,
+        "peak_rss_mib": peak_rss_mib(),
+    }
 
 
 def investigation(n: int):
@@ -111,8 +127,13 @@ def investigation(n: int):
 
     inv, prof, hcc, template = templates()
     subj_t, sample_t = hcc.subjects[0], hcc.samples[0]
-    study = Study("BENCH", "Benchmark study", comments=dict(hcc.comments), design_types=list(hcc.design_types),
-                  factors=list(hcc.factors))  # fmt: skip
+    study = Study(
+        identifier="BENCH",
+        title="Benchmark study",
+        comments=dict(hcc.comments),
+        design_types=list(hcc.design_types),
+        factors=list(hcc.factors),
+    )
     study.scans = list(scans(n, template))
     seen: set[str] = set()
     for scan in study.scans:
@@ -122,8 +143,12 @@ def investigation(n: int):
             study.subjects.append(dataclasses.replace(subj_t, id=mouse, characteristics=dict(subj_t.characteristics)))
         factors = dict(sample_t.factors)
         factors["time point"] = dataclasses.replace(sample_t.factors["time point"], value=int(week))
-        study.samples.append(Sample(scan.sample, mouse, factors, dict(sample_t.characteristics)))
-    bench = Investigation("bench", "ISA-Tab benchmark", contacts=list(inv.contacts), studies=[study], profile=prof.id)
+        study.samples.append(
+            Sample(id=scan.sample, subject=mouse, factors=factors, characteristics=dict(sample_t.characteristics))
+        )
+    bench = Investigation(
+        identifier="bench", title="ISA-Tab benchmark", contacts=list(inv.contacts), studies=[study], profile=prof.id
+    )
     return bench, prof
 
 
@@ -179,8 +204,14 @@ def whole_run(n: int, workdir: Path) -> dict:
     loaded_samples = sum(len(st.samples) for st in iso.studies)
     if loaded_samples != n:
         raise SystemExit(f"isatools loaded {loaded_samples} samples of {n}")
-    return {"rows": n, "ours_write_s": t1 - t0, "ours_stream_read_s": t2 - t1, "ours_model_read_s": t3 - t2,
-            "isatools_load_s": t5 - t4, "isatools_dump_s": t6 - t5}  # fmt: skip
+    return {
+        "rows": n,
+        "ours_write_s": t1 - t0,
+        "ours_stream_read_s": t2 - t1,
+        "ours_model_read_s": t3 - t2,
+        "isatools_load_s": t5 - t4,
+        "isatools_dump_s": t6 - t5,
+    }
 
 
 def child(n: int) -> None:
@@ -202,15 +233,18 @@ def main(argv: list[str] | None = None) -> int:
 
     print("# streaming assay table: write_assay_table + open_table/TableDoc.rows (one subprocess per size)")
     for n in args.stream_rows:
-        proc = subprocess.run([sys.executable, __file__, "--child", str(n)], capture_output=True, text=True,
-                              check=False)  # fmt: skip
+        proc = subprocess.run(
+            [sys.executable, __file__, "--child", str(n)], capture_output=True, text=True, check=False
+        )
         if proc.returncode != 0:
             print(proc.stderr, file=sys.stderr)
             return 1
         r = json.loads(proc.stdout.strip().splitlines()[-1])
         total = r["write_s"] + r["read_s"]
-        print(f"{n:>10,} rows × {r['columns']} columns ({r['bytes'] / 2**20:,.0f} MiB): write {r['write_s']:.2f} s, "
-              f"read {r['read_s']:.2f} s, {n / total:,.0f} rows/s, peak RSS {r['peak_rss_mib']:.0f} MiB")  # fmt: skip
+        print(
+            f"{n:>10,} rows × {r['columns']} columns ({r['bytes'] / 2**20:,.0f} MiB): write {r['write_s']:.2f} s, "
+            f"read {r['read_s']:.2f} s, {n / total:,.0f} rows/s, peak RSS {r['peak_rss_mib']:.0f} MiB"
+        )
 
     n = args.isatools_rows
     print(f"\n# whole ISA-Tab, {n:,} scan rows: ours (write_isatab + read_isatab) vs isatools (load + dump)")
@@ -225,9 +259,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"isatools: load {load:.2f} s, dump {dump:.2f} s")
     print(f"ratio isatools (load + dump) / ours (write + stream read): {(load + dump) / (w + sr):,.0f}x")
     print(f"ratio isatools (load + dump) / ours (write + read_isatab):  {(load + dump) / (w + mr):,.0f}x")
-    print(f"  write: isatools dump / write_isatab {dump / w:,.1f}x; "
-          f"read: isatools load / stream read {load / sr:,.0f}x, "
-          f"/ read_isatab {load / mr:,.1f}x")  # fmt: skip
+    print(
+        f"  write: isatools dump / write_isatab {dump / w:,.1f}x; "
+        f"read: isatools load / stream read {load / sr:,.0f}x, "
+        f"/ read_isatab {load / mr:,.1f}x"
+    )
     print(f"peak RSS of this process (ours + isatools at {n:,} rows): {peak_rss_mib():.0f} MiB")
     return 0
 

@@ -38,10 +38,20 @@ def make_investigation(n_scans: int, profile: Profile) -> tuple[Investigation, d
         mouse, week = divmod(n // 2, 3)
         sid = f"M{mouse:05d}_w{week}"
         if n % 6 == 0:
-            subjects.append(Subject(f"M{mouse:05d}", {"organism": Value(org), "health_status": Value(health),
-                                                       "age": Value(60, Term("day", "UO", "UO:0000033"))}))  # fmt: skip
+            subjects.append(
+                Subject(
+                    id=f"M{mouse:05d}",
+                    characteristics={
+                        "organism": Value(org),
+                        "health_status": Value(health),
+                        "age": Value(60, Term("day", "UO", "UO:0000033")),
+                    },
+                )
+            )
         if n % 2 == 0:
-            samples.append(Sample(sid, f"M{mouse:05d}", factors={"study_week": Value(week * 4, Term("week"))}))
+            samples.append(
+                Sample(id=sid, subject=f"M{mouse:05d}", factors={"study_week": Value(week * 4, Term("week"))})
+            )
         mod = "MRI" if n % 2 == 0 else "CT"
         path = f"images/{mod}/{sid}.nii.gz"
         files[path] = (1_000_000 + n, f"{n:064x}")
@@ -50,13 +60,30 @@ def make_investigation(n_scans: int, profile: Profile) -> tuple[Investigation, d
         if mod == "MRI":
             mask = f"masks/{sid}_liver.nii.gz"
             files[mask] = (50_000 + n, f"{n + 1:064x}")
-            segs.append(Segmentation({"organ": Value(liver)}, path=mask))
-        scans.append(Scan(f"{sid}_{mod}", sid, mod, parameters=params, files=[DataFile(path)], segmentations=segs))
-    study = Study("BENCH", title="benchmark", description="synthetic", subjects=subjects, samples=samples,
-                  scans=scans)  # fmt: skip
-    inv = Investigation("BENCH", title="Benchmark", description="Synthetic dataset", public_release_date="2026-01-01",
-                        contacts=[Person("Doe", "Jane")], licences=["CC-BY-4.0"], studies=[study],
-                        comments={"publisher": "Example"})  # fmt: skip
+            segs.append(Segmentation(values={"organ": Value(liver)}, path=mask))
+        scans.append(
+            Scan(
+                id=f"{sid}_{mod}",
+                sample=sid,
+                modality=mod,
+                parameters=params,
+                files=[DataFile(path=path)],
+                segmentations=segs,
+            )
+        )
+    study = Study(
+        identifier="BENCH", title="benchmark", description="synthetic", subjects=subjects, samples=samples, scans=scans
+    )
+    inv = Investigation(
+        identifier="BENCH",
+        title="Benchmark",
+        description="Synthetic dataset",
+        public_release_date="2026-01-01",
+        contacts=[Person(last_name="Doe", first_name="Jane")],
+        licences=["CC-BY-4.0"],
+        studies=[study],
+        comments={"publisher": "Example"},
+    )
     return inv, files
 
 
@@ -114,8 +141,9 @@ def main() -> None:
     args = ap.parse_args()
     profile = load_profile("preclinical-imaging@1.0")
     inv, files = make_investigation(args.scans, profile)
-    (data, report), t_ours, m_ours = measure(lambda: (lambda d: (dumps(d[0]), d[1]))(
-        build_ro_crate(inv, profile, files=files)))  # fmt: skip
+    (data, report), t_ours, m_ours = measure(
+        lambda: (lambda d: (dumps(d[0]), d[1]))(build_ro_crate(inv, profile, files=files))
+    )
     import json
 
     doc = json.loads(data)
@@ -128,8 +156,10 @@ def main() -> None:
         small, small_files = make_investigation(n, profile)
         sdoc, _ = build_ro_crate(small, profile, files=small_files)
         rep, t_sh, m_sh = measure(lambda sdoc=sdoc: validate_crate(sdoc, profile), memory=not args.shacl_rss)
-        print(f"SHACL scans={n:6d} entities={len(sdoc['@graph']):7d}: {t_sh:8.2f} s  peak {m_sh:8.1f} MiB"
-              f"  findings={len(rep)}  ({t_sh / n * 1000:.1f} ms/scan)")  # fmt: skip
+        print(
+            f"SHACL scans={n:6d} entities={len(sdoc['@graph']):7d}: {t_sh:8.2f} s  peak {m_sh:8.1f} MiB"
+            f"  findings={len(rep)}  ({t_sh / n * 1000:.1f} ms/scan)"
+        )
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ from isaprofile.model import (
     Term,
     Value,
     Values,
-)  # fmt: skip
+)
 from isaprofile.profile.coerce import _text, is_missing, split_header
 from isaprofile.profile.model import Field, Profile
 
@@ -82,8 +82,15 @@ def _rows(table: Table, entity: str, profile: Profile, report: Report) -> list[_
         columns[col] = (field, unit, name)
     for field in profile.fields_for(entity):
         if field.level == "required" and field.key not in seen and field.isa not in ("subject-study",):
-            report.add(issue("required-column-missing", field=field.label, file=table.file,
-                             line=table.header_line, path=_where(table)))  # fmt: skip
+            report.add(
+                issue(
+                    "required-column-missing",
+                    field=field.label,
+                    file=table.file,
+                    line=table.header_line,
+                    path=_where(table),
+                )
+            )
     out = []
     for line, cells in table.rows():
         row = _Row(Provenance(table.file, line, None, _where(table)))
@@ -161,11 +168,15 @@ def investigation_from_tables(
             if k.lower() in STUDY_EXTRA:
                 del row.extra[k]
         info = study_titles.get(sid, {})
-        studies[sid] = Study(sid, extra.get("title", info.get("title", "")), extra.get("description",
-                             info.get("description", "")), comments=_values(row, profile, "study", ("comment",)),
-                             provenance=row.prov)  # fmt: skip
+        studies[sid] = Study(
+            identifier=sid,
+            title=extra.get("title", info.get("title", "")),
+            description=extra.get("description", info.get("description", "")),
+            comments=_values(row, profile, "study", ("comment",)),
+            provenance=row.prov,
+        )
     if not studies:
-        studies[inv.identifier] = Study(inv.identifier, inv.title, inv.description)
+        studies[inv.identifier] = Study(identifier=inv.identifier, title=inv.title, description=inv.description)
     default = next(iter(studies.values()))
     subject_study: dict[str, Study] = {}
     sk, ssk = _key(profile, "subject", "source-name"), _key(profile, "subject", "subject-study")
@@ -178,8 +189,12 @@ def investigation_from_tables(
         if ssk and st_name and st_name not in studies:
             prov = row.cells[ssk][2]
             report.add(issue("subject-study-unknown", target=st_name, **prov.location()))
-        subject = Subject(sid, _values(row, profile, "subject", ("characteristic",)), row.prov,
-                          _values(row, profile, "subject", ("comment",)))  # fmt: skip
+        subject = Subject(
+            id=sid,
+            characteristics=_values(row, profile, "subject", ("characteristic",)),
+            provenance=row.prov,
+            comments=_values(row, profile, "subject", ("comment",)),
+        )
         study.subjects.append(subject)
         subject_study.setdefault(sid, study)
     sample_study: dict[str, Study] = {}
@@ -192,7 +207,14 @@ def investigation_from_tables(
         study = subject_study.get(subj, default)
         values = {p: _values(row, profile, "sample", (p,)) for p in ("factor", "characteristic", "comment")}
         study.samples.append(
-            Sample(name, subj, values["factor"], values["characteristic"], row.prov, values["comment"])
+            Sample(
+                id=name,
+                subject=subj,
+                factors=values["factor"],
+                characteristics=values["characteristic"],
+                provenance=row.prov,
+                comments=values["comment"],
+            )
         )
         sample_study.setdefault(name, study)
     scans: dict[str, Scan] = {}
@@ -208,9 +230,16 @@ def investigation_from_tables(
         files = []
         path = row.text(fk) if fk else None
         if fk and path:
-            files.append(DataFile(path.replace("\\", "/"), provenance=row.cells[fk][2]))
-        scan = Scan(sid, sample, term.label if term else modality, _values(row, profile, "scan", ("parameter",)),
-                    _values(row, profile, "scan", ("comment",)), files, provenance=row.prov)  # fmt: skip
+            files.append(DataFile(path=path.replace("\\", "/"), provenance=row.cells[fk][2]))
+        scan = Scan(
+            id=sid,
+            sample=sample,
+            modality=term.label if term else modality,
+            parameters=_values(row, profile, "scan", ("parameter",)),
+            comments=_values(row, profile, "scan", ("comment",)),
+            files=files,
+            provenance=row.prov,
+        )
         sample_study.get(sample, default).scans.append(scan)
         scans.setdefault(sid, scan)
     gk, mfk = _key(profile, "segmentation", "segmentation-scan"), _key(profile, "segmentation", "segmentation-file")
@@ -219,8 +248,11 @@ def investigation_from_tables(
         if gk is None or scan_id is None:
             continue
         path = row.text(mfk) if mfk else None
-        seg = Segmentation(_values(row, profile, "segmentation", ("parameter",)),
-                           path.replace("\\", "/") if path else None, row.prov)  # fmt: skip
+        seg = Segmentation(
+            values=_values(row, profile, "segmentation", ("parameter",)),
+            path=path.replace("\\", "/") if path else None,
+            provenance=row.prov,
+        )
         if scan_id not in scans:
             prov = row.cells[gk][2]
             report.add(issue("segmentation-scan-unknown", target=scan_id, **prov.location()))
@@ -252,16 +284,25 @@ def _investigation(meta: dict[str, Any], profile: Profile, config_file: str, rep
     people = []
     for i, c in enumerate(meta.get("creators") or []):
         try:
-            people.append(Person(str(c.get("last_name", "")), str(c.get("first_name", "")), str(c.get("email", "")),
-                                 str(c.get("affiliation", "")), str(c.get("orcid", "")),
-                                 tuple(str(r) for r in c.get("roles") or ())))  # fmt: skip
+            people.append(
+                Person(
+                    last_name=str(c.get("last_name", "")),
+                    first_name=str(c.get("first_name", "")),
+                    email=str(c.get("email", "")),
+                    affiliation=str(c.get("affiliation", "")),
+                    orcid=str(c.get("orcid", "")),
+                    roles=tuple(str(r) for r in c.get("roles") or ()),
+                )
+            )
         except ValueError as exc:
-            report.add(issue("config-invalid", file=config_file, path=f"$['investigation']['creators'][{i}]",
-                             reason=str(exc)))  # fmt: skip
+            report.add(
+                issue("config-invalid", file=config_file, path=f"$['investigation']['creators'][{i}]", reason=str(exc))
+            )
     creator = profile.placement("investigation", "investigation")
     if creator is not None and creator.level == "required" and not people:
-        report.add(issue("required-missing", field=creator.label, file=config_file,
-                         path="$['investigation']['creators']"))  # fmt: skip
+        report.add(
+            issue("required-missing", field=creator.label, file=config_file, path="$['investigation']['creators']")
+        )
     return Investigation(
         identifier=str(meta.get("identifier") or "investigation"),
         title=str(meta.get("title", "")),

@@ -150,7 +150,7 @@ def _values(kind: str, values: Mapping[str, Value]) -> Values:
     return out
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, kw_only=True)
 class DataFile:
     """One image file (or a DICOM series folder) of a scan, relative to the dataset root."""
 
@@ -163,7 +163,7 @@ class DataFile:
         self.comments = _values("data file comment", self.comments)
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, kw_only=True)
 class Segmentation:
     """A segmentation of a scan: its parameters (organ, method, status) and its mask file, if any.
 
@@ -181,7 +181,7 @@ class Segmentation:
         self.values = _values("segmentation", self.values)
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, kw_only=True)
 class Subject:
     """An ISA source: one animal or patient, with its characteristics."""
 
@@ -196,7 +196,7 @@ class Subject:
         self.comments = _values("subject comment", self.comments)
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, kw_only=True)
 class Sample:
     """An ISA sample: a subject at one time point, with factor values and sample characteristics."""
 
@@ -215,7 +215,7 @@ class Sample:
         self.comments = _values("sample comment", self.comments)
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, kw_only=True)
 class Scan:
     """An assay row: one acquisition (a DICOM series, a NIfTI volume) of a sample."""
 
@@ -240,7 +240,7 @@ class Scan:
             raise ValueError("scan segmentations must be Segmentation objects")
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, kw_only=True)
 class Person:
     last_name: str
     first_name: str = ""
@@ -258,7 +258,7 @@ class Person:
         return f"{self.first_name} {self.last_name}".strip()
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, kw_only=True)
 class Protocol:
     name: str
     type: Term
@@ -266,7 +266,7 @@ class Protocol:
     parameters: tuple[str, ...] = ()
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, kw_only=True)
 class Study:
     identifier: str
     title: str = ""
@@ -288,7 +288,7 @@ class Study:
         return sorted({s.modality for s in self.scans})
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, kw_only=True)
 class Investigation:
     """The top of a dataset. ``profile`` names the profile it follows, e.g. ``preclinical-imaging@1.0``."""
 

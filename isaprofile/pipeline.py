@@ -140,14 +140,14 @@ def _dataset(
 
     config, report = load_config(root)
     if config is None:
-        return CheckedDataset(investigation=Investigation("unreadable"), profile=None, report=report,
+        return CheckedDataset(investigation=Investigation(identifier="unreadable"), profile=None, report=report,
                               kind="dataset", root=root, layers=("structure",))  # fmt: skip
     try:
         # placing sheet columns needs the dataset's profile even when no rules are applied
         placing = load_profile(_relative(config.profile, root))
     except ProfileError as exc:
         report.add(issue("profile-unknown", name=config.profile, reason=str(exc), file=config.file, path="profile"))
-        return CheckedDataset(investigation=Investigation("unreadable"), profile=None, report=report,
+        return CheckedDataset(investigation=Investigation(identifier="unreadable"), profile=None, report=report,
                               kind="dataset", root=root, config=config, layers=("structure",))  # fmt: skip
     prof: Profile | None = placing
     if ref != "auto":
@@ -208,7 +208,8 @@ def _layers(
 
         # licence rules give subjects their licence before the rules run (a profile may require it)
         licences, licence_report = _licences(inv, prof, config)
-        apply_subject_licences(inv, licences)
+        if len(licences.all) > 1:  # a single-licence dataset needs no per-subject licence column
+            apply_subject_licences(inv, licences)
         report.merge(apply_profile(inv, prof))
         ran.append("profile")
     report.merge(check_structure(inv, root))

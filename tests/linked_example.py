@@ -55,8 +55,8 @@ def investigation() -> Investigation:
         sick = i < 3
         subjects.append(
             Subject(
-                m,
-                {
+                id=m,
+                characteristics={
                     "organism": Value(_term("organism", "Mus musculus")),
                     "animal_strain": Value("C57BL/6J"),
                     "health_status": Value(_term("health_status", "not healthy" if sick else "healthy")),
@@ -70,8 +70,8 @@ def investigation() -> Investigation:
             sid = f"{m}_w{week}"
             samples.append(
                 Sample(
-                    sid,
-                    m,
+                    id=sid,
+                    subject=m,
                     factors={"study_week": Value(week, UO["wk"])},
                     characteristics={"body_weight": Value(22.5 + i + week / 4, UO["g"])},
                 )
@@ -81,9 +81,9 @@ def investigation() -> Investigation:
             sid = f"{m}_w{week}"
             scans.append(
                 Scan(
-                    f"{sid}_MRI",
-                    sid,
-                    "MRI",
+                    id=f"{sid}_MRI",
+                    sample=sid,
+                    modality="MRI",
                     parameters={
                         "brand": Value(_term("brand", "Bruker")),
                         "device_name": Value("BioSpec 94/20"),
@@ -96,10 +96,10 @@ def investigation() -> Investigation:
                         "time_point": Value(20, Term("minute", "UO", "UO:0000031")),
                     },
                     comments={"data_format": Value("NIfTI"), "data_type": Value(_term("data_type", "reconstructed"))},
-                    files=[DataFile(f"images/MRI/{sid}.nii.gz")],
+                    files=[DataFile(path=f"images/MRI/{sid}.nii.gz")],
                     segmentations=[
                         Segmentation(
-                            {
+                            values={
                                 "organ": Value(_term("organ", "liver")),
                                 "diseased_status": Value(_term("diseased_status", "diseased" if i < 3 else "healthy")),
                                 "segmentation_method": Value(_term("segmentation_method", "manual")),
@@ -115,21 +115,21 @@ def investigation() -> Investigation:
         sid = f"{m}_w8"
         scans.append(
             Scan(
-                f"{sid}_CT",
-                sid,
-                "CT",
+                id=f"{sid}_CT",
+                sample=sid,
+                modality="CT",
                 parameters={
                     "brand": Value(_term("brand", "MILabs")),
                     "kvp": Value(50.0, UO["kV"]),
                     "slice_thickness": Value(0.1, UO["mm"]),
                 },
                 comments={"data_format": Value("DICOM")},
-                files=[DataFile(f"images/CT/{sid}")],
-                segmentations=[Segmentation({"organ": Value(_term("organ", "spleen"))})],
+                files=[DataFile(path=f"images/CT/{sid}")],
+                segmentations=[Segmentation(values={"organ": Value(_term("organ", "spleen"))})],
             )
         )
     study = Study(
-        "LIVER-HCC",
+        identifier="LIVER-HCC",
         title="Longitudinal MRI of DEN-induced HCC in mice",
         description="Mice imaged by MRI at weeks 0, 4 and 8 after DEN injection, CT at week 8.",
         subjects=subjects,
@@ -141,21 +141,28 @@ def investigation() -> Investigation:
     )
     _key_values_by_isa_name(study)
     return Investigation(
-        "PRECLIN-LIVER",
+        identifier="PRECLIN-LIVER",
         title="Preclinical liver CT and MRI",
         description="Mouse liver CT and MRI scans with organ segmentations.",
         submission_date="2025-11-03",
         public_release_date="2026-01-15",
         contacts=[
             Person(
-                "Schraven",
-                "Sophie",
-                "s.schraven@example.org",
-                "RWTH Aachen University",
-                "0000-0002-1825-0097",
-                ("author",),
+                last_name="Schraven",
+                first_name="Sophie",
+                email="s.schraven@example.org",
+                affiliation="RWTH Aachen University",
+                orcid="0000-0002-1825-0097",
+                roles=("author",),
             ),  # fmt: skip
-            Person("Kiessling", "Fabian", "", "RWTH Aachen University", "", ("principal investigator",)),
+            Person(
+                last_name="Kiessling",
+                first_name="Fabian",
+                email="",
+                affiliation="RWTH Aachen University",
+                orcid="",
+                roles=("principal investigator",),
+            ),
         ],
         licences=["CC-BY-4.0", "CC-BY-NC-4.0"],
         keywords=["liver", "MRI", "CT", "mouse", "hepatocellular carcinoma"],

@@ -26,7 +26,12 @@ def test_example_round_trip(example: Path, tmp_path: Path) -> None:
     assert prof2 is not None and prof2.id == prof.id
     assert back.studies == inv.studies
     assert (back.contacts, back.licences, back.funding, back.publications, back.keywords) == (
-        inv.contacts, inv.licences, inv.funding, inv.publications, inv.keywords)  # fmt: skip
+        inv.contacts,
+        inv.licences,
+        inv.funding,
+        inv.publications,
+        inv.keywords,
+    )
 
 
 def test_output_is_deterministic_utf8_lf(example: Path, tmp_path: Path) -> None:
@@ -64,28 +69,61 @@ def test_rewrite_replaces_previous_output(example: Path, tmp_path: Path) -> None
     assert sorted(p.name for p in tmp_path.iterdir()) == ["isa", "preclinical-liver"]  # no temporary folders left
 
 
-_text = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00\x0b\x0c\x1c\x1d\x1e\x1f\x85"
-                              "\u2028\u2029" + "".join(chr(c) for c in range(1, 32) if chr(c) not in "\t\n\r")),
-                min_size=1, max_size=30).filter(lambda s: s.strip() == s and s != "")  # fmt: skip
+_text = st.text(
+    st.characters(
+        blacklist_categories=("Cs",),
+        blacklist_characters="\x00\x0b\x0c\x1c\x1d\x1e\x1f\x85"
+        "\u2028\u2029" + "".join(chr(c) for c in range(1, 32) if chr(c) not in "\t\n\r"),
+    ),
+    min_size=1,
+    max_size=30,
+).filter(lambda s: s.strip() == s and s != "")
 _ident = _text.filter(lambda s: not any(c in s for c in "\t\n\r"))
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(subject=_ident, sample=_ident, scan=_ident, char=_text, param=_text, comment=_text, path=_ident,
-       name=_ident.filter(lambda s: "[" not in s and "]" not in s))  # fmt: skip
+@given(
+    subject=_ident,
+    sample=_ident,
+    scan=_ident,
+    char=_text,
+    param=_text,
+    comment=_text,
+    path=_ident,
+    name=_ident.filter(lambda s: "[" not in s and "]" not in s),
+)
 def test_any_text_round_trips(tmp_path_factory, subject, sample, scan, char, param, comment, path, name) -> None:
     study = Study(
-        "S1",
-        "a title with\ttab and \"quotes\"",
-        subjects=[Subject(subject, {name: Value(char)}, comments={"note": Value(comment)})],
-        samples=[Sample(sample, subject, {"time point": Value(Term("week 1", "UO", "UO:0000034"))},
-                        {name: Value(param, Term("gram", "UO", "UO:0000021"))})],
-        scans=[Scan(scan, sample, "MRI", {name: Value(param)}, {"note": Value(comment)}, [DataFile(path)],
-                    [Segmentation({"organ": Value(char)}, path + ".seg")])],
-    )  # fmt: skip
+        identifier="S1",
+        title='a title with\ttab and "quotes"',
+        subjects=[Subject(id=subject, characteristics={name: Value(char)}, comments={"note": Value(comment)})],
+        samples=[
+            Sample(
+                id=sample,
+                subject=subject,
+                factors={"time point": Value(Term("week 1", "UO", "UO:0000034"))},
+                characteristics={name: Value(param, Term("gram", "UO", "UO:0000021"))},
+            )
+        ],
+        scans=[
+            Scan(
+                id=scan,
+                sample=sample,
+                modality="MRI",
+                parameters={name: Value(param)},
+                comments={"note": Value(comment)},
+                files=[DataFile(path=path)],
+                segmentations=[Segmentation(values={"organ": Value(char)}, path=path + ".seg")],
+            )
+        ],
+    )
     study.factors = ["time point"]
     inv = Investigation(
-        "inv", title=char, description=comment, contacts=[Person(subject, orcid="0000")], studies=[study]
+        identifier="inv",
+        title=char,
+        description=comment,
+        contacts=[Person(last_name=subject, orcid="0000")],
+        studies=[study],
     )
     out = tmp_path_factory.mktemp("rt")
     write_isatab(inv, out / "isa", None)

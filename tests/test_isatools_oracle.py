@@ -42,8 +42,12 @@ def synthetic(n_mice: int, sampleless: bool = False) -> tuple[Investigation, Pro
     subj_t, sample_t = hcc.subjects[0], hcc.samples[0]
     mri_t = next(s for s in hcc.scans if s.segmentations)
     ct_t = mash.scans[0]
-    study = Study("SYN", "Generated longitudinal MRI and CT", design_types=list(hcc.design_types),
-                  factors=list(hcc.factors))  # fmt: skip
+    study = Study(
+        identifier="SYN",
+        title="Generated longitudinal MRI and CT",
+        design_types=list(hcc.design_types),
+        factors=list(hcc.factors),
+    )
     for m in range(n_mice):
         mouse = f"M{m:04d}"
         study.subjects.append(dataclasses.replace(subj_t, id=mouse, characteristics=dict(subj_t.characteristics)))
@@ -53,17 +57,37 @@ def synthetic(n_mice: int, sampleless: bool = False) -> tuple[Investigation, Pro
             factors = dict(sample_t.factors)
             factors["time point"] = dataclasses.replace(sample_t.factors["time point"], value=week)
             sample = f"{mouse}-w{week}"
-            study.samples.append(Sample(sample, mouse, factors, dict(sample_t.characteristics)))
+            study.samples.append(
+                Sample(id=sample, subject=mouse, factors=factors, characteristics=dict(sample_t.characteristics))
+            )
             for tmpl in (mri_t, ct_t):
                 scan_id = f"{sample}-{tmpl.modality.lower()}"
                 segs = []
                 if m % 2 == 0:
-                    segs = [Segmentation(dict(tmpl.segmentations[0].values), f"masks/{mouse}/{scan_id}_liver.nii.gz")]
-                files = [DataFile(f"images/{mouse}/{scan_id}.nii.gz", dict(tmpl.files[0].comments))]
-                study.scans.append(Scan(scan_id, sample, tmpl.modality, dict(tmpl.parameters), dict(tmpl.comments),
-                                        files, segs))  # fmt: skip
-    return Investigation("synthetic", "Synthetic preclinical imaging", contacts=list(inv.contacts),
-                         studies=[study], profile=prof.id), prof  # fmt: skip
+                    segs = [
+                        Segmentation(
+                            values=dict(tmpl.segmentations[0].values), path=f"masks/{mouse}/{scan_id}_liver.nii.gz"
+                        )
+                    ]
+                files = [DataFile(path=f"images/{mouse}/{scan_id}.nii.gz", comments=dict(tmpl.files[0].comments))]
+                study.scans.append(
+                    Scan(
+                        id=scan_id,
+                        sample=sample,
+                        modality=tmpl.modality,
+                        parameters=dict(tmpl.parameters),
+                        comments=dict(tmpl.comments),
+                        files=files,
+                        segmentations=segs,
+                    )
+                )
+    return Investigation(
+        identifier="synthetic",
+        title="Synthetic preclinical imaging",
+        contacts=list(inv.contacts),
+        studies=[study],
+        profile=prof.id,
+    ), prof
 
 
 def isatools_validate(folder: Path, config_dir: Path) -> tuple[dict, str]:
@@ -82,8 +106,16 @@ def isatools_counts(folder: Path) -> list[tuple[str, int, int, int, int]]:
 
     with (folder / "i_investigation.txt").open(encoding="utf-8") as fh:
         inv = isatab.load(fh)
-    return [(st.identifier, len(st.sources), len(st.samples), len(st.assays),
-             len({d.filename for a in st.assays for d in a.data_files})) for st in inv.studies]  # fmt: skip
+    return [
+        (
+            st.identifier,
+            len(st.sources),
+            len(st.samples),
+            len(st.assays),
+            len({d.filename for a in st.assays for d in a.data_files}),
+        )
+        for st in inv.studies
+    ]
 
 
 def our_counts(inv: Investigation) -> list[tuple[str, int, int, int, int]]:
@@ -212,9 +244,19 @@ def test_write_isaconfig_is_deterministic_and_replaces_stale_files(tmp_path: Pat
     second = {p.name: p.read_bytes() for p in write_isaconfig(prof, tmp_path)}
     assert first == second
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(first)
-    assert sorted(first) == ["imaging_ct.json", "imaging_ct.xml", "imaging_mri.json", "imaging_mri.xml",
-                             "imaging_mri_ct.json", "imaging_mri_ct.xml", "imaging_us.json", "imaging_us.xml",
-                             "investigation.xml", "studySample.xml", "study_config.json"]  # fmt: skip
+    assert sorted(first) == [
+        "imaging_ct.json",
+        "imaging_ct.xml",
+        "imaging_mri.json",
+        "imaging_mri.xml",
+        "imaging_mri_ct.json",
+        "imaging_mri_ct.xml",
+        "imaging_us.json",
+        "imaging_us.xml",
+        "investigation.xml",
+        "studySample.xml",
+        "study_config.json",
+    ]
 
 
 def test_segmentation_parameters_are_not_required_per_row() -> None:

@@ -80,14 +80,19 @@ class Page(HTMLParser):
 
 
 def _hostile() -> Investigation:
-    subj = Subject("S1<b>", comments={"licence": Value("CC-BY-4.0")})
-    subj2 = Subject("S2", comments={"licence": Value("CC-BY-NC-4.0")})
-    scans = [Scan("scan-1", "smp-1", "CT", files=[DataFile("images/a&b.nii.gz")],
+    subj = Subject(id="S1<b>", comments={"licence": Value("CC-BY-4.0")})
+    subj2 = Subject(id="S2", comments={"licence": Value("CC-BY-NC-4.0")})
+    scans = [Scan(id="scan-1", sample="smp-1", modality="CT", files=[DataFile(path="images/a&b.nii.gz")],
                   segmentations=[Segmentation(path="masks/m.nii.gz")]),
-             Scan("scan-2", "smp-2", "CT", files=[DataFile("images/c.nii.gz")])]  # fmt: skip
-    study = Study("st", subjects=[subj, subj2], samples=[Sample("smp-1", "S1<b>"), Sample("smp-2", "S2")], scans=scans)
+             Scan(id="scan-2", sample="smp-2", modality="CT", files=[DataFile(path="images/c.nii.gz")])]  # fmt: skip
+    study = Study(
+        identifier="st",
+        subjects=[subj, subj2],
+        samples=[Sample(id="smp-1", subject="S1<b>"), Sample(id="smp-2", subject="S2")],
+        scans=scans,
+    )
     return Investigation(
-        "inv",
+        identifier="inv",
         title=f"Title {EVIL}",
         description=f"About </script><!-- {EVIL} & more",
         submission_date="2026-01-02",

@@ -21,7 +21,7 @@ def test_example_metadata_exact() -> None:
 def test_bad_model_metadata() -> None:
     inv = ex.investigation()
     inv.licences = ["CC-BY-4.0", "CC-BY-FOO"]
-    inv.contacts.append(Person("Doe", "", orcid="0000-0002-1825-0098"))
+    inv.contacts.append(Person(last_name="Doe", first_name="", orcid="0000-0002-1825-0098"))
     inv.public_release_date = "15/01/2026"
     scan = inv.studies[0].scans[0]
     scan.parameters["anaesthesia"] = Value(Term("sevoflurane", "DRON", "DRON:00018679"))

@@ -52,12 +52,12 @@ class _State:
 
     def subject(self, ident: str, prov: Provenance | None) -> Subject:
         if ident not in self.subjects:
-            self.subjects[ident] = Subject(ident, provenance=prov)
+            self.subjects[ident] = Subject(id=ident, provenance=prov)
         return self.subjects[ident]
 
     def sample(self, ident: str, subject: str, prov: Provenance | None) -> Sample:
         if ident not in self.samples:
-            self.samples[ident] = Sample(ident, subject, provenance=prov)
+            self.samples[ident] = Sample(id=ident, subject=subject, provenance=prov)
         return self.samples[ident]
 
 
@@ -213,8 +213,8 @@ def _add_scan(state: _State, item: HarvestedImage, spec: FileSpec, ids: dict[str
         n += 1
         scan_id = f"{base}-{n}"
     path = item.folder if item.kind == "dicom-series" and item.folder else item.path
-    data_file = DataFile(path, comments=identity_comments(item), provenance=prov)
-    scan = Scan(scan_id, ids["sample"], ids["modality"], files=[data_file], provenance=prov)
+    data_file = DataFile(path=path, comments=identity_comments(item), provenance=prov)
+    scan = Scan(id=scan_id, sample=ids["sample"], modality=ids["modality"], files=[data_file], provenance=prov)
     profile = state.profile
     header = to_profile_values(item, profile, "scan", ids["modality"] if ids["modality"] in profile.assays else None)
     for key, value in header.items():
@@ -277,14 +277,14 @@ def _add_segmentations(state: _State, item: HarvestedImage, spec: FileSpec, ids:
         for seg in item.segments:
             values = {**fixed, **_segment_values(state.profile, seg)}
             prov = Provenance(item.path, path=f"segment {seg.number}")
-            target.segmentations.append(Segmentation(values, item.path, prov))
+            target.segmentations.append(Segmentation(values=values, path=item.path, provenance=prov))
         return
     group = ids.get("group")
     names = labels.get(group or "", {})
     prov = Provenance(spec.labels or item.path, path=f"$.{group}" if group else None)
     by_name = {f.key: f for f in state.profile.fields_for("segmentation")}
     if not names:
-        target.segmentations.append(Segmentation(fixed, item.path, Provenance(item.path)))
+        target.segmentations.append(Segmentation(values=fixed, path=item.path, provenance=Provenance(item.path)))
         return
     for number, name in sorted(names.items(), key=lambda kv: int(kv[0]) if kv[0].isdigit() else 0):
         values = dict(fixed)
@@ -292,7 +292,9 @@ def _add_segmentations(state: _State, item: HarvestedImage, spec: FileSpec, ids:
             values[by_name["label_value"].name] = Value(int(number) if number.isdigit() else number, None, prov)
         if "segmented_structure" in by_name:
             values[by_name["segmented_structure"].name] = Value(name, None, prov)
-        target.segmentations.append(Segmentation(values, item.path, Provenance(item.path, path=f"label {number}")))
+        target.segmentations.append(
+            Segmentation(values=values, path=item.path, provenance=Provenance(item.path, path=f"label {number}"))
+        )
 
 
 def _fixed(profile: Profile, spec: FileSpec, ids: dict[str, str]) -> dict[str, Value]:

@@ -26,7 +26,7 @@ from isaprofile.model import (
     Term,
     Value,
     Values,
-)  # fmt: skip
+)
 from isaprofile.profile.model import Profile, ProfileError, load_profile
 
 PROFILE_COMMENT = "Comment[isaprofile profile]"
@@ -167,12 +167,23 @@ def _each_row(table: TableDoc, required: tuple[str, ...], ctx: _Ctx, handle) -> 
 def _read_study_table(table: TableDoc, study: Study, ctx: _Ctx) -> set[str]:
     subjects: dict[str, tuple[Subject, int]] = {}
     samples: dict[str, tuple[Sample, int]] = {}
-    return _each_row(table, ("Source Name", "Sample Name"), ctx,
-                     lambda segs, line: _study_row(segs, line, table, study, ctx, subjects, samples))  # fmt: skip
+    return _each_row(
+        table,
+        ("Source Name", "Sample Name"),
+        ctx,
+        lambda segs, line: _study_row(segs, line, table, study, ctx, subjects, samples),
+    )
 
 
-def _study_row(segs: list, line: int, table: TableDoc, study: Study, ctx: _Ctx,
-               subjects: dict[str, tuple[Subject, int]], samples: dict[str, tuple[Sample, int]]) -> None:  # fmt: skip
+def _study_row(
+    segs: list,
+    line: int,
+    table: TableDoc,
+    study: Study,
+    ctx: _Ctx,
+    subjects: dict[str, tuple[Subject, int]],
+    samples: dict[str, tuple[Sample, int]],
+) -> None:
     source = next(((n, c, a) for h, n, c, a in segs if h == "Source Name"), None)
     sample = next(((n, c, a) for h, n, c, a in segs if h == "Sample Name"), None)
     for h, n, c, a in segs:
@@ -181,8 +192,12 @@ def _study_row(segs: list, line: int, table: TableDoc, study: Study, ctx: _Ctx,
     if source and source[0]:
         name, col, attrs = source
         if name not in subjects:
-            subj = Subject(name, attrs.values["characteristic"], Provenance(table.display, line, col, "Source Name"),
-                           attrs.values["comment"])  # fmt: skip
+            subj = Subject(
+                id=name,
+                characteristics=attrs.values["characteristic"],
+                provenance=Provenance(table.display, line, col, "Source Name"),
+                comments=attrs.values["comment"],
+            )
             subjects[name] = (subj, line)
             study.subjects.append(subj)
         else:
@@ -195,30 +210,49 @@ def _study_row(segs: list, line: int, table: TableDoc, study: Study, ctx: _Ctx,
         if not subj_name:
             return
         if name not in samples:
-            smp = Sample(name, subj_name, attrs.values["factor"], attrs.values["characteristic"],
-                         Provenance(table.display, line, col, "Sample Name"), attrs.values["comment"])  # fmt: skip
+            smp = Sample(
+                id=name,
+                subject=subj_name,
+                factors=attrs.values["factor"],
+                characteristics=attrs.values["characteristic"],
+                provenance=Provenance(table.display, line, col, "Sample Name"),
+                comments=attrs.values["comment"],
+            )
             samples[name] = (smp, line)
             study.samples.append(smp)
         else:
             smp, first = samples[name]
-            for kind, target in (("factor", smp.factors), ("characteristic", smp.characteristics),
-                                 ("comment", smp.comments)):  # fmt: skip
+            for kind, target in (
+                ("factor", smp.factors),
+                ("characteristic", smp.characteristics),
+                ("comment", smp.comments),
+            ):
                 _merge(target, attrs.values[kind], "Sample Name", name, first, ctx)
 
 
 def _read_assay_table(table: TableDoc, study: Study, modality: str, ctx: _Ctx) -> set[str]:
     scans: dict[str, tuple[Scan, int]] = {}
-    return _each_row(table, ("Sample Name",), ctx,
-                     lambda segs, line: _assay_row(segs, line, table, study, modality, ctx, scans))  # fmt: skip
+    return _each_row(
+        table, ("Sample Name",), ctx, lambda segs, line: _assay_row(segs, line, table, study, modality, ctx, scans)
+    )
 
 
-def _assay_row(segs: list, line: int, table: TableDoc, study: Study, modality: str, ctx: _Ctx,
-               scans: dict[str, tuple[Scan, int]]) -> None:  # fmt: skip
+def _assay_row(
+    segs: list, line: int, table: TableDoc, study: Study, modality: str, ctx: _Ctx, scans: dict[str, tuple[Scan, int]]
+) -> None:
     sample = next(((n, c) for h, n, c, _a in segs if h == "Sample Name"), None)
     if sample is None or not sample[0]:
         if sample is not None and any(n for _h, n, _c, _a in segs):
-            ctx.report.add(issue("isatab-empty-name", header="Sample Name", file=table.display, line=line,
-                                 column=sample[1], path="Sample Name"))  # fmt: skip
+            ctx.report.add(
+                issue(
+                    "isatab-empty-name",
+                    header="Sample Name",
+                    file=table.display,
+                    line=line,
+                    column=sample[1],
+                    path="Sample Name",
+                )
+            )
         return
     # the acquisition: the first protocol, its assay node and the first data file after it
     params: Values = {}
@@ -239,14 +273,27 @@ def _assay_row(segs: list, line: int, table: TableDoc, study: Study, modality: s
                 pending = dict(a.values["parameter"])
         elif h in ("Raw Data File", "Image File", "Derived Data File") or h.endswith("File"):
             if n and name_too_long(n):
-                ctx.report.add(issue("isatab-file-name-too-long", header=h, length=len(n), file=table.display,
-                                     line=line, column=c, path=h))  # fmt: skip
+                ctx.report.add(
+                    issue(
+                        "isatab-file-name-too-long",
+                        header=h,
+                        length=len(n),
+                        file=table.display,
+                        line=line,
+                        column=c,
+                        path=h,
+                    )
+                )
                 n = ""
             if stage == "acquisition" and image is None and h != "Derived Data File":
                 if n:
-                    image = DataFile(n, a.values["comment"], Provenance(table.display, line, c, h))
+                    image = DataFile(
+                        path=n, comments=a.values["comment"], provenance=Provenance(table.display, line, c, h)
+                    )
             elif n or pending:
-                derived.append(Segmentation(pending, n or None, Provenance(table.display, line, c, h)))
+                derived.append(
+                    Segmentation(values=pending, path=n or None, provenance=Provenance(table.display, line, c, h))
+                )
                 pending = {}
         else:  # a node: Assay Name, Scan Name …
             if scan_id is None and n:
@@ -254,12 +301,22 @@ def _assay_row(segs: list, line: int, table: TableDoc, study: Study, modality: s
                 comments.update(a.values["comment"])
                 params.update(a.values["parameter"])
     if pending:
-        derived.append(Segmentation(pending, None, Provenance(table.display, line, 1, "Protocol REF")))
+        derived.append(
+            Segmentation(values=pending, path=None, provenance=Provenance(table.display, line, 1, "Protocol REF"))
+        )
     if scan_id is None:
         scan_id = image.path if image else f"{sample[0]}@{table.display}:{line}"
     if scan_id not in scans:
-        scan = Scan(scan_id, sample[0], modality, params, comments, [image] if image else [], derived,
-                    Provenance(table.display, line, scan_col, "Assay Name"))  # fmt: skip
+        scan = Scan(
+            id=scan_id,
+            sample=sample[0],
+            modality=modality,
+            parameters=params,
+            comments=comments,
+            files=[image] if image else [],
+            segmentations=derived,
+            provenance=Provenance(table.display, line, scan_col, "Assay Name"),
+        )
         scans[scan_id] = (scan, line)
         study.scans.append(scan)
     else:
@@ -283,8 +340,16 @@ def _people(section: Section | None, prefix: str) -> list[Person]:
     for i, cell in enumerate(last):
         if cell.value:
             roles = tuple(r for r in get("Roles", i).split(";") if r)
-            out.append(Person(cell.value, get("First Name", i), get("Email", i), get("Affiliation", i),
-                              orcid[i].value if i < len(orcid) else "", roles))  # fmt: skip
+            out.append(
+                Person(
+                    last_name=cell.value,
+                    first_name=get("First Name", i),
+                    email=get("Email", i),
+                    affiliation=get("Affiliation", i),
+                    orcid=orcid[i].value if i < len(orcid) else "",
+                    roles=roles,
+                )
+            )
     return out
 
 
@@ -327,7 +392,7 @@ def read_isatab(folder: str | Path, profile: str | Profile | None = "auto") -> I
     inv_files = sorted(folder.glob("i_*.txt"))
     if not inv_files:
         report.add(issue("isatab-no-investigation", file=str(folder)))
-        return IsaTabRead(investigation=Investigation("unreadable"), profile=None, report=report)
+        return IsaTabRead(investigation=Investigation(identifier="unreadable"), profile=None, report=report)
     if len(inv_files) > 1:
         report.add(issue("isatab-several-investigations", file=str(folder), names=", ".join(p.name for p in inv_files)))
     ipath = inv_files[0]
@@ -340,20 +405,31 @@ def read_isatab(folder: str | Path, profile: str | Profile | None = "auto") -> I
     for block in doc.studies:
         st_sec = block.get("STUDY")
         ident = st_sec.first("Study Identifier") if st_sec else ""
-        study = Study(ident or f"study-{len(inv.studies) + 1}", st_sec.first("Study Title") if st_sec else "",
-                      st_sec.first("Study Description") if st_sec else "",
-                      provenance=Provenance(ipath.name, st_sec.line if st_sec else None, None, "STUDY"))  # fmt: skip
+        study = Study(
+            identifier=ident or f"study-{len(inv.studies) + 1}",
+            title=st_sec.first("Study Title") if st_sec else "",
+            description=st_sec.first("Study Description") if st_sec else "",
+            provenance=Provenance(ipath.name, st_sec.line if st_sec else None, None, "STUDY"),
+        )
         if st_sec:
             for label, cells in st_sec.rows.items():
                 if label.startswith("Comment[") and cells and cells[0].value:
-                    study.comments[label[8:-1]] = Value(cells[0].value, None,
-                                                        Provenance(ipath.name, cells[0].line, 2, label))  # fmt: skip
+                    study.comments[label[8:-1]] = Value(
+                        cells[0].value, None, Provenance(ipath.name, cells[0].line, 2, label)
+                    )
         design = block.get("STUDY DESIGN DESCRIPTORS")
-        types, tans, tsrs = (_cells(design, f"Study Design Type{s}") for s in ("", " Term Accession Number",
-                                                                                 " Term Source REF"))  # fmt: skip
-        study.design_types = [Term(c.value, tsrs[i].value if i < len(tsrs) and tsrs[i].value else None,
-                                   tans[i].value if i < len(tans) and tans[i].value else None)
-                              for i, c in enumerate(types) if c.value]  # fmt: skip
+        types, tans, tsrs = (
+            _cells(design, f"Study Design Type{s}") for s in ("", " Term Accession Number", " Term Source REF")
+        )
+        study.design_types = [
+            Term(
+                c.value,
+                tsrs[i].value if i < len(tsrs) and tsrs[i].value else None,
+                tans[i].value if i < len(tans) and tans[i].value else None,
+            )
+            for i, c in enumerate(types)
+            if c.value
+        ]
         for c in tsrs:
             if c.value:
                 ctx.sources_used.setdefault(c.value, (ipath.name, c))
@@ -385,8 +461,9 @@ def read_isatab(folder: str | Path, profile: str | Profile | None = "auto") -> I
     declared = {c.value for c in _cells(doc.top.get("ONTOLOGY SOURCE REFERENCE"), "Term Source Name")}
     for src, (file, cell) in sorted(ctx.sources_used.items()):
         if src not in declared:
-            report.add(issue("isatab-term-source-undeclared", source=src, file=file,
-                             line=cell.line, column=cell.column))  # fmt: skip
+            report.add(
+                issue("isatab-term-source-undeclared", source=src, file=file, line=cell.line, column=cell.column)
+            )
     for table_path in sorted(folder.glob("[sa]_*.txt")):
         if table_path.name not in named:
             report.add(issue("isatab-file-unreferenced", name=table_path.name, file=table_path.name))
@@ -396,8 +473,9 @@ def read_isatab(folder: str | Path, profile: str | Profile | None = "auto") -> I
 def _check_factors(table: TableDoc, factors: list[str], ctx: _Ctx) -> None:
     for col, ((kind, name), header) in enumerate(zip(table.kinds, table.headers, strict=True), 1):
         if kind == "factor" and name not in factors:
-            ctx.report.add(issue("isatab-factor-undeclared", factor=name, file=table.display, line=1, column=col,
-                                 path=header))  # fmt: skip
+            ctx.report.add(
+                issue("isatab-factor-undeclared", factor=name, file=table.display, line=1, column=col, path=header)
+            )
 
 
 def _open(
@@ -407,13 +485,30 @@ def _open(
     cell = cells[index] if index < len(cells) else None
     path = folder / name
     if name_too_long(name):
-        ctx.report.add(issue("isatab-file-name-too-long", header=label, length=len(name), file=ctx.inv_file,
-                             line=cell.line if cell else None, column=cell.column if cell else None,
-                             path=label))  # fmt: skip
+        ctx.report.add(
+            issue(
+                "isatab-file-name-too-long",
+                header=label,
+                length=len(name),
+                file=ctx.inv_file,
+                line=cell.line if cell else None,
+                column=cell.column if cell else None,
+                path=label,
+            )
+        )
         return None
     if not path.is_file():
-        ctx.report.add(issue("isatab-file-missing", kind=kind, name=name, file=ctx.inv_file, path=label,
-                             line=cell.line if cell else None, column=cell.column if cell else None))  # fmt: skip
+        ctx.report.add(
+            issue(
+                "isatab-file-missing",
+                kind=kind,
+                name=name,
+                file=ctx.inv_file,
+                path=label,
+                line=cell.line if cell else None,
+                column=cell.column if cell else None,
+            )
+        )
         return None
     table = open_table(path, name, ctx.report)
     if table is None:
@@ -444,20 +539,31 @@ def _investigation(doc: InvestigationDoc) -> Investigation:
     first = sec.first if sec else (lambda _label: "")
     pubs_sec = doc.top.get("INVESTIGATION PUBLICATIONS")
     pubs = []
-    n_pubs = max(len(_cells(pubs_sec, "Investigation Publication DOI")),
-                 len(_cells(pubs_sec, "Investigation Publication Title")))  # fmt: skip
+    n_pubs = max(
+        len(_cells(pubs_sec, "Investigation Publication DOI")), len(_cells(pubs_sec, "Investigation Publication Title"))
+    )
     for i in range(n_pubs):
         get = lambda lab: x[i].value if i < len(x := _cells(pubs_sec, f"Investigation {lab}")) else ""  # noqa: E731, B023
-        pub = {"pubmed": get("PubMed ID"), "doi": get("Publication DOI"), "authors": get("Publication Author List"),
-               "title": get("Publication Title"), "status": get("Publication Status")}  # fmt: skip
+        pub = {
+            "pubmed": get("PubMed ID"),
+            "doi": get("Publication DOI"),
+            "authors": get("Publication Author List"),
+            "title": get("Publication Title"),
+            "status": get("Publication Status"),
+        }
         if any(pub.values()):
             pubs.append({k: v for k, v in pub.items() if v})
     funders, awards = _split(first("Comment[Funder]")), _split(first("Comment[Award]"))
-    funding = [{k: v for k, v in (("funder", f), ("award", awards[i] if i < len(awards) else "")) if v}
-               for i, f in enumerate(funders)]  # fmt: skip
+    funding = [
+        {k: v for k, v in (("funder", f), ("award", awards[i] if i < len(awards) else "")) if v}
+        for i, f in enumerate(funders)
+    ]
     skip = {PROFILE_COMMENT, "Comment[License]", "Comment[Keywords]", "Comment[Funder]", "Comment[Award]"}
-    comments = {k[8:-1]: v[0].value for k, v in (sec.rows.items() if sec else []) if k.startswith("Comment[")
-                and k not in skip and v and v[0].value}  # fmt: skip
+    comments = {
+        k[8:-1]: v[0].value
+        for k, v in (sec.rows.items() if sec else [])
+        if k.startswith("Comment[") and k not in skip and v and v[0].value
+    }
     return Investigation(
         identifier=first("Investigation Identifier") or "investigation",
         title=first("Investigation Title"),

@@ -161,7 +161,7 @@ def write_study_table(path: Path, study: Study, profile: Profile | None) -> int:
         w.writerow(header)
         sampled: set[str] = set()
         for sample in study.samples:
-            subj = subjects.get(sample.subject) or Subject(sample.subject)
+            subj = subjects.get(sample.subject) or Subject(id=sample.subject)
             sampled.add(subj.id)
             cells = _subject_cells(subj, subj_c, subj_m) + [protocol, sample.id]
             w.writerow(_check(cells + _sample_cells(sample, smp_c, smp_f, smp_m), f"{path.name} sample {sample.id}"))

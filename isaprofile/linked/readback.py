@@ -148,7 +148,7 @@ def from_jsonld(source: str | Path | bytes | dict[str, Any], profile: Profile) -
     root = r.refs(desc, "about")[0]
     ident = str(root.get("identifier", "dataset"))
     inv = Investigation(
-        ident,
+        identifier=ident,
         title="" if root.get("name") == ident else str(root.get("name", "")),
         description=str(root.get("description", "")),
         submission_date=str(root.get("dateCreated", "")),
@@ -204,7 +204,7 @@ def _grant(r: _Reader, g: dict[str, Any]) -> dict[str, str]:
 def _study(r: _Reader, s: dict[str, Any]) -> Study:
     ident = str(s.get("identifier", s["@id"]))
     study = Study(
-        ident,
+        identifier=ident,
         title="" if s.get("name") == ident else str(s.get("name", "")),
         description=str(s.get("description", "")),
         comments=r.comments(s, "study"),
@@ -220,11 +220,11 @@ def _study(r: _Reader, s: dict[str, Any]) -> Study:
     for ent in r.refs(s, "mentions"):
         name = str(ent.get("name", ent["@id"]))
         if ent.get("additionalType") == "Source":
-            study.subjects.append(Subject(name, r.values(ent, "additionalProperty", "subject"),
+            study.subjects.append(Subject(id=name, characteristics=r.values(ent, "additionalProperty", "subject"),
                                           comments=r.comments(ent, "subject")))  # fmt: skip
         elif ent.get("additionalType") == "Sample":
             study.samples.append(
-                Sample(name, source_of.get(ent["@id"], "?"),
+                Sample(id=name, subject=source_of.get(ent["@id"], "?"),
                        factors=r.values(ent, "additionalProperty", "sample", ("Factor",)),
                        characteristics=r.values(ent, "additionalProperty", "sample", ("Characteristic",)),
                        comments=r.comments(ent, "sample"))
@@ -242,9 +242,9 @@ def _assay(r: _Reader, assay: dict[str, Any], study: Study) -> None:
         if kind == "Scan":
             objs = r.refs(proc, "object")
             tops = list(dict.fromkeys(r.top(leaf) for leaf in leaves))
-            files = [DataFile(_path(t), comments=r.comments(r.ents.get(t, {"@id": t}), "file")) for t in tops]
-            scan = Scan(str(proc.get("name", proc["@id"])), str(objs[0].get("name", "?")) if objs else "?",
-                        str(proc.get("measurementTechnique", "?")),
+            files = [DataFile(path=_path(t), comments=r.comments(r.ents.get(t, {"@id": t}), "file")) for t in tops]
+            scan = Scan(id=str(proc.get("name", proc["@id"])), sample=str(objs[0].get("name", "?")) if objs else "?",
+                        modality=str(proc.get("measurementTechnique", "?")),
                         parameters=r.values(proc, "parameterValue", "scan"), comments=r.comments(proc, "scan"),
                         files=files)  # fmt: skip
             study.scans.append(scan)
@@ -254,6 +254,6 @@ def _assay(r: _Reader, assay: dict[str, Any], study: Study) -> None:
             targets = [x["@id"] for x in r.refs(proc, "object")]
             owner = next((by_leaf[o] for o in targets if o in by_leaf), None)
             path = _path(r.top(leaves[0])) if leaves else None
-            seg = Segmentation(r.values(proc, "parameterValue", "segmentation"), path=path)
+            seg = Segmentation(values=r.values(proc, "parameterValue", "segmentation"), path=path)
             if owner is not None:
                 owner.segmentations.append(seg)
