@@ -16,6 +16,7 @@ import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from isaprofile.bagit.build import build_bag
@@ -31,7 +32,7 @@ from isaprofile.package.datapackage import datapackage
 from isaprofile.package.landing import citation_cff, index_html, previews, readme
 from isaprofile.package.metadata_checks import MARKER
 from isaprofile.package.phi import exceptions_json
-from isaprofile.pipeline import ProfileRef, check
+from isaprofile.pipeline import CheckedDataset, ProfileRef, check
 from isaprofile.profile.model import Profile
 
 PartMetadata = Callable[[int, Part, list[str]], Mapping[str, bytes]]
@@ -166,7 +167,8 @@ def package_dataset(
         k: v for k, v in meta.items() if k.startswith("metadata/isatab/") and not k.endswith("i_investigation.txt")
     }
     meta["datapackage.json"] = datapackage(inv.identifier, tables, inv.title, list(lmap.all) or inv.licences,
-                                           resource_licences=table_licences(inv, lmap, tables))  # fmt: skip
+                                           resource_licences=table_licences(inv, lmap, tables),
+                                           extra_resources=_sheet_resources(checked))  # fmt: skip
     listed = [*meta, "index.html", "metadata/validation-report.json", *payload]
     meta["index.html"] = index_html(inv, set(pngs), profile=prof, invalid=invalid, files=listed, payload=payload)
     meta["metadata/validation-report.json"] = validation_report
@@ -285,6 +287,22 @@ def _release_date(inv: Investigation) -> dt.date:
         except ValueError:
             continue
     return dt.date(1980, 1, 1)
+
+
+def _sheet_resources(checked: CheckedDataset) -> list[dict[str, Any]]:
+    """The user's xlsx sheets the deposit carries, described as tabular resources (their value maps as codes)."""
+    from isaprofile.package.datapackage import sheet_codes, sheet_resource
+
+    config = checked.config
+    if config is None:
+        return []
+    out = []
+    for spec in config.sheets:
+        if spec.file in checked.payload and spec.file.lower().endswith(".xlsx"):
+            data = checked.payload[spec.file].read_bytes()
+            out.append(sheet_resource(spec.file, data, sheet=spec.sheet, header_row=spec.header_row,
+                                      codes=sheet_codes(spec)))  # fmt: skip
+    return out
 
 
 PROFILE_DIR = "metadata/profile/"  # where a user's own profile travels inside the package
