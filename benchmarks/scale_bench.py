@@ -37,7 +37,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 WORK = HERE / "_work" / "scale"
-sys.path.insert(0, str(HERE))
+sys.path[:0] = [str(HERE), str(REPO)]
 
 import _replicas  # noqa: E402
 
