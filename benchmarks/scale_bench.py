@@ -45,15 +45,16 @@ COMMANDS = ("validate", "package", "verify", "harvest")
 CHUNK = 1 << 20
 
 
-def run(argv: list[str], cwd: Path = REPO) -> tuple[float, float, int]:
-    """Run ``argv``; (wall seconds, peak RSS in MiB, exit code). Output is discarded."""
+def run(argv: list[str], cwd: Path = REPO) -> tuple[float, float, float, int]:
+    """Run ``argv``; (wall seconds, CPU seconds (user + system, workers included), peak RSS in MiB, exit
+    code). Output is discarded. CPU time is the steadier figure on a shared machine."""
     env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     start = time.perf_counter()
     proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
-    return wall, usage.ru_maxrss / 1024, proc.returncode
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, proc.returncode
 
 
 def files_of(root: Path) -> list[Path]:
@@ -114,22 +115,27 @@ def baseline(name: str, path: Path, workers: int) -> int:
 # --- the benchmark -------------------------------------------------------------------------------------------
 
 
-def bench(name: str, data: Path, commands: list[str], workers: int, keep: bool) -> list[tuple[str, float, float, int]]:
+Row = tuple[str, float, float, float, int]
+
+
+def bench(name: str, data: Path, commands: list[str], workers: int, keep: bool) -> list[Row]:
     py = sys.executable
     me = str(Path(__file__).resolve())
     nfiles = len(files_of(data))
-    rows: list[tuple[str, float, float, int]] = []
+    rows: list[Row] = []
     out = WORK / f"{data.name}.pkg"
     copy = WORK / f"{data.name}.bagit"
 
-    def add(label: str, argv: list[str], cwd: Path = REPO) -> tuple[float, float, int]:
+    def add(label: str, argv: list[str], cwd: Path = REPO) -> tuple[float, float, float, int]:
         res = run(argv, cwd)
         rows.append((label, *res))
-        print(f"  {label:34s} {res[0]:8.2f} s  {nfiles / res[0]:9.0f} files/s  {res[1]:7.0f} MiB  rc={res[2]}",
-              flush=True)  # fmt: skip
+        wall, cpu, rss, rc = res
+        print(f"  {label:36s} {wall:8.2f} s  {cpu:8.2f} s cpu  {nfiles / wall:8.0f} files/s  {rss:6.0f} MiB  "
+              f"rc={rc}  load {os.getloadavg()[0]:.2f}", flush=True)  # fmt: skip
         return res
 
     print(f"{name}: {data} ({nfiles} files, {sum(p.stat().st_size for p in files_of(data)) / 1e6:.0f} MB)")
+    print(f"  {'command':36s} {'wall':>10s}  {'cpu':>12s}  {'rate':>14s}  {'peak RSS':>10s}")
     _raw_hash(data)  # warm the page cache
     add("baseline: raw header loop (1 core)", [py, me, "--baseline", "headers", str(data)])
     add("baseline: raw sha256+sha512 (1 core)", [py, me, "--baseline", "hash", str(data)])
@@ -155,7 +161,7 @@ def bench(name: str, data: Path, commands: list[str], workers: int, keep: bool) 
             add("verify", [py, "-m", "isaprofile", "verify", str(out), "-q", "--workers", str(workers)])
         if not keep and out.exists():
             shutil.rmtree(out)
-    by = {label: wall for label, wall, _, _ in rows}
+    by = {label: wall for label, wall, *_ in rows}
     head = by["baseline: raw header loop (1 core)"]
     print("  ratios:")
     if "validate" in by:
@@ -172,6 +178,33 @@ def bench(name: str, data: Path, commands: list[str], workers: int, keep: bool) 
     return rows
 
 
+def shacl(name: str, data: Path, oracle: bool) -> None:
+    """The SHACL layer alone on a replica's generated crate: direct checks, and pyshacl with ``oracle``."""
+    from isaprofile.linked.jsonld import build_ro_crate
+    from isaprofile.linked.shacl import validate_crate
+    from isaprofile.pipeline import check
+
+    start = time.perf_counter()
+    checked = check(data, skip=("linked", "phi"))
+    assert checked.profile is not None
+    model = time.perf_counter() - start
+    start = time.perf_counter()
+    doc, _ = build_ro_crate(checked.investigation, checked.profile)
+    n = len(doc["@graph"])
+    print(f"  {name}: model (validate --no-linked --no-phi) {model:.2f} s; crate build "
+          f"{time.perf_counter() - start:.2f} s, {n} entities")  # fmt: skip
+    engines = ("direct", "pyshacl") if oracle else ("direct",)
+    found = {}
+    for engine in engines:
+        start = time.perf_counter()
+        report = validate_crate(doc, checked.profile, "ro-crate-metadata.json", engine=engine)
+        took = time.perf_counter() - start
+        found[engine] = sorted((i.code, i.path, i.severity.value) for i in report.issues)
+        print(f"  SHACL {engine:8s} {took:8.2f} s  {1000 * took / n:7.3f} ms/entity  {len(report.issues)} findings")
+    if oracle:
+        print(f"  same findings: {found['direct'] == found['pyshacl']}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--replica", choices=_replicas.NAMES, action="append", help="repeatable; default: all")
@@ -181,6 +214,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--keep", action="store_true", help="keep the package under benchmarks/_work/scale/")
     parser.add_argument("--build-only", action="store_true", help="build the replicas and stop")
+    parser.add_argument("--shacl", action="store_true", help="time the SHACL layer alone (in process)")
+    parser.add_argument("--oracle", action="store_true", help="with --shacl: pyshacl too (slow)")
     parser.add_argument("--baseline", nargs=2, metavar=("NAME", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.baseline:
@@ -192,7 +227,9 @@ def main(argv: list[str] | None = None) -> int:
         start = time.perf_counter()
         data = _replicas.replica(name, WORK, args.scale, args.matrix)
         print(f"{name}: replica ready in {time.perf_counter() - start:.1f} s")
-        if not args.build_only:
+        if args.shacl:
+            shacl(name, data, args.oracle)
+        elif not args.build_only:
             bench(name, data, args.command or list(COMMANDS), args.workers, args.keep)
         print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
     return 0
