@@ -129,7 +129,9 @@ def test_broken_linked_example_agrees() -> None:
         lambda d: d.update({"@context": "https://w3id.org/ro/crate/1.2/context"}),  # ISA terms missing
         lambda d: d["@graph"].append(dict(d["@graph"][0])),  # an @id twice: RDF merges the two
         lambda d: d["@graph"][1].update({"schema:value": 1}),  # a compact IRI key
-        lambda d: d["@graph"][1].update({"value": {"@value": "x", "@language": "en"}}),
+        lambda d: next(e for e in d["@graph"] if "propertyID" in e).update(
+            {"value": {"@value": "x", "@language": "en"}}
+        ),
         lambda d: d.update({"@id": "x"}),
     ],
 )

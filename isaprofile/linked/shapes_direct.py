@@ -25,7 +25,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from isaprofile.linked import _common as c
 from isaprofile.linked.context import ISA_TERMS, RO_CRATE_CONTEXT, load_context
@@ -40,13 +40,9 @@ _LINKS = {"subject": "additionalProperty", "sample": "additionalProperty", "scan
           "segmentation": "parameterValue"}  # fmt: skip
 _ATYPES = {"subject": "Source", "sample": "Sample", "scan": "Scan", "segmentation": "Segmentation"}
 _PLACED = ("characteristic", "factor", "parameter")
-# the properties the shapes read; any other key is never looked at
-_READ = ("additionalType", "measurementTechnique", "propertyID", "value", "unitCode", "additionalProperty",
-         "parameterValue")  # fmt: skip
 
 
-@dataclass(frozen=True)
-class Lit:
+class Lit(NamedTuple):
     """An RDF literal as JSON-LD 1.1 ``toRdf`` makes it from a JSON value (lexical form, datatype IRI)."""
 
     lexical: str
@@ -55,8 +51,7 @@ class Lit:
     ok: bool = True  # well-formed for its datatype
 
 
-@dataclass(frozen=True)
-class Ref:
+class Ref(NamedTuple):
     """A node reference (``{"@id": …}``), by its ``@id`` as written."""
 
     id: str
@@ -109,6 +104,8 @@ def _number(text: str, datatype: str) -> float | None:
 
 def _term(v: Any) -> Term | None:
     """The RDF term of one JSON value, or None when it is outside the layout the checks read."""
+    if type(v) is str:
+        return Lit(v, STRING)
     if isinstance(v, bool):
         return Lit("true" if v else "false", BOOLEAN)
     if isinstance(v, int):
@@ -154,31 +151,50 @@ def _terms(v: Any) -> list[Term] | None:
     return out
 
 
-def _graph(doc: dict[str, Any]) -> dict[str, dict[str, list[Term]]] | None:
-    """``@id`` → the read properties as term sets, or None when ``doc`` is not in the generated layout."""
+_Node = tuple[dict[str, Any], frozenset[str]]  # an entity and the strings of its propertyID
+
+
+def _graph(doc: dict[str, Any]) -> dict[str, _Node] | None:
+    """``@id`` → (entity, propertyID strings), or None when ``doc`` is not in the generated layout."""
     if set(doc) != {"@context", "@graph"} or doc["@context"] != [RO_CRATE_CONTEXT, dict(ISA_TERMS)]:
         return None
     raw = doc["@graph"]
     if not isinstance(raw, list):
         return None
-    nodes: dict[str, dict[str, list[Term]]] = {}
+    nodes: dict[str, _Node] = {}
     for ent in raw:
         if not isinstance(ent, dict):
             return None
         ident = ent.get("@id")
         if not isinstance(ident, str) or ident in nodes or ident.startswith(_BASE) or _compact(ident):
             return None
-        props: dict[str, list[Term]] = {}
-        for key, val in ent.items():
-            if ":" in key or (key.startswith("@") and key not in ("@id", "@type")):
+        for key in ent:
+            if ":" in key or (key[:1] == "@" and key != "@id" and key != "@type"):
                 return None  # compact IRIs or keywords could name the same properties another way
-            if key in _READ:
-                terms = _terms(val)
-                if terms is None:
-                    return None
-                props[key] = terms
-        nodes[ident] = props
+        pid = ent.get("propertyID")
+        if pid is None:
+            pids: frozenset[str] = frozenset()
+        elif type(pid) is str:
+            pids = frozenset((pid,))
+        else:
+            terms = _terms(pid)
+            if terms is None:
+                return None
+            pids = frozenset(_strings(terms))
+        nodes[ident] = (ent, pids)
     return nodes
+
+
+def _props(ent: dict[str, Any], keys: tuple[str, ...]) -> dict[str, list[Term]] | None:
+    """The term sets of ``keys`` on ``ent`` (absent keys left out), or None when one is unreadable."""
+    out: dict[str, list[Term]] = {}
+    for key in keys:
+        if key in ent:
+            terms = _terms(ent[key])
+            if terms is None:
+                return None
+            out[key] = terms
+    return out
 
 
 @cache
@@ -213,30 +229,60 @@ def direct_results(doc: dict[str, Any], profile: Profile) -> list[Result] | None
     plan = _plan(profile)
     out: list[Result] = []
     iri_of = {id(f): c.field_iri(profile, f) for fields in plan.records.values() for f in fields}
-    for ident, props in nodes.items():
-        atypes = set(_strings(props.get("additionalType", [])))
-        mods = set(_strings(props.get("measurementTechnique", []))) & set(profile.assays)
-        for entity, fields in plan.records.items():
-            if _ATYPES[entity] not in atypes:
-                continue
-            link = _LINKS[entity]
-            counts: dict[str, int] = {}
-            for ref in props.get(link, []):
-                if isinstance(ref, Ref) and ref.id in nodes:
-                    for pid in set(_strings(nodes[ref.id].get("propertyID", []))):
-                        counts[pid] = counts.get(pid, 0) + 1
+    record_types = {_ATYPES[e]: e for e in plan.records}
+    assays = set(profile.assays)
+    for ident, (ent, pids) in nodes.items():
+        if "additionalType" in ent:
+            typed = _props(ent, ("additionalType", "measurementTechnique"))
+            if typed is None:
+                return None
+            atypes = set(_strings(typed.get("additionalType", [])))
+            entities = [record_types[a] for a in atypes if a in record_types]
+            if entities:
+                mods = set(_strings(typed.get("measurementTechnique", []))) & assays
+                found = _record_results(ident, ent, entities, mods, nodes, plan, iri_of)
+                if found is None:
+                    return None
+                out.extend(found)
+        fields = [f for pid in pids for f in plan.by_iri.get(pid, ())]
+        if fields:
+            props = _props(ent, ("value", "unitCode"))
+            if props is None:
+                return None
             for f in fields:
-                if entity == "scan" and f.modalities and not (set(f.modalities) & mods):
-                    continue
-                n = counts.get(iri_of[id(f)], 0)
-                sev = {"required": "Violation", "recommended": "Info"}.get(f.level)
-                if sev and n < 1:
-                    out.append(Result(ident, link, sev, f.entity, f.key, "min"))
-                if n > 1:
-                    out.append(Result(ident, link, "Violation", f.entity, f.key, "max"))
-        for pid in set(_strings(props.get("propertyID", []))):
-            for f in plan.by_iri.get(pid, []):
                 out.extend(_value_results(ident, props, f))
+    return out
+
+
+def _record_results(
+    ident: str,
+    ent: dict[str, Any],
+    entities: list[str],
+    mods: set[str],
+    nodes: dict[str, _Node],
+    plan: _Plan,
+    iri_of: dict[int, str],
+) -> list[Result] | None:
+    out: list[Result] = []
+    for entity in sorted(entities):
+        link = _LINKS[entity]
+        linked = _props(ent, (link,))
+        if linked is None:
+            return None
+        counts: dict[str, int] = {}
+        for ref in linked.get(link, []):
+            if isinstance(ref, Ref) and ref.id in nodes:
+                for pid in nodes[ref.id][1]:
+                    counts[pid] = counts.get(pid, 0) + 1
+        for f in plan.records[entity]:
+            if entity == "scan" and f.modalities and not (set(f.modalities) & mods):
+                continue
+            n = counts.get(iri_of[id(f)], 0)
+            sev = {"required": "Violation", "recommended": "Info"}.get(f.level)
+            if sev and n < 1:
+                out.append(Result(ident, link, sev, f.entity, f.key, "min"))
+            if n > 1:
+                out.append(Result(ident, link, "Violation", f.entity, f.key, "max"))
     return out
 
 
