@@ -8,8 +8,8 @@ Run from the repository root::
     python benchmarks/scale_bench.py --replica crlm --matrix 512     # I/O-bound CRLM variant
 
 Replicas (see ``benchmarks/_replicas.py``) are built once under ``benchmarks/_work/scale/`` (git-ignored) and
-reused. Every contender runs as its own subprocess, so wall time and peak RSS (``os.wait4``'s ``ru_maxrss``,
-which covers the process and the workers it waited for) are whole-process figures:
+reused. Every contender runs as its own subprocess under GNU ``/usr/bin/time``, so wall time, CPU time and
+peak RSS (``ru_maxrss``: the largest of the process and the workers it waited for) are whole-process figures:
 
 * ``validate`` (default layers), ``validate --no-linked`` (to give the linked layer's share),
   ``package -o … -q``, ``verify … -q``, ``harvest -j WORKERS --format json`` (output discarded);
@@ -41,20 +41,29 @@ sys.path[:0] = [str(HERE), str(REPO)]
 
 import _replicas  # noqa: E402
 
+TIME = "/usr/bin/time"  # GNU time: the rusage of the command alone
 COMMANDS = ("validate", "package", "verify", "harvest")
 CHUNK = 1 << 20
 
 
 def run(argv: list[str], cwd: Path = REPO) -> tuple[float, float, float, int]:
     """Run ``argv``; (wall seconds, CPU seconds (user + system, workers included), peak RSS in MiB, exit
-    code). Output is discarded. CPU time is the steadier figure on a shared machine."""
+    code). Output is discarded. CPU time is the steadier figure on a shared machine.
+
+    Through ``/usr/bin/time``, which reports its child's rusage: a process's ``ru_maxrss`` starts from its
+    parent's RSS at fork (Linux keeps the high-water mark across exec), so measuring the command as our own
+    child would count this process's memory; ``time``'s child is forked from the small ``time`` process.
+    """
+    import tempfile
+
     env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    start = time.perf_counter()
-    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, proc.returncode
+    with tempfile.NamedTemporaryFile("r", suffix=".time") as out:
+        start = time.perf_counter()
+        proc = subprocess.run([TIME, "-f", "%U %S %M", "-o", out.name, *argv], cwd=cwd, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)  # fmt: skip
+        wall = time.perf_counter() - start
+        user, system, kib = out.read().split()[-3:]
+    return wall, float(user) + float(system), int(kib) / 1024, proc.returncode
 
 
 def files_of(root: Path) -> list[Path]:
