@@ -21,6 +21,7 @@ the same findings.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from dataclasses import dataclass, field
@@ -60,8 +61,7 @@ class Ref(NamedTuple):
 Term = Lit | Ref
 
 
-@dataclass(frozen=True)
-class Result:
+class Result(NamedTuple):
     """One validation result: focus node ``@id``, result path (short name), severity, shape kind, field."""
 
     focus: str
@@ -230,6 +230,8 @@ def direct_results(doc: dict[str, Any], profile: Profile) -> list[Result] | None
     out: list[Result] = []
     iri_of = {id(f): c.field_iri(profile, f) for fields in plan.records.values() for f in fields}
     record_types = {_ATYPES[e]: e for e in plan.records}
+    known = frozenset(plan.by_iri)
+    seen: dict[tuple[Any, ...], list[Result]] = {}
     assays = set(profile.assays)
     for ident, (ent, pids) in nodes.items():
         if "additionalType" in ent:
@@ -240,18 +242,32 @@ def direct_results(doc: dict[str, Any], profile: Profile) -> list[Result] | None
             entities = [record_types[a] for a in atypes if a in record_types]
             if entities:
                 mods = set(_strings(typed.get("measurementTechnique", []))) & assays
-                found = _record_results(ident, ent, entities, mods, nodes, plan, iri_of)
+                found = _record_results(ident, ent, entities, mods, nodes, plan, iri_of, seen)
                 if found is None:
                     return None
                 out.extend(found)
-        fields = [f for pid in pids for f in plan.by_iri.get(pid, ())]
-        if fields:
-            props = _props(ent, ("value", "unitCode"))
-            if props is None:
-                return None
-            for f in fields:
-                out.extend(_value_results(ident, props, f))
+        if pids & known:
+            # the results of a value node depend only on its propertyID, value and unitCode: many nodes
+            # share them (a segmentation group, a method), so each combination is checked once
+            key = (pids, _key(ent, "value"), _key(ent, "unitCode"))
+            if key not in seen:
+                props = _props(ent, ("value", "unitCode"))
+                if props is None:
+                    return None
+                seen[key] = [r for f in (f for pid in pids for f in plan.by_iri.get(pid, ()))
+                             for r in _value_results("", props, f)]  # fmt: skip
+            out.extend(r._replace(focus=ident) for r in seen[key])
     return out
+
+
+def _key(ent: dict[str, Any], prop: str) -> Any:
+    """A hashable key of one property's JSON value (types kept apart: ``1``, ``1.0`` and ``true`` differ)."""
+    if prop not in ent:
+        return ()
+    v = ent[prop]
+    if type(v) in (str, int, float, bool):
+        return (type(v), v)
+    return (list, json.dumps(v, sort_keys=True, default=repr))
 
 
 def _record_results(
@@ -262,6 +278,7 @@ def _record_results(
     nodes: dict[str, _Node],
     plan: _Plan,
     iri_of: dict[int, str],
+    seen: dict[tuple[Any, ...], list[Result]],
 ) -> list[Result] | None:
     out: list[Result] = []
     for entity in sorted(entities):
@@ -274,15 +291,20 @@ def _record_results(
             if isinstance(ref, Ref) and ref.id in nodes:
                 for pid in nodes[ref.id][1]:
                     counts[pid] = counts.get(pid, 0) + 1
-        for f in plan.records[entity]:
-            if entity == "scan" and f.modalities and not (set(f.modalities) & mods):
-                continue
-            n = counts.get(iri_of[id(f)], 0)
-            sev = {"required": "Violation", "recommended": "Info"}.get(f.level)
-            if sev and n < 1:
-                out.append(Result(ident, link, sev, f.entity, f.key, "min"))
-            if n > 1:
-                out.append(Result(ident, link, "Violation", f.entity, f.key, "max"))
+        key = (entity, frozenset(mods) if entity == "scan" else None, frozenset(counts.items()))
+        if key not in seen:  # records with the same fields given as often share their results
+            found = []
+            for f in plan.records[entity]:
+                if entity == "scan" and f.modalities and not (set(f.modalities) & mods):
+                    continue
+                n = counts.get(iri_of[id(f)], 0)
+                sev = {"required": "Violation", "recommended": "Info"}.get(f.level)
+                if sev and n < 1:
+                    found.append(Result("", link, sev, f.entity, f.key, "min"))
+                if n > 1:
+                    found.append(Result("", link, "Violation", f.entity, f.key, "max"))
+            seen[key] = found
+        out.extend(r._replace(focus=ident) for r in seen[key])
     return out
 
 
