@@ -1,4 +1,8 @@
-"""SHACL shapes generated from a profile, and validation of a crate graph with pyshacl.
+"""SHACL shapes generated from a profile, and validation of a crate against them.
+
+A crate in the layout :mod:`isaprofile.linked.jsonld` writes is checked by the shapes compiled to direct
+checks over its JSON (:mod:`isaprofile.linked.shapes_direct`, ~100-1000x faster); any other document with
+pyshacl, which the tests keep as the oracle for the direct checks.
 
 The shapes address the crate layout of :mod:`isaprofile.linked.jsonld`: records (sources, samples,
 scan and segmentation processes) are typed by ``additionalType`` (and scans by modality) and their
