@@ -1,4 +1,8 @@
-"""SHACL shapes generated from a profile, and validation of a crate graph with pyshacl.
+"""SHACL shapes generated from a profile, and validation of a crate against them.
+
+A crate in the layout :mod:`isaprofile.linked.jsonld` writes is checked by the shapes compiled to direct
+checks over its JSON (:mod:`isaprofile.linked.shapes_direct`, ~100-1000x faster); any other document with
+pyshacl, which the tests keep as the oracle for the direct checks.
 
 The shapes address the crate layout of :mod:`isaprofile.linked.jsonld`: records (sources, samples,
 scan and segmentation processes) are typed by ``additionalType`` (and scans by modality) and their
@@ -203,8 +207,24 @@ def write_shapes(profile: Profile, root: str | Path = "schemas") -> Path:
     return write_text(shapes_path(profile, root), shapes_turtle(profile))
 
 
-def validate_crate(doc: dict[str, Any], profile: Profile, file: str | None = None) -> Report:
-    """Validate a crate document against the profile's shapes; findings carry JSON paths."""
+def validate_crate(doc: dict[str, Any], profile: Profile, file: str | None = None, *, engine: str = "auto") -> Report:
+    """Validate a crate document against the profile's shapes; findings carry JSON paths.
+
+    ``engine``: ``"auto"`` evaluates the shapes directly over the JSON
+    (:mod:`isaprofile.linked.shapes_direct`) when the document is in the layout
+    :func:`~isaprofile.linked.jsonld.build_ro_crate` writes, and with pyshacl otherwise;
+    ``"pyshacl"`` always uses pyshacl (the conformance oracle), ``"direct"`` requires the direct path.
+    """
+    if engine not in ("auto", "direct", "pyshacl"):
+        raise ValueError(f"unknown SHACL engine {engine!r}")
+    if engine != "pyshacl":
+        from isaprofile.linked.shapes_direct import direct_results
+
+        results = direct_results(doc, profile)
+        if results is not None:
+            return _direct_report(results, doc, file, profile)
+        if engine == "direct":
+            raise ValueError("the crate is not in the generated layout: the direct SHACL checks cannot read it")
     import pyshacl
     from rdflib import Graph
 
@@ -220,6 +240,36 @@ def validate_crate(doc: dict[str, Any], profile: Profile, file: str | None = Non
     graph: list[Any] = raw if isinstance(raw, list) else []
     index = {e.get("@id"): i for i, e in enumerate(graph) if isinstance(e, dict)}
     report.extend(_issues(results, index, file, profile))
+    report.issues.sort(key=lambda i: (i.path or "", i.code))
+    return report
+
+
+_SEVERITY = {"Violation": "error", "Warning": "warning", "Info": "info"}
+_DIRECT_DETAIL = {
+    "min": "'{label}' is {level} on every {entity}",
+    "max": "'{label}' is given more than once",
+    "single": "more than one value",
+    "datatype": "a value of another type",
+    "in": "a value outside the profile's list",
+    "range": "a value outside the range",
+    "unit": "another unit",
+}
+
+
+def _direct_report(results: list, doc: dict[str, Any], file: str | None, profile: Profile) -> Report:
+    """The findings of :func:`~isaprofile.linked.shapes_direct.direct_results`, as :func:`_issues` words them."""
+    index = {e["@id"]: i for i, e in enumerate(doc["@graph"])}
+    labels = {(f.entity, f.key): f for f in profile.fields}
+    report = Report()
+    for r in results:
+        expected, bounds = _expect(profile, r.entity, r.key, r.kind)
+        f = labels.get((r.entity, r.key))
+        detail = bounds or _DIRECT_DETAIL[r.kind].format(
+            label=f.label if f else r.key, level=f.level if f else "", entity=r.entity
+        )
+        report.add(issue(_CODES[r.kind], file=file, path=c.jpath("@graph", index[r.focus], r.path),
+                         severity=_SEVERITY[r.severity], field=r.key, entity=r.entity, expected=expected,
+                         detail=detail))  # fmt: skip
     report.issues.sort(key=lambda i: (i.path or "", i.code))
     return report
 

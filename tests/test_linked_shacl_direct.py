@@ -1,0 +1,151 @@
+"""The direct SHACL checks give the same findings as pyshacl (the oracle) on the examples and broken variants."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import linked_example as ex
+import pytest
+
+from isaprofile.linked.jsonld import build_ro_crate
+from isaprofile.linked.shacl import validate_crate
+from isaprofile.linked.shapes_direct import direct_results
+from isaprofile.pipeline import check
+from isaprofile.profile.model import Profile
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLES = ("crlm-ct", "enhance-petct", "preclinical-liver")
+FILE = "ro-crate-metadata.json"
+
+
+def _found(doc: dict, prof: Profile, engine: str) -> list[tuple[str, str | None, str, str]]:
+    report = validate_crate(doc, prof, FILE, engine=engine)
+    return sorted((i.code, i.path, i.severity.value, i.message) for i in report.issues)
+
+
+def _same(doc: dict, prof: Profile) -> list[tuple[str, str | None, str, str]]:
+    """Both engines' findings (code, path, severity, message) — asserted equal — and the direct ones."""
+    direct = _found(doc, prof, "direct")
+    assert direct == _found(doc, prof, "pyshacl")
+    return direct
+
+
+@pytest.fixture(scope="module", params=EXAMPLES)
+def example_crate(request: pytest.FixtureRequest) -> tuple[dict, Profile]:
+    checked = check(REPO / "examples" / request.param, skip=("linked", "phi"))
+    assert checked.profile is not None
+    doc, _ = build_ro_crate(checked.investigation, checked.profile)
+    return doc, checked.profile
+
+
+def test_examples_take_the_direct_path_and_agree(example_crate: tuple[dict, Profile]) -> None:
+    doc, prof = example_crate
+    assert direct_results(doc, prof) is not None
+    assert _same(doc, prof) == []
+
+
+_FIELD_TYPES = ("integer", "number", "boolean", "date", "string", "term")
+
+
+def _mutations(kind: str) -> list[Any]:
+    return {
+        "integer": ["abc", -1e12, 1e12, 7.5, {"@value": "x", "@type": "xsd:integer"}, True, {"@id": "#nowhere"}],
+        "number": ["abc", -1e12, 1e12, [1.0, 2.0], {"@value": "x", "@type": "xsd:float"}, False],
+        "boolean": [True, "yes", 1],
+        "date": [20200101, "2020/01/01", ["2020-01-01", "2021-01-01"]],
+        "string": [5, {"@value": 2.5, "@type": "xsd:double"}],
+        "term": ["not-a-term-label", 5, ["a", "b"]],
+    }[kind]
+
+
+def break_crate(doc: dict, prof: Profile) -> dict:
+    """A copy of ``doc`` with one mutation on many PropertyValues and records (each shape kind fires)."""
+    out = copy.deepcopy(doc)
+    graph: list[dict[str, Any]] = out["@graph"]
+    fields = {}
+    from isaprofile.linked import _common as c
+
+    for f in prof.fields:
+        fields.setdefault(c.field_iri(prof, f), f)
+    seen: dict[str, int] = {}
+    for ent in graph:
+        f = fields.get(ent.get("propertyID")) if isinstance(ent.get("propertyID"), str) else None
+        if f is None or f.type not in _FIELD_TYPES:
+            continue
+        n = seen.get(f.type, 0)
+        seen[f.type] = n + 1
+        options = _mutations(f.type)
+        if n % 2 == 0 and n // 2 < len(options):  # every other value of a type keeps its good value
+            ent["value"] = options[n // 2]
+        if f.unit is not None and "unitCode" in ent and n == 1:
+            ent["unitCode"] = ["UCUM:furlong", ent["unitCode"]]
+    records = [e for e in graph if e.get("additionalType") in ("Source", "Sample", "Scan", "Segmentation")]
+    by_id = {e["@id"]: e for e in graph}
+    for i, rec in enumerate(records[:8]):
+        link = "additionalProperty" if rec["additionalType"] in ("Source", "Sample") else "parameterValue"
+        refs = rec.get(link)
+        if not isinstance(refs, list) or not refs:
+            continue
+        if i % 4 == 0:  # every value missing (required fields: min-count)
+            rec[link] = []
+        elif i % 4 == 1:  # a field given twice (max-count)
+            twin = copy.deepcopy(by_id[refs[0]["@id"]])
+            twin["@id"] += "-twin"
+            graph.append(twin)
+            rec[link] = [*refs, {"@id": twin["@id"]}]
+        elif i % 4 == 2:  # the same reference twice is one RDF triple: no finding
+            rec[link] = [*refs, refs[0]]
+        elif rec["additionalType"] == "Scan":  # another modality: other required parameters apply
+            others = [m for m in prof.assays if m != rec.get("measurementTechnique")]
+            if others:
+                rec["measurementTechnique"] = others[0]
+        else:  # no longer a record of the profile
+            del rec["additionalType"]
+    return out
+
+
+def test_broken_examples_agree(example_crate: tuple[dict, Profile]) -> None:
+    doc, prof = example_crate
+    broken = break_crate(doc, prof)
+    assert direct_results(broken, prof) is not None
+    found = _same(broken, prof)
+    codes = {code for code, *_ in found}
+    assert {"shacl-datatype", "shacl-min-count", "shacl-max-count"} <= codes
+
+
+def test_broken_linked_example_agrees() -> None:
+    prof = ex.profile()
+    doc, _ = build_ro_crate(ex.investigation(), prof, files={})
+    found = _same(break_crate(doc, prof), prof)
+    codes = {code for code, *_ in found}
+    assert {"shacl-datatype", "shacl-range", "shacl-in", "shacl-unit", "shacl-min-count", "shacl-max-count"} <= codes
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda d: d.update({"@context": "https://w3id.org/ro/crate/1.2/context"}),  # ISA terms missing
+        lambda d: d["@graph"].append(dict(d["@graph"][0])),  # an @id twice: RDF merges the two
+        lambda d: d["@graph"][1].update({"schema:value": 1}),  # a compact IRI key
+        lambda d: next(e for e in d["@graph"] if "propertyID" in e).update(
+            {"value": {"@value": "x", "@language": "en"}}
+        ),
+        lambda d: d.update({"@id": "x"}),
+    ],
+)
+def test_outside_the_generated_layout_falls_back_to_pyshacl(change: Any) -> None:
+    prof = ex.profile()
+    doc, _ = build_ro_crate(ex.investigation(), prof, files={})
+    doc = copy.deepcopy(doc)
+    change(doc)
+    assert direct_results(doc, prof) is None
+    with pytest.raises(ValueError, match="generated layout"):
+        validate_crate(doc, prof, FILE, engine="direct")
+    assert _found(doc, prof, "auto") == _found(doc, prof, "pyshacl")
+
+
+def test_unknown_engine_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown SHACL engine"):
+        validate_crate({}, ex.profile(), FILE, engine="fast")
