@@ -389,3 +389,44 @@ def test_formula_cells_are_neutralised_in_isatab_and_read_back(tmp_path: Path) -
     back = check(tmp_path / "isa", None).investigation
     assert back.title == inv.title
     assert back.studies[0].subjects == [subj]
+
+
+# ------------------------------------------------------------------ RO-Crate contexts per version
+
+_WORKFLOW = {
+    "@graph": [
+        {"@id": "ro-crate-metadata.json", "@type": "CreativeWork", "about": {"@id": "./"}},
+        {"@id": "./", "@type": "Dataset", "mainEntity": {"@id": "wf.cwl"}},
+        {"@id": "wf.cwl", "@type": ["File", "SoftwareSourceCode", "ComputationalWorkflow"],
+         "input": {"@id": "#in"}, "output": {"@id": "#out"}},
+        {"@id": "#in", "@type": "FormalParameter", "name": "x"},
+        {"@id": "#out", "@type": "FormalParameter", "name": "y"},
+    ]
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("version", "workflow", "parameter", "input_iri", "output_iri"),
+    [
+        ("1.1", "https://bioschemas.org/ComputationalWorkflow", "https://bioschemas.org/FormalParameter",
+         "https://bioschemas.org/ComputationalWorkflow#input", "https://bioschemas.org/ComputationalWorkflow#output"),
+        ("1.2", "https://bioschemas.org/ComputationalWorkflow", "https://bioschemas.org/FormalParameter",
+         "https://bioschemas.org/properties/input", "https://bioschemas.org/properties/output"),
+        ("1.3", "https://bioschemas.org/terms/ComputationalWorkflow", "https://bioschemas.org/terms/FormalParameter",
+         "https://bioschemas.org/terms/input", "https://bioschemas.org/terms/output"),
+    ],
+)  # fmt: skip
+def test_each_rocrate_version_is_read_with_its_own_context(version, workflow, parameter, input_iri, output_iri):
+    from rdflib import RDF
+
+    from isaprofile.linked.context import load_context, to_graph
+
+    url = f"https://w3id.org/ro/crate/{version}/context"
+    ctx = load_context(url)
+    assert ctx is not None and ctx["File"] == "http://schema.org/MediaObject"
+    graph, report = to_graph({"@context": url, **_WORKFLOW}, "ro-crate-metadata.json")
+    assert report.issues == [] and graph is not None
+    types = {str(o) for o in graph.objects(None, RDF.type)}
+    assert {workflow, parameter} <= types
+    preds = {str(p) for p in graph.predicates()}
+    assert {input_iri, output_iri} <= preds

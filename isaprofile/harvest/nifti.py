@@ -25,6 +25,7 @@ from typing import Any, BinaryIO
 import nibabel as nib
 from nibabel.filebasedimages import ImageFileError
 from nibabel.spatialimages import HeaderDataError
+from nibabel.wrapstruct import WrapStructError
 
 from isaprofile.findings.issues import Issue, issue
 from isaprofile.harvest.sidecar import read_sidecar
@@ -37,6 +38,7 @@ _TIME = {"sec": ("s", 1.0), "msec": ("ms", 1.0), "usec": ("ms", 1e-3)}
 NIFTI_ERRORS = (
     ImageFileError,
     HeaderDataError,
+    WrapStructError,  # a header block of the wrong size (a cut .nii.gz)
     OSError,
     EOFError,
     ValueError,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -134,6 +135,21 @@ def read_table(path: Path, sheet: str | None = None, *, display: str | None = No
     return Table(display, name, headers, header_row, path)
 
 
+# what openpyxl raises for a broken workbook: zip, deflate and XML errors (lxml's and expat's XML errors, and
+# defusedxml's refusals of entities, are SyntaxError / ValueError subclasses)
+_XLSX_ERRORS = (
+    zipfile.BadZipFile,
+    KeyError,
+    ValueError,
+    OSError,
+    TypeError,
+    SyntaxError,
+    EOFError,
+    zlib.error,
+    NotImplementedError,
+)  # zipfile: an unsupported compression method or zip version
+
+
 def _check_parts(path: Path, display: str) -> None:
     """Refuse a workbook whose zip declares parts that unpack beyond the caps (before any is parsed)."""
     try:
@@ -141,7 +157,7 @@ def _check_parts(path: Path, display: str) -> None:
             infos = zf.infolist()
     except FileNotFoundError:
         raise SheetError(display, "file not found") from None
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+    except _XLSX_ERRORS as exc:
         raise SheetError(display, f"not a readable xlsx workbook ({type(exc).__name__})") from None
     for info in infos:
         if info.file_size > MAX_PART_BYTES:
@@ -151,11 +167,6 @@ def _check_parts(path: Path, display: str) -> None:
     if total > MAX_WORKBOOK_BYTES:
         raise SheetError(display, f"the workbook unpacks to {total} bytes, more than {MAX_WORKBOOK_BYTES}",
                          code="sheet-too-large")  # fmt: skip
-
-
-# what openpyxl raises for a broken workbook: zip and XML errors (lxml's and expat's XML errors, and
-# defusedxml's refusals of entities, are SyntaxError / ValueError subclasses)
-_XLSX_ERRORS = (zipfile.BadZipFile, KeyError, ValueError, OSError, TypeError, SyntaxError, EOFError)
 
 
 def _open_workbook(path: Path, display: str) -> Workbook:

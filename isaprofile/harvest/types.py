@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from isaprofile.model import Provenance, Scalar, Term, Value
+from isaprofile.model import CONTROL_RE, Provenance, Scalar, Term, Value
 from isaprofile.units import find_unit
 
 KINDS = ("dicom-series", "dicom-seg", "nifti")
@@ -34,6 +34,8 @@ def unit_term(symbol: str) -> Term | None:
 def to_value(raw: RawValue, file: str) -> Value:
     """A :class:`Value` from a raw ``(value, unit, path)`` tuple read from ``file``."""
     val, unit, path = raw
+    if isinstance(val, str) and CONTROL_RE.search(val):  # a corrupt header: drop them (as sidecars do)
+        val = CONTROL_RE.sub("", val)
     return Value(val, unit_term(unit) if unit else None, Provenance(file=file, path=path))
 
 
