@@ -208,6 +208,14 @@ def test_csv_with_too_many_columns_is_cut(tmp_path: Path) -> None:
     assert _where(table.findings, "sheet-too-large") == [("s.csv", 2, sheets.MAX_COLUMNS + 1)]
 
 
+def test_csv_line_beyond_the_cap_stops_the_sheet(tmp_path: Path) -> None:
+    path = tmp_path / "s.csv"
+    path.write_text("Subject ID,Notes\nS1,ok\n" + "x," * (sheets.MAX_LINE // 2 + 1) + "\nS3,ok\n")
+    table = read_table(path, display="s.csv")
+    assert list(table.rows()) == [(2, ["S1", "ok"])]
+    assert _where(table.findings, "sheet-too-large") == [("s.csv", 3, None)]
+
+
 def test_sheet_row_cap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sheets, "MAX_ROWS", 3)
     path = tmp_path / "s.csv"
@@ -243,6 +251,14 @@ def test_isatab_with_100000_columns_stops_at_the_header(tmp_path: Path) -> None:
     hits = [i for i in report.issues if i.code == "isatab-too-many-columns"]
     assert [(i.file, i.line, i.column) for i in hits] == [(study.name, 1, MAX_COLUMNS + 1)]
     assert "100001 cells" in hits[0].message
+
+
+def test_isatab_line_beyond_the_cap_is_not_read_whole(tmp_path: Path) -> None:
+    path = tmp_path / "s_x.txt"
+    path.write_text("Source Name\tComment[n]\nP1\tok\nP2\t" + "y\t" * (parse.MAX_LINE // 2) + "\n")
+    report = Report()
+    assert [line for line, _ in TextFile(path, "s_x.txt", report).rows()] == [1, 2]
+    assert _where(report.issues, "isatab-cell-too-large") == [("s_x.txt", 3, None)]
 
 
 def test_isatab_row_cap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

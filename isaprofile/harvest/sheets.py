@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from isaprofile.errors import IsaprofileError
 from isaprofile.findings.issues import Issue, issue
+from isaprofile.isatab.parse import LineTooLong, bounded_lines
 from isaprofile.model import CONTROL_RE, Provenance
 
 if TYPE_CHECKING:  # openpyxl is imported only when a workbook is read
@@ -26,6 +27,7 @@ if TYPE_CHECKING:  # openpyxl is imported only when a workbook is read
 MAX_PART_BYTES = 128 << 20  # one unpacked part of an xlsx zip (a sheet, the shared strings)
 MAX_WORKBOOK_BYTES = 512 << 20  # all parts together
 MAX_CELL = 1 << 20  # characters of one csv/tsv cell (the csv module's field limit)
+MAX_LINE = 4 * MAX_CELL  # characters of one physical csv/tsv line
 XLSX_MAX_CELL = 32_767  # Excel's maximum; openpyxl silently cuts longer text to it, so a cell this long is refused
 MAX_ROWS = 1_000_000
 MAX_COLUMNS = 16_384  # Excel's own limit
@@ -160,6 +162,8 @@ def _check_parts(path: Path, display: str) -> None:
     except _XLSX_ERRORS as exc:
         raise SheetError(display, f"not a readable xlsx workbook ({type(exc).__name__})") from None
     for info in infos:
+        if info.flag_bits & 0x1:  # zipfile would raise RuntimeError on reading it
+            raise SheetError(display, f"part {info.filename} is encrypted")
         if info.file_size > MAX_PART_BYTES:
             raise SheetError(display, f"part {info.filename} unpacks to {info.file_size} bytes, more than "
                              f"{MAX_PART_BYTES}", code="sheet-too-large")  # fmt: skip
@@ -204,11 +208,13 @@ def _text_header(path: Path, delim: str, header_row: int, display: str) -> list[
     csv.field_size_limit(MAX_CELL)
     try:
         with path.open(encoding="utf-8-sig", newline="") as fh:
-            for line, row in enumerate(csv.reader(fh, delimiter=delim), 1):
+            for line, row in enumerate(csv.reader(bounded_lines(fh, MAX_LINE), delimiter=delim), 1):
                 if line == header_row:
                     return [c.strip() for c in row]
     except FileNotFoundError:
         raise SheetError(display, "file not found") from None
+    except LineTooLong:
+        raise SheetError(display, f"a line is longer than {MAX_LINE} characters", code="sheet-too-large") from None
     except (UnicodeDecodeError, csv.Error) as exc:
         raise SheetError(display, f"not UTF-8 text ({type(exc).__name__})") from None
     raise SheetError(display, "the file has no header row")
@@ -217,7 +223,7 @@ def _text_header(path: Path, delim: str, header_row: int, display: str) -> list[
 def _text_rows(path: Path, delim: str, header_row: int) -> Iterator[tuple[int, list[Any]]]:
     csv.field_size_limit(MAX_CELL)  # a longer cell stops the reader (csv.Error): never more in memory
     with path.open(encoding="utf-8-sig", newline="") as fh:
-        reader = csv.reader(fh, delimiter=delim)
+        reader = csv.reader(bounded_lines(fh, MAX_LINE), delimiter=delim)
         try:
             for row in reader:
                 line = reader.line_num
@@ -225,5 +231,6 @@ def _text_rows(path: Path, delim: str, header_row: int) -> Iterator[tuple[int, l
                     continue
                 if any(c.strip() for c in row):
                     yield line, row
-        except csv.Error as exc:
-            raise csv.Error(f"a cell near line {reader.line_num} is not readable ({exc})", reader.line_num) from None
+        except (csv.Error, LineTooLong) as exc:
+            at = reader.line_num + (1 if isinstance(exc, LineTooLong) else 0)  # a too-long line is not yet counted
+            raise csv.Error(f"a cell near line {at} is not readable ({exc})", at) from None

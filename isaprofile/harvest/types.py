@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
+from math import isfinite
 from typing import Any
 
 from isaprofile.model import CONTROL_RE, Provenance, Scalar, Term, Value
@@ -41,7 +42,8 @@ def to_value(raw: RawValue, file: str) -> Value:
 
 def to_values(raw: Mapping[str, RawValue], file: str) -> dict[str, Value]:
     """:func:`to_value` for every entry of ``raw``, keeping the keys."""
-    return {key: to_value(r, file) for key, r in raw.items()}
+    # a corrupt header may hold NaN or infinity where a number belongs: no value rather than a wrong one
+    return {key: to_value(r, file) for key, r in raw.items() if not (isinstance(r[0], float) and not isfinite(r[0]))}
 
 
 @dataclass(slots=True)
