@@ -179,6 +179,22 @@ def test_xlsx_entity_bomb_is_sheet_unreadable(tmp_path: Path) -> None:
     assert (err.value.code, err.value.file) == ("sheet-unreadable", "s.xlsx")
 
 
+def test_xlsx_without_sheets_is_sheet_unreadable(tmp_path: Path) -> None:
+    book = tmp_path / "s.xlsx"
+    _workbook(book, [["Subject ID"]])
+    with zipfile.ZipFile(book) as zf:
+        original = zf.read("xl/workbook.xml")
+    start, end = original.index(b"<sheets>"), original.index(b"</sheets>") + len(b"</sheets>")
+    _rewrite_part(book, "xl/workbook.xml", original[:start] + b"<sheets/>" + original[end:])
+    with pytest.raises(SheetError) as err:
+        read_table(book, display="s.xlsx")
+    assert (err.value.code, err.value.file, err.value.reason) == (
+        "sheet-unreadable",
+        "s.xlsx",
+        "the workbook has no sheet",
+    )
+
+
 def test_xlsx_cell_cut_to_excels_maximum_is_read_as_empty(tmp_path: Path) -> None:
     book = tmp_path / "s.xlsx"  # openpyxl reads the first 32,767 characters of this cell and drops the rest
     _workbook(book, [["Subject ID", "Notes"], ["S1", "x" * (sheets.MAX_CELL + 1)], ["S2", "y" * 32_766]])

@@ -120,6 +120,8 @@ def read_table(path: Path, sheet: str | None = None, *, display: str | None = No
         return Table(display, None, headers, header_row, path, delim)
     wb = _open_workbook(path, display)
     try:
+        if not wb.sheetnames:
+            raise SheetError(display, "the workbook has no sheet")
         name = sheet if sheet is not None else wb.sheetnames[0]
         if name not in wb.sheetnames:
             raise SheetError(display, f"no sheet {name!r}", code="sheet-missing")
@@ -188,6 +190,8 @@ def _open_workbook(path: Path, display: str) -> Workbook:
 def _xlsx_rows(path: Path, sheet: str | None, header_row: int) -> Iterator[tuple[int, list[Any]]]:
     wb = _open_workbook(path, str(path))
     try:
+        if not wb.sheetnames or (sheet and sheet not in wb.sheetnames):
+            raise SheetError(str(path), "the workbook has no such sheet", code="sheet-missing")
         ws = wb[sheet] if sheet else wb.worksheets[0]
         rows = enumerate(ws.iter_rows(min_row=header_row + 1, values_only=True), header_row + 1)
         while True:
