@@ -12,6 +12,17 @@ Cases (sizes scale with ``--scale``):
 - ``big-nifti``: a 1 GiB all-zero NIfTI (header checks and harvest, no full read into memory)
 - ``links``: 1,000 symbolic links out of the dataset and a link loop (payload selection)
 - ``truncated``: 2,000 DICOM files, each cut at a different byte (integrity check)
+- ``sidecar-deep``: the 200,000-deep sidecar read by the harvest (``json-too-deep``)
+- ``sidecar-bigint``: a 100,000-digit integer in a sidecar (``json-number-too-long``)
+- ``labels-deep``: a ``labels.json`` nested 200,000 deep (``json-too-deep``)
+- ``yaml-bomb``: a 1 KB anchor bomb (10 levels of 9 aliases) as ``isaprofile.yaml`` (``config-too-large``)
+- ``xlsx-big-cell``: a 300 MB cell in a small xlsx (``sheet-too-large``, before openpyxl reads it)
+- ``xlsx-entity-bomb``: a billion-laughs ``xl/workbook.xml`` (``sheet-unreadable``)
+- ``sheet-rows``: 200,000 subject rows in a csv, streamed through the sheet reader
+- ``isatab-cell``: an ISA-Tab study table with one 50 MB cell, validated (``isatab-cell-too-large``)
+- ``isatab-columns``: an ISA-Tab study table with 100,000 columns, validated (``isatab-too-many-columns``)
+- ``zip-entries``: a zip of 1,000,000 empty entries handed to SafeZip (``zip-bomb`` from the end record)
+- ``zip-entries-cap``: a zip of 199,999 empty entries, just under the default cap, opened and checked
 
 Prints one line per case: the result (finding codes and counts), seconds and peak RSS in MB. No
 thresholds are asserted: the numbers are for people to read.
@@ -31,7 +42,11 @@ import time
 from collections import Counter
 from pathlib import Path
 
-CASES = ("blob", "deep-dicom", "deep-sidecar", "utf16-extension", "big-nifti", "links", "truncated")
+CASES = (
+    "blob", "deep-dicom", "deep-sidecar", "utf16-extension", "big-nifti", "links", "truncated", "sidecar-deep",
+    "sidecar-bigint", "labels-deep", "yaml-bomb", "xlsx-big-cell", "xlsx-entity-bomb", "sheet-rows", "isatab-cell",
+    "isatab-columns", "zip-entries", "zip-entries-cap",
+)  # fmt: skip
 
 
 def _clean_ct():
@@ -156,6 +171,8 @@ def run(case: str, root: Path, scale: float) -> str:
             if found is not None:
                 code, params = found
                 report.add(issue(code, file="x.dcm", **params))
+    elif case in _LIMIT_CASES:
+        report, start = _LIMIT_CASES[case](root, scale)
     else:
         raise SystemExit(f"unknown case {case!r} (one of {', '.join(CASES)})")
     seconds = time.perf_counter() - start
@@ -163,6 +180,223 @@ def run(case: str, root: Path, scale: float) -> str:
     return json.dumps(
         {"case": case, "seconds": round(seconds, 2), "peak_rss_mb": round(rss, 1), "result": _codes(report)}
     )
+
+
+def _empty_zip(path: Path, n: int) -> None:
+    """A zip of ``n`` empty stored entries, written directly (zipfile would hold every ZipInfo)."""
+    import struct
+    import zlib
+
+    crc = zlib.crc32(b"")
+    central = tempfile.TemporaryFile()  # the central directory, appended at the end (not held in memory)
+    with open(path, "wb") as fh, central:
+        for i in range(n):
+            name = f"bag/data/{i}".encode()
+            offset = fh.tell()
+            fh.write(struct.pack("<4s5H3L2H", b"PK\x03\x04", 20, 0, 0, 0, 0, crc, 0, 0, len(name), 0) + name)
+            central.write(struct.pack("<4s6H3L5H2L", b"PK\x01\x02", 20, 20, 0, 0, 0, 0, crc, 0, 0, len(name), 0,
+                                      0, 0, 0, 0, offset) + name)  # fmt: skip
+        start = fh.tell()
+        size = central.tell()
+        central.seek(0)
+        while chunk := central.read(1 << 20):
+            fh.write(chunk)
+        end = fh.tell()
+        # zip64 end record and locator (the count does not fit 16 bits), then the classic end record
+        fh.write(struct.pack("<4sQ2H2L4Q", b"PK\x06\x06", 44, 45, 45, 0, 0, n, n, size, start))
+        fh.write(struct.pack("<4sLQL", b"PK\x06\x07", 0, end, 1))
+        fh.write(struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, 0xFFFF, 0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF, 0))
+
+
+def _limit_case(name: str):
+    def register(func):
+        _LIMIT_CASES[name] = func
+        return func
+
+    return register
+
+
+_LIMIT_CASES: dict = {}
+
+
+def _issues(found) -> object:
+    from isaprofile.findings.issues import Report
+
+    return Report(issues=list(found))
+
+
+@_limit_case("sidecar-deep")
+def _sidecar_deep(root: Path, scale: float):
+    from isaprofile.harvest.sidecar import read_sidecar
+
+    depth = int(200_000 * scale)
+    (root / "x.json").write_text('{"a":' * depth + "1" + "}" * depth)
+    start = time.perf_counter()
+    return _issues(read_sidecar(str(root / "x.json"), "x.json")[1]), start
+
+
+@_limit_case("sidecar-bigint")
+def _sidecar_bigint(root: Path, scale: float):
+    from isaprofile.harvest.sidecar import read_sidecar
+
+    (root / "x.json").write_text('{"EchoTime": ' + "7" * int(100_000 * scale) + "}")
+    start = time.perf_counter()
+    return _issues(read_sidecar(str(root / "x.json"), "x.json")[1]), start
+
+
+@_limit_case("labels-deep")
+def _labels_deep(root: Path, scale: float):
+    from isaprofile.findings.issues import Report
+    from isaprofile.harvest.assemble import _labels
+    from isaprofile.harvest.config import FileSpec
+
+    depth = int(200_000 * scale)
+    (root / "labels.json").write_text('{"g": ' + "[" * depth + "]" * depth + "}")
+    report = Report()
+    start = time.perf_counter()
+    _labels(root, FileSpec(index=0, globs=["*"], labels="labels.json"), report)
+    return report, start
+
+
+@_limit_case("yaml-bomb")
+def _yaml_bomb(root: Path, scale: float):
+    from isaprofile.harvest.config import load_config
+
+    lines = ["profile: preclinical-imaging", 'a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    lines += [f"a{n}: &a{n} [" + ", ".join([f"*a{n - 1}"] * 9) + "]" for n in range(1, 11)]
+    (root / "isaprofile.yaml").write_text("\n".join(lines) + "\n")
+    start = time.perf_counter()
+    return load_config(root)[1], start
+
+
+def _xlsx(root: Path, part: str | None = None, body=None) -> Path:
+    """A small workbook; ``body`` (bytes or an iterable of chunks, streamed) replaces the zip part ``part``."""
+    import zipfile
+
+    import openpyxl
+
+    book = root / "s.xlsx"
+    wb = openpyxl.Workbook()
+    wb.active.append(["Subject ID"])
+    wb.active.append(["S1"])
+    wb.save(book)
+    if part is not None and body is not None:
+        with zipfile.ZipFile(book) as zf:
+            items = [(i.filename, zf.read(i.filename)) for i in zf.infolist()]
+        with zipfile.ZipFile(book, "w", zipfile.ZIP_DEFLATED) as zf:
+            for name, data in items:
+                if name != part:
+                    zf.writestr(name, data)
+                    continue
+                with zf.open(name, "w", force_zip64=True) as dst:
+                    for chunk in [body] if isinstance(body, bytes) else body:
+                        dst.write(chunk)
+    return book
+
+
+def _sheet_report(book: Path):
+    from isaprofile.findings.issues import Report, issue
+    from isaprofile.harvest.sheets import SheetError, read_table
+
+    report = Report()
+    try:
+        table = read_table(book, display=book.name)
+        for _ in table.rows():
+            pass
+        report.extend(table.findings)
+    except SheetError as exc:
+        report.add(issue(exc.code, file=exc.file, reason=exc.reason, sheet=""))
+    return report
+
+
+@_limit_case("xlsx-big-cell")
+def _xlsx_big_cell(root: Path, scale: float):
+    def body():
+        yield (b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
+               b'<row r="1"><c r="A1" t="inlineStr"><is><t>')  # fmt: skip
+        for _ in range(int(300 * scale)):
+            yield b"A" * 1_000_000
+        yield b"</t></is></c></row></sheetData></worksheet>"
+
+    book = _xlsx(root, "xl/worksheets/sheet1.xml", body())
+    start = time.perf_counter()
+    return _sheet_report(book), start
+
+
+@_limit_case("xlsx-entity-bomb")
+def _xlsx_entity_bomb(root: Path, scale: float):
+    ents = "".join(f'<!ENTITY l{n} "{(f"&l{n - 1};" if n else "lol") * 10}">' for n in range(10))
+    body = (f'<?xml version="1.0"?><!DOCTYPE w [{ents}]><workbook xmlns="http://schemas.openxmlformats.org/'
+            'spreadsheetml/2006/main"><sheets>&l9;</sheets></workbook>').encode()  # fmt: skip
+    book = _xlsx(root, "xl/workbook.xml", body)
+    start = time.perf_counter()
+    return _sheet_report(book), start
+
+
+@_limit_case("sheet-rows")
+def _sheet_rows(root: Path, scale: float):
+    path = root / "subjects.csv"
+    with path.open("w") as fh:
+        fh.write("Subject ID,Sex,Weight\n")
+        for i in range(int(200_000 * scale)):
+            fh.write(f"S{i},F,{60 + i % 30}\n")
+    start = time.perf_counter()
+    return _sheet_report(path), start
+
+
+def _isatab_root(root: Path) -> Path:
+    from isaprofile.isatab.write import write_isatab
+    from isaprofile.model import Investigation, Study, Subject
+
+    inv = Investigation("inv", title="T", studies=[Study("S1", "study", subjects=[Subject("P1", {})])])
+    write_isatab(inv, root / "isa", None)
+    return root / "isa"
+
+
+@_limit_case("isatab-cell")
+def _isatab_cell(root: Path, scale: float):
+    from isaprofile.pipeline import check
+
+    out = _isatab_root(root)
+    study = next(out.glob("s_*.txt"))
+    with study.open("a") as fh:
+        fh.write("P2\t")
+        for _ in range(int(50 * scale)):
+            fh.write("y" * (1 << 20))
+        fh.write("\n")
+    start = time.perf_counter()
+    return check(out, None).report, start
+
+
+@_limit_case("isatab-columns")
+def _isatab_columns(root: Path, scale: float):
+    from isaprofile.pipeline import check
+
+    out = _isatab_root(root)
+    study = next(out.glob("s_*.txt"))
+    n = int(100_000 * scale)
+    study.write_text("\t".join(["Source Name"] + [f"Comment[c{i}]" for i in range(n)]) + "\nP1\n")
+    start = time.perf_counter()
+    return check(out, None).report, start
+
+
+def _zip_case(root: Path, n: int):
+    from isaprofile.bagit.ziputil import SafeZip
+
+    _empty_zip(root / "many.zip", n)
+    start = time.perf_counter()
+    with SafeZip(root / "many.zip") as safe:
+        return safe.report, start
+
+
+@_limit_case("zip-entries")
+def _zip_entries(root: Path, scale: float):
+    return _zip_case(root, int(1_000_000 * scale))
+
+
+@_limit_case("zip-entries-cap")
+def _zip_entries_cap(root: Path, scale: float):
+    return _zip_case(root, int(199_999 * scale))
 
 
 def main() -> int:

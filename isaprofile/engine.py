@@ -5,16 +5,53 @@ whatever the number of workers, so results are deterministic. It is the library'
 pool (harvest and the BagIt engine's hashing use it). ``func`` must be a module-level
 function (it is pickled for the pool) and should return small values: results travel between
 processes and are consumed one by one, so memory stays bounded by the chunks in flight.
+
+Workers die with the process that started them: on Linux each worker asks the kernel for SIGKILL
+when its parent dies (``prctl(PR_SET_PDEATHSIG)``); elsewhere a daemon thread in each worker polls
+its parent's pid. Either way a killed build (``kill -9``) leaves no worker behind.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import os
+import signal
+import sys
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
+
+
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+WATCH_SECONDS = 1.0
+
+
+def _exit_if_orphaned(parent: int) -> None:
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+def _watch_parent(parent: int) -> None:
+    while True:
+        time.sleep(WATCH_SECONDS)
+        _exit_if_orphaned(parent)
+
+
+def die_with_parent(parent: int) -> None:
+    """Make this process end when ``parent`` (its parent's pid when it started) ends; the pool initializer."""
+    armed = False
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+        armed = libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0
+    if not armed:
+        threading.Thread(target=_watch_parent, args=(parent,), name="isaprofile-parent-watch", daemon=True).start()
+    _exit_if_orphaned(parent)  # the parent may have died before the signal was armed
 
 
 def default_chunksize(n_items: int, workers: int) -> int:
@@ -38,7 +75,7 @@ def map_files(
             yield func(item)
         return
     size = chunksize or default_chunksize(len(items), workers)
-    pool = ProcessPoolExecutor(max_workers=workers)
+    pool = ProcessPoolExecutor(max_workers=workers, initializer=die_with_parent, initargs=(os.getpid(),))
     try:
         yield from pool.map(func, items, chunksize=size)
     except BaseException:

@@ -10,7 +10,6 @@ cross-checked (:mod:`isaprofile.harvest.crosscheck`). Every value keeps its prov
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from isaprofile.harvest.images import ResultWrapper, harvest_files
 from isaprofile.harvest.mapping import MODALITY_KEYS, to_profile_values
 from isaprofile.harvest.nifti import Inspect
 from isaprofile.harvest.sheetmap import SheetRow, read_sheet_rows
+from isaprofile.harvest.sidecar import JsonLimitError, load_json_bounded
 from isaprofile.harvest.tcia import check_tcia
 from isaprofile.harvest.types import HarvestedImage, Segment
 from isaprofile.model import DataFile, Provenance, Sample, Scan, Segmentation, Study, Subject, Value
@@ -123,10 +123,13 @@ def _labels(root: Path, spec: FileSpec, report: Report) -> dict[str, dict[str, s
     if not spec.labels:
         return {}
     try:
-        data = json.loads((root / spec.labels).read_text(encoding="utf-8"))
+        data = load_json_bounded((root / spec.labels).read_bytes())
         if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
             raise ValueError("the top level must map groups to objects")
         return {str(g): {str(k): str(v) for k, v in names.items()} for g, names in data.items()}
+    except JsonLimitError as exc:
+        report.add(exc.issue(spec.labels))
+        return {}
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         report.add(issue("labels-unreadable", file=spec.labels, reason=f"{type(exc).__name__}: {exc}"))
         return {}

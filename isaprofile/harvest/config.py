@@ -108,7 +108,10 @@ def load_config(root: Path) -> tuple[DatasetConfig | None, Report]:
         return None, report
     name = path.name
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = load_yaml_bounded(path.read_text(encoding="utf-8"))
+    except YamlTooLarge as exc:
+        report.add(issue("config-too-large", file=name, line=exc.line, path="$", reason=exc.reason))
+        return None, report
     except (OSError, UnicodeDecodeError) as exc:
         report.add(issue("config-invalid", file=name, path="$", reason=f"cannot read ({type(exc).__name__})"))
         return None, report
@@ -144,6 +147,73 @@ def load_config(root: Path) -> tuple[DatasetConfig | None, Report]:
         sheets=sheets,
         files=files,
     ), report
+
+
+MAX_YAML_NODES = 100_000  # nodes of the config once every alias is expanded
+
+
+class YamlTooLarge(ValueError):
+    """A YAML document whose aliases expand beyond :data:`MAX_YAML_NODES` nodes, or refer to themselves."""
+
+    def __init__(self, reason: str, line: int | None) -> None:
+        super().__init__(reason)
+        self.reason, self.line = reason, line
+
+
+def load_yaml_bounded(text: str) -> Any:
+    """``text`` as :func:`yaml.safe_load` reads it, after counting the nodes its aliases expand to.
+
+    PyYAML composes a node graph in which an alias is the anchored node itself, so composing is linear
+    in the text; the expansion happens only in whoever walks the built values (schema validation, JSON
+    output). The expanded size is counted on the graph, each node once (memoised), and a document
+    beyond the limit or with a self-referring alias raises :class:`YamlTooLarge` before any value is built.
+    """
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _expanded_size(node)
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
+def _expanded_size(root: yaml.Node) -> int:
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()
+    # iterative post-order walk: (node, children visited?)
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        if key in sizes:
+            continue
+        children: list[yaml.Node] = []
+        if isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            children = [n for pair in node.value for n in pair]
+        if done:
+            open_nodes.discard(key)
+            total = 1 + sum(sizes[id(c)] for c in children)
+            if total > MAX_YAML_NODES:
+                line = node.start_mark.line + 1 if node.start_mark else None
+                raise YamlTooLarge(f"its aliases expand to more than {MAX_YAML_NODES} nodes", line)
+            sizes[key] = total
+            continue
+        if key in open_nodes:
+            line = node.start_mark.line + 1 if node.start_mark else None
+            raise YamlTooLarge("an alias refers to a node that contains it", line)
+        open_nodes.add(key)
+        stack.append((node, True))
+        for child in children:
+            if id(child) in open_nodes:
+                line = child.start_mark.line + 1 if child.start_mark else None
+                raise YamlTooLarge("an alias refers to a node that contains it", line)
+            if id(child) not in sizes:
+                stack.append((child, False))
+    return sizes[id(root)]
 
 
 def resolve_profile_ref(root: Path, ref: str) -> str:

@@ -38,6 +38,7 @@ _TIME = {"sec": ("s", 1.0), "msec": ("ms", 1.0), "usec": ("ms", 1e-3)}
 NIFTI_ERRORS = (
     ImageFileError,
     HeaderDataError,
+    WrapStructError,  # a header block of the wrong size (a cut .nii.gz)
     OSError,
     EOFError,
     ValueError,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,10 +17,20 @@ from typing import TYPE_CHECKING, Any
 
 from isaprofile.errors import IsaprofileError
 from isaprofile.findings.issues import Issue, issue
+from isaprofile.isatab.parse import LineTooLong, bounded_lines
 from isaprofile.model import CONTROL_RE, Provenance
 
 if TYPE_CHECKING:  # openpyxl is imported only when a workbook is read
     from openpyxl import Workbook
+
+
+MAX_PART_BYTES = 128 << 20  # one unpacked part of an xlsx zip (a sheet, the shared strings)
+MAX_WORKBOOK_BYTES = 512 << 20  # all parts together
+MAX_CELL = 1 << 20  # characters of one csv/tsv cell (the csv module's field limit)
+MAX_LINE = 4 * MAX_CELL  # characters of one physical csv/tsv line
+XLSX_MAX_CELL = 32_767  # Excel's maximum; openpyxl silently cuts longer text to it, so a cell this long is refused
+MAX_ROWS = 1_000_000
+MAX_COLUMNS = 16_384  # Excel's own limit
 
 
 class SheetError(IsaprofileError):
@@ -50,15 +61,37 @@ class Table:
         """
         source = (_xlsx_rows(self._source, self.sheet, self.header_line) if self._delimiter is None
                   else _text_rows(self._source, self._delimiter, self.header_line))  # fmt: skip
-        for line, cells in source:
-            for i, cell in enumerate(cells):
-                if isinstance(cell, str) and CONTROL_RE.search(cell):
-                    p = self.provenance(line, i + 1)
-                    self.findings.append(
-                        issue("sheet-bad-character", file=p.file, line=line, column=i + 1, path=p.path)
-                    )
-                    cells[i] = None
-            yield line, cells
+        try:
+            for n, (line, cells) in enumerate(source, 1):
+                if n > MAX_ROWS:
+                    self.findings.append(issue("sheet-too-large", file=self.file, line=line,
+                                               reason=f"more than {MAX_ROWS} rows; the rest is not read"))  # fmt: skip
+                    return
+                if len(cells) > MAX_COLUMNS:
+                    if any(c is not None and str(c).strip() for c in cells[MAX_COLUMNS:]):
+                        self.findings.append(issue("sheet-too-large", file=self.file, line=line,
+                                                   column=MAX_COLUMNS + 1, reason=f"more than {MAX_COLUMNS} "
+                                                   "columns; the cells beyond are not read"))  # fmt: skip
+                    del cells[MAX_COLUMNS:]
+                yield line, self._clean(line, cells)
+        except csv.Error as exc:  # the csv module stops at a cell beyond its field limit (MAX_CELL)
+            self.findings.append(issue("sheet-too-large", file=self.file, line=exc.args[1] if len(exc.args) > 1
+                                       else None, reason=f"{exc.args[0]}; the rest is not read"))  # fmt: skip
+
+    def _clean(self, line: int, cells: list[Any]) -> list[Any]:
+        for i, cell in enumerate(cells):
+            if not isinstance(cell, str):
+                continue
+            if self._delimiter is None and len(cell) >= XLSX_MAX_CELL:
+                p = self.provenance(line, i + 1)
+                self.findings.append(issue("sheet-cell-too-large", file=p.file, line=line, column=i + 1,
+                                           path=p.path, found=len(cell), limit=XLSX_MAX_CELL))  # fmt: skip
+                cells[i] = None
+            elif CONTROL_RE.search(cell):
+                p = self.provenance(line, i + 1)
+                self.findings.append(issue("sheet-bad-character", file=p.file, line=line, column=i + 1, path=p.path))
+                cells[i] = None
+        return cells
 
     def provenance(self, line: int, column: int) -> Provenance:
         where = f"sheet '{self.sheet}', " if self.sheet else ""
@@ -87,14 +120,18 @@ def read_table(path: Path, sheet: str | None = None, *, display: str | None = No
         return Table(display, None, headers, header_row, path, delim)
     wb = _open_workbook(path, display)
     try:
+        if not wb.sheetnames:
+            raise SheetError(display, "the workbook has no sheet")
         name = sheet if sheet is not None else wb.sheetnames[0]
         if name not in wb.sheetnames:
             raise SheetError(display, f"no sheet {name!r}", code="sheet-missing")
         ws = wb[name]
         headers = []
-        for i, row in enumerate(ws.iter_rows(min_row=header_row, max_row=header_row, values_only=True)):
-            del i
-            headers = ["" if c is None else str(c).strip() for c in row]
+        try:
+            for row in ws.iter_rows(min_row=header_row, max_row=header_row, values_only=True):
+                headers = ["" if c is None else str(c).strip() for c in row[:MAX_COLUMNS]]
+        except _XLSX_ERRORS as exc:
+            raise SheetError(display, f"not a readable xlsx worksheet ({type(exc).__name__})") from None
         while headers and not headers[-1]:
             headers.pop()
     finally:
@@ -102,22 +139,68 @@ def read_table(path: Path, sheet: str | None = None, *, display: str | None = No
     return Table(display, name, headers, header_row, path)
 
 
+# what openpyxl raises for a broken workbook: zip, deflate and XML errors (lxml's and expat's XML errors, and
+# defusedxml's refusals of entities, are SyntaxError / ValueError subclasses)
+_XLSX_ERRORS = (
+    zipfile.BadZipFile,
+    KeyError,
+    ValueError,
+    OSError,
+    TypeError,
+    SyntaxError,
+    EOFError,
+    zlib.error,
+    NotImplementedError,
+)  # zipfile: an unsupported compression method or zip version
+
+
+def _check_parts(path: Path, display: str) -> None:
+    """Refuse a workbook whose zip declares parts that unpack beyond the caps (before any is parsed)."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            infos = zf.infolist()
+    except FileNotFoundError:
+        raise SheetError(display, "file not found") from None
+    except _XLSX_ERRORS as exc:
+        raise SheetError(display, f"not a readable xlsx workbook ({type(exc).__name__})") from None
+    for info in infos:
+        if info.flag_bits & 0x1:  # zipfile would raise RuntimeError on reading it
+            raise SheetError(display, f"part {info.filename} is encrypted")
+        if info.file_size > MAX_PART_BYTES:
+            raise SheetError(display, f"part {info.filename} unpacks to {info.file_size} bytes, more than "
+                             f"{MAX_PART_BYTES}", code="sheet-too-large")  # fmt: skip
+    total = sum(i.file_size for i in infos)
+    if total > MAX_WORKBOOK_BYTES:
+        raise SheetError(display, f"the workbook unpacks to {total} bytes, more than {MAX_WORKBOOK_BYTES}",
+                         code="sheet-too-large")  # fmt: skip
+
+
 def _open_workbook(path: Path, display: str) -> Workbook:
     import openpyxl
 
+    _check_parts(path, display)
     try:
         return openpyxl.load_workbook(path, read_only=True, data_only=True)
     except FileNotFoundError:
         raise SheetError(display, "file not found") from None
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError, TypeError) as exc:
+    except _XLSX_ERRORS as exc:
         raise SheetError(display, f"not a readable xlsx workbook ({type(exc).__name__})") from None
 
 
 def _xlsx_rows(path: Path, sheet: str | None, header_row: int) -> Iterator[tuple[int, list[Any]]]:
     wb = _open_workbook(path, str(path))
     try:
+        if not wb.sheetnames or (sheet and sheet not in wb.sheetnames):
+            raise SheetError(str(path), "the workbook has no such sheet", code="sheet-missing")
         ws = wb[sheet] if sheet else wb.worksheets[0]
-        for line, row in enumerate(ws.iter_rows(min_row=header_row + 1, values_only=True), header_row + 1):
+        rows = enumerate(ws.iter_rows(min_row=header_row + 1, values_only=True), header_row + 1)
+        while True:
+            try:
+                line, row = next(rows)
+            except StopIteration:
+                return
+            except _XLSX_ERRORS as exc:
+                raise SheetError(str(path), f"not a readable xlsx worksheet ({type(exc).__name__})") from None
             cells = list(row)
             if any(c is not None and str(c).strip() for c in cells):
                 yield line, cells
@@ -126,24 +209,32 @@ def _xlsx_rows(path: Path, sheet: str | None, header_row: int) -> Iterator[tuple
 
 
 def _text_header(path: Path, delim: str, header_row: int, display: str) -> list[str]:
+    csv.field_size_limit(MAX_CELL)
     try:
         with path.open(encoding="utf-8-sig", newline="") as fh:
-            for line, row in enumerate(csv.reader(fh, delimiter=delim), 1):
+            for line, row in enumerate(csv.reader(bounded_lines(fh, MAX_LINE), delimiter=delim), 1):
                 if line == header_row:
                     return [c.strip() for c in row]
     except FileNotFoundError:
         raise SheetError(display, "file not found") from None
+    except LineTooLong:
+        raise SheetError(display, f"a line is longer than {MAX_LINE} characters", code="sheet-too-large") from None
     except (UnicodeDecodeError, csv.Error) as exc:
         raise SheetError(display, f"not UTF-8 text ({type(exc).__name__})") from None
     raise SheetError(display, "the file has no header row")
 
 
 def _text_rows(path: Path, delim: str, header_row: int) -> Iterator[tuple[int, list[Any]]]:
+    csv.field_size_limit(MAX_CELL)  # a longer cell stops the reader (csv.Error): never more in memory
     with path.open(encoding="utf-8-sig", newline="") as fh:
-        reader = csv.reader(fh, delimiter=delim)
-        for row in reader:
-            line = reader.line_num
-            if line <= header_row:
-                continue
-            if any(c.strip() for c in row):
-                yield line, row
+        reader = csv.reader(bounded_lines(fh, MAX_LINE), delimiter=delim)
+        try:
+            for row in reader:
+                line = reader.line_num
+                if line <= header_row:
+                    continue
+                if any(c.strip() for c in row):
+                    yield line, row
+        except (csv.Error, LineTooLong) as exc:
+            at = reader.line_num + (1 if isinstance(exc, LineTooLong) else 0)  # a too-long line is not yet counted
+            raise csv.Error(f"a cell near line {at} is not readable ({exc})", at) from None

@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
+from math import isfinite
 from typing import Any
 
-from isaprofile.model import Provenance, Scalar, Term, Value
+from isaprofile.model import CONTROL_RE, Provenance, Scalar, Term, Value
 from isaprofile.units import find_unit
 
 KINDS = ("dicom-series", "dicom-seg", "nifti")
@@ -34,12 +35,15 @@ def unit_term(symbol: str) -> Term | None:
 def to_value(raw: RawValue, file: str) -> Value:
     """A :class:`Value` from a raw ``(value, unit, path)`` tuple read from ``file``."""
     val, unit, path = raw
+    if isinstance(val, str) and CONTROL_RE.search(val):  # a corrupt header: drop them (as sidecars do)
+        val = CONTROL_RE.sub("", val)
     return Value(val, unit_term(unit) if unit else None, Provenance(file=file, path=path))
 
 
 def to_values(raw: Mapping[str, RawValue], file: str) -> dict[str, Value]:
     """:func:`to_value` for every entry of ``raw``, keeping the keys."""
-    return {key: to_value(r, file) for key, r in raw.items()}
+    # a corrupt header may hold NaN or infinity where a number belongs: no value rather than a wrong one
+    return {key: to_value(r, file) for key, r in raw.items() if not (isinstance(r[0], float) and not isfinite(r[0]))}
 
 
 @dataclass(slots=True)

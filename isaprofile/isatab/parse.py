@@ -2,6 +2,15 @@
 
 Files are read as UTF-8 (a BOM and CRLF line ends are accepted with a warning). Quoted cells may hold
 tabs, newlines and doubled quotes. Table rows are streamed; only the investigation file is read whole.
+
+Reading is bounded: a cell longer than :data:`MAX_CELL` characters (or a physical line longer than
+:data:`MAX_LINE`, which the csv module would otherwise be handed whole), a row of more than
+:data:`MAX_COLUMNS` cells or a file of more than :data:`MAX_ROWS` rows stops the reading of that file with
+a finding (``isatab-cell-too-large``, ``isatab-too-many-columns``, ``isatab-too-many-rows``).
+
+A cell that starts with a single quote followed by ``= + - @``, a tab, a CR or another single quote is
+read without that first quote: it is how :mod:`isaprofile.isatab.write` neutralises cells a spreadsheet
+would run as formulas (:func:`restore_cell` undoes :func:`neutralise_cell`).
 """
 
 from __future__ import annotations
@@ -11,11 +20,52 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 
 from isaprofile.findings.issues import Report, issue
 from isaprofile.model import Location
 
-_MAX_CELL = 1 << 26  # csv's default cell limit (128 KiB) is too small for long free-text comments
+MAX_CELL = 1 << 20  # characters of one cell (csv's default, 128 KiB, is too small for long free-text comments)
+MAX_COLUMNS = 10_000
+MAX_LINE = 16 << 20  # characters of one physical line (the csv module is handed whole lines)
+MAX_ROWS = 1_000_000
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
+
+
+def neutralise_cell(cell: str) -> str:
+    """``cell`` as it is written to a table a spreadsheet may open: a cell a spreadsheet would read as a
+    formula (it starts with ``= + - @``, tab or CR and is not a plain number such as ``-1.5``) gets a
+    leading single quote, and so does a cell that already starts with a quote followed by one of those
+    characters or a quote (so :func:`restore_cell` gives back every cell exactly)."""
+    if not cell:
+        return cell
+    if cell[0] in FORMULA_START and not _NUMBER.match(cell):
+        return "'" + cell
+    if cell[0] == "'" and len(cell) > 1 and (cell[1] in FORMULA_START or cell[1] == "'"):
+        return "'" + cell
+    return cell
+
+
+class LineTooLong(ValueError):
+    """A physical line longer than the limit given to :func:`bounded_lines`."""
+
+
+def bounded_lines(fh: TextIO, limit: int = MAX_LINE) -> Iterator[str]:
+    """The lines of ``fh``, each read with at most ``limit + 1`` characters; a longer one raises
+    :class:`LineTooLong` (a file iterator would read a line of any length into memory)."""
+    while line := fh.readline(limit + 1):
+        if len(line) > limit:
+            raise LineTooLong(f"a line is longer than {limit} characters")
+        yield line
+
+
+def restore_cell(cell: str) -> str:
+    """The original of a cell written by :func:`neutralise_cell`."""
+    if len(cell) > 1 and cell[0] == "'" and (cell[1] in FORMULA_START or cell[1] == "'"):
+        return cell[1:]
+    return cell
+
 
 NODE_HEADERS = {
     "Source Name", "Sample Name", "Extract Name", "Labeled Extract Name", "Assay Name", "Hybridization Assay Name",
@@ -66,18 +116,29 @@ class TextFile:
         if self.crlf:
             self.report.add(issue("isatab-crlf", file=self.display, line=1))
         line = 1
-        if csv.field_size_limit() < _MAX_CELL:
-            csv.field_size_limit(_MAX_CELL)
+        csv.field_size_limit(MAX_CELL)  # the csv module stops at a longer cell: never more in memory
         try:
             with self.path.open(encoding="utf-8-sig", newline="") as fh:
-                reader = csv.reader(fh, delimiter="\t", quotechar='"', strict=True)
-                for row in reader:
-                    yield line, [c.rstrip("\r") for c in row]
+                reader = csv.reader(bounded_lines(fh), delimiter="\t", quotechar='"', strict=True)
+                for n, row in enumerate(reader, 1):
+                    if n > MAX_ROWS:
+                        self.report.add(issue("isatab-too-many-rows", file=self.display, line=line, limit=MAX_ROWS))
+                        return
+                    if len(row) > MAX_COLUMNS:
+                        self.report.add(issue("isatab-too-many-columns", file=self.display, line=line,
+                                              column=MAX_COLUMNS + 1, found=len(row), limit=MAX_COLUMNS))  # fmt: skip
+                        return
+                    yield line, [restore_cell(c.rstrip("\r")) for c in row]
                     line = reader.line_num + 1
         except UnicodeDecodeError:
             self.report.add(issue("isatab-encoding", file=self.display, line=_bad_utf8_line(self.path)))
+        except LineTooLong:
+            self.report.add(issue("isatab-cell-too-large", file=self.display, line=line, limit=MAX_CELL))
         except csv.Error as exc:
-            self.report.add(issue("isatab-bad-quote", file=self.display, line=line, reason=str(exc)))
+            if "field larger than field limit" in str(exc):
+                self.report.add(issue("isatab-cell-too-large", file=self.display, line=line, limit=MAX_CELL))
+            else:
+                self.report.add(issue("isatab-bad-quote", file=self.display, line=line, reason=str(exc)))
 
 
 def _bad_utf8_line(path: Path) -> int | None:

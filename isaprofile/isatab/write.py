@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+from isaprofile.isatab.parse import neutralise_cell
 from isaprofile.model import DataFile, Investigation, Person, Sample, Scan, Study, Subject, Term, Value, Values
 from isaprofile.profile.model import Profile
 
@@ -101,6 +102,7 @@ class _Writer:
         self._write = fh.write
 
     def writerow(self, cells: list[str]) -> None:
+        cells = [neutralise_cell(c) for c in cells]  # no formula reaches a spreadsheet (parse.restore_cell)
         self._write("\t".join('"' + c.replace('"', '""') + '"' if _NEEDS_QUOTES.search(c) else c for c in cells) + "\n")
 
 

@@ -23,9 +23,11 @@ RO_CRATE_CONTEXT = "https://w3id.org/ro/crate/1.2/context"
 RO_CRATE_SPEC = "https://w3id.org/ro/crate/1.2"
 SCHEMA_ORG_CONTEXT = "https://schema.org/"
 MAX_DEPTH = 64
+# each RO-Crate version is read with its own context: the versions map a few terms to different IRIs
+# (ComputationalWorkflow, FormalParameter, input, output; cite-as and RepositoryObject in 1.1)
 _FILES = {
-    "https://w3id.org/ro/crate/1.1/context": "ro-crate.jsonld",
-    "https://w3id.org/ro/crate/1.2/context": "ro-crate.jsonld",
+    "https://w3id.org/ro/crate/1.1/context": "ro-crate-1.1.jsonld",
+    "https://w3id.org/ro/crate/1.2/context": "ro-crate-1.2.jsonld",
     "https://w3id.org/ro/crate/1.3/context": "ro-crate.jsonld",
     "https://schema.org": "schema-org.jsonld",
     "https://schema.org/": "schema-org.jsonld",
