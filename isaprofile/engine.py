@@ -33,7 +33,11 @@ WATCH_SECONDS = 1.0
 
 
 def _exit_if_orphaned(parent: int) -> None:
-    if os.getppid() != parent:
+    """End this worker when the process that made the pool is gone (whatever the start method: with
+    forkserver or spawn the worker's own parent is not that process, so its pid is checked itself)."""
+    try:
+        os.kill(parent, 0)
+    except (ProcessLookupError, PermissionError):  # gone, or its pid reused by another user's process
         os._exit(1)
 
 
@@ -44,7 +48,7 @@ def _watch_parent(parent: int) -> None:
 
 
 def die_with_parent(parent: int) -> None:
-    """Make this process end when ``parent`` (its parent's pid when it started) ends; the pool initializer."""
+    """Make this worker end when ``parent`` (the pid of the process that made the pool) ends; the pool initializer."""
     armed = False
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)

@@ -200,6 +200,8 @@ def datapackage(
     """
     resources: list[dict[str, Any]] = []
     for path, data in sorted(tables.items()):
+        # our own tables, already in memory: no cell limit (the readers of user files set theirs)
+        csv.field_size_limit(max(csv.field_size_limit(), len(data) + 1))
         header, *rows = csv.reader(io.StringIO(data.decode("utf-8")), delimiter="\t")
         resources.append({
             "name": _resource_name(path),
