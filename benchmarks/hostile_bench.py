@@ -43,10 +43,25 @@ from collections import Counter
 from pathlib import Path
 
 CASES = (
-    "blob", "deep-dicom", "deep-sidecar", "utf16-extension", "big-nifti", "links", "truncated", "sidecar-deep",
-    "sidecar-bigint", "labels-deep", "yaml-bomb", "xlsx-big-cell", "xlsx-entity-bomb", "sheet-rows", "isatab-cell",
-    "isatab-columns", "zip-entries", "zip-entries-cap",
-)  # fmt: skip
+    "blob",
+    "deep-dicom",
+    "deep-sidecar",
+    "utf16-extension",
+    "big-nifti",
+    "links",
+    "truncated",
+    "sidecar-deep",
+    "sidecar-bigint",
+    "labels-deep",
+    "yaml-bomb",
+    "xlsx-big-cell",
+    "xlsx-entity-bomb",
+    "sheet-rows",
+    "isatab-cell",
+    "isatab-columns",
+    "zip-entries",
+    "zip-entries-cap",
+)
 
 
 def _clean_ct():
@@ -194,8 +209,12 @@ def _empty_zip(path: Path, n: int) -> None:
             name = f"bag/data/{i}".encode()
             offset = fh.tell()
             fh.write(struct.pack("<4s5H3L2H", b"PK\x03\x04", 20, 0, 0, 0, 0, crc, 0, 0, len(name), 0) + name)
-            central.write(struct.pack("<4s6H3L5H2L", b"PK\x01\x02", 20, 20, 0, 0, 0, 0, crc, 0, 0, len(name), 0,
-                                      0, 0, 0, 0, offset) + name)  # fmt: skip
+            central.write(
+                struct.pack(
+                    "<4s6H3L5H2L", b"PK\x01\x02", 20, 20, 0, 0, 0, 0, crc, 0, 0, len(name), 0, 0, 0, 0, 0, offset
+                )
+                + name
+            )
         start = fh.tell()
         size = central.tell()
         central.seek(0)
@@ -312,8 +331,10 @@ def _sheet_report(book: Path):
 @_limit_case("xlsx-big-cell")
 def _xlsx_big_cell(root: Path, scale: float):
     def body():
-        yield (b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
-               b'<row r="1"><c r="A1" t="inlineStr"><is><t>')  # fmt: skip
+        yield (
+            b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
+            b'<row r="1"><c r="A1" t="inlineStr"><is><t>'
+        )
         for _ in range(int(300 * scale)):
             yield b"A" * 1_000_000
         yield b"</t></is></c></row></sheetData></worksheet>"
@@ -326,8 +347,10 @@ def _xlsx_big_cell(root: Path, scale: float):
 @_limit_case("xlsx-entity-bomb")
 def _xlsx_entity_bomb(root: Path, scale: float):
     ents = "".join(f'<!ENTITY l{n} "{(f"&l{n - 1};" if n else "lol") * 10}">' for n in range(10))
-    body = (f'<?xml version="1.0"?><!DOCTYPE w [{ents}]><workbook xmlns="http://schemas.openxmlformats.org/'
-            'spreadsheetml/2006/main"><sheets>&l9;</sheets></workbook>').encode()  # fmt: skip
+    body = (
+        f'<?xml version="1.0"?><!DOCTYPE w [{ents}]><workbook xmlns="http://schemas.openxmlformats.org/'
+        'spreadsheetml/2006/main"><sheets>&l9;</sheets></workbook>'
+    ).encode()
     book = _xlsx(root, "xl/workbook.xml", body)
     start = time.perf_counter()
     return _sheet_report(book), start
@@ -348,7 +371,11 @@ def _isatab_root(root: Path) -> Path:
     from isaprofile.isatab.write import write_isatab
     from isaprofile.model import Investigation, Study, Subject
 
-    inv = Investigation("inv", title="T", studies=[Study("S1", "study", subjects=[Subject("P1", {})])])
+    inv = Investigation(
+        identifier="inv",
+        title="T",
+        studies=[Study(identifier="S1", title="study", subjects=[Subject(id="P1", characteristics={})])],
+    )
     write_isatab(inv, root / "isa", None)
     return root / "isa"
 

