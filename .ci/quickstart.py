@@ -1,8 +1,8 @@
-"""Print the README's quick-start commands, so .ci/run runs exactly what a newcomer copies.
+"""Check that .ci/run runs exactly the README's quick-start commands, so it proves what a newcomer copies.
 
-Usage: ``python3 .ci/quickstart.py README.md OUTDIR`` writes OUTDIR/quickstart-1.sh, -2.sh, … one per
-fenced ``bash`` block of the "Quick start" section (in order) and prints their paths. It fails when the
-section or its blocks are missing, so the README cannot silently lose the commands CI runs.
+Usage: ``python3 .ci/quickstart.py README.md --expect CMD1 CMD2`` fails unless the fenced ``bash`` blocks of
+the README's "Quick start" section are, in order, exactly CMD1 and CMD2 (the commands .ci/run runs);
+``python3 .ci/quickstart.py README.md OUTDIR`` writes them to OUTDIR/quickstart-N.sh instead.
 """
 
 from __future__ import annotations
@@ -23,7 +23,13 @@ def blocks(readme: str) -> list[str]:
 
 
 def main() -> None:
-    readme, outdir = Path(sys.argv[1]), Path(sys.argv[2])
+    readme = Path(sys.argv[1])
+    if sys.argv[2] == "--expect":
+        found = [b.strip() for b in blocks(readme.read_text(encoding="utf-8"))]
+        if found != sys.argv[3:]:
+            raise SystemExit(f"the README's quick-start commands {found} are not the ones .ci/run runs {sys.argv[3:]}")
+        return
+    outdir = Path(sys.argv[2])
     outdir.mkdir(parents=True, exist_ok=True)
     for n, text in enumerate(blocks(readme.read_text(encoding="utf-8")), 1):
         script = outdir / f"quickstart-{n}.sh"
