@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import shutil
 from pathlib import Path
 
 import openpyxl
@@ -130,3 +132,16 @@ def test_crlm_dicom_contradicts_patient_id(crlm: Path) -> None:
     first = sorted(folder.iterdir())[0].relative_to(crlm).as_posix()
     assert [(i.code, i.file, i.path) for i in report.sorted().issues] == [("value-conflict", first, "files[0].pattern")]
     assert "9999" not in report.issues[0].message
+
+
+def test_preclinical_generator_is_reproducible_byte_for_byte(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    src = ROOT / "examples" / "preclinical-liver"
+    copy = shutil.copytree(src, tmp_path / "preclinical-liver")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    subprocess.run([sys.executable, str(copy / "make_example.py")], cwd=copy, env=env, check=True, capture_output=True)
+    changed = [p.relative_to(copy).as_posix() for p in sorted(copy.rglob("*")) if p.is_file()
+               and p.read_bytes() != (src / p.relative_to(copy)).read_bytes()]  # fmt: skip
+    assert changed == []

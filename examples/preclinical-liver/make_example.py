@@ -9,6 +9,7 @@ ellipsoid "liver" in noise); masks are the ellipsoid. Run from anywhere:
 
 from __future__ import annotations
 
+import datetime
 import gzip
 import io
 from pathlib import Path
@@ -116,7 +117,9 @@ def main() -> None:
                     rec["segmentation"].append(
                         {"segmentation_scan": scan, "organ": "tumor", "diseased_status": "diseased"}
                     )
-    write_template(load_profile("preclinical-imaging@1.0"), HERE / "metadata.xlsx", rec)
+    # a fixed stamp: the generator rewrites the committed workbook byte for byte
+    write_template(load_profile("preclinical-imaging@1.0"), HERE / "metadata.xlsx", rec,
+                   stamp=datetime.datetime(2026, 11, 23))  # fmt: skip
     config = {
         "profile": "preclinical-imaging@1.0",
         "template": "metadata.xlsx",

@@ -8,6 +8,11 @@ bundled examples are made.
 
 from __future__ import annotations
 
+import datetime as dt
+import io
+import os
+import re
+import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -27,12 +32,17 @@ def template_fields(profile: Profile, entity: str) -> list[Field]:
 
 
 def write_template(
-    profile: Profile, path: str | Path, records: Mapping[str, Sequence[Mapping[str, Any]]] | None = None
+    profile: Profile,
+    path: str | Path,
+    records: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
+    *,
+    stamp: dt.datetime | None = None,
 ) -> Path:
     """Write the template of ``profile`` to ``path`` (atomically), filled with ``records`` if given.
 
     ``records`` maps an entity (``subject``, ``sample``, ``scan``, ``segmentation``, ``study``) to rows
-    keyed by field key.
+    keyed by field key. ``stamp`` (default: ``SOURCE_DATE_EPOCH`` when set, else now) is the workbook's
+    created/modified time and the time of every zip member, so the same inputs give the same bytes.
     """
     from openpyxl import Workbook
     from openpyxl.comments import Comment
@@ -84,7 +94,30 @@ def write_template(
     info["A1"].font = Font(bold=True)
     if lists is not None:  # entity sheets first, then the hidden lists, then the field guide
         wb.move_sheet(lists, offset=len(wb.sheetnames) - 2 - wb.sheetnames.index("Lists"))
+    if stamp is None and os.environ.get("SOURCE_DATE_EPOCH"):
+        stamp = dt.datetime.fromtimestamp(int(os.environ["SOURCE_DATE_EPOCH"]), dt.UTC).replace(tzinfo=None)
     path = Path(path)
     with atomic_path(path) as tmp:
-        wb.save(tmp)
+        if stamp is None:
+            wb.save(tmp)
+        else:
+            wb.properties.created = wb.properties.modified = stamp
+            buffer = io.BytesIO()
+            wb.save(buffer)
+            tmp.write_bytes(_fixed_times(buffer.getvalue(), stamp))
     return path
+
+
+def _fixed_times(data: bytes, stamp: dt.datetime) -> bytes:
+    """The workbook's zip with ``stamp`` on every member and as its modified time (openpyxl writes the clock)."""
+    out = io.BytesIO()
+    when = stamp.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            fixed = zipfile.ZipInfo(info.filename, date_time=stamp.timetuple()[:6])
+            fixed.compress_type, fixed.external_attr = zipfile.ZIP_DEFLATED, info.external_attr
+            body = src.read(info.filename)
+            if info.filename == "docProps/core.xml":
+                body = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*", rb"\g<1>" + when, body)
+            dst.writestr(fixed, body)
+    return out.getvalue()
