@@ -24,6 +24,7 @@ skipped; the report's ``stats["layers"]`` says which layers ran.
 from __future__ import annotations
 
 import functools
+import os
 import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
@@ -166,7 +167,8 @@ def _dataset(
 
         # the PHI gate judges each image from the header the harvest reads (one read for both)
         inspector = None if "phi" in skip else functools.partial(_inspector, config=config)
-        for item in assemble(root, config, placing, inv.studies[0], report, inspector, progress):
+        pool = workers if workers is not None else (os.cpu_count() or 1)
+        for item in assemble(root, config, placing, inv.studies[0], report, inspector, progress, pool):
             known.update(item.inspected)
             harvested.update(item.paths)
     return _layers(inv, prof, report, "dataset", root, config, skip, workers, known, harvested)

@@ -232,3 +232,19 @@ def test_a_mixed_licence_deposit_is_split_into_one_record_per_licence(tmp_path: 
                      for p in split.path.glob("part-*"))  # fmt: skip
     assert records == ["cc-by-4.0", "cc-by-nc-4.0"]
     assert isaprofile.verify_package(split.path).valid
+
+
+def test_header_pass_on_a_process_pool_gives_the_same_report(tmp_path: Path, monkeypatch) -> None:
+    """The harvest + PHI header pass on two worker processes: the same findings, model and PHI results."""
+    from isaprofile.harvest import assemble
+
+    src = shutil.copytree(ROOT / "examples" / "crlm-ct", tmp_path / "crlm")
+    serial = check(src, workers=1)
+    monkeypatch.setattr(assemble, "PARALLEL_MIN_FILES", 1)  # the example is small: force the pool
+    pooled = check(src, workers=2)
+    assert pooled.report.flatten(LOC) == serial.report.flatten(LOC) and serial.report.issues
+    assert [s.id for s in pooled.investigation.studies[0].scans] == [
+        s.id for s in serial.investigation.studies[0].scans
+    ]
+    assert pooled.phi is not None and serial.phi is not None
+    assert pooled.phi.exceptions == serial.phi.exceptions

@@ -29,6 +29,7 @@ from isaprofile.harvest.types import HarvestedImage, Segment
 from isaprofile.model import DataFile, Provenance, Sample, Scan, Segmentation, Study, Subject, Value
 from isaprofile.profile.model import Field, Profile
 
+PARALLEL_MIN_FILES = 256
 Inspector = Callable[[frozenset[str]], Inspect]  # the subject IDs known before reading -> per-header hook
 
 _TRAILING_NUMBER = re.compile(r"[\s_-]*\d+$")
@@ -142,6 +143,7 @@ def harvest_config_files(
     inspector: Inspector | None = None,
     listed: Iterable[str] = (),
     progress: ResultWrapper | None = None,
+    workers: int = 1,
 ) -> list[tuple[HarvestedImage, FileSpec, dict[str, str]]]:
     """Harvest the files of every ``files:`` entry; each item with its entry and its path's groups.
 
@@ -162,7 +164,10 @@ def harvest_config_files(
         return []
     known = {*listed, *(g["subject"] for _s, g in owner.values() if g.get("subject"))}
     hook = inspector(frozenset(known)) if inspector is not None else None
-    items, rep = harvest_files([root / rel for rel in owner], root=str(root), inspect=hook, progress=progress)
+    # a process pool pays off only past a few hundred files (starting it costs about half a second)
+    pool = workers if len(owner) >= PARALLEL_MIN_FILES else 1
+    items, rep = harvest_files([root / rel for rel in owner], root=str(root), inspect=hook, progress=progress,
+                               workers=pool)  # fmt: skip
     report.merge(rep)
     return [(item, *owner[item.path]) for item in items if item.path in owner]
 
@@ -380,7 +385,7 @@ def _defaults(state: _State) -> None:
 
 def assemble(
     root: Path, config: DatasetConfig, profile: Profile, study: Study, report: Report,
-    inspector: Inspector | None = None, progress: ResultWrapper | None = None,
+    inspector: Inspector | None = None, progress: ResultWrapper | None = None, workers: int = 1,
 ) -> list[HarvestedImage]:  # fmt: skip
     """Add the subjects, samples and scans of ``config``'s sheets and files to ``study``; returns the
     harvested items (with ``inspector``'s per-file results in their ``inspected``)."""
@@ -393,7 +398,7 @@ def assemble(
             if row.spec.entity == "subject" and row.subject:
                 state.subject(row.subject, row.provenance)
     listed_ids = [row.subject for row in rows if row.subject]
-    harvested = harvest_config_files(root, config, report, inspector, listed_ids, progress)
+    harvested = harvest_config_files(root, config, report, inspector, listed_ids, progress, workers)
     check_tcia(root, [item for item, _spec, _groups in harvested], report)  # only when the lists are there
     labels = {spec.index: _labels(root, spec, report) for spec in config.files if spec.labels}
     segs = []
