@@ -146,24 +146,7 @@ def build_preclinical(out: Path, scale: float = 1.0) -> None:
             spacing = (0.1, 0.1, 0.5) if modality == "MRI" else (0.08, 0.08, 0.08)
             mod.save_nifti(mod.volume(seed), spacing, out / image)
             contrast = modality == "MRI" and week == 8
-            row = {
-                "scan_id": scan, "scan_sample": sample, "image_modality": modality, "image_file": image,
-                "data_format": "NIfTI-1", "data_type": "reconstructed", "anaesthesia": "isoflurane",
-                "anaesthesia_concentration": 2, "slice_thickness": spacing[2], "pixel_spacing": spacing[0],
-                "matrix_size": "x".join(str(s) for s in mod.SHAPE),
-                "source": "contrast-enhanced" if contrast else "native",
-                "contrast_agent": "gadoxetic acid" if contrast else "none",
-            }  # fmt: skip
-            if contrast:
-                row.update(contrast_dose=0.025, contrast_route="intravenous", time_point=20)
-            if modality == "MRI":
-                row.update(brand="Bruker", device_name="BioSpec 94/20", field_strength=9.4, repetition_time=2500,
-                           echo_time=33, flip_angle=90, scanning_sequence="spin echo", sequence_name="T2_TurboRARE",
-                           mr_acquisition_type="2D", coil="RF Res 300 1H 112/086 QSN TO AD volume coil",
-                           number_of_averages=2)  # fmt: skip
-            else:
-                row.update(brand="MILabs", device_name="U-CT", kvp=50, tube_current=0.24, exposure_time=75,
-                           reconstruction_kernel="FDK")  # fmt: skip
+            row = mod.scan_row(scan, sample, modality, image, spacing, contrast=contrast)
             rec["scan"].append(row)
             if week == weeks[-1]:
                 mask = f"masks/{mid}/{scan}_liver.nii.gz"

@@ -7,9 +7,9 @@ Run from the repository root::
 It makes ``--files`` image-like files (random bytes) of ``--size-gb`` in all under
 ``benchmarks/_work/`` (git-ignored, reused between runs), then times in the same run:
 
-(a) ``isaprofile.package.build_bag`` (copy + SHA-256 + SHA-512 in one read per file, over
+(a) ``isaprofile.bagit.build_bag`` (copy + SHA-256 + SHA-512 in one read per file, over
     ``--workers`` processes, fsync on), and the same with ``durable=False``;
-(a') ``isaprofile.package.hash_files`` (hash only, no copy, same workers);
+(a') ``isaprofile.bagit.hash_files`` (hash only, no copy, same workers);
 (b) bagit-python ``make_bag`` on a copy with the same algorithms and ``processes`` = workers;
 (c) raw read-and-hash of every file once with hashlib (SHA-256 + SHA-512 in one pass, one
     process): the per-core baseline; divided by the worker count it is the ideal parallel time.
@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import bagit
 
-    from isaprofile.package import build_bag, hash_files
+    from isaprofile.bagit import build_bag, hash_files
 
     total = int(args.size_gb * 1e9)
     src = ROOT / "src"

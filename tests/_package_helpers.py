@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from isaprofile.package import build_bag
+from isaprofile.bagit import build_bag
 
 BAG_INFO = {"Source-Organization": "Example University", "External-Description": "test bag"}
 DATE = dt.date(2024, 1, 2)

@@ -19,18 +19,19 @@ from _package_helpers import BAG_INFO, DATE, build, make_sources
 from hypothesis import given
 from hypothesis import strategies as st
 
-from isaprofile.bagit import _io, hashing
-from isaprofile.bagit.tags import decode_path, encode_path, manifest_txt, parse_manifest
-from isaprofile.package import (
+from isaprofile.bagit import (
     DestinationNotPackageError,
     DiskFullError,
     InputVanishedError,
     PackageError,
+    _io,
     build_bag,
     cleanup_leftovers,
     hash_files,
+    hashing,
     verify_package,
 )
+from isaprofile.bagit.tags import decode_path, encode_path, manifest_txt, parse_manifest
 
 
 def leftovers(parent: Path) -> list[str]:

@@ -12,10 +12,10 @@ import pytest
 from _package_helpers import BAG_INFO, DATE, build, make_sources
 from click.testing import CliRunner
 
+from isaprofile.bagit import build_bag, build_split, plan_parts, verify_package
 from isaprofile.bagit.ziputil import write_zip
 from isaprofile.cli.main import cli
 from isaprofile.findings.issues import Report, issue
-from isaprofile.package import build_bag, build_split, plan_parts, verify_package
 
 PAYLOAD = "data/scans/series-0/img-000.dcm"
 MANIFESTS = ("manifest-sha256.txt", "manifest-sha512.txt")

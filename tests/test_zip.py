@@ -13,14 +13,14 @@ from pathlib import Path
 
 import pytest
 
+from isaprofile.bagit import SafeZip, ZipLimits, verify_package
 from isaprofile.bagit.ziputil import write_zip, zip_date_time
-from isaprofile.package import SafeZip, ZipLimits, verify_package
 
 _BUILD = textwrap.dedent(
     """
     import datetime as dt, os, sys
     from pathlib import Path
-    from isaprofile.package import build_bag
+    from isaprofile.bagit import build_bag
     os.umask(int(sys.argv[3], 8))
     root, order = Path(sys.argv[1]), sys.argv[2]
     src = root / "src"

@@ -45,6 +45,32 @@ def save_nifti(data: np.ndarray, spacing: tuple[float, float, float], path: Path
     path.write_bytes(buf.getvalue())
 
 
+def scan_row(
+    scan: str, sample: str, modality: str, image: str, spacing: tuple[float, float, float], *, contrast: bool
+) -> dict:
+    """One row of the Scans sheet: the acquisition of ``image`` as the published protocol describes it
+    (Bruker 9.4 T T2 TurboRARE MRI; MILabs U-CT); shared with benchmarks/_replicas.py."""
+    row = {
+        "scan_id": scan, "scan_sample": sample, "image_modality": modality, "image_file": image,
+        "data_format": "NIfTI-1", "data_type": "reconstructed", "anaesthesia": "isoflurane",
+        "anaesthesia_concentration": 2, "slice_thickness": spacing[2], "pixel_spacing": spacing[0],
+        "matrix_size": "x".join(str(s) for s in SHAPE),
+        "source": "contrast-enhanced" if contrast else "native",
+        "contrast_agent": "gadoxetic acid" if contrast else "none",
+    }  # fmt: skip
+    if contrast:
+        row.update(contrast_dose=0.025, contrast_route="intravenous", time_point=20)
+    if modality == "MRI":
+        row.update(brand="Bruker", device_name="BioSpec 94/20", field_strength=9.4, repetition_time=2500,
+                   echo_time=33, flip_angle=90, scanning_sequence="spin echo", sequence_name="T2_TurboRARE",
+                   mr_acquisition_type="2D", coil="RF Res 300 1H 112/086 QSN TO AD volume coil",
+                   number_of_averages=2)  # fmt: skip
+    else:
+        row.update(brand="MILabs", device_name="U-CT", kvp=50, tube_current=0.24, exposure_time=75,
+                   reconstruction_kernel="FDK")  # fmt: skip
+    return row
+
+
 def main() -> None:
     mice = [
         # id, study, group, sex, strain, age days
@@ -87,24 +113,7 @@ def main() -> None:
             spacing = (0.1, 0.1, 0.5) if modality == "MRI" else (0.08, 0.08, 0.08)
             save_nifti(volume(seed), spacing, HERE / image)
             contrast = modality == "MRI" and week == 8
-            row = {
-                "scan_id": scan, "scan_sample": sample, "image_modality": modality, "image_file": image,
-                "data_format": "NIfTI-1", "data_type": "reconstructed", "anaesthesia": "isoflurane",
-                "anaesthesia_concentration": 2, "slice_thickness": spacing[2], "pixel_spacing": spacing[0],
-                "matrix_size": "x".join(str(s) for s in SHAPE),
-                "source": "contrast-enhanced" if contrast else "native",
-                "contrast_agent": "gadoxetic acid" if contrast else "none",
-            }  # fmt: skip
-            if contrast:
-                row.update(contrast_dose=0.025, contrast_route="intravenous", time_point=20)
-            if modality == "MRI":
-                row.update(brand="Bruker", device_name="BioSpec 94/20", field_strength=9.4, repetition_time=2500,
-                           echo_time=33, flip_angle=90, scanning_sequence="spin echo", sequence_name="T2_TurboRARE",
-                           mr_acquisition_type="2D", coil="RF Res 300 1H 112/086 QSN TO AD volume coil",
-                           number_of_averages=2)  # fmt: skip
-            else:
-                row.update(brand="MILabs", device_name="U-CT", kvp=50, tube_current=0.24, exposure_time=75,
-                           reconstruction_kernel="FDK")  # fmt: skip
+            row = scan_row(scan, sample, modality, image, spacing, contrast=contrast)
             rec["scan"].append(row)
             if week == weeks[-1]:
                 mask = f"masks/{mid}/{scan}_liver.nii.gz"
