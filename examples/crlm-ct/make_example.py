@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 import shutil
 import sys
-import zipfile
 from datetime import datetime
 from pathlib import Path
 
@@ -21,6 +19,8 @@ import openpyxl
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+from isaprofile.profile.template import fixed_zip_times
 
 CT_IMAGE = "1.2.840.10008.5.1.4.1.1.2"
 SEG_STORAGE = "1.2.840.10008.5.1.4.1.1.66.4"
@@ -262,20 +262,7 @@ def write_clinical(out: Path) -> None:
         ws.append([patient[0], "", *values])
     buffer = io.BytesIO()
     wb.save(buffer)
-    _fixed_zip(buffer.getvalue(), out / CLINICAL, stamp)
-
-
-def _fixed_zip(data: bytes, target: Path, stamp: datetime) -> None:
-    """Rewrite the workbook's zip with a fixed timestamp on every member (openpyxl stamps the current time)."""
-    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as dst:
-        for info in src.infolist():
-            fixed = zipfile.ZipInfo(info.filename, date_time=stamp.timetuple()[:6])
-            fixed.compress_type, fixed.external_attr = zipfile.ZIP_DEFLATED, info.external_attr
-            body = src.read(info.filename)
-            if info.filename == "docProps/core.xml":  # openpyxl sets "modified" to the time of saving
-                when = stamp.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
-                body = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*", rb"\g<1>" + when, body)
-            dst.writestr(fixed, body)
+    (out / CLINICAL).write_bytes(fixed_zip_times(buffer.getvalue(), stamp))
 
 
 def write_manifest(out: Path, series: list[str]) -> None:

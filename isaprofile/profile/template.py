@@ -104,12 +104,13 @@ def write_template(
             wb.properties.created = wb.properties.modified = stamp
             buffer = io.BytesIO()
             wb.save(buffer)
-            tmp.write_bytes(_fixed_times(buffer.getvalue(), stamp))
+            tmp.write_bytes(fixed_zip_times(buffer.getvalue(), stamp))
     return path
 
 
-def _fixed_times(data: bytes, stamp: dt.datetime) -> bytes:
-    """The workbook's zip with ``stamp`` on every member and as its modified time (openpyxl writes the clock)."""
+def fixed_zip_times(data: bytes, stamp: dt.datetime) -> bytes:
+    """A saved workbook's zip with ``stamp`` on every member and as its modified time (openpyxl writes the
+    clock), so the same content gives the same bytes; used by the example generators too."""
     out = io.BytesIO()
     when = stamp.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
     with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
