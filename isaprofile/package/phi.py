@@ -255,7 +255,8 @@ class _TooDeep(ValueError):
 
 
 def _walk(ds: Any, trail: str = "", depth: int = 0) -> Iterator[tuple[str, int, str, str | None]]:
-    """``(trail, tag, VR, value as text or None)`` for every element, nested items included.
+    """``(trail, tag, VR, value as text or None)`` for every element the gate judges (private ones and those
+    of Table E.1-1), nested items included; other public elements are walked into only when they hold items.
 
     Elements larger than the read's ``defer_size`` are never loaded: pixel data is skipped and any other
     large value is reported as present (``_DEFERRED``) without reading it. Items of sequences that are
@@ -270,12 +271,15 @@ def _walk(ds: Any, trail: str = "", depth: int = 0) -> Iterator[tuple[str, int, 
         tag = int(tag)
         if tag in _PIXEL_TAGS:
             continue
+        private = bool((tag >> 16) & 1)
+        entry = None if private else _lookup(tag)
         raw = ds.get_item(tag)
+        if entry is None and not private and isinstance(raw, RawDataElement) and not _may_be_sequence(tag, raw):
+            continue  # a public attribute outside Table E.1-1 that holds no items: its value is never looked at
         if isinstance(raw, RawDataElement) and raw.value is None and raw.length:
             yield trail, tag, raw.VR or "UN", _DEFERRED
             continue
         elem = ds[tag]
-        entry = None if (tag >> 16) & 1 else _lookup(tag)
         if elem.VR == "SQ" and entry is not None and entry.action.endswith("U*"):
             for item in elem.value or ():
                 yield from _walk(item, f"{trail}{tag_text(tag)} {elem.keyword} > ", depth + 1)
@@ -284,6 +288,21 @@ def _walk(ds: Any, trail: str = "", depth: int = 0) -> Iterator[tuple[str, int, 
         if elem.VR == "SQ" and entry is None and not (tag >> 16) & 1:
             for item in elem.value or ():
                 yield from _walk(item, f"{trail}{tag_text(tag)} {elem.keyword} > ", depth + 1)
+
+
+def _may_be_sequence(tag: int, raw: Any) -> bool:
+    """Whether a raw element could hold items: SQ by its VR, or by the dictionary when the VR is implicit or
+    UN (a sequence stored as UN is still walked, so nothing hides in it)."""
+    if raw.VR == "SQ" or raw.length == 0xFFFFFFFF:  # undefined length: pydicom reads it as items
+        return True
+    if raw.VR not in (None, "UN"):
+        return False
+    from pydicom.datadict import dictionary_VR
+
+    try:
+        return "SQ" in dictionary_VR(tag)
+    except KeyError:  # not in the dictionary: pydicom decodes it as UN, which holds no items
+        return False
 
 
 def _value(elem: Any) -> str | None:
