@@ -209,3 +209,13 @@ def write_files(inv: Investigation, root: Path) -> None:
 def _write(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(hashlib.sha256(data).digest() * 4)
+
+
+def pv_id(doc: dict, owner: str, name: str) -> str:
+    """The ``@id`` of the PropertyValue named ``name`` that entity ``owner`` of crate ``doc`` refers to
+    (PropertyValue ids derive from their content, so tests find them through their owner)."""
+    ents = {e["@id"]: e for e in doc["@graph"]}
+    own = ents[owner]
+    refs = [r["@id"] for key in ("additionalProperty", "parameterValue") for r in own.get(key, [])]
+    (found,) = [r for r in refs if ents[r]["name"] == name]
+    return found

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import linked_example as ex
+from linked_example import pv_id
 
 from isaprofile.linked.context import dumps
 from isaprofile.linked.jsonld import build_ro_crate
@@ -33,7 +34,8 @@ def test_round_trip_twice_is_byte_identical() -> None:
 
 def test_dangling_reference_is_a_finding() -> None:
     doc, _ = build_ro_crate(ex.investigation(), ex.profile(), files={})
-    doc["@graph"] = [e for e in doc["@graph"] if e["@id"] != "#source-M01-pv-age"]
+    age = pv_id(doc, "#source-M01", "age")
+    doc["@graph"] = [e for e in doc["@graph"] if e["@id"] != age]
     i = next(i for i, e in enumerate(doc["@graph"]) if e["@id"] == "#source-M01")
     back, report = from_jsonld(doc, ex.profile())
     assert report.flatten(("code", "path")) == [("jsonld-entity-missing", f"$['@graph'][{i}].additionalProperty")]

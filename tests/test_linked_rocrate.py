@@ -9,8 +9,9 @@ from pathlib import Path
 
 import linked_example as ex
 import pytest
+from linked_example import pv_id
 
-from isaprofile.linked.context import _FILES, _load, dumps, to_graph
+from isaprofile.linked.context import _FILES, _load, dump_chunks, dumps, to_graph
 from isaprofile.linked.jsonld import build_ro_crate, ro_crate_bytes
 
 PREVIEW = "<!DOCTYPE html>\n<html><head><title>crate</title></head><body>preview</body></html>\n"
@@ -75,9 +76,12 @@ def _refs(val: object) -> list[dict]:
 
 def test_property_values_units_and_terms(crate: Path) -> None:
     ents = _entities(crate)
-    age = ents["#source-M01-pv-age"]
+    doc = json.loads((crate / "ro-crate-metadata.json").read_text())
+    age_id = pv_id(doc, "#source-M01", "age")
+    assert age_id.startswith("#pv-age-")
+    age = ents[age_id]
     assert age == {
-        "@id": "#source-M01-pv-age",
+        "@id": age_id,
         "@type": "PropertyValue",
         "additionalType": "Characteristic",
         "name": "age",
@@ -86,9 +90,9 @@ def test_property_values_units_and_terms(crate: Path) -> None:
         "unitText": "day",
         "value": 56,
     }
-    te = ents["#scan-M01_w0_MRI-pv-echo_time"]
+    te = ents[pv_id(doc, "#process-scan-M01_w0_MRI", "echo time")]
     assert te["value"] == {"@value": 33.0, "@type": "xsd:float"}
-    sex = ents["#source-M01-pv-sex"]
+    sex = ents[pv_id(doc, "#source-M01", "sex")]
     assert sex["valueReference"] == {"@id": "http://purl.obolibrary.org/obo/PATO_0000383"}
     term = ents["http://purl.obolibrary.org/obo/PATO_0000383"]
     assert term["termCode"] == "PATO:0000383"
@@ -208,3 +212,17 @@ def test_no_socket_is_opened(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) ->
     graph, report = to_graph(json.loads(dumps(doc)))
     assert graph is not None and report.issues == []
     assert attempts == []
+
+
+def test_streamed_bytes_are_the_same_bytes() -> None:
+    doc, _ = build_ro_crate(ex.investigation(), ex.profile(), files={})
+    pieces = list(dump_chunks(doc, size=4096))
+    assert len(pieces) > 2 and b"".join(pieces) == dumps(doc)
+
+
+def test_equal_values_share_one_entity() -> None:
+    """Every mouse of the example is Mus musculus: one PropertyValue entity, referenced by each source."""
+    doc, _ = build_ro_crate(ex.investigation(), ex.profile(), files={})
+    owners = [e["@id"] for e in doc["@graph"] if e.get("additionalType") == "Source"]
+    organisms = {pv_id(doc, owner, "organism") for owner in owners}
+    assert len(owners) == 4 and len(organisms) == 1

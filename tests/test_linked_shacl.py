@@ -6,6 +6,7 @@ from pathlib import Path
 
 import linked_example as ex
 import pytest
+from linked_example import pv_id
 
 from isaprofile.linked.jsonld import build_ro_crate
 from isaprofile.linked.shacl import shapes_path, shapes_turtle, validate_crate
@@ -29,9 +30,13 @@ def test_example_is_valid(crate: dict) -> None:
     assert validate_crate(crate, ex.profile(), FILE).flatten(("code", "path")) == []
 
 
-def _broken(crate: dict, entity: str, key: str, value: object) -> tuple[dict, int]:
+def _broken(crate: dict, entity: str | tuple[str, str], key: str, value: object) -> tuple[dict, int]:
+    """A copy of ``crate`` whose ``entity`` (an ``@id``, or the (owner, name) of a PropertyValue) has ``key``
+    set to ``value`` (removed for None); with the entity's index in the graph."""
     import copy
 
+    if isinstance(entity, tuple):
+        entity = pv_id(crate, *entity)
     doc = copy.deepcopy(crate)
     for i, ent in enumerate(doc["@graph"]):
         if ent["@id"] == entity:
@@ -50,17 +55,17 @@ def _pos(doc: dict, entity: str) -> int:
 @pytest.mark.parametrize(
     ("entity", "key", "value", "code", "prop", "severity"),
     [
-        ("#source-M01-pv-age", "value", "abc", "shacl-datatype", "value", "error"),
-        ("#source-M02-pv-sex", "value", "unknown", "shacl-in", "value", "error"),
-        ("#source-M03-pv-age", "value", -1, "shacl-range", "value", "error"),
-        ("#source-M04-pv-age", "value", [60, 61], "shacl-max-count", "value", "error"),
-        ("#scan-M01_w0_MRI-pv-echo_time", "unitCode", "http://purl.obolibrary.org/obo/UO_0000010", "shacl-unit",
-         "unitCode", "warning"),
-        ("#sample-M01_w0-pv-body_weight", "value", "heavy", "shacl-datatype", "value", "error"),
-        ("#scan-M01_w0_MRI-pv-flip_angle", "value", 400, "shacl-range", "value", "error"),
+        (("#source-M01", "age"), "value", "abc", "shacl-datatype", "value", "error"),
+        (("#source-M02", "sex"), "value", "unknown", "shacl-in", "value", "error"),
+        (("#source-M03", "age"), "value", -1, "shacl-range", "value", "error"),
+        (("#source-M04", "age"), "value", [60, 61], "shacl-max-count", "value", "error"),
+        (("#process-scan-M01_w0_MRI", "echo time"), "unitCode", "http://purl.obolibrary.org/obo/UO_0000010",
+         "shacl-unit", "unitCode", "warning"),
+        (("#sample-M01_w0", "body weight"), "value", "heavy", "shacl-datatype", "value", "error"),
+        (("#process-scan-M01_w0_MRI", "flip angle"), "value", 400, "shacl-range", "value", "error"),
     ],
 )  # fmt: skip
-def test_break_one_value(crate: dict, entity: str, key: str, value: object, code: str, prop: str,
+def test_break_one_value(crate: dict, entity: tuple[str, str], key: str, value: object, code: str, prop: str,
                          severity: str) -> None:  # fmt: skip
     doc, i = _broken(crate, entity, key, value)
     found = [(x.code, x.path, x.severity.value) for x in validate_crate(doc, ex.profile(), FILE)]
@@ -72,7 +77,7 @@ def test_break_one_value(crate: dict, entity: str, key: str, value: object, code
 
 def test_required_value_missing(crate: dict) -> None:
     ent = next(e for e in crate["@graph"] if e["@id"] == "#source-M01")
-    kept = [p for p in ent["additionalProperty"] if p["@id"] != "#source-M01-pv-organism"]
+    kept = [p for p in ent["additionalProperty"] if p["@id"] != pv_id(crate, "#source-M01", "organism")]
     doc, i = _broken(crate, "#source-M01", "additionalProperty", kept)
     found = validate_crate(doc, ex.profile(), FILE).flatten(("code", "path"))
     assert found == [("shacl-min-count", f"$['@graph'][{i}].additionalProperty")]
@@ -80,7 +85,7 @@ def test_required_value_missing(crate: dict) -> None:
 
 def test_required_scan_parameter_missing(crate: dict) -> None:
     ent = next(e for e in crate["@graph"] if e["@id"] == "#process-scan-M02_w8_CT")
-    kept = [p for p in ent["parameterValue"] if p["@id"] != "#scan-M02_w8_CT-pv-brand"]
+    kept = [p for p in ent["parameterValue"] if p["@id"] != pv_id(crate, "#process-scan-M02_w8_CT", "manufacturer")]
     doc, i = _broken(crate, "#process-scan-M02_w8_CT", "parameterValue", kept)
     found = validate_crate(doc, ex.profile(), FILE).flatten(("code", "path"))
     assert found == [("shacl-min-count", f"$['@graph'][{i}].parameterValue")]

@@ -92,7 +92,7 @@ def break_crate(doc: dict, prof: Profile) -> dict:
             rec[link] = []
         elif i % 4 == 1:  # a field given twice (max-count)
             twin = copy.deepcopy(by_id[refs[0]["@id"]])
-            twin["@id"] += "-twin"
+            twin["@id"] += f"-twin-{i}"  # values are shared between records: one twin per record
             graph.append(twin)
             rec[link] = [*refs, {"@id": twin["@id"]}]
         elif i % 4 == 2:  # the same reference twice is one RDF triple: no finding

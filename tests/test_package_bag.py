@@ -412,3 +412,18 @@ def test_atomic_write_replaces_whole_or_not_at_all(tmp_path: Path, monkeypatch) 
     with pytest.raises(OSError):
         _atomic.write_bytes(target, b"half")
     assert target.read_bytes() == b"new" and sorted(p.name for p in tmp_path.iterdir()) == ["report.json"]
+
+
+def test_streamed_metadata_is_written_and_digested_like_bytes(tmp_path: Path) -> None:
+    """A metadata file given as a producer of chunks gives the same bag as the same bytes given whole."""
+    src = tmp_path / "scan.dcm"
+    src.write_bytes(b"\x00" * 300)
+    pieces = [b'{"a": ', b"1", b"}\n"]
+    whole = build_bag(tmp_path / "whole", {"scan.dcm": src}, {"meta.json": b"".join(pieces)}, bag_info=BAG_INFO,
+                      bagging_date=DATE)  # fmt: skip
+    streamed = build_bag(tmp_path / "streamed", {"scan.dcm": src}, {"meta.json": lambda: iter(pieces)},
+                         bag_info=BAG_INFO, bagging_date=DATE)  # fmt: skip
+    assert whole.path is not None and streamed.path is not None
+    for name in ("data/meta.json", "manifest-sha256.txt", "manifest-sha512.txt", "tagmanifest-sha256.txt"):
+        assert (streamed.path / name).read_bytes() == (whole.path / name).read_bytes()
+    bagit_python.Bag(str(streamed.path)).validate()

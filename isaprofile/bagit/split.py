@@ -38,6 +38,7 @@ from isaprofile.bagit.bag import verify_one
 from isaprofile.bagit.build import (
     PARTS_INDEX,
     BuildResult,
+    Content,
     atomic_publish,
     preflight,
     write_payload,
@@ -195,7 +196,7 @@ def _index_bytes(index: dict) -> bytes:
 def build_split(
     dest: str | os.PathLike[str],
     payload: Mapping[str, str | os.PathLike[str]],
-    metadata: Mapping[str, bytes] | None = None,
+    metadata: Mapping[str, Content] | None = None,
     *,
     bag_info: Mapping[str, str | Sequence[str]],
     max_files: int = ZENODO["max_files"],
@@ -205,7 +206,7 @@ def build_split(
     algorithms: Sequence[str] = ALGORITHMS,
     bagging_date: dt.date | None = None,
     durable: bool = True,
-    part_metadata: Callable[[int, Part, list[str]], Mapping[str, bytes]] | None = None,
+    part_metadata: Callable[[int, Part, list[str]], Mapping[str, Content]] | None = None,
     planner: Callable[[Mapping[str, int], int], Plan] | None = None,
 ) -> BuildResult:
     """Build a split deposit folder at ``dest`` atomically (see the module docstring).

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Iterator
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -182,3 +183,19 @@ def to_graph(doc: dict[str, Any], file: str | None = None) -> tuple[Any, Report]
 def dumps(doc: dict[str, Any]) -> bytes:
     """The canonical bytes of a JSON document: sorted keys, two-space indent, UTF-8, final newline."""
     return (json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def dump_chunks(doc: dict[str, Any], size: int = 1 << 20) -> Iterator[bytes]:
+    """:func:`dumps` of ``doc`` in pieces of about ``size`` bytes (joined, the same bytes): a large document
+    is written as it is encoded, without its whole text (and the encoder's list of pieces) in memory."""
+    encoder = json.JSONEncoder(indent=2, sort_keys=True, ensure_ascii=False)
+    parts: list[str] = []
+    held = 0
+    for piece in encoder.iterencode(doc):
+        parts.append(piece)
+        held += len(piece)
+        if held >= size:
+            yield "".join(parts).encode("utf-8")
+            parts, held = [], 0
+    parts.append("\n")
+    yield "".join(parts).encode("utf-8")

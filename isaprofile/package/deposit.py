@@ -13,13 +13,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from isaprofile.bagit.build import build_bag
+from isaprofile.bagit.build import Content, build_bag
 from isaprofile.bagit.hashing import FileDigest, hash_files
 from isaprofile.bagit.split import ZENODO, Part, Plan, build_split
 from isaprofile.findings.issues import Report, issue
@@ -35,7 +35,7 @@ from isaprofile.package.phi import exceptions_json
 from isaprofile.pipeline import CheckedDataset, ProfileRef, check
 from isaprofile.profile.model import Profile
 
-PartMetadata = Callable[[int, Part, list[str]], Mapping[str, bytes]]
+PartMetadata = Callable[[int, Part, list[str]], Mapping[str, Content]]
 SPLITS: dict[str, dict[str, int]] = {
     "zenodo": {"max_files": ZENODO["max_files"], "max_bytes": ZENODO["max_bytes"]},  # by the size limits
     "licence": {},  # one part (and Zenodo record) per licence
@@ -79,7 +79,7 @@ class _LicencePlanner:
         """``crates`` plus each part's own ``metadata/zenodo.json`` (the record of its licence)."""
         from isaprofile.linked.datacite import as_bytes
 
-        def make(number: int, part: Part, names: list[str]) -> dict[str, bytes]:
+        def make(number: int, part: Part, names: list[str]) -> dict[str, Content]:
             out = dict(crates(number, part, names))
             record = self.records.get(self.licence_of.get(part.name, ""))
             if record is not None:
@@ -118,9 +118,10 @@ def package_dataset(
 ) -> PackageResult:
     """Build the deposit package of ``dataset`` at ``out``; see the module docstring."""
     from isaprofile.licences import check_deposit_licences, licence_map, table_licences
+    from isaprofile.linked.context import dump_chunks
     from isaprofile.linked.datacite import as_bytes, datacite, schema_org, zenodo_records
-    from isaprofile.linked.isajson import isa_json_bytes
-    from isaprofile.linked.jsonld import ro_crate_bytes
+    from isaprofile.linked.isajson import build_isa_json
+    from isaprofile.linked.jsonld import build_ro_crate
 
     kinds = _split_kinds(split)
     checked = check(dataset, profile, workers=workers, progress=header_progress)
@@ -136,19 +137,24 @@ def package_dataset(
         return PackageResult(None, report)
     prof = checked.profile
     root = Path(dataset)
-    meta = _isatab_bytes(inv, prof)
-    meta.update(_profile_files(prof))
+    meta: dict[str, Content] = {**_isatab_bytes(inv, prof), **_profile_files(prof)}
     validation_report = render(report.sorted(), "json").encode("utf-8")
 
-    def late_crate(digests: Mapping[str, FileDigest]) -> dict[str, bytes]:
-        """The crate, with each file's size and sha256 taken from the bag's copy (no second read)."""
+    def late_crate(digests: Mapping[str, FileDigest]) -> dict[str, Content]:
+        """The crate, with each file's size and sha256 taken from the bag's copy (no second read); made
+        while it is written, so the whole document is in memory only then."""
         files = {rel: (d.size, d.digests["sha256"]) for rel, d in digests.items()}
-        data, rep = ro_crate_bytes(inv, prof, files=files, licences=lmap)
-        report.merge(rep)
-        return {"ro-crate-metadata.json": data}
+
+        def chunks() -> Iterator[bytes]:
+            doc, rep = build_ro_crate(inv, prof, files=files, licences=lmap)
+            report.merge(rep)
+            yield from dump_chunks(doc)
+
+        return {"ro-crate-metadata.json": chunks}
 
     if kinds:  # a split deposit's crates are made per part, before its bags are built
-        meta.update(late_crate(hash_files(payload, workers=workers)))
+        crate = late_crate(hash_files(payload, workers=workers))["ro-crate-metadata.json"]
+        meta["ro-crate-metadata.json"] = crate
     meta["metadata/datacite.json"] = as_bytes(datacite(inv, licences=lmap))
     records = zenodo_records(inv, lmap)
     if len(records) == 1 or "licence" in kinds:  # a licence split gives each part its own record below
@@ -157,14 +163,16 @@ def package_dataset(
         meta.update({f"metadata/zenodo-{r.licence}.json": as_bytes(r.metadata) for r in records})
     meta["CITATION.cff"] = citation_cff(inv)
     meta["metadata/schema-org.jsonld"] = as_bytes(schema_org(inv))
-    meta["metadata/isa.json"] = isa_json_bytes(inv, prof)
+    meta["metadata/isa.json"] = lambda: dump_chunks(build_isa_json(inv, prof))
     pngs, rep = previews(inv, root)
     report.merge(rep)
     meta.update(pngs)
     invalid = allow_invalid and not report.valid
     meta["README.md"] = readme(inv, invalid)
     tables = {
-        k: v for k, v in meta.items() if k.startswith("metadata/isatab/") and not k.endswith("i_investigation.txt")
+        k: v
+        for k, v in meta.items()
+        if isinstance(v, bytes) and k.startswith("metadata/isatab/") and not k.endswith("i_investigation.txt")
     }
     meta["datapackage.json"] = datapackage(inv.identifier, tables, inv.title, list(lmap.all) or inv.licences,
                                            resource_licences=table_licences(inv, lmap, tables),
@@ -187,7 +195,8 @@ def package_dataset(
     if kinds:
         if exceptions:  # a split deposit has no tag-file hook: record the exceptions in the payload
             meta["metadata/phi-exceptions.json"] = exceptions
-        crates = _part_crates(inv, meta["ro-crate-metadata.json"])
+        crate = meta["ro-crate-metadata.json"]
+        crates = _part_crates(inv, crate if isinstance(crate, bytes) else b"".join(crate()))
         limits = SPLITS["zenodo"] if "zenodo" in kinds else {}
         planner = _LicencePlanner(lmap, limits, records) if "licence" in kinds else None
         parts = crates if planner is None else planner.part_metadata(crates)
