@@ -44,6 +44,9 @@ class _Graph:
         self.profile = profile
         self.licences = licences or LicenceMap()
         self.entities: dict[str, dict[str, Any]] = {}
+        # values seen before -> their entity's reference (the type is part of the key: 1, 1.0 and True are equal)
+        self._values: dict[tuple[Any, ...], dict[str, str]] = {}
+        self._terms: dict[Term, dict[str, str]] = {}
 
     def licence(self, lic: str) -> dict[str, str]:
         """The contextual entity of an SPDX licence (``CreativeWork`` with its SPDX IRI as ``@id``)."""
@@ -63,9 +66,12 @@ class _Graph:
         return {"@id": ent["@id"]}
 
     def term(self, term: Term) -> dict[str, str]:
-        if term.source:
-            self.add(c.term_set(term.source, self.profile))
-        return self.add(c.defined_term(term, self.profile))
+        ref = self._terms.get(term)
+        if ref is None:
+            if term.source:
+                self.add(c.term_set(term.source, self.profile))
+            ref = self._terms[term] = self.add(c.defined_term(term, self.profile))
+        return dict(ref)
 
     def org(self, name: str) -> dict[str, str]:
         return self.add({"@id": c.local_id("organization", name), "@type": "Organization", "name": name})
@@ -89,7 +95,11 @@ class _Graph:
         ISA placement of the dictionary they come from (Characteristic, Factor, Parameter)."""
         refs = []
         for key, val in values.items():
-            refs.append(self.add(self.property_value(key, val, entity, kind)))
+            memo = (key, entity, kind, type(val.value), val)
+            ref = self._values.get(memo)
+            if ref is None:
+                ref = self._values[memo] = self.add(self.property_value(key, val, entity, kind))
+            refs.append(dict(ref))  # a reference of its own: a caller may edit it
         return refs
 
     def property_value(self, key: str, val: Value, entity: str, kind: str = "Parameter") -> dict[str, Any]:

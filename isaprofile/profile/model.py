@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from functools import cache
+from functools import cache, cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -62,6 +62,8 @@ class Field:
     maximum: float | None = None
     default: Any = None
     term: Term | None = None  # the ontology term for the field itself (propertyID)
+    # label / accession / synonym (lower-case) -> term, built on first use (find_term runs once per value read)
+    _term_index: dict[str, Term] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def required(self) -> bool:
@@ -84,14 +86,17 @@ class Field:
 
     def find_term(self, text: str) -> Term | None:
         """The allowed term whose label, accession or synonym is ``text`` (case-insensitive)."""
-        low = text.strip().lower()
-        for t in self.terms:
-            if low == t.label.lower() or (t.accession and low == t.accession.lower()):
-                return t
-        for syn, label in self.synonyms:
-            if syn == low:
-                return next(t for t in self.terms if t.label == label)
-        return None
+        index = self._term_index
+        if not index and self.terms:
+            for t in self.terms:  # the first term that matches wins, as a scan in order would find it
+                index.setdefault(t.label.lower(), t)
+                if t.accession:
+                    index.setdefault(t.accession.lower(), t)
+            labels = {t.label: t for t in reversed(self.terms)}
+            for syn, label in self.synonyms:
+                if label in labels:
+                    index.setdefault(syn, labels[label])
+        return index.get(text.strip().lower())
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,11 +156,14 @@ class Profile:
 
     def by_isa(self, entity: str, isa: str, name: str) -> Field | None:
         """The field of ``entity`` written as ``isa`` placement with ISA name ``name``."""
-        low = name.strip().lower()
-        for f in self.fields:
-            if f.entity == entity and f.isa == isa and f.name.lower() == low:
-                return f
-        return None
+        return self._isa_index.get((entity, isa, name.strip().lower()))
+
+    @cached_property
+    def _isa_index(self) -> dict[tuple[str, str, str], Field]:
+        index: dict[tuple[str, str, str], Field] = {}
+        for f in self.fields:  # the first field wins
+            index.setdefault((f.entity, f.isa, f.name.lower()), f)
+        return index
 
     def placement(self, entity: str, isa: str) -> Field | None:
         """The (first) field of ``entity`` with the structural placement ``isa``."""
