@@ -33,15 +33,14 @@ group the payload by licence (and, within a licence, by the size limits of
 
 from __future__ import annotations
 
-import csv
 import fnmatch
-import io
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from isaprofile.findings.issues import Report, issue
+from isaprofile.isatab.parse import generated_rows
 from isaprofile.linked import _common as c
 from isaprofile.model import Investigation, Provenance, Subject, Value
 
@@ -463,13 +462,13 @@ def table_licences(inv: Investigation, lmap: LicenceMap, tables: Mapping[str, by
     sample_subject = {s.id: s.subject for st in inv.studies for s in st.samples}
     out: dict[str, list[str]] = {}
     for path, data in tables.items():
-        rows = list(csv.reader(io.StringIO(data.decode("utf-8")), delimiter="\t"))
+        rows = generated_rows(data)
         ids: set[str] = set()
-        if rows:
-            header = rows[0]
+        header = next(rows, None)
+        if header is not None:
             src = [i for i, h in enumerate(header) if h == "Source Name"]
             smp = [i for i, h in enumerate(header) if h == "Sample Name"]
-            for row in rows[1:]:
+            for row in rows:
                 ids.update(row[i] for i in src if i < len(row) and row[i])
                 ids.update(sample_subject[row[i]] for i in smp if i < len(row) and row[i] in sample_subject)
         lics = lmap.licences_of_subjects(ids)

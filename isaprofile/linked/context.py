@@ -9,7 +9,6 @@ text that is not JSON, nesting beyond :data:`MAX_DEPTH` and remote contexts are 
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Iterator
 from functools import cache
@@ -124,13 +123,14 @@ def _too_deep(doc: Any) -> str | None:
 
 
 def inline_contexts(doc: dict[str, Any], file: str | None = None) -> tuple[dict[str, Any] | None, Report]:
-    """A copy of ``doc`` whose context references are replaced by the shipped contexts.
+    """``doc`` with its context references replaced by the shipped contexts.
 
     Any ``@context`` (top level, nested, or ``@import``) naming a URL that is not shipped gives a
-    ``jsonld-context-remote`` finding at its JSON path, and no document is returned.
+    ``jsonld-context-remote`` finding at its JSON path, and no document is returned. Only the objects on
+    the way to a ``@context`` are new; the rest is shared with ``doc`` (a crate of a million entities is not
+    copied), so treat both as read-only.
     """
     report = Report()
-    out = copy.deepcopy(doc)
 
     def resolve(ctx: Any, where: tuple[str | int, ...]) -> Any:
         if isinstance(ctx, str):
@@ -146,18 +146,17 @@ def inline_contexts(doc: dict[str, Any], file: str | None = None) -> tuple[dict[
             return {**(imported or {}), **rest}
         return ctx
 
-    def walk(node: Any, where: tuple[str | int, ...]) -> None:
+    def walk(node: Any, where: tuple[str | int, ...]) -> Any:
+        """``node`` with its contexts resolved: the same object when it holds none."""
         if isinstance(node, dict):
-            for key, val in node.items():
-                if key == "@context":
-                    node[key] = resolve(val, (*where, key))
-                else:
-                    walk(val, (*where, key))
-        elif isinstance(node, list):
-            for i, val in enumerate(node):
-                walk(val, (*where, i))
+            new = {k: resolve(v, (*where, k)) if k == "@context" else walk(v, (*where, k)) for k, v in node.items()}
+            return new if any(new[k] is not v for k, v in node.items()) else node
+        if isinstance(node, list):
+            items = [walk(v, (*where, i)) for i, v in enumerate(node)]
+            return items if any(a is not b for a, b in zip(items, node, strict=True)) else node
+        return node
 
-    walk(out, ())
+    out = walk(doc, ())
     return (None if report.issues else out), report
 
 

@@ -18,7 +18,6 @@ licences of the rows it holds (a table with rows of CC BY and CC BY-NC subjects 
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
 import json
@@ -27,6 +26,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from isaprofile.isatab.parse import generated_rows
 from isaprofile.linked._common import spdx_id, spdx_licences
 
 _QUALIFIERS = ("Unit", "Term Source REF", "Term Accession Number", "Protocol REF")
@@ -200,9 +200,7 @@ def datapackage(
     """
     resources: list[dict[str, Any]] = []
     for path, data in sorted(tables.items()):
-        # our own tables, already in memory: no cell limit (the readers of user files set theirs)
-        csv.field_size_limit(max(csv.field_size_limit(), len(data) + 1))
-        header, *rows = csv.reader(io.StringIO(data.decode("utf-8")), delimiter="\t")
+        header, *rows = generated_rows(data)
         resources.append({
             "name": _resource_name(path),
             "path": path, "profile": "tabular-data-resource", "format": "tsv", "mediatype": "text/tab-separated-values",
