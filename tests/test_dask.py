@@ -26,7 +26,7 @@ from isaprofile.bagit import hashing  # noqa: E402
 from isaprofile.cli.main import main  # noqa: E402
 from isaprofile.errors import SchedulerError  # noqa: E402
 from isaprofile.harvest import assemble  # noqa: E402
-from isaprofile.package import phi  # noqa: E402
+from isaprofile.package import landing, phi  # noqa: E402
 from isaprofile.package.deposit import package_dataset, verify_package  # noqa: E402
 
 pytestmark = pytest.mark.allow_hosts(["127.0.0.1"])
@@ -52,6 +52,7 @@ def pooled(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(assemble, "PARALLEL_MIN_FILES", 1)
     monkeypatch.setattr(phi, "_PARALLEL_MIN_FILES", 1)
     monkeypatch.setattr(hashing, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(landing, "PREVIEW_PARALLEL_MIN", 1)
 
 
 @pytest.fixture
@@ -133,7 +134,7 @@ def test_package_bytes_and_verify_are_the_same_on_dask(cluster, pooled, dask_cal
     pool = package_dataset(src, tmp_path / "pool" / "pkg", workers=2)
     with engine.scheduler(cluster.scheduler_address, paths=[src, tmp_path]):
         remote = package_dataset(src, tmp_path / "dask" / "pkg")
-        assert len(dask_calls) >= 2  # the header pass and the copy-and-hash pass
+        assert len(dask_calls) >= 3  # the header pass, the previews and the copy-and-hash pass
         before = len(dask_calls)
         verified = verify_package(remote.path)
         assert len(dask_calls) > before  # the fixity pass too
