@@ -11,7 +11,8 @@ The replica is built (or reused) under ``benchmarks/_work/scale/`` as in ``scale
 processes on 127.0.0.1; each contender is its own ``python -m isaprofile`` process under GNU ``/usr/bin/time``
 (wall, CPU of that process and its own pool, peak RSS), and the cluster workers' CPU is read from the workers
 before and after (``psutil``), since it is not the command's. Each pair must agree: the same validate JSON,
-the same harvest JSON, the same package bytes; the ratio printed is Dask wall / local wall.
+the same harvest JSON, the same package bytes. Ratios printed: Dask wall / local wall, and Dask CPU / local CPU
+(the command's CPU plus the cluster workers', the steadier figure on a shared machine).
 
 On one machine the cluster cannot be faster than the local pool (same cores, plus scheduling and
 serialisation); the figure is the overhead a cluster run pays, and what more machines have to win back.
@@ -71,10 +72,12 @@ def _argv(command: str, data: Path, out: Path, workers: int) -> list[str]:
 def bench(data: Path, commands: list[str], workers: int, address: str, client) -> None:  # type: ignore[no-untyped-def]
     nfiles = sum(1 for p in data.rglob("*") if p.is_file())
     print(f"{data.name}: {nfiles} files; cluster {address} ({sum(client.nthreads().values())} threads)")
-    print(f"  {'command':28s} {'where':8s} {'wall':>9s} {'cpu':>9s} {'cluster cpu':>12s} {'peak RSS':>9s}  ratio")
+    print(f"  {'command':28s} {'where':8s} {'wall':>9s} {'cpu':>9s} {'cluster cpu':>12s} {'peak RSS':>9s}  "
+          "wall ratio, CPU ratio (command + cluster)")  # fmt: skip
     for command in commands:
         results = {}
-        walls = {}
+        walls: dict[str, float] = {}
+        cpus: dict[str, float] = {}
         for where, extra in (("local", ["--workers", str(workers)]), ("dask", ["--scheduler", address])):
             out = WORK / f"{data.name}.dask-bench.{where}"
             if out.is_dir():
@@ -87,9 +90,11 @@ def bench(data: Path, commands: list[str], workers: int, address: str, client) -
             before = _cluster_cpu(client)
             wall, cpu, rss, rc = run([*argv, *extra])
             cluster = _cluster_cpu(client) - before
-            walls[where] = wall
+            walls[where], cpus[where] = wall, cpu + cluster
             results[where] = _digest_tree(out) if out.is_dir() else hashlib.sha256(out.read_bytes()).hexdigest()
-            ratio = f"{walls['dask'] / walls['local']:5.2f}x" if where == "dask" else ""
+            ratio = ""
+            if where == "dask":
+                ratio = f"{walls['dask'] / walls['local']:5.2f}x {cpus['dask'] / cpus['local']:5.2f}x"
             print(f"  {command:28s} {where:8s} {wall:7.2f} s {cpu:7.2f} s {cluster:10.2f} s {rss:6.0f} MiB  "
                   f"{ratio} rc={rc} load {os.getloadavg()[0]:.2f}", flush=True)  # fmt: skip
         same = results["local"] == results["dask"]
