@@ -211,15 +211,17 @@ class DaskBackend:
         try:
             result: list[Any] = future.result()
         except killed as exc:
+            tries = getattr(exc, "allowed_failures", 0) + 1
             raise SchedulerError(
-                f"the Dask scheduler {self.address} lost a worker each time it ran {where} ({exc}); "
+                f"the Dask scheduler {self.address} lost a worker each of the {tries} times it ran {where}; "
                 "nothing was skipped: the run stops"
             ) from exc
         except Exception as exc:
             if future.status == "error":  # raised by func itself: the original exception, as on the local pool
                 raise
+            reason = " ".join(str(exc).split())  # Dask's messages span lines; the CLI prints one
             raise SchedulerError(
-                f"lost the Dask scheduler {self.address} while running {where}: {type(exc).__name__}: {exc}"
+                f"lost the Dask scheduler {self.address} while running {where}: {type(exc).__name__}: {reason}"
             ) from exc
         return result
 

@@ -12,6 +12,7 @@ import os
 import shutil
 import socket
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -211,11 +212,30 @@ def test_a_chunk_that_keeps_killing_workers_stops_the_run_clearly(cluster) -> No
         with pytest.raises(SchedulerError) as caught:
             list(engine.map_files(_die_always, list(range(8)), 2, chunksize=2))
     message = str(caught.value)
-    assert cluster.scheduler_address in message and "items 3-4 of 8" in message and "nothing was skipped" in message
+    assert cluster.scheduler_address in message and "nothing was skipped" in message
+    assert f"each of the {ALLOWED_FAILURES + 1} times it ran items 3-4 of 8" in message and "\n" not in message
     assert isinstance(caught.value.__cause__, distributed.KilledWorker)
     cluster.wait_for_workers(2)
     with engine.scheduler(cluster.scheduler_address):  # the cluster recovers for the next run
         assert list(engine.map_files(_double, [5, 6], 2)) == [10, 12]
+
+
+def _slow(item: int) -> int:
+    time.sleep(0.05)
+    return item
+
+
+def test_a_scheduler_lost_mid_run_stops_the_run_clearly() -> None:
+    doomed = distributed.LocalCluster(
+        n_workers=1, processes=True, threads_per_worker=1, host="127.0.0.1", dashboard_address=":0"
+    )
+    with engine.scheduler(doomed.scheduler_address):
+        stream = engine.map_files(_slow, list(range(400)), 2, chunksize=2)
+        assert next(stream) == 0
+        doomed.close()
+        with pytest.raises(SchedulerError, match="lost the Dask scheduler") as caught:
+            list(stream)
+    assert doomed.scheduler_address in str(caught.value) and "\n" not in str(caught.value)
 
 
 # ---------------------------------------------------------------- unusable schedulers
