@@ -7,7 +7,7 @@ Bad content inside a readable input is never an exception: it is a finding in a
 
 from __future__ import annotations
 
-__all__ = ["DatasetError", "IsaprofileError"]
+__all__ = ["DatasetError", "IsaprofileError", "SchedulerError"]
 
 
 class IsaprofileError(Exception):
@@ -16,3 +16,8 @@ class IsaprofileError(Exception):
 
 class DatasetError(IsaprofileError):
     """The path cannot be read as a dataset at all: missing, not a folder, neither a dataset nor ISA-Tab."""
+
+
+class SchedulerError(IsaprofileError):
+    """The Dask scheduler asked for cannot be used: ``distributed`` is not installed, the address is wrong or
+    cannot be reached, it has no workers, or the work could not be finished on it (workers kept dying)."""

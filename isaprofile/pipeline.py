@@ -24,13 +24,13 @@ skipped; the report's ``stats["layers"]`` says which layers ran.
 from __future__ import annotations
 
 import functools
-import os
 import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from isaprofile.engine import default_workers
 from isaprofile.errors import DatasetError
 from isaprofile.findings.issues import Issue, Report, issue
 from isaprofile.findings.rules import apply_profile, check_structure
@@ -167,7 +167,7 @@ def _dataset(
 
         # the PHI gate judges each image from the header the harvest reads (one read for both)
         inspector = None if "phi" in skip else functools.partial(_inspector, config=config)
-        pool = workers if workers is not None else (os.cpu_count() or 1)
+        pool = workers if workers is not None else default_workers()  # the cluster's, inside engine.scheduler()
         for item in assemble(root, config, placing, inv.studies[0], report, inspector, progress, pool):
             known.update(item.inspected)
             harvested.update(item.paths)

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
+from isaprofile import engine
 from isaprofile.bagit import _io
 from isaprofile.bagit.errors import DiskFullError, InputVanishedError, PackageError, WriteFailedError
 from isaprofile.engine import map_files
@@ -223,8 +224,9 @@ def _sync(fd: int, name: str) -> None:
 
 
 def default_workers() -> int:
-    """The number of worker processes used when none is given: one per CPU."""
-    return os.cpu_count() or 1
+    """The number of workers used when none is given: one per CPU (the cluster's threads inside
+    :func:`isaprofile.engine.scheduler`)."""
+    return engine.default_workers()
 
 
 def _serial(workers: int | None, sizes: Iterable[int], count: int) -> bool:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -13,6 +15,7 @@ from isaprofile.findings.issues import Report
 from isaprofile.findings.render import FORMATS, in_github_actions, render
 
 T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
 
 EXIT_VALID, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
@@ -22,6 +25,47 @@ format_option = click.option(
 )  # fmt: skip
 strict_option = click.option("--strict", is_flag=True, help="Warnings make the result invalid too.")
 quiet_option = click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+
+
+def _nearest_existing(path: str) -> str:
+    """``path``, or its closest ancestor that exists (an output folder not made yet)."""
+    here = Path(path).absolute()
+    while not here.exists() and here != here.parent:
+        here = here.parent
+    return str(here)
+
+
+def scheduler_option(*path_params: str) -> Callable[[F], F]:
+    """``--scheduler ADDRESS`` (default: ``$ISAPROFILE_SCHEDULER``): run the command's per-file work on a
+    Dask cluster (:func:`isaprofile.engine.scheduler`). The values of the command's ``path_params`` (its
+    input, its output folder) must be visible to every worker; an unusable scheduler exits 2 with one line.
+    """
+
+    def decorate(command: F) -> F:
+        @functools.wraps(command)
+        def run(*args: Any, scheduler: str | None, **kwargs: Any) -> Any:
+            if not scheduler:
+                return command(*args, **kwargs)
+            from isaprofile.engine import scheduler as use_scheduler
+            from isaprofile.errors import SchedulerError
+
+            values = [kwargs.get(name) for name in path_params]
+            flat = [v for value in values for v in (value if isinstance(value, tuple | list) else [value]) if v]
+            paths = [_nearest_existing(os.fspath(v)) for v in flat]
+            try:
+                with use_scheduler(scheduler, paths=paths):
+                    return command(*args, **kwargs)
+            except SchedulerError as exc:
+                fail(str(exc), EXIT_USAGE)
+
+        option = click.option(
+            "--scheduler", metavar="ADDRESS", envvar="ISAPROFILE_SCHEDULER", default=None,
+            help="Run the per-file work on this Dask scheduler (tcp://host:8786; needs isaprofile[dask]; "
+                 "the workers must see the same paths). Default: $ISAPROFILE_SCHEDULER, else local processes.",
+        )  # fmt: skip
+        return option(run)  # type: ignore[return-value]
+
+    return decorate
 
 
 # Commands whose findings are a report of their own: the argument the findings' files are relative to,

@@ -8,7 +8,16 @@ from typing import Any
 
 import click
 
-from isaprofile.cli._common import EXIT_INVALID, EXIT_USAGE, EXIT_VALID, fail, progress, quiet_option, strict_option
+from isaprofile.cli._common import (
+    EXIT_INVALID,
+    EXIT_USAGE,
+    EXIT_VALID,
+    fail,
+    progress,
+    quiet_option,
+    scheduler_option,
+    strict_option,
+)
 
 
 def _value_dict(value: Any) -> dict[str, Any]:
@@ -75,19 +84,24 @@ def _table(items: list[Any]) -> str:
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
               help="How to print the harvested values.")  # fmt: skip
-@click.option("--workers", "-j", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Processes reading files.")  # fmt: skip
+@click.option("--workers", "-j", type=click.IntRange(min=1), default=None,
+              help="Processes reading files (default: 1; with --scheduler, the cluster's threads).")  # fmt: skip
 @quiet_option
 @strict_option
-def command(paths: tuple[str, ...], fmt: str, workers: int, quiet: bool, strict: bool) -> None:
+@scheduler_option("paths")
+def command(paths: tuple[str, ...], fmt: str, workers: int | None, quiet: bool, strict: bool) -> None:
     """Read the headers of the DICOM, DICOM SEG and NIfTI (+ JSON sidecar) files under PATH...
 
     Prints every harvested value with its unit and source (file and tag / header field / JSON key);
     findings go to stderr. Exit code 0: no errors (warnings allowed unless --strict); 1: findings
     with errors (e.g. truncated files); 2: a PATH does not exist.
     """
+    from isaprofile.engine import current_scheduler, default_workers
     from isaprofile.findings.render import render
     from isaprofile.harvest.images import harvest_files
+
+    if workers is None:
+        workers = default_workers() if current_scheduler() else 1
 
     def bar(results: Any, total: int) -> Any:
         return progress(results, total=total, desc="harvest", unit="file", quiet=quiet)

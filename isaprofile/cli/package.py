@@ -6,7 +6,15 @@ import sys
 
 import click
 
-from isaprofile.cli._common import EXIT_INVALID, EXIT_USAGE, fail, format_option, header_bar, quiet_option
+from isaprofile.cli._common import (
+    EXIT_INVALID,
+    EXIT_USAGE,
+    fail,
+    format_option,
+    header_bar,
+    quiet_option,
+    scheduler_option,
+)
 from isaprofile.cli._outputs import output_path
 from isaprofile.findings.render import render
 
@@ -28,6 +36,7 @@ from isaprofile.findings.render import render
 @click.option("--workers", type=int, default=None, help="Hashing processes (default: all cores).")
 @format_option
 @quiet_option
+@scheduler_option("dataset", "output")
 def command(dataset: str, output: str, as_zip: bool, split: str | None, allow_invalid: bool, profile: str,
             workers: int | None, fmt: str, quiet: bool) -> None:  # fmt: skip
     """Validate DATASET and write a BagIt deposit package with ISA-Tab, RO-Crate and a landing page to OUT."""

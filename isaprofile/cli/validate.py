@@ -6,7 +6,16 @@ import sys
 
 import click
 
-from isaprofile.cli._common import EXIT_USAGE, emit_report, fail, format_option, header_bar, quiet_option, strict_option
+from isaprofile.cli._common import (
+    EXIT_USAGE,
+    emit_report,
+    fail,
+    format_option,
+    header_bar,
+    quiet_option,
+    scheduler_option,
+    strict_option,
+)
 from isaprofile.cli._outputs import output_path
 
 
@@ -28,6 +37,7 @@ from isaprofile.cli._outputs import output_path
 @format_option
 @strict_option
 @quiet_option
+@scheduler_option("path", "data_root")
 def command(path: str, profile: str, data_root: str | None, output: str | None, no_linked: bool, no_phi: bool,
             workers: int | None, fmt: str, strict: bool, quiet: bool) -> None:  # fmt: skip
     """Validate PATH (a dataset folder with isaprofile.yaml, or an ISA-Tab folder).

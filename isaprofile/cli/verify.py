@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from isaprofile.cli._common import EXIT_USAGE, emit_report, format_option, quiet_option, strict_option
+from isaprofile.cli._common import EXIT_USAGE, emit_report, format_option, quiet_option, scheduler_option, strict_option
 
 
 @click.command(name="verify")
@@ -13,6 +13,7 @@ from isaprofile.cli._common import EXIT_USAGE, emit_report, format_option, quiet
 @strict_option
 @quiet_option
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Worker processes (default: one per CPU).")
+@scheduler_option("package")
 def command(package: str, fmt: str, strict: bool, quiet: bool, workers: int | None) -> None:
     """Verify PACKAGE (a bag folder, a zipped bag or a split deposit): recompute every checksum,
     check completeness, unexpected files, Payload-Oxum, and the ISA-Tab (structure and profile) and

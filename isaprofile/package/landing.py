@@ -27,6 +27,7 @@ from isaprofile.findings.issues import Report, issue
 from isaprofile.model import Investigation, Scan
 
 PREVIEW_SIZE = 128
+PREVIEW_PARALLEL_MIN = 64  # scans from which previews are made on the pool
 
 
 def _middle_slice(path: Path):  # -> numpy array (2-D)
@@ -82,18 +83,29 @@ def preview_png(path: Path) -> bytes:
     return buf.getvalue()
 
 
+def _preview_or_reason(path: str) -> bytes | str:
+    """The preview of one image, or why it could not be made (runs in the workers of ``map_files``)."""
+    try:
+        return preview_png(Path(path))
+    except (OSError, ValueError, IndexError, RuntimeError, AttributeError, TypeError) as exc:
+        return type(exc).__name__
+
+
 def previews(inv: Investigation, root: Path) -> tuple[dict[str, bytes], Report]:
-    """``previews/<scan>.png`` → PNG bytes for every scan with a readable image."""
+    """``previews/<scan>.png`` → PNG bytes for every scan with a readable image (on the engine's pool, or
+    its Dask cluster, for many scans)."""
+    from isaprofile.engine import default_workers, map_files
+
     out: dict[str, bytes] = {}
     report = Report()
-    for study in inv.studies:
-        for scan in study.scans:
-            if not scan.files:
-                continue
-            try:
-                out[f"previews/{_safe(scan.id)}.png"] = preview_png(root / scan.files[0].path)
-            except (OSError, ValueError, IndexError, RuntimeError, AttributeError, TypeError) as exc:
-                report.add(issue("preview-failed", file=scan.files[0].path, reason=type(exc).__name__))
+    scans = [scan for study in inv.studies for scan in study.scans if scan.files]
+    workers = default_workers() if len(scans) >= PREVIEW_PARALLEL_MIN else 1
+    paths = [str(root / scan.files[0].path) for scan in scans]
+    for scan, result in zip(scans, map_files(_preview_or_reason, paths, workers), strict=True):
+        if isinstance(result, bytes):
+            out[f"previews/{_safe(scan.id)}.png"] = result
+        else:
+            report.add(issue("preview-failed", file=scan.files[0].path, reason=result))
     return out, report
 
 

@@ -49,7 +49,6 @@ import os
 import re
 import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -654,6 +653,12 @@ def _check_batch(batch: list[tuple[str, str]], policy: PhiPolicy) -> list[FileFi
     return [check_file(rel, path, policy) for rel, path in batch]
 
 
+def _check_item(item: tuple[str, str], policy: PhiPolicy) -> FileFindings:
+    """One file of :func:`check_phi` (runs in a worker of :func:`isaprofile.engine.map_files`)."""
+    rel, path = item
+    return check_file(rel, path, policy)
+
+
 @cache
 def _dicom_vocabulary() -> frozenset[str]:
     """Lower-cased words of DICOM's attribute and UID names (``enhanced``, ``image``, ``series`` …):
@@ -764,14 +769,15 @@ def check_phi(
     policy = policy or PhiPolicy()
     known = known or {}
     items = sorted((rel, str(path)) for rel, path in files.items() if rel not in known)
-    n = workers if workers is not None else (os.cpu_count() or 1)
+    from functools import partial
+
+    from isaprofile.engine import default_workers, map_files
+
+    n = workers if workers is not None else default_workers()
     if n <= 1 or len(items) < _PARALLEL_MIN_FILES:
         results = _check_batch(items, policy)
-    else:
-        size = max(1, len(items) // (n * 4))
-        batches = [items[i : i + size] for i in range(0, len(items), size)]
-        with ProcessPoolExecutor(max_workers=n) as pool:
-            results = [r for chunk in pool.map(_check_batch, batches, [policy] * len(batches)) for r in chunk]
+    else:  # the engine's pool (or Dask cluster, see isaprofile.engine.scheduler), in item order
+        results = list(map_files(partial(_check_item, policy=policy), items, n))
     fresh = {rel: res for (rel, _), res in zip(items, results, strict=True)}
     return finish_phi({**{rel: res for rel, res in known.items() if rel in files}, **fresh}, policy)
 
