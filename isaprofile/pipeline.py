@@ -259,7 +259,7 @@ def _linked(
     SHACL is a second, independent reading of the profile rules, so on an invalid dataset it would only
     report every problem twice.
     """
-    from isaprofile.linked.jsonld import build_ro_crate
+    from isaprofile.linked.jsonld import build_ro_crate, crate_entities
     from isaprofile.linked.metadata import check_metadata
 
     report = Report()
@@ -269,10 +269,14 @@ def _linked(
     else:
         report.extend(_config_path(i) for i in found)
     if valid and report.valid:
-        from isaprofile.linked.shacl import validate_crate
+        from isaprofile.linked.shacl import validate_crate, validate_entities
 
-        crate, _ = build_ro_crate(inv, prof, licences=licences)
-        report.merge(validate_crate(crate, prof, file="ro-crate-metadata.json (generated)"))
+        where = "ro-crate-metadata.json (generated)"
+        shapes = validate_entities(crate_entities(inv, prof, licences=licences), prof, file=where)
+        if shapes is None:  # not in the layout the direct checks read: pyshacl over the whole document
+            crate, _ = build_ro_crate(inv, prof, licences=licences)
+            shapes = validate_crate(crate, prof, file=where)
+        report.merge(shapes)
     return report
 
 

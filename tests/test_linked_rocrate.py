@@ -11,7 +11,7 @@ import linked_example as ex
 import pytest
 from linked_example import pv_id
 
-from isaprofile.linked.context import _FILES, _load, dump_chunks, dumps, to_graph
+from isaprofile.linked.context import _FILES, _load, dump_chunks, dump_graph_chunks, dumps, to_graph
 from isaprofile.linked.jsonld import build_ro_crate, ro_crate_bytes
 
 PREVIEW = "<!DOCTYPE html>\n<html><head><title>crate</title></head><body>preview</body></html>\n"
@@ -226,3 +226,30 @@ def test_equal_values_share_one_entity() -> None:
     owners = [e["@id"] for e in doc["@graph"] if e.get("additionalType") == "Source"]
     organisms = {pv_id(doc, owner, "organism") for owner in owners}
     assert len(owners) == 4 and len(organisms) == 1
+
+
+@pytest.mark.parametrize("size", [1, 4096, 1 << 20])
+def test_graph_written_one_entity_at_a_time_is_the_same_bytes(size: int) -> None:
+    doc, _ = build_ro_crate(ex.investigation(), ex.profile(), files={})
+    assert b"".join(dump_graph_chunks(doc["@context"], iter(doc["@graph"]), size=size)) == dumps(doc)
+    empty = {"@context": doc["@context"], "@graph": []}
+    assert b"".join(dump_graph_chunks(doc["@context"], iter([]))) == dumps(empty)
+
+
+def test_a_label_map_is_about_every_structure_it_delineates() -> None:
+    """ENHANCE-style: one mask file per group holding several labels, each a segmentation of its own."""
+    from isaprofile.pipeline import check
+
+    checked = check(Path(__file__).resolve().parent.parent / "examples" / "enhance-petct", skip=("linked", "phi"))
+    assert checked.profile is not None
+    doc, _ = build_ro_crate(checked.investigation, checked.profile)
+    ents = {e["@id"]: e for e in doc["@graph"]}
+    scan = checked.investigation.studies[0].scans[0]
+    by_mask: dict[str, set[str]] = {}
+    for seg in scan.segmentations:
+        terms = {v.term.accession for v in seg.values.values() if v.term is not None and v.term.accession}
+        by_mask.setdefault(seg.path, set()).update(terms)
+    mask, expected = next((m, t) for m, t in by_mask.items() if len(t) > 1)
+    about = ents[mask]["about"]
+    iris = {ents[a["@id"]]["termCode"] for a in (about if isinstance(about, list) else [about])}
+    assert iris == expected

@@ -9,8 +9,8 @@ from typing import Any
 import linked_example as ex
 import pytest
 
-from isaprofile.linked.jsonld import build_ro_crate
-from isaprofile.linked.shacl import validate_crate
+from isaprofile.linked.jsonld import build_ro_crate, crate_entities
+from isaprofile.linked.shacl import validate_crate, validate_entities
 from isaprofile.linked.shapes_direct import direct_results
 from isaprofile.pipeline import check
 from isaprofile.profile.model import Profile
@@ -149,3 +149,42 @@ def test_outside_the_generated_layout_falls_back_to_pyshacl(change: Any) -> None
 def test_unknown_engine_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown SHACL engine"):
         validate_crate({}, ex.profile(), FILE, engine="fast")
+
+
+def _flat(report) -> list[tuple[str, str | None, str, str]]:
+    return sorted((i.code, i.path, i.severity.value, i.message) for i in report.issues)
+
+
+@pytest.mark.parametrize("order", ["generated", "reversed"])
+def test_streamed_checks_equal_whole_document_checks(example_crate: tuple[dict, Profile], order: str) -> None:
+    """Fed one entity at a time — in the generated order, or with every record before its values (so the
+    records wait for them) — the direct checks find what they find on the whole document."""
+    doc, prof = example_crate
+    broken = break_crate(doc, prof)
+    if order == "reversed":
+        broken["@graph"] = broken["@graph"][::-1]
+    streamed = validate_entities(iter(broken["@graph"]), prof, FILE)
+    assert streamed is not None
+    assert _flat(streamed) == _found(broken, prof, "direct") != []
+
+
+def test_streaming_stops_at_an_entity_outside_the_layout() -> None:
+    prof = ex.profile()
+    doc, _ = build_ro_crate(ex.investigation(), prof, files={})
+    graph = [*doc["@graph"], {"@id": "schema:thing", "@type": "Thing"}]  # a compact IRI as @id
+    assert validate_entities(iter(graph), prof, FILE) is None
+
+
+def test_generated_entities_precede_the_values_and_files_they_refer_to() -> None:
+    """The order :func:`crate_entities` promises (what lets the streamed checks keep only value nodes)."""
+    for name in EXAMPLES:
+        checked = check(REPO / "examples" / name, skip=("linked", "phi"))
+        assert checked.profile is not None
+        graph = list(crate_entities(checked.investigation, checked.profile))
+        pos = {e["@id"]: i for i, e in enumerate(graph)}
+        assert graph[0]["@id"] == "ro-crate-metadata.json" and graph[-1]["@id"] == "./"
+        for i, ent in enumerate(graph):
+            for key in ("additionalProperty", "parameterValue", "result", "hasPart"):
+                refs = ent.get(key) or []
+                for ref in refs if isinstance(refs, list) else [refs]:
+                    assert pos[ref["@id"]] < i, (name, ent["@id"], key, ref["@id"])

@@ -10,7 +10,7 @@ text that is not JSON, nesting beyond :data:`MAX_DEPTH` and remote contexts are 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -182,6 +182,25 @@ def to_graph(doc: dict[str, Any], file: str | None = None) -> tuple[Any, Report]
 def dumps(doc: dict[str, Any]) -> bytes:
     """The canonical bytes of a JSON document: sorted keys, two-space indent, UTF-8, final newline."""
     return (json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def dump_graph_chunks(context: Any, entities: Iterable[dict[str, Any]], size: int = 1 << 20) -> Iterator[bytes]:
+    """:func:`dumps` of ``{"@context": context, "@graph": [*entities]}`` in pieces of about ``size`` bytes,
+    taking the entities one at a time (the same bytes, without the graph in memory)."""
+    encoder = json.JSONEncoder(indent=2, sort_keys=True, ensure_ascii=False)
+    parts = ['{\n  "@context": ', encoder.encode(context).replace("\n", "\n  "), ',\n  "@graph": [']
+    held, empty = 0, True
+    for ent in entities:
+        # JSON text has no raw line breaks inside strings, so re-indenting is a plain replace
+        piece = ("\n    " if empty else ",\n    ") + encoder.encode(ent).replace("\n", "\n    ")
+        parts.append(piece)
+        held += len(piece)
+        empty = False
+        if held >= size:
+            yield "".join(parts).encode("utf-8")
+            parts, held = [], 0
+    parts.append("]\n}\n" if empty else "\n  ]\n}\n")
+    yield "".join(parts).encode("utf-8")
 
 
 def dump_chunks(doc: dict[str, Any], size: int = 1 << 20) -> Iterator[bytes]:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Generator, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -28,7 +28,7 @@ from urllib.parse import quote
 from isaprofile.findings.issues import Report
 from isaprofile.licences import LicenceMap, licence_map
 from isaprofile.linked import _common as c
-from isaprofile.linked.context import ISA_TERMS, RO_CRATE_CONTEXT, RO_CRATE_SPEC, dumps
+from isaprofile.linked.context import ISA_TERMS, RO_CRATE_CONTEXT, RO_CRATE_SPEC, dump_graph_chunks
 from isaprofile.linked.files import FileInfo, encoding_format, members, scan_files
 from isaprofile.model import Investigation, Person, Scan, Study, Term, Value, Values
 from isaprofile.profile.model import Profile
@@ -38,12 +38,14 @@ PROFILE_URN = "urn:isaprofile:profile:{name}:{version}"
 
 
 class _Graph:
-    """The entities of a crate keyed by ``@id``; adding an entity twice merges nothing, keeps the first."""
+    """The entities of a crate as they are made: added ones wait in ``pending`` until :meth:`flush` hands
+    them on, so a crate is never held whole. Adding an ``@id`` twice merges nothing, keeps the first."""
 
     def __init__(self, profile: Profile, licences: LicenceMap | None = None) -> None:
         self.profile = profile
         self.licences = licences or LicenceMap()
-        self.entities: dict[str, dict[str, Any]] = {}
+        self.pending: dict[str, dict[str, Any]] = {}
+        self.seen: set[str] = set()
         # values seen before -> their entity's reference (the type is part of the key: 1, 1.0 and True are equal)
         self._values: dict[tuple[Any, ...], dict[str, str]] = {}
         self._terms: dict[Term, dict[str, str]] = {}
@@ -62,8 +64,20 @@ class _Graph:
             ent["license"] = self.licence(lic)
 
     def add(self, ent: dict[str, Any]) -> dict[str, str]:
-        self.entities.setdefault(ent["@id"], ent)
-        return {"@id": ent["@id"]}
+        ident = ent["@id"]
+        if ident not in self.seen:
+            self.seen.add(ident)
+            self.pending[ident] = ent
+        return {"@id": ident}
+
+    def flush(self) -> Iterator[dict[str, Any]]:
+        """The entities added since the last flush, in the order they were added, lists of one unwrapped."""
+        ready, self.pending = self.pending, {}
+        for ent in ready.values():
+            for key, val in ent.items():
+                if isinstance(val, list) and len(val) == 1 and key != "encodingFormat":
+                    ent[key] = val[0]
+            yield ent
 
     def term(self, term: Term) -> dict[str, str]:
         ref = self._terms.get(term)
@@ -139,6 +153,38 @@ class _Graph:
         return refs
 
 
+CRATE_CONTEXT: list[Any] = [RO_CRATE_CONTEXT, dict(ISA_TERMS)]
+
+
+def crate_entities(
+    investigation: Investigation,
+    profile: Profile,
+    *,
+    files: Mapping[str, FileInfo] | None = None,
+    publisher: str | None = None,
+    licences: LicenceMap | None = None,
+) -> Iterator[dict[str, Any]]:
+    """The entities of the crate's ``@graph``, made one scan at a time (see :func:`build_ro_crate` for the
+    arguments). Every entity is complete when it is yielded and precedes the entities that refer to it
+    (a value before its record, a scan's files before its process), except the metadata descriptor, which
+    comes first; the root dataset comes last."""
+    inv = investigation
+    g = _Graph(profile, licences if licences is not None else licence_map(inv, profile))
+    info: Mapping[str, FileInfo] = files or {}
+    g.add({"@id": "ro-crate-metadata.json", "@type": "CreativeWork", "about": {"@id": "./"},
+           "conformsTo": {"@id": RO_CRATE_SPEC}})  # fmt: skip
+    creators = [g.person(p) for p in inv.contacts]
+    root_ent = _root(g, inv, publisher)
+    root_ent["creator"] = creators
+    root_ent["author"] = creators
+    studies = []
+    for s in inv.studies:
+        studies.append((yield from _study(g, inv, s, info, creators)))
+    root_ent["hasPart"] = studies
+    g.add(root_ent)
+    yield from g.flush()
+
+
 def build_ro_crate(
     investigation: Investigation,
     profile: Profile,
@@ -156,38 +202,39 @@ def build_ro_crate(
     data entity its ``license`` (:func:`isaprofile.licences.dataset_licences` applies the config's
     ``licence_rules:``); without it, the licences the model alone gives (subjects' licence values, a
     single declared licence). Findings: ``jsonld-file-missing`` for a named file that is not there.
+    The whole document is in memory: :func:`crate_entities` and :func:`ro_crate_chunks` stream it.
     """
-    report = Report()
-    if files is None and root is not None:
-        files, report = scan_files(root, _all_paths(investigation))
-    info: Mapping[str, FileInfo] = files or {}
-    g = _Graph(profile, licences if licences is not None else licence_map(investigation, profile))
-    g.add(
-        {
-            "@id": "ro-crate-metadata.json",
-            "@type": "CreativeWork",
-            "about": {"@id": "./"},
-            "conformsTo": {"@id": RO_CRATE_SPEC},
-        }
-    )
-    creators = [g.person(p) for p in investigation.contacts]
-    root_ent = _root(g, investigation, publisher)
-    root_ent["creator"] = creators
-    root_ent["author"] = creators
-    root_ent["hasPart"] = [_study(g, investigation, s, info, creators) for s in investigation.studies]
-    g.add(root_ent)
-    for ent in g.entities.values():
-        for key, val in ent.items():
-            if isinstance(val, list) and len(val) == 1 and key != "encodingFormat":
-                ent[key] = val[0]
-    doc = {"@context": [RO_CRATE_CONTEXT, dict(ISA_TERMS)], "@graph": [g.entities[k] for k in sorted(g.entities)]}
-    return doc, report
+    files, report = _file_info(investigation, files, root)
+    graph = list(crate_entities(investigation, profile, files=files, publisher=publisher, licences=licences))
+    return {"@context": CRATE_CONTEXT, "@graph": graph}, report
 
 
-def ro_crate_bytes(investigation: Investigation, profile: Profile, **kwargs: Any) -> tuple[bytes, Report]:
+def ro_crate_chunks(
+    investigation: Investigation, profile: Profile, *, files: Mapping[str, FileInfo], **kwargs: Any
+) -> Iterator[bytes]:
+    """The bytes of :func:`build_ro_crate`'s document (``files`` given), made and written a piece at a time."""
+    return dump_graph_chunks(CRATE_CONTEXT, crate_entities(investigation, profile, files=files, **kwargs))
+
+
+def ro_crate_bytes(
+    investigation: Investigation,
+    profile: Profile,
+    *,
+    files: Mapping[str, FileInfo] | None = None,
+    root: str | Path | None = None,
+    **kwargs: Any,
+) -> tuple[bytes, Report]:
     """:func:`build_ro_crate` serialised deterministically (sorted keys, UTF-8)."""
-    doc, report = build_ro_crate(investigation, profile, **kwargs)
-    return dumps(doc), report
+    info, report = _file_info(investigation, files, root)
+    return b"".join(ro_crate_chunks(investigation, profile, files=info, **kwargs)), report
+
+
+def _file_info(
+    inv: Investigation, files: Mapping[str, FileInfo] | None, root: str | Path | None
+) -> tuple[Mapping[str, FileInfo], Report]:
+    if files is None and root is not None:
+        return scan_files(root, _all_paths(inv))
+    return files or {}, Report()
 
 
 def _all_paths(inv: Investigation) -> list[str]:
@@ -270,7 +317,7 @@ def _root(g: _Graph, inv: Investigation, publisher: str | None) -> dict[str, Any
 
 def _study(
     g: _Graph, inv: Investigation, s: Study, info: Mapping[str, FileInfo], creators: list[dict[str, str]]
-) -> dict[str, str]:
+) -> Generator[dict[str, Any], None, dict[str, str]]:
     sid = c.local_id("study", s.identifier)
     ent: dict[str, Any] = {
         "@id": sid,
@@ -335,8 +382,11 @@ def _study(
         )
     ent["mentions"] = mentions
     ent["about"] = about
-    modalities = list(dict.fromkeys(scan.modality for scan in s.scans))
-    ent["hasPart"] = [_assay(g, s, m, [x for x in s.scans if x.modality == m], info, creators) for m in modalities]
+    yield from g.flush()
+    assays = []
+    for m in dict.fromkeys(scan.modality for scan in s.scans):
+        assays.append((yield from _assay(g, s, m, [x for x in s.scans if x.modality == m], info, creators)))
+    ent["hasPart"] = assays
     return g.add(ent)
 
 
@@ -354,7 +404,7 @@ def _protocol(g: _Graph, s: Study, name: str, kind: Term | None) -> dict[str, st
 
 def _assay(
     g: _Graph, s: Study, modality: str, scans: list[Scan], info: Mapping[str, FileInfo], creators: list[dict[str, str]]
-) -> dict[str, str]:
+) -> Generator[dict[str, Any], None, dict[str, str]]:
     aid = c.local_id("assay", s.identifier, modality)
     spec = g.profile.assays.get(modality)
     ent: dict[str, Any] = {
@@ -378,8 +428,9 @@ def _assay(
         results: list[dict[str, str]] = []
         for df in scan.files:
             top, leaves = _data_entity(g, df.path, info, f"{scan.modality} image {scan.id} of sample {scan.sample}")
-            if df.comments:
-                g.entities[top["@id"]]["comment"] = g.comments(top["@id"], df.comments)
+            made = g.pending.get(top["@id"])  # None: the file was described by an earlier scan
+            if df.comments and made is not None:
+                made["comment"] = g.comments(top["@id"], df.comments)
             parts.append(top)
             results.extend(leaves)
         proc: dict[str, Any] = {
@@ -408,12 +459,18 @@ def _assay(
             }
             if seg.path:
                 top, leaves = _data_entity(g, seg.path, info, f"segmentation mask {n} of {scan.id}")
-                anatomy = [g.term(v.term) for v in seg.values.values() if v.term is not None and v.term.accession]
-                if anatomy:
-                    g.entities[top["@id"]]["about"] = anatomy
+                mask = g.pending.get(top["@id"])
+                if mask is not None:  # a label map is about every structure its labels delineate
+                    about_ = mask.setdefault("about", [])
+                    for v in seg.values.values():
+                        if v.term is not None and v.term.accession and g.term(v.term) not in about_:
+                            about_.append(g.term(v.term))
+                    if not about_:
+                        del mask["about"]
                 parts.append(top)
                 sp["result"] = leaves
             about.append(g.add(sp))
+        yield from g.flush()
     ent["hasPart"] = list({p["@id"]: p for p in parts}.values())
     ent["about"] = about
     return g.add(ent)

@@ -6,11 +6,12 @@ carry the JSON path of the offending value (``$['@graph'][3].license``).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from isaprofile.findings.issues import Report, issue
 from isaprofile.linked import _common as c
-from isaprofile.model import Investigation, Value
+from isaprofile.model import Investigation, Study, Value
 from isaprofile.profile.model import Profile
 
 
@@ -60,27 +61,32 @@ def _ontologies(inv: Investigation, profile: Profile, file: str | None) -> list:
     out = []
     declared = set(profile.ontologies)
     for s in inv.studies:
-        records: list[tuple[str, dict[str, Value]]] = []
-        records += [
-            (f"subjects[{subj.id}].{k}", {k: v}) for subj in s.subjects for k, v in subj.characteristics.items()
-        ]
-        for smp in s.samples:
-            records += [(f"samples[{smp.id}].{k}", {k: v}) for k, v in {**smp.characteristics, **smp.factors}.items()]
-        for scan in s.scans:
-            records += [(f"scans[{scan.id}].{k}", {k: v}) for k, v in scan.parameters.items()]
-            for n, seg in enumerate(scan.segmentations):
-                records += [(f"scans[{scan.id}].segmentations[{n}].{k}", {k: v}) for k, v in seg.values.items()]
-        for where, vals in records:
-            for key, val in vals.items():
-                # a harvested value is located where it was read (the SEG file and its tag path)
-                prov = val.provenance
-                at = (prov.file, prov.path) if prov is not None and prov.file and prov.line is None else None
-                for t in (val.term, val.unit):
-                    if t is not None and t.source and t.source not in declared:
-                        out.append(issue("term-ontology-undeclared", file=at[0] if at else file,
-                                         path=at[1] if at else f"studies[{s.identifier}].{where}",
-                                         label=t.label, field=key, source=t.source))  # fmt: skip
+        for where, key, val in _study_values(s):
+            # a harvested value is located where it was read (the SEG file and its tag path)
+            prov = val.provenance
+            at = (prov.file, prov.path) if prov is not None and prov.file and prov.line is None else None
+            for t in (val.term, val.unit):
+                if t is not None and t.source and t.source not in declared:
+                    out.append(issue("term-ontology-undeclared", file=at[0] if at else file,
+                                     path=at[1] if at else f"studies[{s.identifier}].{where}.{key}",
+                                     label=t.label, field=key, source=t.source))  # fmt: skip
     return out
+
+
+def _study_values(s: Study) -> Iterator[tuple[str, str, Value]]:
+    """(model path of the record, key, value) of every value of a study's records, one at a time."""
+    for subj in s.subjects:
+        for k, v in subj.characteristics.items():
+            yield f"subjects[{subj.id}]", k, v
+    for smp in s.samples:
+        for k, v in {**smp.characteristics, **smp.factors}.items():
+            yield f"samples[{smp.id}]", k, v
+    for scan in s.scans:
+        for k, v in scan.parameters.items():
+            yield f"scans[{scan.id}]", k, v
+        for n, seg in enumerate(scan.segmentations):
+            for k, v in seg.values.items():
+                yield f"scans[{scan.id}].segmentations[{n}]", k, v
 
 
 def check_crate(doc: dict[str, Any], file: str | None = None) -> Report:

@@ -22,6 +22,7 @@ a result maps back to its field and finding code without a lookup table.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -222,7 +223,8 @@ def validate_crate(doc: dict[str, Any], profile: Profile, file: str | None = Non
 
         results = direct_results(doc, profile)
         if results is not None:
-            return _direct_report(results, doc, file, profile)
+            index = {e["@id"]: i for i, e in enumerate(doc["@graph"])}
+            return _direct_report(results, index, file, profile)
         if engine == "direct":
             raise ValueError("the crate is not in the generated layout: the direct SHACL checks cannot read it")
     import pyshacl
@@ -256,9 +258,22 @@ _DIRECT_DETAIL = {
 }
 
 
-def _direct_report(results: list, doc: dict[str, Any], file: str | None, profile: Profile) -> Report:
-    """The findings of :func:`~isaprofile.linked.shapes_direct.direct_results`, as :func:`_issues` words them."""
-    index = {e["@id"]: i for i, e in enumerate(doc["@graph"])}
+def validate_entities(entities: Iterable[dict[str, Any]], profile: Profile, file: str | None = None) -> Report | None:
+    """:func:`validate_crate` (direct checks) over the entities of a generated crate's ``@graph`` taken one at a
+    time (:func:`~isaprofile.linked.jsonld.crate_entities`), so the crate is never held whole; None when an
+    entity is outside the generated layout (then build the document and use :func:`validate_crate`)."""
+    from isaprofile.linked.shapes_direct import DirectChecker
+
+    checker = DirectChecker(profile)
+    if not all(checker.feed(ent) for ent in entities):
+        return None
+    results = checker.finish()
+    return None if results is None else _direct_report(results, checker.positions, file, profile)
+
+
+def _direct_report(results: list, index: Mapping[str, int], file: str | None, profile: Profile) -> Report:
+    """The findings of :func:`~isaprofile.linked.shapes_direct.direct_results`, as :func:`_issues` words them;
+    ``index`` gives each entity's position in the graph."""
     labels = {(f.entity, f.key): f for f in profile.fields}
     report = Report()
     for r in results:

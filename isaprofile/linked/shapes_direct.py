@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Container, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, NamedTuple
@@ -151,38 +152,32 @@ def _terms(v: Any) -> list[Term] | None:
     return out
 
 
-_Node = tuple[dict[str, Any], frozenset[str]]  # an entity and the strings of its propertyID
+def _layout_ok(doc: dict[str, Any]) -> bool:
+    """Whether ``doc`` has the top level :func:`~isaprofile.linked.jsonld.build_ro_crate` writes."""
+    return (
+        set(doc) == {"@context", "@graph"}
+        and doc["@context"] == [RO_CRATE_CONTEXT, dict(ISA_TERMS)]
+        and isinstance(doc["@graph"], list)
+    )
 
 
-def _graph(doc: dict[str, Any]) -> dict[str, _Node] | None:
-    """``@id`` → (entity, propertyID strings), or None when ``doc`` is not in the generated layout."""
-    if set(doc) != {"@context", "@graph"} or doc["@context"] != [RO_CRATE_CONTEXT, dict(ISA_TERMS)]:
+def _pids(ent: Any, seen: Container[str]) -> frozenset[str] | None:
+    """The propertyID strings of one entity, or None when the entity is outside the generated layout."""
+    if not isinstance(ent, dict):
         return None
-    raw = doc["@graph"]
-    if not isinstance(raw, list):
+    ident = ent.get("@id")
+    if not isinstance(ident, str) or ident in seen or ident.startswith(_BASE) or _compact(ident):
         return None
-    nodes: dict[str, _Node] = {}
-    for ent in raw:
-        if not isinstance(ent, dict):
-            return None
-        ident = ent.get("@id")
-        if not isinstance(ident, str) or ident in nodes or ident.startswith(_BASE) or _compact(ident):
-            return None
-        for key in ent:
-            if ":" in key or (key[:1] == "@" and key != "@id" and key != "@type"):
-                return None  # compact IRIs or keywords could name the same properties another way
-        pid = ent.get("propertyID")
-        if pid is None:
-            pids: frozenset[str] = frozenset()
-        elif type(pid) is str:
-            pids = frozenset((pid,))
-        else:
-            terms = _terms(pid)
-            if terms is None:
-                return None
-            pids = frozenset(_strings(terms))
-        nodes[ident] = (ent, pids)
-    return nodes
+    for key in ent:
+        if ":" in key or (key[:1] == "@" and key != "@id" and key != "@type"):
+            return None  # compact IRIs or keywords could name the same properties another way
+    pid = ent.get("propertyID")
+    if pid is None:
+        return frozenset()
+    if type(pid) is str:
+        return frozenset((pid,))
+    terms = _terms(pid)
+    return None if terms is None else frozenset(_strings(terms))
 
 
 def _props(ent: dict[str, Any], keys: tuple[str, ...]) -> dict[str, list[Term]] | None:
@@ -223,41 +218,95 @@ def _strings(terms: list[Term]) -> list[str]:
 
 def direct_results(doc: dict[str, Any], profile: Profile) -> list[Result] | None:
     """The results the profile's shapes give on ``doc``; None when ``doc`` is outside the generated layout."""
-    nodes = _graph(doc)
-    if nodes is None:
+    if not _layout_ok(doc):
         return None
-    plan = _plan(profile)
-    out: list[Result] = []
-    iri_of = {id(f): c.field_iri(profile, f) for fields in plan.records.values() for f in fields}
-    record_types = {_ATYPES[e]: e for e in plan.records}
-    known = frozenset(plan.by_iri)
-    seen: dict[tuple[Any, ...], list[Result]] = {}
-    assays = set(profile.assays)
-    for ident, (ent, pids) in nodes.items():
-        if "additionalType" in ent:
-            typed = _props(ent, ("additionalType", "measurementTechnique"))
-            if typed is None:
+    checker = DirectChecker(profile)
+    if not all(checker.feed(ent) for ent in doc["@graph"]):
+        return None
+    return checker.finish()
+
+
+class DirectChecker:
+    """The shapes' results over a graph given one entity at a time (:meth:`feed`, then :meth:`finish`).
+
+    Only what later entities need is kept: the position of every ``@id`` and the propertyIDs of value nodes.
+    A record is checked as soon as every value it refers to has been fed (in the order
+    :func:`~isaprofile.linked.jsonld.crate_entities` makes, at once), else at :meth:`finish`, so the results
+    are those of the whole graph whatever the order.
+    """
+
+    def __init__(self, profile: Profile) -> None:
+        self.plan = _plan(profile)
+        self.iri_of = {id(f): c.field_iri(profile, f) for fields in self.plan.records.values() for f in fields}
+        self.record_types = {_ATYPES[e]: e for e in self.plan.records}
+        self.known = frozenset(self.plan.by_iri)
+        self.assays = set(profile.assays)
+        self.positions: dict[str, int] = {}
+        self.pids_of: dict[str, frozenset[str]] = {}  # value nodes only
+        self.results: list[Result] = []
+        self.waiting: list[tuple[str, dict[str, Any], list[str], set[str]]] = []
+        self._seen: dict[tuple[Any, ...], list[Result]] = {}  # equal records / values share their results
+        self.ok = True
+
+    def feed(self, ent: Any) -> bool:
+        """Check one entity of the graph; False (and so for good) when it is outside the generated layout."""
+        pids = _pids(ent, self.positions) if self.ok else None
+        if pids is None:
+            self.ok = False
+            return False
+        ident = ent["@id"]
+        self.positions[ident] = len(self.positions)
+        if pids:
+            self.pids_of[ident] = pids
+        if "additionalType" in ent and not self._record(ident, ent):
+            self.ok = False
+            return False
+        if pids & self.known and not self._value(ident, ent, pids):
+            self.ok = False
+        return self.ok
+
+    def finish(self) -> list[Result] | None:
+        """All results (records still waiting are checked now), or None when the graph was outside the layout."""
+        for ident, ent, entities, mods in self.waiting:
+            found = _record_results(ident, ent, entities, mods, self.pids_of, self.plan, self.iri_of, self._seen)
+            if found is None:
                 return None
-            atypes = set(_strings(typed.get("additionalType", [])))
-            entities = [record_types[a] for a in atypes if a in record_types]
-            if entities:
-                mods = set(_strings(typed.get("measurementTechnique", []))) & assays
-                found = _record_results(ident, ent, entities, mods, nodes, plan, iri_of, seen)
-                if found is None:
-                    return None
-                out.extend(found)
-        if pids & known:
-            # the results of a value node depend only on its propertyID, value and unitCode: many nodes
-            # share them (a segmentation group, a method), so each combination is checked once
-            key = (pids, _key(ent, "value"), _key(ent, "unitCode"))
-            if key not in seen:
-                props = _props(ent, ("value", "unitCode"))
-                if props is None:
-                    return None
-                seen[key] = [r for f in (f for pid in pids for f in plan.by_iri.get(pid, ()))
-                             for r in _value_results("", props, f)]  # fmt: skip
-            out.extend(r._replace(focus=ident) for r in seen[key])
-    return out
+            self.results.extend(found)
+        self.waiting = []
+        return self.results if self.ok else None
+
+    def _record(self, ident: str, ent: dict[str, Any]) -> bool:
+        typed = _props(ent, ("additionalType", "measurementTechnique"))
+        if typed is None:
+            return False
+        atypes = set(_strings(typed.get("additionalType", [])))
+        entities = [self.record_types[a] for a in atypes if a in self.record_types]
+        if not entities:
+            return True
+        mods = set(_strings(typed.get("measurementTechnique", []))) & self.assays
+        links = [ent.get(_LINKS[e]) for e in entities]
+        refs = [r for v in links if v is not None for r in (v if isinstance(v, list) else [v])]
+        if not all(isinstance(r, dict) and r.get("@id") in self.positions for r in refs):
+            self.waiting.append((ident, ent, entities, mods))
+            return True
+        found = _record_results(ident, ent, entities, mods, self.pids_of, self.plan, self.iri_of, self._seen)
+        if found is None:
+            return False
+        self.results.extend(found)
+        return True
+
+    def _value(self, ident: str, ent: dict[str, Any], pids: frozenset[str]) -> bool:
+        # the results of a value node depend only on its propertyID, value and unitCode: many nodes
+        # share them (a segmentation group, a method), so each combination is checked once
+        key = (pids, _key(ent, "value"), _key(ent, "unitCode"))
+        if key not in self._seen:
+            props = _props(ent, ("value", "unitCode"))
+            if props is None:
+                return False
+            self._seen[key] = [r for f in (f for pid in pids for f in self.plan.by_iri.get(pid, ()))
+                               for r in _value_results("", props, f)]  # fmt: skip
+        self.results.extend(r._replace(focus=ident) for r in self._seen[key])
+        return True
 
 
 def _key(ent: dict[str, Any], prop: str) -> Any:
@@ -275,7 +324,7 @@ def _record_results(
     ent: dict[str, Any],
     entities: list[str],
     mods: set[str],
-    nodes: dict[str, _Node],
+    pids_of: Mapping[str, frozenset[str]],
     plan: _Plan,
     iri_of: dict[int, str],
     seen: dict[tuple[Any, ...], list[Result]],
@@ -288,8 +337,8 @@ def _record_results(
             return None
         counts: dict[str, int] = {}
         for ref in linked.get(link, []):
-            if isinstance(ref, Ref) and ref.id in nodes:
-                for pid in nodes[ref.id][1]:
+            if isinstance(ref, Ref):
+                for pid in pids_of.get(ref.id, ()):
                     counts[pid] = counts.get(pid, 0) + 1
         key = (entity, frozenset(mods) if entity == "scan" else None, frozenset(counts.items()))
         if key not in seen:  # records with the same fields given as often share their results

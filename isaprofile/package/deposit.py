@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import tempfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -121,7 +121,7 @@ def package_dataset(
     from isaprofile.linked.context import dump_chunks
     from isaprofile.linked.datacite import as_bytes, datacite, schema_org, zenodo_records
     from isaprofile.linked.isajson import build_isa_json
-    from isaprofile.linked.jsonld import build_ro_crate
+    from isaprofile.linked.jsonld import ro_crate_chunks
 
     kinds = _split_kinds(split)
     checked = check(dataset, profile, workers=workers, progress=header_progress)
@@ -142,15 +142,9 @@ def package_dataset(
 
     def late_crate(digests: Mapping[str, FileDigest]) -> dict[str, Content]:
         """The crate, with each file's size and sha256 taken from the bag's copy (no second read); made
-        while it is written, so the whole document is in memory only then."""
+        while it is written, one scan at a time."""
         files = {rel: (d.size, d.digests["sha256"]) for rel, d in digests.items()}
-
-        def chunks() -> Iterator[bytes]:
-            doc, rep = build_ro_crate(inv, prof, files=files, licences=lmap)
-            report.merge(rep)
-            yield from dump_chunks(doc)
-
-        return {"ro-crate-metadata.json": chunks}
+        return {"ro-crate-metadata.json": lambda: ro_crate_chunks(inv, prof, files=files, licences=lmap)}
 
     if kinds:  # a split deposit's crates are made per part, before its bags are built
         crate = late_crate(hash_files(payload, workers=workers))["ro-crate-metadata.json"]
