@@ -8,7 +8,7 @@ from pathlib import Path
 import linked_example as ex
 import pytest
 
-from isaprofile.linked.isajson import build_isa_json, isa_json_bytes
+from isaprofile.linked.isajson import build_isa_json, isa_json_bytes, isa_json_chunks
 
 
 def _validator():  # type: ignore[no-untyped-def]
@@ -119,14 +119,22 @@ def test_isatools_isajson_validator_without_our_configs_stops_on_the_assay_types
 
 def test_isa_json_declares_every_term_source_it_uses() -> None:
     from isaprofile.dataset import load_dataset
-    from isaprofile.linked.isajson import _term_sources
+
+    def used(node: object) -> set[str]:
+        if isinstance(node, dict):
+            src = node.get("termSource")
+            own = {src} if isinstance(src, str) and src else set()
+            return own.union(*map(used, node.values()))
+        if isinstance(node, list):
+            return set().union(*map(used, node))
+        return set()
 
     for name in ("preclinical-liver", "crlm-ct", "enhance-petct"):
         checked = load_dataset(ROOT / "examples" / name)
         inv, prof, _r = checked.investigation, checked.profile, checked.report
         doc = build_isa_json(inv, prof)
         declared = {o["name"] for o in doc["ontologySourceReferences"]}
-        assert _term_sources(doc) == declared, name
+        assert used(doc) == declared, name
         assert {"NCIT", "OBI"} <= declared, name  # measurement and technology types of the assays
         assert all(o["file"] for o in doc["ontologySourceReferences"]), name
 
@@ -145,3 +153,14 @@ def test_isajson_configs_are_generated_from_the_profile() -> None:
         "positron emission tomography", "positron emission tomography imaging assay",
     )  # fmt: skip
     assert [p["protocol"] for p in pet["protocols"]] == ["data acquisition", "image segmentation"]
+
+
+@pytest.mark.parametrize("name", ["preclinical-liver", "crlm-ct", "enhance-petct"])
+def test_streamed_isa_json_is_the_same_bytes(name: str) -> None:
+    """The package writes ISA-JSON with each assay's processes made as they are written: the same bytes."""
+    from isaprofile.pipeline import check
+
+    checked = check(Path(__file__).resolve().parent.parent / "examples" / name, skip=("linked", "phi"))
+    assert checked.profile is not None
+    whole = isa_json_bytes(checked.investigation, checked.profile)
+    assert b"".join(isa_json_chunks(checked.investigation, checked.profile)) == whole

@@ -11,7 +11,16 @@ import linked_example as ex
 import pytest
 from linked_example import pv_id
 
-from isaprofile.linked.context import _FILES, _load, dump_chunks, dump_graph_chunks, dumps, to_graph
+from isaprofile.linked.context import (
+    _FILES,
+    Lazy,
+    _load,
+    dump_graph_chunks,
+    dump_lazy_chunks,
+    dumps,
+    resolve_lazy,
+    to_graph,
+)
 from isaprofile.linked.jsonld import build_ro_crate, ro_crate_bytes
 
 PREVIEW = "<!DOCTYPE html>\n<html><head><title>crate</title></head><body>preview</body></html>\n"
@@ -216,8 +225,27 @@ def test_no_socket_is_opened(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) ->
 
 def test_streamed_bytes_are_the_same_bytes() -> None:
     doc, _ = build_ro_crate(ex.investigation(), ex.profile(), files={})
-    pieces = list(dump_chunks(doc, size=4096))
-    assert len(pieces) > 2 and b"".join(pieces) == dumps(doc)
+    assert b"".join(dump_lazy_chunks(doc, size=4096)) == dumps(doc)
+
+
+def test_lazy_lists_are_made_in_written_order_and_give_the_same_bytes() -> None:
+    """A Lazy list may rely on one written before it (sorted keys): the protocols list after the assays."""
+    made: list[str] = []
+
+    def doc() -> dict:
+        def assays():
+            made.append("assays")
+            yield {"name": "CT", "steps": [1, 2]}
+
+        return {"protocols": Lazy(lambda: list(made)), "assays": Lazy(assays), "empty": Lazy(list), "n": 1}
+
+    pieces = list(dump_lazy_chunks(doc(), size=1))
+    assert len(pieces) > 3
+    streamed = b"".join(pieces)
+    made.clear()
+    resolved = resolve_lazy(doc())
+    assert resolved == {"assays": [{"name": "CT", "steps": [1, 2]}], "empty": [], "n": 1, "protocols": ["assays"]}
+    assert streamed == dumps(resolved)
 
 
 def test_equal_values_share_one_entity() -> None:

@@ -10,7 +10,7 @@ text that is not JSON, nesting beyond :data:`MAX_DEPTH` and remote contexts are 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -203,13 +203,64 @@ def dump_graph_chunks(context: Any, entities: Iterable[dict[str, Any]], size: in
     yield "".join(parts).encode("utf-8")
 
 
-def dump_chunks(doc: dict[str, Any], size: int = 1 << 20) -> Iterator[bytes]:
-    """:func:`dumps` of ``doc`` in pieces of about ``size`` bytes (joined, the same bytes): a large document
-    is written as it is encoded, without its whole text (and the encoder's list of pieces) in memory."""
+class Lazy:
+    """A list of a document that is made when it is written (:func:`dump_lazy_chunks`) or resolved
+    (:func:`resolve_lazy`): ``make()`` gives its items, once. Lists are made in the order of the sorted keys
+    that lead to them, so a list may rely on the side effects of one written before it."""
+
+    __slots__ = ("make",)
+
+    def __init__(self, make: Callable[[], Iterable[Any]]) -> None:
+        self.make = make
+
+
+def _holds_lazy(node: Any) -> bool:
+    if isinstance(node, Lazy):
+        return True
+    if isinstance(node, dict):
+        return any(_holds_lazy(v) for v in node.values())
+    if isinstance(node, list):
+        return any(_holds_lazy(v) for v in node)
+    return False
+
+
+def resolve_lazy(node: Any) -> Any:
+    """``node`` with every :class:`Lazy` list made (in written order): a plain JSON document."""
+    if isinstance(node, Lazy):
+        return [resolve_lazy(v) for v in node.make()]
+    if isinstance(node, dict) and _holds_lazy(node):
+        return {k: resolve_lazy(node[k]) for k in sorted(node)}
+    if isinstance(node, list) and _holds_lazy(node):
+        return [resolve_lazy(v) for v in node]
+    return node
+
+
+def dump_lazy_chunks(doc: dict[str, Any], size: int = 1 << 20) -> Iterator[bytes]:
+    """:func:`dumps` of ``resolve_lazy(doc)`` in pieces of about ``size`` bytes, each :class:`Lazy` list made
+    item by item as it is written: only the rest of the document is ever in memory."""
     encoder = json.JSONEncoder(indent=2, sort_keys=True, ensure_ascii=False)
+
+    def emit(node: Any, level: int) -> Iterator[str]:
+        pad, inner = "\n" + "  " * level, "\n" + "  " * (level + 1)
+        if isinstance(node, Lazy) or (isinstance(node, list) and _holds_lazy(node)):
+            items = node.make() if isinstance(node, Lazy) else node
+            first = True
+            for item in items:
+                yield "[" + inner if first else "," + inner
+                yield from emit(item, level + 1)
+                first = False
+            yield "[]" if first else pad + "]"
+        elif isinstance(node, dict) and _holds_lazy(node):
+            for i, key in enumerate(sorted(node)):
+                yield ("{" if i == 0 else ",") + inner + json.dumps(key, ensure_ascii=False) + ": "
+                yield from emit(node[key], level + 1)
+            yield pad + "}"
+        else:  # JSON text has no raw line breaks inside strings, so re-indenting is a plain replace
+            yield encoder.encode(node).replace("\n", pad)
+
     parts: list[str] = []
     held = 0
-    for piece in encoder.iterencode(doc):
+    for piece in emit(doc, 0):
         parts.append(piece)
         held += len(piece)
         if held >= size:

@@ -7,14 +7,15 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote, unquote
 
 from isaprofile.isatab.write import sample_protocol
 from isaprofile.linked import _common as c
-from isaprofile.linked.context import dumps
+from isaprofile.linked.context import Lazy, dump_lazy_chunks, dumps, resolve_lazy
 from isaprofile.model import Investigation, Person, Scan, Study, Term, Value, Values
-from isaprofile.profile.model import Profile
+from isaprofile.profile.model import Assay, Profile
 
 
 def _id(kind: str, *parts: str) -> str:
@@ -101,8 +102,23 @@ class _Builder:
 
 def build_isa_json(investigation: Investigation, profile: Profile) -> dict[str, Any]:
     """The ISA-JSON document of ``investigation`` (valid against the ISA model 1.0 JSON schemas)."""
-    inv = investigation
-    doc = {
+    doc = resolve_lazy(_document(investigation, profile))
+    doc["ontologySourceReferences"] = _ontology_sources(doc, profile)
+    return doc
+
+
+def isa_json_chunks(investigation: Investigation, profile: Profile) -> Iterator[bytes]:
+    """The bytes of :func:`build_isa_json`, with each assay's processes made as they are written (a study of
+    1,597 subjects x 130 labelled structures has 200,000 of them): the document is never held whole. The
+    term sources, declared before the studies, come from a first pass over the same processes."""
+    doc = _document(investigation, profile)
+    doc["ontologySourceReferences"] = _ontology_sources(_document(investigation, profile), profile)
+    return dump_lazy_chunks(doc)
+
+
+def _document(inv: Investigation, profile: Profile) -> dict[str, Any]:
+    """The document, each assay's process sequence (and what it adds to) a :class:`Lazy` list."""
+    return {
         "@id": _id("investigation", inv.identifier),
         "identifier": inv.identifier,
         "filename": f"i_{inv.identifier}.txt",
@@ -118,35 +134,35 @@ def build_isa_json(investigation: Investigation, profile: Profile) -> dict[str, 
         + [{"name": "License", "value": ", ".join(inv.licences)}],
         "studies": [_study(s, inv, profile) for s in inv.studies],
     }  # fmt: skip
+
+
+def _ontology_sources(doc: dict[str, Any], profile: Profile) -> list[dict[str, str]]:
     # every term source the document uses, wherever it is used (values, units, protocol, measurement and
     # technology types), is declared: isatools' ISA-JSON validator reports a missing one as error 3009
-    doc["ontologySourceReferences"] = [
+    found: set[str] = set()
+    _term_sources(doc, found)
+    return [
         {"name": s, "file": str((profile.ontologies.get(s) or {}).get("file", "")),
          "description": str((profile.ontologies.get(s) or {}).get("description", "")), "version": ""}
-        for s in sorted(_term_sources(doc))
+        for s in sorted(found)
     ]  # fmt: skip
-    return doc
 
 
-def _term_sources(node: Any) -> set[str]:
-    """The non-empty ``termSource`` values anywhere in an ISA-JSON node."""
-    found: set[str] = set()
-    seen: set[int] = set()  # containers met before (parameter values are shared)
-    stack = [node]
-    while stack:
-        cur = stack.pop()
-        if isinstance(cur, dict | list):
-            if id(cur) in seen:
-                continue
-            seen.add(id(cur))
-        if isinstance(cur, dict):
-            src = cur.get("termSource")
-            if isinstance(src, str) and src:
-                found.add(src)
-            stack.extend(cur.values())
-        elif isinstance(cur, list):
-            stack.extend(cur)
-    return found
+def _term_sources(node: Any, found: set[str]) -> None:
+    """Add the non-empty ``termSource`` values anywhere in an ISA-JSON node to ``found``; :class:`Lazy` lists
+    are made (in written order) and their items dropped once read."""
+    if isinstance(node, Lazy):
+        for item in node.make():
+            _term_sources(item, found)
+    elif isinstance(node, dict):
+        src = node.get("termSource")
+        if isinstance(src, str) and src:
+            found.add(src)
+        for key in sorted(node):
+            _term_sources(node[key], found)
+    elif isinstance(node, list):
+        for item in node:
+            _term_sources(item, found)
 
 
 def _person(p: Person) -> dict[str, Any]:
@@ -198,61 +214,72 @@ def _study(s: Study, inv: Investigation, profile: Profile) -> dict[str, Any]:
         "publicReleaseDate": inv.public_release_date if c.iso_date_ok(inv.public_release_date) else "",
         "people": [_person(p) for p in inv.contacts], "publications": [],
         "studyDesignDescriptors": [_oa(t) for t in s.design_types],
-        "protocols": list(protocols.values()),
+        # made after the assays' processes, which add the parameters (and units) they use
+        "protocols": Lazy(lambda: list(protocols.values())),
         "materials": {"sources": sources, "samples": samples, "otherMaterials": []},
         "processSequence": process, "assays": assays, "factors": factors,
-        "characteristicCategories": list(b.char_cats.values()), "unitCategories": list(b.units.values()),
+        "characteristicCategories": Lazy(lambda: list(b.char_cats.values())),
+        "unitCategories": Lazy(lambda: list(b.units.values())),
         "comments": [{"name": k, "value": v.text()} for k, v in s.comments.items()],
     }  # fmt: skip
 
 
 def _assay(b: _Builder, s: Study, modality: str, scans: list[Scan], protocols: dict[str, Any]) -> dict[str, Any]:
     spec = b.profile.assays.get(modality)
-    pname = spec.protocol if spec else modality
-    seg = "image segmentation"
     data: dict[str, dict[str, Any]] = {}
-    procs = []
-    params: dict[str, set[str]] = {pname: set(), seg: set()}
     for scan in scans:
-        outs = []
         for f in scan.files:
             did = _id("data", f.path)
-            data.setdefault(
-                did,
-                {
-                    "@id": did,
-                    "name": f.path,
-                    "type": "Raw Data File",
-                    "comments": [{"name": k, "value": v.text()} for k, v in f.comments.items()],
-                },
-            )
-            outs.append({"@id": did})
-        pv = b.parameter_values(pname, "scan", scan.parameters)
-        params[pname].update(p["category"]["@id"] for p in pv)
-        procs.append(
-            {
-                "@id": _id("process", "scan", scan.id),
-                "name": scan.id,
-                "executesProtocol": {"@id": _id("protocol", pname)},
-                "parameterValues": pv,
-                "inputs": [{"@id": _id("sample", scan.sample)}],
-                "outputs": outs,
-                "comments": [{"name": k, "value": v.text()} for k, v in scan.comments.items()],
-            }
-        )
-        for n, g in enumerate(scan.segmentations):
-            gpv = b.parameter_values(seg, "segmentation", g.values)
-            params[seg].update(p["category"]["@id"] for p in gpv)
-            gouts = []
+            notes = [{"name": k, "value": v.text()} for k, v in f.comments.items()]
+            data.setdefault(did, {"@id": did, "name": f.path, "type": "Raw Data File", "comments": notes})
+        for g in scan.segmentations:
             if g.path:
                 did = _id("data", g.path)
                 data.setdefault(did, {"@id": did, "name": g.path, "type": "Derived Data File", "comments": []})
-                gouts.append({"@id": did})
-            procs.append({"@id": _id("process", "segmentation", scan.id, str(n)), "name": f"{scan.id} segmentation {n}",
-                          "executesProtocol": {"@id": _id("protocol", seg)}, "parameterValues": gpv,
-                          "inputs": outs, "outputs": gouts,
-                          # the acquisition it follows: isatools walks previousProcess to check the sequence
-                          "previousProcess": {"@id": _id("process", "scan", scan.id)}})  # fmt: skip
+    out: dict[str, Any] = {
+        "@id": _id("assay", s.identifier, modality), "filename": f"a_{s.identifier}_{modality}.txt",
+        "technologyPlatform": spec.platform if spec else "",
+        "dataFiles": list(data.values()),
+        "materials": {"samples": [{"@id": _id("sample", x)} for x in dict.fromkeys(sc.sample for sc in scans)],
+                      "otherMaterials": []},
+        "characteristicCategories": [], "unitCategories": [], "comments": [],
+        "processSequence": Lazy(lambda: _processes(b, scans, spec, spec.protocol if spec else modality, protocols)),
+    }  # fmt: skip
+    if spec is not None:
+        out["measurementType"] = _oa(spec.measurement)
+        out["technologyType"] = _oa(spec.technology)
+    return out
+
+
+def _processes(
+    b: _Builder, scans: list[Scan], spec: Assay | None, pname: str, protocols: dict[str, Any]
+) -> Iterator[dict[str, Any]]:
+    """The assay's processes (``pname``: its acquisition protocol), one at a time; then the protocols get the
+    parameters the processes used."""
+    seg = "image segmentation"
+    params: dict[str, set[str]] = {pname: set(), seg: set()}
+    for scan in scans:
+        outs = [{"@id": _id("data", f.path)} for f in scan.files]
+        pv = b.parameter_values(pname, "scan", scan.parameters)
+        params[pname].update(p["category"]["@id"] for p in pv)
+        yield {
+            "@id": _id("process", "scan", scan.id),
+            "name": scan.id,
+            "executesProtocol": {"@id": _id("protocol", pname)},
+            "parameterValues": pv,
+            "inputs": [{"@id": _id("sample", scan.sample)}],
+            "outputs": outs,
+            "comments": [{"name": k, "value": v.text()} for k, v in scan.comments.items()],
+        }
+        for n, g in enumerate(scan.segmentations):
+            gpv = b.parameter_values(seg, "segmentation", g.values)
+            params[seg].update(p["category"]["@id"] for p in gpv)
+            gouts = [{"@id": _id("data", g.path)}] if g.path else []
+            yield {"@id": _id("process", "segmentation", scan.id, str(n)), "name": f"{scan.id} segmentation {n}",
+                   "executesProtocol": {"@id": _id("protocol", seg)}, "parameterValues": gpv,
+                   "inputs": outs, "outputs": gouts,
+                   # the acquisition it follows: isatools walks previousProcess to check the sequence
+                   "previousProcess": {"@id": _id("process", "scan", scan.id)}}  # fmt: skip
     for name, types in ((pname, spec.protocol_type if spec else Term("data acquisition")),
                         (seg, b.profile.protocols.get(seg) or Term(seg))):  # fmt: skip
         proto = protocols.setdefault(name, {"@id": _id("protocol", name), "name": name, "protocolType": _oa(types),
@@ -261,18 +288,6 @@ def _assay(b: _Builder, s: Study, modality: str, scans: list[Scan], protocols: d
         have = {p["@id"] for p in proto["parameters"]}
         for pid in sorted(params[name] - have):
             proto["parameters"].append({"@id": pid, "parameterName": _name_oa(unquote(pid.rsplit("/", 1)[1]))})
-    out: dict[str, Any] = {
-        "@id": _id("assay", s.identifier, modality), "filename": f"a_{s.identifier}_{modality}.txt",
-        "technologyPlatform": spec.platform if spec else "",
-        "dataFiles": list(data.values()),
-        "materials": {"samples": [{"@id": _id("sample", x)} for x in dict.fromkeys(sc.sample for sc in scans)],
-                      "otherMaterials": []},
-        "characteristicCategories": [], "unitCategories": [], "processSequence": procs, "comments": [],
-    }  # fmt: skip
-    if spec is not None:
-        out["measurementType"] = _oa(spec.measurement)
-        out["technologyType"] = _oa(spec.technology)
-    return out
 
 
 def isa_json_bytes(investigation: Investigation, profile: Profile) -> bytes:

@@ -118,9 +118,8 @@ def package_dataset(
 ) -> PackageResult:
     """Build the deposit package of ``dataset`` at ``out``; see the module docstring."""
     from isaprofile.licences import check_deposit_licences, licence_map, table_licences
-    from isaprofile.linked.context import dump_chunks
     from isaprofile.linked.datacite import as_bytes, datacite, schema_org, zenodo_records
-    from isaprofile.linked.isajson import build_isa_json
+    from isaprofile.linked.isajson import isa_json_chunks
     from isaprofile.linked.jsonld import ro_crate_chunks
 
     kinds = _split_kinds(split)
@@ -157,7 +156,7 @@ def package_dataset(
         meta.update({f"metadata/zenodo-{r.licence}.json": as_bytes(r.metadata) for r in records})
     meta["CITATION.cff"] = citation_cff(inv)
     meta["metadata/schema-org.jsonld"] = as_bytes(schema_org(inv))
-    meta["metadata/isa.json"] = lambda: dump_chunks(build_isa_json(inv, prof))
+    meta["metadata/isa.json"] = lambda: isa_json_chunks(inv, prof)
     pngs, rep = previews(inv, root)
     report.merge(rep)
     meta.update(pngs)
