@@ -8,7 +8,16 @@ from typing import Any
 
 import click
 
-from isaprofile.cli._common import EXIT_INVALID, EXIT_USAGE, EXIT_VALID, fail, progress, quiet_option, strict_option
+from isaprofile.cli._common import (
+    EXIT_INVALID,
+    EXIT_USAGE,
+    EXIT_VALID,
+    cache_option,
+    fail,
+    progress,
+    quiet_option,
+    strict_option,
+)
 
 
 def _value_dict(value: Any) -> dict[str, Any]:
@@ -77,9 +86,10 @@ def _table(items: list[Any]) -> str:
               help="How to print the harvested values.")  # fmt: skip
 @click.option("--workers", "-j", type=click.IntRange(min=1), default=1, show_default=True,
               help="Processes reading files.")  # fmt: skip
+@cache_option
 @quiet_option
 @strict_option
-def command(paths: tuple[str, ...], fmt: str, workers: int, quiet: bool, strict: bool) -> None:
+def command(paths: tuple[str, ...], fmt: str, workers: int, no_cache: bool, quiet: bool, strict: bool) -> None:
     """Read the headers of the DICOM, DICOM SEG and NIfTI (+ JSON sidecar) files under PATH...
 
     Prints every harvested value with its unit and source (file and tag / header field / JSON key);
@@ -93,7 +103,7 @@ def command(paths: tuple[str, ...], fmt: str, workers: int, quiet: bool, strict:
         return progress(results, total=total, desc="harvest", unit="file", quiet=quiet)
 
     try:
-        items, report = harvest_files(list(paths), workers=workers, progress=bar)
+        items, report = harvest_files(list(paths), workers=workers, progress=bar, cache=not no_cache)
     except FileNotFoundError as exc:
         fail(f"no such file or folder: {exc}", EXIT_USAGE)
     except ValueError as exc:
