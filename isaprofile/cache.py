@@ -48,6 +48,7 @@ import contextlib
 import dataclasses
 import enum
 import functools
+import gc
 import hashlib
 import json
 import os
@@ -74,7 +75,7 @@ __all__ = [
 
 SCHEMA = 1  # bump when the layout of the database or of a stored result changes
 RACY_NS = 2_000_000_000  # FAT's 2-second mtime is the coarsest a local file system has
-KEEP_FINGERPRINTS = 4
+KEEP_FINGERPRINTS = 3
 LOOKUP_BATCH = 500  # files per SELECT (below SQLite's oldest limit on bound parameters, 999)
 STORE_BATCH = 256  # results per write transaction
 BUSY_MS = 5000
@@ -339,11 +340,24 @@ class HeaderCache:
             _warn(self.path, f"{type(exc).__name__}: {exc}")
         self._broken = True
 
-    def lookup(self, stamped: Sequence[tuple[str, str]]) -> dict[str, Any]:
-        """The stored results of ``(rel, stamp)`` pairs whose stamp matches, by rel."""
+    def lookup(self, stamped: Sequence[tuple[str, str]], adopt: Callable[[Any], Any] | None = None) -> dict[str, Any]:
+        """The stored results of ``(rel, stamp)`` pairs whose stamp matches, by rel (each through
+        ``adopt`` when given)."""
         out: dict[str, Any] = {}
         if self._broken:
             return out
+        # the results are kept: the collector's passes over the growing heap would only cost time (2/3 of it)
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            return self._lookup(stamped, out, adopt)
+        finally:
+            if collecting:
+                gc.enable()
+
+    def _lookup(
+        self, stamped: Sequence[tuple[str, str]], out: dict[str, Any], adopt: Callable[[Any], Any] | None
+    ) -> dict[str, Any]:
         for start in range(0, len(stamped), LOOKUP_BATCH):
             batch = dict(stamped[start : start + LOOKUP_BATCH])
             marks = ",".join("?" * len(batch))
@@ -357,9 +371,10 @@ class HeaderCache:
                 if batch.get(rel) != found:
                     continue
                 try:
-                    out[rel] = pickle.loads(zlib.decompress(blob))
+                    result = pickle.loads(zlib.decompress(blob))
                 except _LOAD_ERRORS:
                     continue  # a damaged entry: read the file again (and store it anew)
+                out[rel] = adopt(result) if adopt is not None else result
         return out
 
     @staticmethod
@@ -415,18 +430,21 @@ def cached_results(
     cache: HeaderCache | None,
     tasks: Sequence[Task],
     run: Callable[[Sequence[Task]], Iterable[Any]],
+    adopt: Callable[[Any], Any] | None = None,
 ) -> Iterator[Any]:
     """``run(tasks)``'s results in ``tasks`` order, with the results the cache holds for unchanged files
     taken from it and only the other tasks given to ``run``; fresh results are stored in batches.
 
     Without a cache this is ``run(tasks)``. ``run`` must yield one result per task, in order.
+    ``adopt(result)`` may rework a result loaded from the cache (e.g. share its repeated strings: each
+    entry is unpickled alone, so nothing is shared between entries as between one process's results).
     """
     if cache is None:
         yield from run(tasks)
         return
     started = time.time_ns()
     stamps = [stamp(t) for t in tasks]
-    found = cache.lookup([(t[2], s[0]) for t, s in zip(tasks, stamps, strict=True) if s is not None])
+    found = cache.lookup([(t[2], s[0]) for t, s in zip(tasks, stamps, strict=True) if s is not None], adopt)
     todo = [i for i, t in enumerate(tasks) if t[2] not in found]
     cache.hits += len(tasks) - len(todo)
     cache.misses += len(todo)
