@@ -272,17 +272,16 @@ class HeaderCache:
         if why is not None:
             _warn(path, why)
             return None
-        if not path.exists():
-            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))  # sqlite keeps the mode
+        _create(path)
         try:
             conn = cls._connect(path)
         except sqlite3.DatabaseError as exc:
-            if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
-                raise  # another run holds it: not broken, just busy
+            if not _broken(exc):
+                raise  # busy, read-only, out of space: not the database's fault, so leave it be
             # not a database, or one with a foreign schema: ours by its name, so start afresh
             _warn(path, f"{exc}; starting a new one")
             _remove(path)
-            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            _create(path)
             conn = cls._connect(path)
         cache = cls(conn, fp, path)
         try:
@@ -297,23 +296,21 @@ class HeaderCache:
         conn = sqlite3.connect(path, timeout=BUSY_MS / 1000, isolation_level=None)
         try:
             conn.execute(f"PRAGMA busy_timeout = {BUSY_MS}")
-            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()
-            if mode is None:
-                raise sqlite3.DatabaseError("no journal mode")
+            conn.execute("PRAGMA journal_mode = WAL")  # readers never wait for a writer
             conn.execute("PRAGMA synchronous = NORMAL")
-            tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-            if not tables:
-                with _transaction(conn):
+            with _transaction(conn):  # one run at a time creates the tables
+                tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+                if not tables:
                     for sql in _TABLES:
                         conn.execute(sql)
                     conn.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA),))
-            elif tables != {"meta", "runs", "entries"}:
-                raise sqlite3.DatabaseError("tables of another schema")
-            else:
-                row = conn.execute("SELECT value FROM meta WHERE name = 'schema'").fetchone()
-                if row is None or row[0] != str(SCHEMA):
-                    raise sqlite3.DatabaseError(f"cache schema {row[0] if row else '?'}, not {SCHEMA}")
-                conn.execute("SELECT fingerprint, rel, stamp, result FROM entries LIMIT 0").fetchall()
+                elif tables != {"meta", "runs", "entries"}:
+                    raise ForeignSchema("tables of another schema")
+                else:
+                    row = conn.execute("SELECT value FROM meta WHERE name = 'schema'").fetchone()
+                    if row is None or row[0] != str(SCHEMA):
+                        raise ForeignSchema(f"cache schema {row[0] if row else 'unknown'}, not {SCHEMA}")
+                    conn.execute("SELECT fingerprint, rel, stamp, result FROM entries LIMIT 0").fetchall()
         except BaseException:
             conn.close()
             raise
@@ -409,6 +406,24 @@ def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
             conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
+
+
+class ForeignSchema(sqlite3.DatabaseError):
+    """A database without this module's tables, or of another schema number."""
+
+
+def _broken(exc: sqlite3.DatabaseError) -> bool:
+    """Whether ``exc`` says the database file itself is unusable (and may be replaced)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return isinstance(exc, ForeignSchema) or code in (sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT)
+
+
+def _create(path: Path) -> None:
+    """An empty database file readable by its owner alone (SQLite gives its WAL files the same mode)."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600))
+    except FileExistsError:
+        pass  # there already, or another run made it just now
 
 
 def _remove(path: Path) -> None:

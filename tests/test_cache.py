@@ -420,3 +420,30 @@ def test_package_reuses_headers_but_hashes_every_payload_byte(crlm: Path, tmp_pa
     before = sorted(cache.cache_dir().iterdir())
     assert isaprofile.verify_package(result.path).valid
     assert sorted(cache.cache_dir().iterdir()) == before  # verify reads no header cache and writes none
+
+
+_RUN = """
+import json, sys, warnings
+import isaprofile.cache
+isaprofile.cache.RACY_NS = 0  # the copy is seconds old
+from isaprofile.pipeline import check
+warnings.simplefilter("error", isaprofile.cache.CacheWarning)  # a run that cannot use the cache fails here
+doc = check(sys.argv[1], workers=1).report.to_dict()
+print(json.dumps(doc["stats"].pop("cache")))
+print(json.dumps(doc, sort_keys=True))
+"""
+
+
+def test_concurrent_runs_share_one_database_safely(crlm: Path) -> None:
+    """Two runs at once on an empty cache: both use it, both give the report, and the database is whole."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    procs = [subprocess.Popen([sys.executable, "-c", _RUN, str(crlm)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True, env=env) for _ in range(2)]  # fmt: skip
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [err for _out, err in outs]
+    reports = {out.splitlines()[1] for out, _err in outs}
+    assert reports == {json.dumps(report_doc(check(crlm, cache=False)), sort_keys=True)}
+    with contextlib.closing(sqlite3.connect(_db(crlm))) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        assert conn.execute("SELECT COUNT(*) FROM entries").fetchone() == (15,)
+    assert check(crlm).report.stats["cache"] == {"hits": 15, "misses": 0}
