@@ -18,7 +18,7 @@ runs, each as its own process under GNU ``/usr/bin/time`` (see ``scale_bench.run
 4. ``validate`` after one image file's mtime moved by one second (``touch``),
 
 and prints wall time, CPU time, peak RSS, the cache's hits and misses, and the ratio of run 4 to run 2
-(the issue's goal: at most 5 %).
+(the issue's goal: at most 5 %), in wall and in CPU time.
 """
 
 from __future__ import annotations
@@ -84,15 +84,16 @@ def main(argv: list[str] | None = None) -> int:
                 st = target.stat()
                 os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
             wall, cpu, rss, stats = _validate(data, Path(tmp) / f"report-{n}.json", args.workers, extra + more)
-            rows.append(wall)
+            rows.append((wall, cpu))
             hit = stats.get("cache")
             shown = f"{hit['hits']} hits, {hit['misses']} misses" if hit else "-"
             print(f"  {label[:44]:44s} {wall:7.2f} s  {cpu:7.2f} s cpu  {rss:6.0f} MiB  {shown}  "
                   f"load {os.getloadavg()[0]:.2f}", flush=True)  # fmt: skip
         size = sum(p.stat().st_size for p in (Path(tmp) / "cache").iterdir())
         print(f"  cache database: {size / 1e6:.1f} MB for {len(files)} files")
-        print(f"  re-run after one change / first run: {100 * rows[3] / rows[1]:.1f} %  "
-              f"(/ no-cache run: {100 * rows[3] / rows[0]:.1f} %)")  # fmt: skip
+        for i, what in enumerate(("wall", "CPU")):  # CPU time is the steadier figure on a shared machine
+            print(f"  re-run after one change / first run ({what}): {100 * rows[3][i] / rows[1][i]:.1f} %  "
+                  f"(/ the --no-cache run: {100 * rows[3][i] / rows[0][i]:.1f} %)")  # fmt: skip
     print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return 0
 

@@ -447,3 +447,20 @@ def test_concurrent_runs_share_one_database_safely(crlm: Path) -> None:
         assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         assert conn.execute("SELECT COUNT(*) FROM entries").fetchone() == (15,)
     assert check(crlm).report.stats["cache"] == {"hits": 15, "misses": 0}
+
+
+def test_a_package_built_with_cached_headers_is_byte_identical(crlm: Path, tmp_path: Path) -> None:
+    """The deposit's validation report leaves out the cache's counters: how a run read the dataset is no
+    part of the deposit."""
+    cold = isaprofile.package_dataset(crlm, tmp_path / "cold", workers=1)
+    warm = isaprofile.package_dataset(crlm, tmp_path / "warm", workers=1)
+    assert cold.path is not None and warm.path is not None
+    assert (cold.report.stats["cache"], warm.report.stats["cache"]) == ({"hits": 0, "misses": 15},
+                                                                       {"hits": 15, "misses": 0})  # fmt: skip
+
+    def files(root: Path) -> dict[str, bytes]:
+        return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+    assert files(cold.path) == files(warm.path)
+    deposited = json.loads((warm.path / "data" / "metadata" / "validation-report.json").read_text())
+    assert "cache" not in deposited["stats"]
