@@ -464,3 +464,16 @@ def test_a_package_built_with_cached_headers_is_byte_identical(crlm: Path, tmp_p
     assert files(cold.path) == files(warm.path)
     deposited = json.loads((warm.path / "data" / "metadata" / "validation-report.json").read_text())
     assert "cache" not in deposited["stats"]
+
+
+def test_unreadable_sources_of_isaprofile_mean_no_cache(crlm: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fingerprint hashes isaprofile's own files; an install where they cannot be read runs uncached."""
+    from isaprofile.harvest import images
+
+    def unreadable(*_args: Any, **_kw: Any) -> str:
+        raise PermissionError("isaprofile/cache.py")
+
+    monkeypatch.setattr(images, "fingerprint", unreadable)
+    expected = report_doc(check(crlm, cache=False))
+    checked = _same_report_with_one_warning(crlm, expected)
+    assert "cache" not in checked.report.stats

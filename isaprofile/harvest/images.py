@@ -12,10 +12,11 @@ from __future__ import annotations
 import functools
 import os
 import sys
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from isaprofile.cache import HeaderCache, Unfingerprintable, cached_results, fingerprint
+from isaprofile.cache import CacheWarning, HeaderCache, Unfingerprintable, cached_results, fingerprint
 from isaprofile.engine import map_files
 from isaprofile.findings.issues import Issue, Report
 from isaprofile.harvest.dicom import group_series, read_dicom_file
@@ -182,5 +183,8 @@ def _open_cache(base: str, inspect: Inspect | None) -> HeaderCache | None:
     try:
         fp = fingerprint(inspect)
     except Unfingerprintable:
+        return None
+    except OSError as exc:  # isaprofile's own source files cannot be read (a frozen or zipped install)
+        warnings.warn(f"isaprofile header cache not used: {exc}", CacheWarning, stacklevel=3)
         return None
     return HeaderCache.open(base, fp)
