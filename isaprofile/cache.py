@@ -222,10 +222,11 @@ def stamp(task: Task) -> tuple[str, int] | None:
 
 
 def _private(path: Path, *, folder: bool) -> str | None:
-    """Why ``path`` (which exists) may not hold the user's cache, or None when it may (POSIX only)."""
+    """Why ``path`` (which exists) may not hold the user's cache, or None when it may (POSIX only). The
+    folder may be a symbolic link (its target is checked); a database may not."""
     if not hasattr(os, "geteuid"):
         return None
-    st = os.lstat(path)
+    st = os.stat(path) if folder else os.lstat(path)
     if stat_module.S_ISLNK(st.st_mode):
         return "it is a symbolic link"
     if folder != stat_module.S_ISDIR(st.st_mode):

@@ -477,3 +477,15 @@ def test_unreadable_sources_of_isaprofile_mean_no_cache(crlm: Path, monkeypatch:
     expected = report_doc(check(crlm, cache=False))
     checked = _same_report_with_one_warning(crlm, expected)
     assert "cache" not in checked.report.stats
+
+
+def test_a_database_that_is_a_symbolic_link_is_not_used(crlm: Path, tmp_path: Path) -> None:
+    """A link could point the cache at a file of someone else's choosing."""
+    expected = report_doc(check(crlm, cache=False))
+    db = _db(crlm)
+    db.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    elsewhere = tmp_path / "elsewhere.sqlite"
+    elsewhere.write_bytes(b"")
+    db.symlink_to(elsewhere)
+    checked = _same_report_with_one_warning(crlm, expected)
+    assert "cache" not in checked.report.stats and elsewhere.read_bytes() == b""
