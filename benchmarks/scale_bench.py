@@ -20,7 +20,8 @@ peak RSS (``ru_maxrss``: the largest of the process and the workers it waited fo
 
 Ratios printed: package / (cp -r + make_bag + header loop); verify / bagit validate; harvest speed-up over
 the header loop (higher is better); validate / header loop. The load average is printed before and after,
-since the machine may be shared.
+since the machine may be shared. Every command runs with ``--no-cache``: these are first-run figures (one
+command's header cache would otherwise serve the next); ``benchmarks/cache_bench.py`` times incremental re-runs.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ import _replicas  # noqa: E402
 TIME = "/usr/bin/time"  # GNU time: the rusage of the command alone
 COMMANDS = ("validate", "package", "verify", "harvest")
 CHUNK = 1 << 20
+NO_CACHE = ["--no-cache"]  # cold figures: every header read (benchmarks/cache_bench.py times re-runs from the cache)
 
 
 def run(argv: list[str], cwd: Path = REPO) -> tuple[float, float, float, int]:
@@ -149,12 +151,12 @@ def bench(name: str, data: Path, commands: list[str], workers: int, keep: bool) 
     add("baseline: raw header loop (1 core)", [py, me, "--baseline", "headers", str(data)])
     add("baseline: raw sha256+sha512 (1 core)", [py, me, "--baseline", "hash", str(data)])
     if "validate" in commands:
-        add("validate", [py, "-m", "isaprofile", "validate", str(data), "--workers", str(workers)])
+        add("validate", [py, "-m", "isaprofile", "validate", str(data), "--workers", str(workers), *NO_CACHE])
         add("validate --no-linked", [py, "-m", "isaprofile", "validate", str(data), "--no-linked",
-                                     "--workers", str(workers)])  # fmt: skip
+                                     "--workers", str(workers), *NO_CACHE])  # fmt: skip
     if "harvest" in commands:
         add(f"harvest -j {workers}", [py, "-m", "isaprofile", "harvest", str(data), "-j", str(workers), "-q",
-                                      "--format", "json"])  # fmt: skip
+                                      "--format", "json", *NO_CACHE])  # fmt: skip
     if "package" in commands or "verify" in commands:
         if copy.exists():
             shutil.rmtree(copy)
@@ -165,7 +167,7 @@ def bench(name: str, data: Path, commands: list[str], workers: int, keep: bool) 
         if out.exists():
             shutil.rmtree(out)
         add("package", [py, "-m", "isaprofile", "package", str(data), "-o", str(out), "-q",
-                        "--workers", str(workers)])  # fmt: skip
+                        "--workers", str(workers), *NO_CACHE])  # fmt: skip
         if "verify" in commands and out.exists():
             add("verify", [py, "-m", "isaprofile", "verify", str(out), "-q", "--workers", str(workers)])
         if not keep and out.exists():

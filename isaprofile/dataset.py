@@ -41,9 +41,12 @@ def validate(
     data_root: str | Path | None = None,
     workers: int | None = None,
     progress: ResultWrapper | None = None,
+    cache: bool = True,
 ) -> Report:
     """Validate a dataset or ISA-Tab folder with every layer (the CI gate; see :mod:`isaprofile.pipeline`).
 
     ``skip`` may name ``"linked"`` and ``"phi"``; ``report.stats["layers"]`` lists the layers that ran.
+    ``cache=False`` reads every image header again instead of reusing the header cache (:mod:`isaprofile.cache`).
     """
-    return check(path, profile, skip=skip, data_root=data_root, workers=workers, progress=progress).report
+    return check(path, profile, skip=skip, data_root=data_root, workers=workers, progress=progress,
+                 cache=cache).report  # fmt: skip

@@ -86,6 +86,7 @@ def check(
     data_root: str | Path | None = None,
     workers: int | None = None,
     progress: ResultWrapper | None = None,
+    cache: bool = True,
 ) -> CheckedDataset:
     """Read ``source`` and run every layer (see the module docstring) except those in ``skip``.
 
@@ -94,6 +95,8 @@ def check(
     ISA-Tab's (or an in-memory investigation's) data file paths are relative to. Raises
     :class:`~isaprofile.errors.DatasetError` only when ``source`` is not a readable folder; everything
     else is a finding. ``progress(results, total)`` may wrap the stream of per-file header reads (a bar).
+    ``cache``: a dataset folder's header pass reuses the results of files unchanged since an earlier run
+    (:mod:`isaprofile.cache`; ``report.stats["cache"]`` counts hits and misses); ``False`` reads every file.
     """
     unknown = set(skip) - SKIPPABLE
     if unknown:
@@ -115,7 +118,7 @@ def check(
         read = read_isatab(path, str(profile) if isinstance(profile, Path) else profile)
         root = Path(data_root) if data_root is not None else path
         return _layers(read.investigation, read.profile, read.report, "isatab", root, None, skip, workers)
-    return _dataset(path, profile, skip, workers, progress)
+    return _dataset(path, profile, skip, workers, progress, cache)
 
 
 def _profile(ref: ProfileRef, named: str | None, file: str | None = None) -> tuple[Profile | None, Report]:
@@ -135,8 +138,9 @@ def _profile(ref: ProfileRef, named: str | None, file: str | None = None) -> tup
 
 
 def _dataset(
-    root: Path, ref: ProfileRef, skip: Collection[str], workers: int | None, progress: ResultWrapper | None
-) -> CheckedDataset:
+    root: Path, ref: ProfileRef, skip: Collection[str], workers: int | None, progress: ResultWrapper | None,
+    cache: bool = True,
+) -> CheckedDataset:  # fmt: skip
     from isaprofile.build import investigation_from_tables, read_template
 
     config, report = load_config(root)
@@ -168,7 +172,7 @@ def _dataset(
         # the PHI gate judges each image from the header the harvest reads (one read for both)
         inspector = None if "phi" in skip else functools.partial(_inspector, config=config)
         pool = workers if workers is not None else default_workers()  # the cluster's, inside engine.scheduler()
-        for item in assemble(root, config, placing, inv.studies[0], report, inspector, progress, pool):
+        for item in assemble(root, config, placing, inv.studies[0], report, inspector, progress, pool, cache):
             known.update(item.inspected)
             harvested.update(item.paths)
     return _layers(inv, prof, report, "dataset", root, config, skip, workers, known, harvested)

@@ -34,3 +34,9 @@ def crlm(tmp_path: Path) -> Path:
 def enhance(tmp_path: Path) -> Path:
     """A fresh copy of examples/enhance-petct."""
     return Path(shutil.copytree(ROOT / "examples" / "enhance-petct", tmp_path / "enhance-petct"))
+
+
+@pytest.fixture(autouse=True)
+def _private_header_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test its own header cache (isaprofile.cache), never the user's ~/.cache."""
+    monkeypatch.setenv("ISAPROFILE_CACHE_DIR", str(tmp_path_factory.mktemp("header-cache")))

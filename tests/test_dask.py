@@ -119,7 +119,8 @@ def test_validate_json_is_the_same_serial_pooled_and_on_dask(
         "dask": ["--scheduler", cluster.scheduler_address],
     }.items():
         out = tmp_path / f"{name}.json"
-        assert main(["validate", src, "--format", "json", "-o", str(out), "--quiet", *args]) == 0
+        # --no-cache: each run reads every file (else the second would be served by the header cache)
+        assert main(["validate", src, "--format", "json", "-o", str(out), "--quiet", "--no-cache", *args]) == 0
         reports[name] = json.loads(out.read_text(encoding="utf-8"))
     assert reports["dask"] == reports["serial"] == reports["pool"]
     if example == "crlm-ct":  # the PHI exceptions applied: the comparison is not of empty reports
@@ -131,10 +132,10 @@ def test_validate_json_is_the_same_serial_pooled_and_on_dask(
 
 def test_package_bytes_and_verify_are_the_same_on_dask(cluster, pooled, dask_calls, tmp_path: Path) -> None:
     src = ROOT / "examples" / "crlm-ct"
-    serial = package_dataset(src, tmp_path / "serial" / "pkg", workers=1)
-    pool = package_dataset(src, tmp_path / "pool" / "pkg", workers=2)
+    serial = package_dataset(src, tmp_path / "serial" / "pkg", workers=1, cache=False)
+    pool = package_dataset(src, tmp_path / "pool" / "pkg", workers=2, cache=False)
     with engine.scheduler(cluster.scheduler_address, paths=[src, tmp_path]):
-        remote = package_dataset(src, tmp_path / "dask" / "pkg")
+        remote = package_dataset(src, tmp_path / "dask" / "pkg", cache=False)
         assert len(dask_calls) >= 3  # the header pass, the previews and the copy-and-hash pass
         before = len(dask_calls)
         verified = verify_package(remote.path)
@@ -150,9 +151,10 @@ def test_package_bytes_and_verify_are_the_same_on_dask(cluster, pooled, dask_cal
 
 def test_harvest_json_is_the_same_on_dask(cluster, dask_calls, tmp_path: Path, capsys) -> None:
     folder = str(ROOT / "examples" / "crlm-ct")
-    assert main(["harvest", folder, "--format", "json", "--quiet"]) == 0
+    assert main(["harvest", folder, "--format", "json", "--quiet", "--no-cache"]) == 0
     local = capsys.readouterr().out
-    assert main(["harvest", folder, "--format", "json", "--quiet", "--scheduler", cluster.scheduler_address]) == 0
+    remote = ["harvest", folder, "--format", "json", "--quiet", "--no-cache", "--scheduler", cluster.scheduler_address]
+    assert main(remote) == 0
     assert capsys.readouterr().out == local
     assert dask_calls  # with --scheduler and no -j, the harvest goes to the cluster's threads
 

@@ -163,3 +163,9 @@ def header_bar(quiet: bool = False) -> Callable[[Iterable[Any], int], Iterable[A
         return progress(results, total=total, desc="reading headers", unit="file", quiet=quiet)
 
     return wrap
+
+
+cache_option = click.option(
+    "--no-cache", "no_cache", is_flag=True,
+    help="Read every image header again instead of reusing the header cache of earlier runs.",
+)  # fmt: skip

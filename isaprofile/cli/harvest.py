@@ -12,6 +12,7 @@ from isaprofile.cli._common import (
     EXIT_INVALID,
     EXIT_USAGE,
     EXIT_VALID,
+    cache_option,
     fail,
     progress,
     quiet_option,
@@ -86,10 +87,11 @@ def _table(items: list[Any]) -> str:
               help="How to print the harvested values.")  # fmt: skip
 @click.option("--workers", "-j", type=click.IntRange(min=1), default=None,
               help="Processes reading files (default: 1; with --scheduler, the cluster's threads).")  # fmt: skip
+@cache_option
 @quiet_option
 @strict_option
 @scheduler_option("paths")
-def command(paths: tuple[str, ...], fmt: str, workers: int | None, quiet: bool, strict: bool) -> None:
+def command(paths: tuple[str, ...], fmt: str, workers: int | None, no_cache: bool, quiet: bool, strict: bool) -> None:
     """Read the headers of the DICOM, DICOM SEG and NIfTI (+ JSON sidecar) files under PATH...
 
     Prints every harvested value with its unit and source (file and tag / header field / JSON key);
@@ -107,7 +109,7 @@ def command(paths: tuple[str, ...], fmt: str, workers: int | None, quiet: bool, 
         return progress(results, total=total, desc="harvest", unit="file", quiet=quiet)
 
     try:
-        items, report = harvest_files(list(paths), workers=workers, progress=bar)
+        items, report = harvest_files(list(paths), workers=workers, progress=bar, cache=not no_cache)
     except FileNotFoundError as exc:
         fail(f"no such file or folder: {exc}", EXIT_USAGE)
     except ValueError as exc:

@@ -9,6 +9,7 @@ import click
 from isaprofile.cli._common import (
     EXIT_INVALID,
     EXIT_USAGE,
+    cache_option,
     fail,
     format_option,
     header_bar,
@@ -34,11 +35,12 @@ from isaprofile.findings.render import render
 @click.option("--profile", default="auto", show_default=True,
               help="Profile to apply ('auto': the one the dataset or ISA-Tab names).")  # fmt: skip
 @click.option("--workers", type=int, default=None, help="Hashing processes (default: all cores).")
+@cache_option
 @format_option
 @quiet_option
 @scheduler_option("dataset", "output")
 def command(dataset: str, output: str, as_zip: bool, split: str | None, allow_invalid: bool, profile: str,
-            workers: int | None, fmt: str, quiet: bool) -> None:  # fmt: skip
+            workers: int | None, no_cache: bool, fmt: str, quiet: bool) -> None:  # fmt: skip
     """Validate DATASET and write a BagIt deposit package with ISA-Tab, RO-Crate and a landing page to OUT."""
     from isaprofile.bagit.errors import PackageError
     from isaprofile.errors import DatasetError
@@ -50,7 +52,7 @@ def command(dataset: str, output: str, as_zip: bool, split: str | None, allow_in
             fail("--split and --zip cannot be combined: each part of a split deposit is a folder", EXIT_USAGE)
         result = package_dataset(dataset, output, zip=as_zip, split=split, allow_invalid=allow_invalid,
                                  profile=profile, workers=workers, header_progress=header_bar(quiet),
-                                 progress=None if quiet else _bar())  # fmt: skip
+                                 progress=None if quiet else _bar(), cache=not no_cache)  # fmt: skip
     except DatasetError as exc:
         fail(str(exc), EXIT_USAGE)
     except PackageError as exc:

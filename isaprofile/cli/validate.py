@@ -8,6 +8,7 @@ import click
 
 from isaprofile.cli._common import (
     EXIT_USAGE,
+    cache_option,
     emit_report,
     fail,
     format_option,
@@ -34,12 +35,13 @@ from isaprofile.cli._outputs import output_path
 @click.option("--no-linked", is_flag=True, help="Skip the linked-data layer (deposit metadata, SHACL shapes).")
 @click.option("--no-phi", is_flag=True, help="Skip the PHI gate over the files a deposit would hold.")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Worker processes (default: one per CPU).")
+@cache_option
 @format_option
 @strict_option
 @quiet_option
 @scheduler_option("path", "data_root")
 def command(path: str, profile: str, data_root: str | None, output: str | None, no_linked: bool, no_phi: bool,
-            workers: int | None, fmt: str, strict: bool, quiet: bool) -> None:  # fmt: skip
+            workers: int | None, no_cache: bool, fmt: str, strict: bool, quiet: bool) -> None:  # fmt: skip
     """Validate PATH (a dataset folder with isaprofile.yaml, or an ISA-Tab folder).
 
     Runs every layer `isaprofile package` runs — structure, cross-checks, profile rules, files, linked
@@ -59,7 +61,7 @@ def command(path: str, profile: str, data_root: str | None, output: str | None, 
     try:
         skip = [layer for layer, off in (("linked", no_linked), ("phi", no_phi)) if off]
         report = validate(path, None if profile == "none" else profile, skip=skip, data_root=data_root,
-                          workers=workers, progress=header_bar(quiet))  # fmt: skip
+                          workers=workers, progress=header_bar(quiet), cache=not no_cache)  # fmt: skip
     except DatasetError as exc:
         fail(str(exc), EXIT_USAGE)
     sys.exit(emit_report(report, fmt, strict, output))

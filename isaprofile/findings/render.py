@@ -12,6 +12,7 @@ current directory); SARIF names that root ``%SRCROOT%`` in ``originalUriBaseIds`
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import os
@@ -88,6 +89,7 @@ class Group:
         return len(self.issues)
 
 
+@functools.cache  # one per message template: a report may hold tens of thousands of findings of one code
 def _template_regex(template: str) -> tuple[re.Pattern[str], list[str]] | None:
     parts: list[str] = []
     names: list[str] = []

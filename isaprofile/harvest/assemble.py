@@ -144,11 +144,13 @@ def harvest_config_files(
     listed: Iterable[str] = (),
     progress: ResultWrapper | None = None,
     workers: int = 1,
+    cache: bool = False,
 ) -> list[tuple[HarvestedImage, FileSpec, dict[str, str]]]:
     """Harvest the files of every ``files:`` entry; each item with its entry and its path's groups.
 
     ``inspector(subject_ids)`` gives the per-header hook of :func:`harvest_files`, told every subject ID
-    the dataset knows before its files are read (the sheets' and those in the file paths).
+    the dataset knows before its files are read (the sheets' and those in the file paths). ``cache``:
+    reuse the header cache's results for unchanged files (:mod:`isaprofile.cache`).
     """
     owner: dict[str, tuple[FileSpec, dict[str, str]]] = {}
     for spec in config.files:
@@ -167,7 +169,7 @@ def harvest_config_files(
     # a process pool pays off only past a few hundred files (starting it costs about half a second)
     pool = workers if len(owner) >= PARALLEL_MIN_FILES else 1
     items, rep = harvest_files([root / rel for rel in owner], root=str(root), inspect=hook, progress=progress,
-                               workers=pool)  # fmt: skip
+                               workers=pool, cache=cache)  # fmt: skip
     report.merge(rep)
     return [(item, *owner[item.path]) for item in items if item.path in owner]
 
@@ -386,6 +388,7 @@ def _defaults(state: _State) -> None:
 def assemble(
     root: Path, config: DatasetConfig, profile: Profile, study: Study, report: Report,
     inspector: Inspector | None = None, progress: ResultWrapper | None = None, workers: int = 1,
+    cache: bool = False,
 ) -> list[HarvestedImage]:  # fmt: skip
     """Add the subjects, samples and scans of ``config``'s sheets and files to ``study``; returns the
     harvested items (with ``inspector``'s per-file results in their ``inspected``)."""
@@ -398,7 +401,7 @@ def assemble(
             if row.spec.entity == "subject" and row.subject:
                 state.subject(row.subject, row.provenance)
     listed_ids = [row.subject for row in rows if row.subject]
-    harvested = harvest_config_files(root, config, report, inspector, listed_ids, progress, workers)
+    harvested = harvest_config_files(root, config, report, inspector, listed_ids, progress, workers, cache)
     check_tcia(root, [item for item, _spec, _groups in harvested], report)  # only when the lists are there
     labels = {spec.index: _labels(root, spec, report) for spec in config.files if spec.labels}
     segs = []

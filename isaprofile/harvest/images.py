@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from isaprofile.cache import CacheWarning, HeaderCache, Unfingerprintable, cached_results, fingerprint
 from isaprofile.engine import map_files
 from isaprofile.findings.issues import Issue, Report
 from isaprofile.harvest.dicom import group_series, read_dicom_file
@@ -25,6 +28,7 @@ from isaprofile.harvest.types import HarvestedImage, Segment
 __all__ = ["HarvestedImage", "Segment", "collect_files", "harvest_files", "to_profile_values"]
 
 SKIPPED_NAMES = {"DICOMDIR", "Thumbs.db"}
+POOL_MIN_FILES = 256  # with the cache: fewer files left to read than this are read in this process
 # kind ("dicom" | "nifti"), absolute path, relative path, sidecar absolute path, sidecar relative path
 Task = tuple[str, str, str, str | None, str | None]
 # wraps the stream of per-file results (e.g. a tqdm bar over it); byte/file counters use isaprofile.progress.Progress
@@ -32,6 +36,8 @@ ResultWrapper = Callable[[Iterable[Any], int], Iterable[Any]]
 
 
 def _rel(path: str, root: str) -> str:
+    if path.startswith(root) and path[len(root) : len(root) + 1] == os.sep:  # the common case, 20x cheaper
+        return path[len(root) + 1 :].replace(os.sep, "/")
     return os.path.relpath(path, root).replace(os.sep, "/")
 
 
@@ -101,6 +107,7 @@ def harvest_files(
     progress: ResultWrapper | None = None,
     root: str | None = None,
     inspect: Inspect | None = None,
+    cache: bool = False,
 ) -> tuple[list[HarvestedImage], Report]:
     """Harvest the image headers under ``paths_or_root``: one item per DICOM series, SEG or NIfTI file.
 
@@ -109,33 +116,75 @@ def harvest_files(
     ``root`` (default: see :func:`collect_files`). Bad files become findings in the report; the
     harvest of the other files goes on. Raises ``FileNotFoundError`` for a path that does not exist.
     ``inspect(kind, parsed header, rel)`` (picklable) runs on each header in the same read; its results
-    are the items' ``inspected``.
+    are the items' ``inspected``. ``cache``: take the results of files unchanged since an earlier run
+    from the header cache (:mod:`isaprofile.cache`), read only the others, and store their results;
+    ``stats["cache"]`` then counts the hits and misses.
     """
-    _, tasks = collect_files(paths_or_root, root)
+    base, tasks = collect_files(paths_or_root, root)
     reader = read_one if inspect is None else functools.partial(read_one, inspect=inspect)
-    results: Iterable[tuple[str, Any]] = map_files(reader, tasks, workers)
+    store = _open_cache(base, inspect) if cache else None
+
+    def run(todo: Sequence[Task]) -> Iterable[tuple[str, Any]]:
+        # a pool pays off only past a few hundred files; with most files cached, fewer are left to read
+        few = store is not None and len(todo) < len(tasks) and len(todo) < POOL_MIN_FILES
+        return map_files(reader, todo, 1 if few else workers)
+
+    results: Iterable[tuple[str, Any]] = cached_results(store, tasks, run, _shared)
     if progress is not None:
         results = progress(results, len(tasks))
     records = []
     items: list[HarvestedImage] = []
     found: list[Issue] = []
-    for kind, result in results:
-        if kind == "dicom":
-            records.append(result)
-        else:
-            item, issues = result
-            found.extend(issues)
-            if item is not None:
-                items.append(item)
+    try:
+        for kind, result in results:
+            if kind == "dicom":
+                records.append(result)
+            else:
+                item, issues = result
+                found.extend(issues)
+                if item is not None:
+                    items.append(item)
+    finally:
+        if store is not None:
+            store.close()
     series, series_issues = group_series(records)
     found.extend(series_issues)
     items.extend(series)
     items.sort(key=lambda i: i.path)
     found.extend(check_seg_sources(items))
-    stats = {
+    stats: dict[str, Any] = {
         "files": len(tasks),
         "dicom_series": sum(i.kind == "dicom-series" for i in items),
         "dicom_seg": sum(i.kind == "dicom-seg" for i in items),
         "nifti": sum(i.kind == "nifti" for i in items),
     }
+    if store is not None:
+        stats["cache"] = {"hits": store.hits, "misses": store.misses}
     return items, Report(found, stats)
+
+
+def _short(text: Any) -> Any:
+    return sys.intern(text) if type(text) is str and len(text) <= 80 else text
+
+
+def _shared(result: tuple[str, Any]) -> tuple[str, Any]:
+    """A cached DICOM record with one copy of each attribute name, unit, tag path and short value across
+    records (as one process's reads share them): half the memory of the records, for 5 % more load time."""
+    kind, rec = result
+    if kind == "dicom" and rec.get("values"):
+        rec["values"] = {sys.intern(k): (_short(v), u and sys.intern(u), sys.intern(p))
+                         for k, (v, u, p) in rec["values"].items()}  # fmt: skip
+    return result
+
+
+def _open_cache(base: str, inspect: Inspect | None) -> HeaderCache | None:
+    """The header cache of ``base`` for this ``inspect`` hook; None when the hook has no canonical
+    description (e.g. a lambda: its results cannot be told apart from another's) or the cache is unusable."""
+    try:
+        fp = fingerprint(inspect)
+    except Unfingerprintable:
+        return None
+    except OSError as exc:  # isaprofile's own source files cannot be read (a frozen or zipped install)
+        warnings.warn(f"isaprofile header cache not used: {exc}", CacheWarning, stacklevel=3)
+        return None
+    return HeaderCache.open(base, fp)
