@@ -23,7 +23,7 @@ first value, Philips (2001,xx03) ``Philips Imaging DD 001``).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +31,7 @@ from pydicom.dataset import Dataset
 
 from isaprofile.findings.issues import Issue, issue
 from isaprofile.harvest.dicom_attrs import tag_path
+from isaprofile.harvest.dicom_flat import FlatError, sequence_value
 from isaprofile.model import Provenance, Scalar
 
 # (group, element offset, private creator) of the vendors' private elements read here
@@ -104,7 +105,7 @@ def _echo(ds: Dataset) -> float | None:
     return _number(ds.get("EchoTime"))
 
 
-def _macro(frame: Dataset, sequence: str, keyword: str) -> Any:
+def _macro(frame: Any, sequence: str, keyword: str) -> Any:
     seq = frame.get(sequence)
     if not seq:
         return None
@@ -123,28 +124,41 @@ def read_geometry(ds: Dataset) -> dict[str, Any]:
     if image_type is not None and "MOSAIC" in [str(t).upper() for t in image_type]:
         n = _number(_private(ds, *SIEMENS_MOSAIC))
         geo["mosaic"] = int(n) if n is not None and n >= 1 else None
-    frames = ds.get("PerFrameFunctionalGroupsSequence")
-    if frames:
-        shared = (ds.get("SharedFunctionalGroupsSequence") or [Dataset()])[0]
-        positions, echoes, temporal, bvalues = set(), set(), set(), set()
-        for frame in frames:
-            pos = _position(_macro(frame, "PlanePositionSequence", "ImagePositionPatient"))
-            if pos is None:
-                pos = _position(_macro(shared, "PlanePositionSequence", "ImagePositionPatient"))
-            if pos is not None:
-                positions.add(pos)
-            echo = _number(_macro(frame, "MREchoSequence", "EffectiveEchoTime"))
-            if echo is not None:
-                echoes.add(round(echo, _DECIMALS))
-            index = _number(_macro(frame, "FrameContentSequence", "TemporalPositionIndex"))
-            if index is not None:
-                temporal.add(index)
-            b = _number(_macro(frame, "MRDiffusionSequence", "DiffusionBValue"))
-            if b is not None:
-                bvalues.add(b)
-        geo["frames"] = {"count": len(frames), "positions": len(positions), "echoes": len(echoes),
-                         "temporal": len(temporal), "bvalues": sorted(bvalues)}  # fmt: skip
+    try:  # the functional groups as light items read from their bytes (dicom_flat), else as pydicom reads them
+        counts = _frame_counts(sequence_value(ds, "PerFrameFunctionalGroupsSequence"),
+                               lambda: sequence_value(ds, "SharedFunctionalGroupsSequence"))  # fmt: skip
+    except FlatError:
+        counts = _frame_counts(ds.get("PerFrameFunctionalGroupsSequence"),
+                               lambda: ds.get("SharedFunctionalGroupsSequence"))  # fmt: skip
+    if counts is not None:
+        geo["frames"] = counts
     return geo
+
+
+def _frame_counts(frames: Any, shared_groups: Callable[[], Any]) -> dict[str, Any] | None:
+    """Frames, distinct positions, echoes, temporal positions and b-values of the per-frame functional groups
+    ``frames`` (pydicom Datasets or dicom_flat items); ``shared_groups()`` gives the shared ones."""
+    if not frames:
+        return None
+    shared = (shared_groups() or [Dataset()])[0]
+    positions, echoes, temporal, bvalues = set(), set(), set(), set()
+    for frame in frames:
+        pos = _position(_macro(frame, "PlanePositionSequence", "ImagePositionPatient"))
+        if pos is None:
+            pos = _position(_macro(shared, "PlanePositionSequence", "ImagePositionPatient"))
+        if pos is not None:
+            positions.add(pos)
+        echo = _number(_macro(frame, "MREchoSequence", "EffectiveEchoTime"))
+        if echo is not None:
+            echoes.add(round(echo, _DECIMALS))
+        index = _number(_macro(frame, "FrameContentSequence", "TemporalPositionIndex"))
+        if index is not None:
+            temporal.add(index)
+        b = _number(_macro(frame, "MRDiffusionSequence", "DiffusionBValue"))
+        if b is not None:
+            bvalues.add(b)
+    return {"count": len(frames), "positions": len(positions), "echoes": len(echoes),
+            "temporal": len(temporal), "bvalues": sorted(bvalues)}  # fmt: skip
 
 
 @dataclass
