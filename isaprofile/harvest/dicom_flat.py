@@ -412,8 +412,8 @@ def parse_sequence(data: bytes, implicit: bool, little: bool, encoding: Any = "i
     return items
 
 
-# the few most recent parses: id(bytes) -> (bytes, items or None when the bytes are left to pydicom)
-_RECENT: dict[int, tuple[bytes, list[FlatItem] | None]] = {}
+# the few most recent reads: (id(bytes), encoding) -> (bytes, items or None when the bytes are left to pydicom)
+_RECENT: dict[tuple[Any, ...], tuple[bytes, list[FlatItem] | None]] = {}
 _RECENT_MAX = 8
 
 
@@ -431,26 +431,32 @@ def sequence(ds: Any, tag: int) -> list[FlatItem] | None:
     raw = lookup.get(tag) if isinstance(lookup, dict) else None
     if not isinstance(raw, RawDataElement) or not isinstance(raw.value, bytes):
         return None
+    if not _reading_is_default() or raw.length == _UNDEFINED:
+        return None
+    encoding = _encoding_of(ds)
+    vr_data: dict[str, Any] = {}
+    try:
+        hooks.raw_element_vr(raw, vr_data, encoding=encoding, ds=ds)
+    except KeyError:  # pydicom's strict mode for an unknown tag: let it say so
+        return None
+    if vr_data.get("VR") != "SQ":
+        return None
     data = raw.value
-    hit = _RECENT.get(id(data))
+    implicit, little = bool(raw.is_implicit_VR), bool(raw.is_little_endian)
+    # keyed by everything the read depends on; the bytes object itself is checked (and kept alive) so
+    # that an id is never taken for another object's
+    key = (id(data), implicit, little, _encoding_key(encoding))
+    hit = _RECENT.get(key)
     if hit is not None and hit[0] is data:
         return hit[1]
-    items: list[FlatItem] | None = None
-    if _reading_is_default():
-        vr_data: dict[str, Any] = {}
-        encoding = _encoding_of(ds)
-        try:
-            hooks.raw_element_vr(raw, vr_data, encoding=encoding, ds=ds)
-        except KeyError:  # pydicom's strict mode for an unknown tag: let it say so
-            vr_data = {}
-        if vr_data.get("VR") == "SQ" and raw.length != _UNDEFINED:
-            try:
-                items = parse_sequence(data, bool(raw.is_implicit_VR), bool(raw.is_little_endian), encoding)
-            except FlatError:
-                items = None
+    items: list[FlatItem] | None
+    try:
+        items = parse_sequence(data, implicit, little, encoding)
+    except FlatError:
+        items = None
     if len(_RECENT) >= _RECENT_MAX:
         _RECENT.pop(next(iter(_RECENT)))
-    _RECENT[id(data)] = (data, items)
+    _RECENT[key] = (data, items)
     return items
 
 
