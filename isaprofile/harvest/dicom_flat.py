@@ -460,6 +460,43 @@ def sequence(ds: Any, tag: int) -> list[FlatItem] | None:
     return items
 
 
+def raw_value(ds: Any, tag: int) -> tuple[str, Any] | None:
+    """``(VR, value)`` of the element ``tag`` still raw in the pydicom dataset ``ds``, as ``ds[tag]`` would
+    give them, without converting it in ``ds``; None when pydicom should convert it (absent, converted,
+    deferred, of undefined length, a sequence, an ambiguous VR, the character set itself, non-default
+    reading options). Values are converted once per distinct bytes (see :meth:`FlatItem.value`)."""
+    lookup = getattr(ds, "_dict", None)
+    raw = lookup.get(tag) if isinstance(lookup, dict) else None
+    if not isinstance(raw, RawDataElement) or not isinstance(raw.value, bytes) or raw.length == _UNDEFINED:
+        return None
+    if tag == _CHARSET or not _reading_is_default():
+        return None
+    encoding = _encoding_of(ds)
+    vr_data: dict[str, Any] = {}
+    try:
+        hooks.raw_element_vr(raw, vr_data, encoding=encoding, ds=ds)
+    except KeyError:
+        return None
+    vr = str(vr_data.get("VR"))
+    if vr == "SQ" or vr in _AMBIGUOUS:
+        return None
+    data = raw.value
+    key = (vr, data, bool(raw.is_little_endian), _encoding_key(encoding) if vr in _TEXT_VRS else None)
+    hit = _VALUES.get(key, _MISSING)
+    if hit is not _MISSING:
+        return vr, hit
+    out = decode(tag, vr, data, raw.VR, bool(raw.is_implicit_VR), bool(raw.is_little_endian), encoding)
+    if len(_VALUES) >= _VALUES_MAX:
+        _VALUES.clear()
+    _VALUES[key] = out
+    return vr, out
+
+
+def forget() -> None:
+    """Drop the kept reads (the end of one file's read: nothing of it is looked up again)."""
+    _RECENT.clear()
+
+
 def sequence_value(ds: Any, keyword: str) -> Any:
     """``ds.get(keyword)`` for a sequence keyword, as :class:`FlatItem` objects when :func:`sequence` reads it."""
     tag = _tag(keyword)

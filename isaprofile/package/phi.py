@@ -269,7 +269,7 @@ def _walk(ds: Any, trail: str = "", depth: int = 0) -> Iterator[tuple[str, int, 
     """
     from pydicom.dataelem import RawDataElement
 
-    from isaprofile.harvest.dicom_flat import sequence
+    from isaprofile.harvest.dicom_flat import raw_value, sequence
 
     if depth > _MAX_DEPTH:
         raise _TooDeep(f"sequences nested deeper than {_MAX_DEPTH}")
@@ -285,12 +285,18 @@ def _walk(ds: Any, trail: str = "", depth: int = 0) -> Iterator[tuple[str, int, 
         if is_raw and raw.value is None and raw.length:
             yield trail, tag, raw.VR or "UN", _DEFERRED
             continue
-        items = sequence(ds, tag) if is_raw else None
-        if items is not None:
-            found = _flat_sequence(items, tag, entry, private, trail, depth)
-            if found is not None:
-                yield from found
-                continue
+        if is_raw:  # read without converting it in ds (a Dataset per item, a DataElement per element)
+            items = sequence(ds, tag)
+            if items is not None:
+                found = _flat_sequence(items, tag, entry, private, trail, depth)
+                if found is not None:
+                    yield from found
+                    continue
+            elif entry is not None or private:
+                known = raw_value(ds, tag)
+                if known is not None:
+                    yield trail, tag, known[0], _text(known[1])
+                    continue
         elem = ds[tag]
         if elem.VR == "SQ" and entry is not None and entry.action.endswith("U*"):
             for item in elem.value or ():
