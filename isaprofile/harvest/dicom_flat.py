@@ -152,6 +152,25 @@ def _encoding_key(encoding: Any) -> Any:
     return tuple(encoding) if isinstance(encoding, list | MutableSequence) else encoding
 
 
+class _Lazy:
+    """A nested sequence of defined length, read when first looked at (as pydicom leaves such a sequence as
+    bytes until it is converted): its bounds in the buffer and the encoding of the item holding it."""
+
+    __slots__ = ("buf", "start", "stop", "implicit", "little", "encoding", "depth")
+
+    def __init__(self, buf: bytes, start: int, stop: int, implicit: bool, little: bool, encoding: Any,
+                 depth: int) -> None:  # fmt: skip
+        self.buf, self.start, self.stop = buf, start, stop
+        self.implicit, self.little, self.encoding, self.depth = implicit, little, encoding, depth
+
+    def read(self) -> list[FlatItem]:
+        items, after = _items(self.buf, self.start, self.stop, False, self.implicit, self.little, self.encoding,
+                              self.depth)  # fmt: skip
+        if after != self.stop:
+            raise FlatError("sequence does not end at its length")
+        return items
+
+
 class FlatElement:
     """One element of a :class:`FlatItem` as ``DataElement``-like attributes (``tag``, ``VR``, ``value``,
     ``keyword``)."""
@@ -189,6 +208,9 @@ class FlatItem:
         every frame), and nothing here changes a value it is given."""
         vr, value, raw_vr = self.elements[tag]
         if vr == "SQ":
+            if type(value) is _Lazy:
+                value = value.read()
+                self.elements[tag] = ("SQ", value, raw_vr)
             return value
         key = (vr, value, self.little, _encoding_key(self.encoding) if vr in _TEXT_VRS else None)
         hit = _VALUES.get(key, _MISSING)
@@ -389,11 +411,13 @@ def _item(buf: bytes, pos: int, end: int, defined: bool, implicit: bool, little:
             encoding = _charset(elements, implicit, little)
             pos = stop
             continue
-        if vr == "SQ":
-            items, after = _items(buf, pos, stop, False, implicit, little, encoding, depth + 1)
-            if after != stop:
-                raise FlatError("sequence does not end at its length")
-            elements[tag] = ("SQ", items, raw_vr)
+        if vr == "SQ":  # read when looked at; an empty one is known now
+            if depth + 1 > MAX_DEPTH:
+                raise FlatError(f"sequences nested deeper than {MAX_DEPTH}")
+            lazy: _Lazy | list[FlatItem] = (
+                _Lazy(buf, pos, stop, implicit, little, encoding, depth + 1) if length else []
+            )
+            elements[tag] = ("SQ", lazy, raw_vr)
             has_sequence = True
         else:
             elements[tag] = (vr, buf[pos:stop], raw_vr)
@@ -516,9 +540,10 @@ def flatten(items: list[FlatItem], tag: int, path: tuple[tuple[int, int], ...] =
     its number of items, an element of ambiguous VR keeps its bytes, other values are pydicom's."""
     for index, item in enumerate(items):
         where = (*path, (tag, index))
-        for elem_tag, (vr, value, _) in item.elements.items():
+        for elem_tag, (vr, value, _) in list(item.elements.items()):
             if vr == "SQ":
-                yield where, elem_tag, vr, len(value)
-                yield from flatten(value, elem_tag, where)
+                inner = item.value(elem_tag)
+                yield where, elem_tag, vr, len(inner)
+                yield from flatten(inner, elem_tag, where)
             else:
                 yield where, elem_tag, vr, value if vr in _AMBIGUOUS else item.value(elem_tag)

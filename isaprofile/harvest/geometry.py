@@ -53,7 +53,14 @@ def _number(val: Any) -> float | None:
     return num if math.isfinite(num) else None
 
 
-def _private(ds: Dataset, group: int, offset: int, creator: str) -> Any:
+def _groups(ds: Dataset) -> frozenset[int]:
+    """The groups ``ds`` has elements in."""
+    return frozenset(int(tag) >> 16 for tag in ds.keys())
+
+
+def _private(ds: Dataset, group: int, offset: int, creator: str, groups: frozenset[int] | None = None) -> Any:
+    if groups is not None and group not in groups:
+        return None  # no element in the group (pydicom's private_block would slice the whole dataset to say so)
     try:
         return ds.get_private_item(group, offset, creator).value
     except (KeyError, ValueError, TypeError):
@@ -69,12 +76,12 @@ def _first(val: Any) -> Any:
     return val
 
 
-def _bvalue(ds: Dataset) -> float | None:
+def _bvalue(ds: Dataset, groups: frozenset[int] | None = None) -> float | None:
     std = _number(ds.get("DiffusionBValue"))
     if std is not None:
         return std
     for group, offset, creator in PRIVATE_BVALUES:
-        raw = _private(ds, group, offset, creator)
+        raw = _private(ds, group, offset, creator, groups)
         if raw is None:
             continue
         num = _number(_first(raw))
@@ -114,15 +121,16 @@ def _macro(frame: Any, sequence: str, keyword: str) -> Any:
 
 def read_geometry(ds: Dataset) -> dict[str, Any]:
     """What one file says about geometry, small enough to pickle from a worker process."""
+    groups = _groups(ds)
     geo: dict[str, Any] = {
         "position": _position(ds.get("ImagePositionPatient")),
         "echo": _echo(ds),
         "temporal": _number(ds.get("TemporalPositionIdentifier")),
-        "bvalue": _bvalue(ds),
+        "bvalue": _bvalue(ds, groups),
     }
     image_type = ds.get("ImageType")
     if image_type is not None and "MOSAIC" in [str(t).upper() for t in image_type]:
-        n = _number(_private(ds, *SIEMENS_MOSAIC))
+        n = _number(_private(ds, *SIEMENS_MOSAIC, groups))
         geo["mosaic"] = int(n) if n is not None and n >= 1 else None
     try:  # the functional groups as light items read from their bytes (dicom_flat), else as pydicom reads them
         counts = _frame_counts(sequence_value(ds, "PerFrameFunctionalGroupsSequence"),

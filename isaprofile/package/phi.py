@@ -350,15 +350,16 @@ def _walk_items(items: list[Any], trail: str, depth: int, out: list[tuple[str, i
     for item in items:
         if depth > _MAX_DEPTH:
             raise _TooDeep(f"sequences nested deeper than {_MAX_DEPTH}")
-        for tag, (vr, value, _raw_vr) in item.elements.items():
+        for tag, (vr, _value_or_bounds, _raw_vr) in list(item.elements.items()):
             if tag in _PIXEL_TAGS:
                 continue
             private, entry = _judged(tag)
             if vr == "SQ":
+                inner = item.value(tag)
                 if private or (entry is not None and not entry.action.endswith("U*")):
-                    out.append((trail, tag, vr, "sequence" if value else None))
+                    out.append((trail, tag, vr, "sequence" if inner else None))
                 else:
-                    _walk_items(value, trail + _label(tag), depth + 1, out)
+                    _walk_items(inner, trail + _label(tag), depth + 1, out)
             elif private or entry is not None:
                 out.append((trail, tag, vr, _text(item.value(tag))))
 
