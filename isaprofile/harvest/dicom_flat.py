@@ -152,23 +152,17 @@ def _encoding_key(encoding: Any) -> Any:
     return tuple(encoding) if isinstance(encoding, list | MutableSequence) else encoding
 
 
-class _Lazy:
-    """A nested sequence of defined length, read when first looked at (as pydicom leaves such a sequence as
-    bytes until it is converted): its bounds in the buffer and the encoding of the item holding it."""
+# A nested sequence of defined length is read when first looked at (as pydicom leaves such a sequence as bytes
+# until it is converted); until then its element holds (buffer, start, stop, implicit, encoding, depth).
+_Lazy: TypeAlias = tuple[bytes, int, int, bool, Any, int]
 
-    __slots__ = ("buf", "start", "stop", "implicit", "little", "encoding", "depth")
 
-    def __init__(self, buf: bytes, start: int, stop: int, implicit: bool, little: bool, encoding: Any,
-                 depth: int) -> None:  # fmt: skip
-        self.buf, self.start, self.stop = buf, start, stop
-        self.implicit, self.little, self.encoding, self.depth = implicit, little, encoding, depth
-
-    def read(self) -> list[FlatItem]:
-        items, after = _items(self.buf, self.start, self.stop, False, self.implicit, self.little, self.encoding,
-                              self.depth)  # fmt: skip
-        if after != self.stop:
-            raise FlatError("sequence does not end at its length")
-        return items
+def _read_lazy(lazy: _Lazy, little: bool) -> list[FlatItem]:
+    buf, start, stop, implicit, encoding, depth = lazy
+    items, after = _items(buf, start, stop, False, implicit, little, encoding, depth)
+    if after != stop:
+        raise FlatError("sequence does not end at its length")
+    return items
 
 
 class FlatElement:
@@ -208,8 +202,8 @@ class FlatItem:
         every frame), and nothing here changes a value it is given."""
         vr, value, raw_vr = self.elements[tag]
         if vr == "SQ":
-            if type(value) is _Lazy:
-                value = value.read()
+            if type(value) is tuple:
+                value = _read_lazy(value, self.little)
                 self.elements[tag] = ("SQ", value, raw_vr)
             return value
         key = (vr, value, self.little, _encoding_key(self.encoding) if vr in _TEXT_VRS else None)
@@ -376,13 +370,13 @@ def _item(buf: bytes, pos: int, end: int, defined: bool, implicit: bool, little:
                     pos += 4
         tag = group << 16 | elem
         if group == 0xFFFE:
-            if tag == _ITEM_END and not defined:
+            if tag == 0xFFFEE00D and not defined:  # the item delimiter
                 return FlatItem(elements, encoding, implicit, little), pos
             raise FlatError("delimiter or item tag among the elements of an item")
         if tag <= last:
             raise FlatError("elements out of order or repeated")
         last = tag
-        if length == _UNDEFINED:
+        if length == 0xFFFFFFFF:  # undefined length
             vr = "SQ" if raw_vr == "UN" else raw_vr
             if vr is None:
                 vr = _undefined_vr(tag)
@@ -404,7 +398,7 @@ def _item(buf: bytes, pos: int, end: int, defined: bool, implicit: bool, little:
             raise FlatError("value past the end")
         vr = raw_vr if raw_vr is not None and raw_vr != "UN" else _vr_of(tag, raw_vr, length, elements, implicit,
                                                                           little, encoding)  # fmt: skip
-        if tag == _CHARSET:
+        if tag == 0x00080005:  # Specific Character Set: the text below is decoded with it
             if has_sequence:
                 raise FlatError("Specific Character Set after a sequence")
             elements[tag] = (vr, buf[pos:stop], raw_vr)
@@ -414,10 +408,7 @@ def _item(buf: bytes, pos: int, end: int, defined: bool, implicit: bool, little:
         if vr == "SQ":  # read when looked at; an empty one is known now
             if depth + 1 > MAX_DEPTH:
                 raise FlatError(f"sequences nested deeper than {MAX_DEPTH}")
-            lazy: _Lazy | list[FlatItem] = (
-                _Lazy(buf, pos, stop, implicit, little, encoding, depth + 1) if length else []
-            )
-            elements[tag] = ("SQ", lazy, raw_vr)
+            elements[tag] = ("SQ", (buf, pos, stop, implicit, encoding, depth + 1) if length else [], raw_vr)
             has_sequence = True
         else:
             elements[tag] = (vr, buf[pos:stop], raw_vr)
