@@ -157,11 +157,25 @@ def _encoding_key(encoding: Any) -> Any:
 _Lazy: TypeAlias = tuple[bytes, int, int, bool, Any, int]
 
 
+# nested sequences already read, by their bytes and everything else the read depends on: the frames of a SEG
+# repeat many of them byte for byte (a plane position once per segment, the same derivation and purpose codes
+# in every frame), and the items read are never changed, so one read serves them all; cleared by forget()
+_NESTED: dict[tuple[Any, ...], list[FlatItem]] = {}
+_NESTED_MAX = 65536
+
+
 def _read_lazy(lazy: _Lazy, little: bool) -> list[FlatItem]:
     buf, start, stop, implicit, encoding, depth = lazy
+    key = (buf[start:stop], implicit, little, _encoding_key(encoding), depth)
+    hit = _NESTED.get(key)
+    if hit is not None:
+        return hit
     items, after = _items(buf, start, stop, False, implicit, little, encoding, depth)
     if after != stop:
         raise FlatError("sequence does not end at its length")
+    if len(_NESTED) >= _NESTED_MAX:
+        _NESTED.clear()
+    _NESTED[key] = items
     return items
 
 
@@ -510,6 +524,7 @@ def raw_value(ds: Any, tag: int) -> tuple[str, Any] | None:
 def forget() -> None:
     """Drop the kept reads (the end of one file's read: nothing of it is looked up again)."""
     _RECENT.clear()
+    _NESTED.clear()
 
 
 def sequence_value(ds: Any, keyword: str) -> Any:
