@@ -558,6 +558,17 @@ def test_declines_what_pydicom_reads_with_other_rules(pydicom_only) -> None:
         parse_sequence(_item(NAME), False, True)
 
 
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [("replace_un_with_known_vr", False), ("assume_implicit_vr_switch", False), ("settings.infer_sq_for_un_vr", False),
+     ("settings.reading_validation_mode", pydicom.config.RAISE)],
+)  # fmt: skip
+def test_other_pydicom_reading_options_leave_every_sequence_to_pydicom(monkeypatch, setting: str, value: Any) -> None:
+    target = pydicom.config.settings if setting.startswith("settings.") else pydicom.config
+    monkeypatch.setattr(target, setting.removeprefix("settings."), value)
+    assert sequence(_dataset(PER_FRAME, _item(NAME)), PER_FRAME) is None
+
+
 def test_out_of_order_repeated_and_unknown_vr_are_declined() -> None:
     for data in (
         _item(NAME + UID),  # (0010,0010) before (0008,1155)

@@ -21,8 +21,10 @@ sequence, nesting deeper than :data:`MAX_DEPTH`, non-default pydicom reading opt
 then reads the element with pydicom as before, so the result is pydicom's in every case. :func:`flatten`
 lists every element as ``(path, tag, VR, value)`` records, the form the tests compare with pydicom.
 
-Parsed sequences are kept for the few most recent elements (by the identity of their bytes), so the PHI
-gate and the harvest readers share one parse per file.
+Reads are kept until :func:`forget` (the end of one file's read): a top-level sequence by the identity of its
+bytes, so the PHI gate and the harvest readers share one read per file, and a nested sequence by its bytes, so
+the frames of a SEG that repeat one (a plane position per segment, the same codes in every frame) read it once.
+Converted values are kept by their bytes (bounded), so a value repeated in every frame is converted once.
 """
 
 from __future__ import annotations
@@ -56,10 +58,13 @@ try:  # pydicom 3: the reader's rules below are pydicom 3's; with pydicom 2 ever
 except ImportError:  # pragma: no cover - pydicom 2
     pass
 
-__all__ = ["FlatError", "FlatItem", "FlatElement", "MAX_DEPTH", "flatten", "parse_sequence", "sequence"]
+__all__ = [
+    "MAX_DEPTH", "FlatElement", "FlatError", "FlatItem", "decode", "flatten", "forget", "keyword_of",
+    "parse_sequence", "raw_value", "sequence", "sequence_value",
+]  # fmt: skip
 
 MAX_DEPTH = 80  # nesting read here; deeper raises FlatError (pydicom then reads it, the PHI gate stops at 64)
-_ITEM, _ITEM_END, _SEQ_END = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
+_ITEM, _SEQ_END = 0xFFFEE000, 0xFFFEE0DD
 _UNDEFINED = 0xFFFFFFFF
 _CHARSET = 0x00080005
 _LONG = frozenset(str(vr) for vr in _LONG_VRS)
@@ -134,6 +139,7 @@ def _reading_is_default() -> bool:
         and config.replace_un_with_known_vr
         and config.assume_implicit_vr_switch
         and not config.data_element_callback
+        and config.settings.reading_validation_mode != config.RAISE
         and hooks.raw_element_vr is _DEFAULT_VR_HOOK
     )
 
