@@ -318,8 +318,9 @@ def _judged(tag: int) -> tuple[bool, AnnexEntry | None]:
 def _flat_sequence(
     items: list[Any], tag: int, entry: AnnexEntry | None, private: bool, trail: str, depth: int
 ) -> list[tuple[str, int, str, str | None]] | None:
-    """What :func:`_walk` yields for the sequence ``tag`` read as dicom_flat items, or None when one of its
-    values is left to pydicom (an ambiguous VR)."""
+    """What :func:`_walk` yields for the sequence ``tag`` read as dicom_flat items, or None when part of it is
+    left to pydicom (a nested sequence the flat read declines once it is reached, a value of ambiguous VR):
+    then pydicom reads the whole element, as before."""
     from isaprofile.harvest.dicom_flat import FlatError
 
     out: list[tuple[str, int, str, str | None]] = []
