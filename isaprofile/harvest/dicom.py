@@ -21,6 +21,7 @@ from pydicom.dataset import Dataset
 from pydicom.errors import BytesLengthException, InvalidDicomError
 
 from isaprofile.findings.issues import Issue, issue
+from isaprofile.harvest import dicom_flat
 from isaprofile.harvest.dicom_attrs import harvest_attributes, tag_path
 from isaprofile.harvest.geometry import read_geometry, series_geometry
 from isaprofile.harvest.nifti import Inspect
@@ -120,6 +121,8 @@ def read_dicom_file(path: str, rel: str, inspect: Inspect | None = None) -> Reco
                 geo = read_geometry(ds)
     except READ_ERRORS as exc:
         return _record(rel, [*issues, issue("dicom-unreadable", file=rel, reason=_reason(exc))], ok=False)
+    finally:
+        dicom_flat.forget()  # the sequences read for this file's gate and readers are not looked up again
     if finding is not None:
         code, params = finding
         issues.append(issue(code, file=rel, **{"path": "(7FE0,0010) PixelData", **params}))

@@ -25,6 +25,7 @@ from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
 from pydicom.valuerep import PersonName
 
+from isaprofile.harvest.dicom_flat import FlatError, sequence_value
 from isaprofile.harvest.types import RawValues
 from isaprofile.model import Term
 
@@ -180,12 +181,26 @@ def read_code(ds: Dataset, keyword: str, out: RawValues, prefix: str = "") -> No
 
 
 def read_functional_groups(ds: Dataset, keywords: Iterable[str], out: RawValues) -> None:
-    """Fill ``keywords`` missing from ``out`` from the standard macros of the functional groups."""
+    """Fill ``keywords`` missing from ``out`` from the standard macros of the functional groups.
+
+    The groups are read as :mod:`isaprofile.harvest.dicom_flat` items when their bytes allow it, else as
+    pydicom's Datasets (the same values either way)."""
+    keywords = list(keywords)
+    found = dict(out)
+    try:
+        _functional_groups(ds, sequence_value, keywords, found)
+    except FlatError:
+        found = dict(out)
+        _functional_groups(ds, lambda d, k: d.get(k), keywords, found)
+    out.update(found)
+
+
+def _functional_groups(ds: Dataset, get: Any, keywords: Iterable[str], out: RawValues) -> None:
     missing = {k: ATTRIBUTES[k] for k in keywords if k not in out}
     if not missing:
         return
     for group_kw in FUNCTIONAL_GROUPS:
-        groups = ds.get(group_kw)
+        groups = get(ds, group_kw)
         if not groups:
             continue
         group = groups[0]

@@ -23,14 +23,17 @@ first value, Philips (2001,xx03) ``Philips Imaging DD 001``).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
+from pydicom.datadict import tag_for_keyword
 from pydicom.dataset import Dataset
 
 from isaprofile.findings.issues import Issue, issue
 from isaprofile.harvest.dicom_attrs import tag_path
+from isaprofile.harvest.dicom_flat import FlatError, raw_value, sequence_value
 from isaprofile.model import Provenance, Scalar
 
 # (group, element offset, private creator) of the vendors' private elements read here
@@ -52,7 +55,14 @@ def _number(val: Any) -> float | None:
     return num if math.isfinite(num) else None
 
 
-def _private(ds: Dataset, group: int, offset: int, creator: str) -> Any:
+def _groups(ds: Dataset) -> frozenset[int]:
+    """The groups ``ds`` has elements in."""
+    return frozenset(int(tag) >> 16 for tag in ds.keys())
+
+
+def _private(ds: Dataset, group: int, offset: int, creator: str, groups: frozenset[int] | None = None) -> Any:
+    if groups is not None and group not in groups:
+        return None  # no element in the group (pydicom's private_block would slice the whole dataset to say so)
     try:
         return ds.get_private_item(group, offset, creator).value
     except (KeyError, ValueError, TypeError):
@@ -68,12 +78,27 @@ def _first(val: Any) -> Any:
     return val
 
 
-def _bvalue(ds: Dataset) -> float | None:
-    std = _number(ds.get("DiffusionBValue"))
+@cache
+def _tag(keyword: str) -> int:
+    tag = tag_for_keyword(keyword)
+    if tag is None:
+        raise KeyError(keyword)
+    return tag
+
+
+def _get(ds: Dataset, keyword: str) -> Any:
+    """``ds.get(keyword)`` for an element of the top level, converted without being stored in ``ds`` when it
+    is still raw (:func:`isaprofile.harvest.dicom_flat.raw_value`: the same value, cheaper)."""
+    known = raw_value(ds, _tag(keyword))
+    return known[1] if known is not None else ds.get(keyword)
+
+
+def _bvalue(ds: Dataset, groups: frozenset[int] | None = None) -> float | None:
+    std = _number(_get(ds, "DiffusionBValue"))
     if std is not None:
         return std
     for group, offset, creator in PRIVATE_BVALUES:
-        raw = _private(ds, group, offset, creator)
+        raw = _private(ds, group, offset, creator, groups)
         if raw is None:
             continue
         num = _number(_first(raw))
@@ -98,13 +123,13 @@ def _position(val: Any) -> tuple[float, ...] | None:
 
 
 def _echo(ds: Dataset) -> float | None:
-    num = _number(_first(ds.get("EchoNumbers")))
+    num = _number(_first(_get(ds, "EchoNumbers")))
     if num is not None:
         return num
-    return _number(ds.get("EchoTime"))
+    return _number(_get(ds, "EchoTime"))
 
 
-def _macro(frame: Dataset, sequence: str, keyword: str) -> Any:
+def _macro(frame: Any, sequence: str, keyword: str) -> Any:
     seq = frame.get(sequence)
     if not seq:
         return None
@@ -113,38 +138,52 @@ def _macro(frame: Dataset, sequence: str, keyword: str) -> Any:
 
 def read_geometry(ds: Dataset) -> dict[str, Any]:
     """What one file says about geometry, small enough to pickle from a worker process."""
+    groups = _groups(ds)
     geo: dict[str, Any] = {
-        "position": _position(ds.get("ImagePositionPatient")),
+        "position": _position(_get(ds, "ImagePositionPatient")),
         "echo": _echo(ds),
-        "temporal": _number(ds.get("TemporalPositionIdentifier")),
-        "bvalue": _bvalue(ds),
+        "temporal": _number(_get(ds, "TemporalPositionIdentifier")),
+        "bvalue": _bvalue(ds, groups),
     }
-    image_type = ds.get("ImageType")
+    image_type = _get(ds, "ImageType")
     if image_type is not None and "MOSAIC" in [str(t).upper() for t in image_type]:
-        n = _number(_private(ds, *SIEMENS_MOSAIC))
+        n = _number(_private(ds, *SIEMENS_MOSAIC, groups))
         geo["mosaic"] = int(n) if n is not None and n >= 1 else None
-    frames = ds.get("PerFrameFunctionalGroupsSequence")
-    if frames:
-        shared = (ds.get("SharedFunctionalGroupsSequence") or [Dataset()])[0]
-        positions, echoes, temporal, bvalues = set(), set(), set(), set()
-        for frame in frames:
-            pos = _position(_macro(frame, "PlanePositionSequence", "ImagePositionPatient"))
-            if pos is None:
-                pos = _position(_macro(shared, "PlanePositionSequence", "ImagePositionPatient"))
-            if pos is not None:
-                positions.add(pos)
-            echo = _number(_macro(frame, "MREchoSequence", "EffectiveEchoTime"))
-            if echo is not None:
-                echoes.add(round(echo, _DECIMALS))
-            index = _number(_macro(frame, "FrameContentSequence", "TemporalPositionIndex"))
-            if index is not None:
-                temporal.add(index)
-            b = _number(_macro(frame, "MRDiffusionSequence", "DiffusionBValue"))
-            if b is not None:
-                bvalues.add(b)
-        geo["frames"] = {"count": len(frames), "positions": len(positions), "echoes": len(echoes),
-                         "temporal": len(temporal), "bvalues": sorted(bvalues)}  # fmt: skip
+    try:  # the functional groups as light items read from their bytes (dicom_flat), else as pydicom reads them
+        counts = _frame_counts(sequence_value(ds, "PerFrameFunctionalGroupsSequence"),
+                               lambda: sequence_value(ds, "SharedFunctionalGroupsSequence"))  # fmt: skip
+    except FlatError:
+        counts = _frame_counts(ds.get("PerFrameFunctionalGroupsSequence"),
+                               lambda: ds.get("SharedFunctionalGroupsSequence"))  # fmt: skip
+    if counts is not None:
+        geo["frames"] = counts
     return geo
+
+
+def _frame_counts(frames: Any, shared_groups: Callable[[], Any]) -> dict[str, Any] | None:
+    """Frames, distinct positions, echoes, temporal positions and b-values of the per-frame functional groups
+    ``frames`` (pydicom Datasets or dicom_flat items); ``shared_groups()`` gives the shared ones."""
+    if not frames:
+        return None
+    shared = (shared_groups() or [Dataset()])[0]
+    positions, echoes, temporal, bvalues = set(), set(), set(), set()
+    for frame in frames:
+        pos = _position(_macro(frame, "PlanePositionSequence", "ImagePositionPatient"))
+        if pos is None:
+            pos = _position(_macro(shared, "PlanePositionSequence", "ImagePositionPatient"))
+        if pos is not None:
+            positions.add(pos)
+        echo = _number(_macro(frame, "MREchoSequence", "EffectiveEchoTime"))
+        if echo is not None:
+            echoes.add(round(echo, _DECIMALS))
+        index = _number(_macro(frame, "FrameContentSequence", "TemporalPositionIndex"))
+        if index is not None:
+            temporal.add(index)
+        b = _number(_macro(frame, "MRDiffusionSequence", "DiffusionBValue"))
+        if b is not None:
+            bvalues.add(b)
+    return {"count": len(frames), "positions": len(positions), "echoes": len(echoes),
+            "temporal": len(temporal), "bvalues": sorted(bvalues)}  # fmt: skip
 
 
 @dataclass

@@ -6,12 +6,14 @@ Coded attributes (category, type, anatomic region) become :class:`isaprofile.mod
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from pydicom.dataset import Dataset
 
 from isaprofile.findings.issues import Issue, issue
 from isaprofile.harvest.dicom_attrs import read_attributes, read_code, tag_path
+from isaprofile.harvest.dicom_flat import FlatError, sequence_value
 from isaprofile.harvest.types import HarvestedImage, RawValues, Segment, to_values
 
 SEGMENT_ATTRIBUTES: dict[str, str | None] = {
@@ -25,6 +27,20 @@ SEGMENT_CODES = (
     "AnatomicRegionSequence",
 )
 RawSegment = tuple[int, str, RawValues]
+# how a reader gets a top-level sequence: as dicom_flat items when they read, else as pydicom's Datasets
+Getter = Callable[[Dataset, str], Any]
+
+
+def _pydicom(ds: Dataset, keyword: str) -> Any:
+    return ds.get(keyword)
+
+
+def _read(reader: Callable[[Dataset, Getter], Any], ds: Dataset) -> Any:
+    """``reader`` over dicom_flat items, or over pydicom's Datasets when an item cannot be read that way."""
+    try:
+        return reader(ds, sequence_value)
+    except FlatError:
+        return reader(ds, _pydicom)
 
 
 def is_seg(values: RawValues) -> bool:
@@ -35,9 +51,14 @@ def is_seg(values: RawValues) -> bool:
 
 def read_segments(ds: Dataset) -> list[RawSegment]:
     """Every segment of ``ds`` as ``(number, label, raw values)``, in file order."""
+    segments: list[RawSegment] = _read(_segments, ds)
+    return segments
+
+
+def _segments(ds: Dataset, get: Getter) -> list[RawSegment]:
     out: list[RawSegment] = []
     seq_path = tag_path("SegmentSequence")
-    for i, item in enumerate(ds.get("SegmentSequence") or []):
+    for i, item in enumerate(get(ds, "SegmentSequence") or []):
         prefix = f"{seq_path}[{i}]>"
         raw: RawValues = {}
         read_attributes(item, SEGMENT_ATTRIBUTES, raw, prefix)
@@ -51,8 +72,13 @@ def read_segments(ds: Dataset) -> list[RawSegment]:
 
 def read_references(ds: Dataset) -> list[str]:
     """The Series Instance UIDs of ReferencedSeriesSequence (0008,1115), in file order."""
+    refs: list[str] = _read(_references, ds)
+    return refs
+
+
+def _references(ds: Dataset, get: Getter) -> list[str]:
     refs = []
-    for item in ds.get("ReferencedSeriesSequence") or []:
+    for item in get(ds, "ReferencedSeriesSequence") or []:
         uid = item.get("SeriesInstanceUID")
         if uid:
             refs.append(str(uid))
@@ -70,11 +96,16 @@ def read_instance_references(ds: Dataset) -> list[tuple[str, str]]:
     SourceImageSequence) that the series-level list does not already name: a SEG of 240 frames
     referencing one missing slice gives one finding, not one per frame.
     """
+    refs: list[tuple[str, str]] = _read(_instance_references, ds)
+    return refs
+
+
+def _instance_references(ds: Dataset, get: Getter) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     seen: set[str] = set()
     series_path = tag_path("ReferencedSeriesSequence")
     instance_path = tag_path("ReferencedInstanceSequence")
-    for i, item in enumerate(ds.get("ReferencedSeriesSequence") or []):
+    for i, item in enumerate(get(ds, "ReferencedSeriesSequence") or []):
         for j, ref in enumerate(item.get("ReferencedInstanceSequence") or []):
             uid = ref.get("ReferencedSOPInstanceUID")
             if uid:
@@ -83,7 +114,7 @@ def read_instance_references(ds: Dataset) -> list[tuple[str, str]]:
     frames_path = tag_path("PerFrameFunctionalGroupsSequence")
     derivation_path = tag_path("DerivationImageSequence")
     source_path = tag_path("SourceImageSequence")
-    for f, frame in enumerate(ds.get("PerFrameFunctionalGroupsSequence") or []):
+    for f, frame in enumerate(get(ds, "PerFrameFunctionalGroupsSequence") or []):
         for d, derivation in enumerate(frame.get("DerivationImageSequence") or []):
             for k, source in enumerate(derivation.get("SourceImageSequence") or []):
                 uid = source.get("ReferencedSOPInstanceUID")

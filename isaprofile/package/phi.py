@@ -261,8 +261,14 @@ def _walk(ds: Any, trail: str = "", depth: int = 0) -> Iterator[tuple[str, int, 
     large value is reported as present (``_DEFERRED``) without reading it. Items of sequences that are
     not Table E.1-1 attributes are walked, and so are those of X/Z/U* sequences (whose UIDs are replaced
     rather than removed); other Table E.1-1 sequences are reported as a whole.
+
+    A sequence pydicom left as raw bytes is read with :mod:`isaprofile.harvest.dicom_flat` (one light
+    object per item instead of a Dataset; the harvest readers share that read); when its bytes are not
+    ones that module takes, pydicom reads it as before. The elements and trails are the same either way.
     """
     from pydicom.dataelem import RawDataElement
+
+    from isaprofile.harvest.dicom_flat import raw_value, sequence
 
     if depth > _MAX_DEPTH:
         raise _TooDeep(f"sequences nested deeper than {_MAX_DEPTH}")
@@ -270,14 +276,26 @@ def _walk(ds: Any, trail: str = "", depth: int = 0) -> Iterator[tuple[str, int, 
         tag = int(tag)
         if tag in _PIXEL_TAGS:
             continue
-        private = bool((tag >> 16) & 1)
-        entry = None if private else _lookup(tag)
+        private, entry = _judged(tag)
         raw = ds.get_item(tag)
-        if entry is None and not private and isinstance(raw, RawDataElement) and not _may_be_sequence(tag, raw):
+        is_raw = isinstance(raw, RawDataElement)
+        if entry is None and not private and is_raw and not _may_be_sequence(tag, raw):
             continue  # a public attribute outside Table E.1-1 that holds no items: its value is never looked at
-        if isinstance(raw, RawDataElement) and raw.value is None and raw.length:
+        if is_raw and raw.value is None and raw.length:
             yield trail, tag, raw.VR or "UN", _DEFERRED
             continue
+        if is_raw:  # read without converting it in ds (a Dataset per item, a DataElement per element)
+            items = sequence(ds, tag)
+            if items is not None:
+                found = _flat_sequence(items, tag, entry, private, trail, depth)
+                if found is not None:
+                    yield from found
+                    continue
+            elif entry is not None or private:
+                known = raw_value(ds, tag)
+                if known is not None:
+                    yield trail, tag, known[0], _text(known[1])
+                    continue
         elem = ds[tag]
         if elem.VR == "SQ" and entry is not None and entry.action.endswith("U*"):
             for item in elem.value or ():
@@ -287,6 +305,63 @@ def _walk(ds: Any, trail: str = "", depth: int = 0) -> Iterator[tuple[str, int, 
         if elem.VR == "SQ" and entry is None and not (tag >> 16) & 1:
             for item in elem.value or ():
                 yield from _walk(item, f"{trail}{tag_text(tag)} {elem.keyword} > ", depth + 1)
+
+
+@cache
+def _judged(tag: int) -> tuple[bool, AnnexEntry | None]:
+    """Whether ``tag`` is private, and its Table E.1-1 row (None for private tags)."""
+    private = bool((tag >> 16) & 1)
+    return private, None if private else _lookup(tag)
+
+
+def _flat_sequence(
+    items: list[Any], tag: int, entry: AnnexEntry | None, private: bool, trail: str, depth: int
+) -> list[tuple[str, int, str, str | None]] | None:
+    """What :func:`_walk` yields for the sequence ``tag`` read as dicom_flat items, or None when part of it is
+    left to pydicom (a nested sequence the flat read declines once it is reached, a value of ambiguous VR):
+    then pydicom reads the whole element, as before."""
+    from isaprofile.harvest.dicom_flat import FlatError
+
+    out: list[tuple[str, int, str, str | None]] = []
+    try:
+        if entry is not None and entry.action.endswith("U*"):
+            _walk_items(items, trail + _label(tag), depth + 1, out)
+            return out
+        out.append((trail, tag, "SQ", "sequence" if items else None))
+        if entry is None and not private:
+            _walk_items(items, trail + _label(tag), depth + 1, out)
+        return out
+    except FlatError:
+        return None
+
+
+@cache
+def _label(tag: int) -> str:
+    """A sequence's part of the trail of the elements in its items: ``(gggg,eeee) Keyword > ``."""
+    from isaprofile.harvest.dicom_flat import keyword_of
+
+    return f"{tag_text(tag)} {keyword_of(tag)} > "
+
+
+def _walk_items(items: list[Any], trail: str, depth: int, out: list[tuple[str, int, str, str | None]]) -> None:
+    """:func:`_walk` over the dicom_flat items of one sequence (``depth``: theirs), into ``out``. Only the
+    elements the gate judges are listed: a public element outside Table E.1-1 is walked into when it is a
+    sequence, and left alone otherwise (its value is never looked at)."""
+    for item in items:
+        if depth > _MAX_DEPTH:
+            raise _TooDeep(f"sequences nested deeper than {_MAX_DEPTH}")
+        for tag, (vr, _value_or_bounds, _raw_vr) in list(item.elements.items()):
+            if tag in _PIXEL_TAGS:
+                continue
+            private, entry = _judged(tag)
+            if vr == "SQ":
+                inner = item.value(tag)
+                if private or (entry is not None and not entry.action.endswith("U*")):
+                    out.append((trail, tag, vr, "sequence" if inner else None))
+                else:
+                    _walk_items(inner, trail + _label(tag), depth + 1, out)
+            elif private or entry is not None:
+                out.append((trail, tag, vr, _text(item.value(tag))))
 
 
 def _may_be_sequence(tag: int, raw: Any) -> bool:
@@ -307,7 +382,11 @@ def _may_be_sequence(tag: int, raw: Any) -> bool:
 def _value(elem: Any) -> str | None:
     if elem.VR == "SQ":
         return "sequence" if elem.value else None
-    value = elem.value
+    return _text(elem.value)
+
+
+def _text(value: Any) -> str | None:
+    """An element's value as the gate compares it: text, bytes as Latin-1, several values joined by \\."""
     if value is None:
         return None
     if isinstance(value, bytes):
