@@ -9,12 +9,13 @@ text that is not JSON, nesting beyond :data:`MAX_DEPTH` and remote contexts are 
 
 from __future__ import annotations
 
+import codecs
 import json
 from collections.abc import Callable, Iterable, Iterator
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from isaprofile.findings.issues import Report, issue
 from isaprofile.linked._common import jpath
@@ -23,6 +24,7 @@ RO_CRATE_CONTEXT = "https://w3id.org/ro/crate/1.2/context"
 RO_CRATE_SPEC = "https://w3id.org/ro/crate/1.2"
 SCHEMA_ORG_CONTEXT = "https://schema.org/"
 MAX_DEPTH = 64
+MAX_VALUE = 256 << 20  # characters of one streamed value (an entity of a crate)
 # each RO-Crate version is read with its own context: the versions map a few terms to different IRIs
 # (ComputationalWorkflow, FormalParameter, input, output; cite-as and RepositoryObject in 1.1)
 _FILES = {
@@ -108,6 +110,175 @@ def read_document(source: str | Path | bytes | dict[str, Any], file: str | None 
     return doc, report
 
 
+class GraphStream:
+    """A JSON-LD document read from a binary file one ``@graph`` entity at a time, for crates too large to
+    hold parsed (a million entities): ``head`` holds the top-level members before ``@graph``, iterating
+    gives ``(index, entity)``, and ``tail`` the members after it once iteration is over.
+
+    Only the layout of a top-level object whose ``@graph`` array is a member is streamed;
+    :attr:`streamable` is False for any other document (then read it whole with :func:`read_document`).
+    A fault while streaming (not JSON, not UTF-8, nesting deeper than :data:`MAX_DEPTH`) ends the
+    iteration and is in :attr:`report` with the same codes :func:`read_document` uses.
+    """
+
+    def __init__(self, fh: IO[bytes], file: str | None = None, chunk: int = 1 << 20) -> None:
+        self.fh, self.file, self.chunk = fh, file, chunk
+        self.report = Report()
+        self.head: dict[str, Any] = {}
+        self.tail: dict[str, Any] = {}
+        self._decoder = json.JSONDecoder()
+        self._utf8 = codecs.getincrementaldecoder("utf-8")()
+        self._buf, self._pos, self._eof = "", 0, False
+        self._bytes_read = 0
+        self._lines_dropped = 0  # line breaks in text already dropped from the buffer (for positions)
+        self._column_base = 0  # the column the buffer starts at, on its first line
+        self.streamable = self._open()
+
+    def __iter__(self) -> Iterator[tuple[int, Any]]:
+        if not self.streamable:
+            return
+        index = 0
+        if self._peek() == "]":
+            self._pos += 1
+        else:
+            while True:
+                ent = self._value(("@graph", index))
+                if ent is _FAULT:
+                    return
+                yield index, ent
+                index += 1
+                sep = self._peek()
+                if sep not in ("]", ","):
+                    self._fault("Expecting ',' delimiter")
+                    return
+                self._pos += 1
+                if sep == "]":
+                    break
+        self._members(self.tail, first=False)
+
+    # --- reading ----------------------------------------------------------------------------------
+
+    def _open(self) -> bool:
+        if self._peek() != "{":
+            return False
+        self._pos += 1
+        if not self._members(self.head, stop_at="@graph"):
+            return False
+        if self._peek() != "[":
+            return False
+        self._pos += 1
+        return True
+
+    def _members(self, into: dict[str, Any], stop_at: str | None = None, first: bool = True) -> bool:
+        """Read ``"key": value`` members into ``into`` up to the object's end (False), or up to the
+        value of ``stop_at`` (True); ``first``: no member has been read yet."""
+        while True:
+            c = self._peek()
+            if c == "}":
+                self._pos += 1
+                return False
+            if c == "":
+                self._fault("Unexpected end of data")
+                return False
+            if not first:
+                if c != ",":
+                    self._fault("Expecting ',' delimiter")
+                    return False
+                self._pos += 1
+                self._peek()
+            key = self._value(("$",))
+            if not isinstance(key, str) or self._peek() != ":":
+                if key is not _FAULT:
+                    self._fault("Expecting property name and ':'")
+                return False
+            self._pos += 1
+            if key == stop_at:
+                self._peek()
+                return True
+            value = self._value((key,))
+            if value is _FAULT:
+                return False
+            into[key] = value
+            first = False
+
+    def _peek(self) -> str:
+        """The next character that is not white space ('' at the end), moving past the white space."""
+        while True:
+            while self._pos < len(self._buf) and self._buf[self._pos] in " \t\r\n":
+                self._pos += 1
+            if self._pos < len(self._buf) or not self._more():
+                return self._buf[self._pos : self._pos + 1]
+
+    def _more(self) -> bool:
+        if self._eof:
+            return False
+        if self._pos > self.chunk:  # drop what was read: the buffer stays about one chunk long
+            dropped = self._buf[: self._pos]
+            breaks = dropped.count("\n")
+            self._lines_dropped += breaks
+            last = dropped.rfind("\n")
+            self._column_base = len(dropped) - last - 1 if breaks else self._column_base + len(dropped)
+            self._buf, self._pos = self._buf[self._pos :], 0
+        data = self.fh.read(self.chunk)
+        try:
+            text = self._utf8.decode(data, final=not data)
+        except UnicodeDecodeError as exc:
+            self.report.add(issue("jsonld-not-json", file=self.file, path="$",
+                                  reason=f"not UTF-8 at byte {self._bytes_read + exc.start}"))  # fmt: skip
+            self._eof = True
+            self._buf = self._buf[: self._pos]
+            return False
+        self._bytes_read += len(data)
+        self._eof = not data
+        self._buf += text
+        return bool(text) or not self._eof
+
+    def _value(self, where: tuple[str | int, ...]) -> Any:
+        """The next JSON value, read whole (more of the file is read until it is complete)."""
+        self._peek()
+        while True:
+            try:
+                value, end = self._decoder.raw_decode(self._buf, self._pos)
+            except json.JSONDecodeError as exc:
+                # the value may go on in the next chunk (a value is not taken to be longer than MAX_VALUE)
+                if len(self._buf) - self._pos < MAX_VALUE and self._more():
+                    continue
+                self._fault(exc.msg, exc.pos)
+                return _FAULT
+            except RecursionError:
+                self.report.add(issue("jsonld-too-deep", file=self.file, path=jpath(*where), limit=MAX_DEPTH))
+                return _FAULT
+            if end >= len(self._buf) and not self._eof and self._more():
+                continue  # a number may go on in the next chunk
+            deep = _too_deep(value)
+            if deep is not None:
+                self.report.add(issue("jsonld-too-deep", file=self.file, path=jpath(*where) + deep[1:],
+                                      limit=MAX_DEPTH))  # fmt: skip
+                return _FAULT
+            self._pos = end
+            return value
+
+    def _fault(self, msg: str, pos: int | None = None) -> None:
+        at = self._pos if pos is None else pos
+        line = self._lines_dropped + self._buf.count("\n", 0, at) + 1
+        last = self._buf.rfind("\n", 0, at)
+        column = at - last if last >= 0 else self._column_base + at + 1
+        self.report.add(issue("jsonld-not-json", file=self.file, line=line, column=column, path="$", reason=msg))
+        self._eof = True
+
+
+_FAULT = object()  # what GraphStream._value gives for a value it could not read
+
+
+def holds_context(node: Any) -> bool:
+    """Whether a ``@context`` member is anywhere in ``node`` (an entity seldom has one)."""
+    if isinstance(node, dict):
+        return "@context" in node or any(holds_context(v) for v in node.values())
+    if isinstance(node, list):
+        return any(holds_context(v) for v in node)
+    return False
+
+
 def _too_deep(doc: Any) -> str | None:
     """The JSON path of the first place nested deeper than :data:`MAX_DEPTH`, or None."""
     stack: list[tuple[Any, tuple[str | int, ...]]] = [(doc, ())]
@@ -122,8 +293,11 @@ def _too_deep(doc: Any) -> str | None:
     return None
 
 
-def inline_contexts(doc: dict[str, Any], file: str | None = None) -> tuple[dict[str, Any] | None, Report]:
-    """``doc`` with its context references replaced by the shipped contexts.
+def inline_contexts(
+    doc: dict[str, Any], file: str | None = None, at: tuple[str | int, ...] = ()
+) -> tuple[dict[str, Any] | None, Report]:
+    """``doc`` with its context references replaced by the shipped contexts (``at``: where ``doc`` sits in
+    a larger document, for the findings' paths, e.g. one entity of a streamed graph).
 
     Any ``@context`` (top level, nested, or ``@import``) naming a URL that is not shipped gives a
     ``jsonld-context-remote`` finding at its JSON path, and no document is returned. Only the objects on
@@ -156,7 +330,7 @@ def inline_contexts(doc: dict[str, Any], file: str | None = None) -> tuple[dict[
             return items if any(a is not b for a, b in zip(items, node, strict=True)) else node
         return node
 
-    out = walk(doc, ())
+    out = walk(doc, at)
     return (None if report.issues else out), report
 
 

@@ -93,60 +93,92 @@ def check_crate(doc: dict[str, Any], file: str | None = None) -> Report:
     """Deposit metadata findings on a crate document, located by JSON path.
 
     Checks the root entity's licence (present, known SPDX), creators (present, named, ORCID
-    checksum) and dates (ISO 8601).
+    checksum) and dates (ISO 8601). :class:`CrateChecker` does the same over a streamed graph.
     """
-    report = Report()
     graph = doc.get("@graph")
     if not isinstance(graph, list):
+        report = Report()
         report.add(issue("jsonld-no-root", file=file, path="$"))
         return report
-    index = {e.get("@id"): i for i, e in enumerate(graph) if isinstance(e, dict)}
-    root_i = _root_index(graph, index)
-    if root_i is None:
-        report.add(issue("jsonld-no-root", file=file, path=c.jpath("@graph")))
-        return report
-    root = graph[root_i]
-    lic = _list(root.get("license"))
-    if not lic:
-        report.add(issue("licence-missing", file=file, path=c.jpath("@graph", root_i, "license")))
-    for k, ref in enumerate(lic):
-        iri = ref.get("@id", "") if isinstance(ref, dict) else str(ref)
-        if c.spdx_id(iri) not in c.spdx_licences():
-            parts = ("@graph", root_i, "license") + ((k,) if isinstance(root.get("license"), list) else ())
-            report.add(issue("licence-unknown", file=file, path=c.jpath(*parts), licence=iri))
-    creators = _list(root.get("creator"))
-    if not creators:
-        report.add(issue("creator-missing", file=file, path=c.jpath("@graph", root_i, "creator")))
-    for ref in creators:
-        pid = ref.get("@id") if isinstance(ref, dict) else None
-        if pid not in index:
-            continue
-        pi = index[pid]
-        person = graph[pi]
-        if not str(person.get("name") or person.get("familyName") or "").strip():
-            report.add(issue("creator-name-missing", file=file, path=c.jpath("@graph", pi, "name")))
-        orcid = person.get("identifier") if isinstance(person.get("identifier"), str) else None
-        if isinstance(pid, str) and pid.startswith(c.ORCID_BASE):
-            orcid = pid
-            where = c.jpath("@graph", pi, "@id")
-        else:
-            where = c.jpath("@graph", pi, "identifier")
-        if orcid and "orcid.org" in orcid and not c.orcid_ok(orcid):
-            report.add(issue("orcid-invalid", file=file, path=where, reason=_orcid_reason(orcid)))
-    for key in ("datePublished", "dateCreated"):
-        val = root.get(key)
-        if val is not None and not (isinstance(val, str) and c.iso_date_ok(val)):
-            report.add(issue("date-invalid", file=file, path=c.jpath("@graph", root_i, key), field=key))
-    return report
+    checker = CrateChecker(file)
+    for i, ent in enumerate(graph):
+        checker.feed(i, ent)
+    return checker.finish()
 
 
-def _root_index(graph: list[Any], index: dict[Any, int]) -> int | None:
-    for ent in graph:
-        if isinstance(ent, dict) and ent.get("@id") == "ro-crate-metadata.json":
+_ROOT_KEYS = ("license", "creator", "datePublished", "dateCreated")
+
+
+class CrateChecker:
+    """:func:`check_crate` over a graph given one entity at a time (:meth:`feed`, then :meth:`finish`):
+    it keeps a line per entity (position, name, identifier) and the root's few members, not the entities.
+    As in a whole document, the first metadata descriptor names the root, and an ``@id`` given twice means
+    its last entity."""
+
+    def __init__(self, file: str | None = None) -> None:
+        self.file = file
+        self.root_id: Any = _UNSEEN
+        self.people: dict[Any, tuple[int, bool, str | None]] = {}  # @id -> (position, named, identifier)
+        self.roots: dict[Any, tuple[int, dict[str, Any]]] = {}  # possible roots -> (position, members)
+
+    def feed(self, i: int, ent: Any) -> None:
+        if not isinstance(ent, dict):
+            return
+        ident = ent.get("@id")
+        if ident == "ro-crate-metadata.json" and self.root_id is _UNSEEN:
             about = ent.get("about")
-            rid = about.get("@id") if isinstance(about, dict) else None
-            return index.get(rid)
-    return None
+            self.root_id = about.get("@id") if isinstance(about, dict) else None
+            # until the descriptor names the root any entity may be it (in generated crates it comes first)
+            self.roots = {k: v for k, v in self.roots.items() if k == self.root_id}
+        named = bool(str(ent.get("name") or ent.get("familyName") or "").strip())
+        ident_text = ent.get("identifier") if isinstance(ent.get("identifier"), str) else None
+        try:
+            self.people[ident] = (i, named, ident_text)
+        except TypeError:  # an unhashable @id names no entity a reference could reach
+            return
+        if self.root_id is _UNSEEN or ident == self.root_id:  # the last entity of an @id is the one reached
+            self.roots[ident] = (i, {k: ent[k] for k in _ROOT_KEYS if k in ent})
+
+    def finish(self) -> Report:
+        report, file = Report(), self.file
+        found = self.roots.get(self.root_id) if self.root_id is not _UNSEEN else None
+        if found is None:
+            report.add(issue("jsonld-no-root", file=file, path=c.jpath("@graph")))
+            return report
+        root_i, root = found
+        lic = _list(root.get("license"))
+        if not lic:
+            report.add(issue("licence-missing", file=file, path=c.jpath("@graph", root_i, "license")))
+        for k, ref in enumerate(lic):
+            iri = ref.get("@id", "") if isinstance(ref, dict) else str(ref)
+            if c.spdx_id(iri) not in c.spdx_licences():
+                parts = ("@graph", root_i, "license") + ((k,) if isinstance(root.get("license"), list) else ())
+                report.add(issue("licence-unknown", file=file, path=c.jpath(*parts), licence=iri))
+        creators = _list(root.get("creator"))
+        if not creators:
+            report.add(issue("creator-missing", file=file, path=c.jpath("@graph", root_i, "creator")))
+        for ref in creators:
+            pid = ref.get("@id") if isinstance(ref, dict) else None
+            if not isinstance(pid, str) or pid not in self.people:
+                continue
+            pi, named, orcid = self.people[pid]
+            if not named:
+                report.add(issue("creator-name-missing", file=file, path=c.jpath("@graph", pi, "name")))
+            if pid.startswith(c.ORCID_BASE):
+                orcid = pid
+                where = c.jpath("@graph", pi, "@id")
+            else:
+                where = c.jpath("@graph", pi, "identifier")
+            if orcid and "orcid.org" in orcid and not c.orcid_ok(orcid):
+                report.add(issue("orcid-invalid", file=file, path=where, reason=_orcid_reason(orcid)))
+        for key in ("datePublished", "dateCreated"):
+            val = root.get(key)
+            if val is not None and not (isinstance(val, str) and c.iso_date_ok(val)):
+                report.add(issue("date-invalid", file=file, path=c.jpath("@graph", root_i, key), field=key))
+        return report
+
+
+_UNSEEN = object()
 
 
 def _list(val: Any) -> list[Any]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -132,9 +133,11 @@ def _package_profile(view: PackageView, tmp: Path) -> tuple[Profile | None, Repo
 
 
 def check_crate_in_package(view: PackageView) -> Report:
-    """The RO-Crate parses offline and its root carries the deposit metadata."""
-    from isaprofile.linked.context import inline_contexts, read_document
-    from isaprofile.linked.metadata import check_crate
+    """The RO-Crate parses offline and its root carries the deposit metadata. The crate is read one entity
+    at a time (:class:`~isaprofile.linked.context.GraphStream`), so a crate of a million entities is never
+    held parsed; a document in another layout is read whole."""
+    from isaprofile.linked.context import GraphStream, holds_context, inline_contexts, read_document
+    from isaprofile.linked.metadata import CrateChecker, check_crate
 
     if not made_by_isaprofile(view):
         return Report()
@@ -142,39 +145,53 @@ def check_crate_in_package(view: PackageView) -> Report:
         report = Report()
         report.add(issue("package-metadata-missing", file=view.name, path=CRATE, what="RO-Crate metadata"))
         return report
+    report, contexts = Report(), Report()
+    checker = CrateChecker(CRATE)
     with view.open(CRATE) as fh:
-        doc, report = read_document(fh.read(), file=CRATE)
-    if doc is not None:
-        expanded, rep = inline_contexts(doc, file=CRATE)  # a remote context we do not ship is a finding
-        report.merge(rep)
-        if expanded is not None:
-            report.merge(check_crate(doc, file=CRATE))
+        stream = GraphStream(fh, file=CRATE)
+        for i, ent in stream:
+            if holds_context(ent):
+                contexts.merge(inline_contexts(ent, file=CRATE, at=("@graph", i))[1])
+            checker.feed(i, ent)
+    if not stream.streamable:  # not a top-level object with a @graph array: read it whole
+        with view.open(CRATE) as fh:
+            doc, report = read_document(fh.read(), file=CRATE)
+        if doc is not None:
+            expanded, rep = inline_contexts(doc, file=CRATE)  # a remote context we do not ship is a finding
+            report.merge(rep)
+            if expanded is not None:
+                report.merge(check_crate(doc, file=CRATE))
+        return report
+    if stream.report.issues:
+        return stream.report
+    for member in (stream.head, stream.tail):
+        if "@context" in member:
+            contexts.merge(inline_contexts({"@context": member["@context"]}, file=CRATE)[1])
+    report.merge(contexts)
+    if not contexts.issues:  # a remote context we do not ship is a finding, and the crate is not read further
+        report.merge(checker.finish())
     return report
 
 
-def _crate_files(doc: object) -> dict[str, tuple[str | None, str | None]]:
-    """Bag path (``data/...``) -> (sha256, contentSize) of every crate entity that states either."""
-    graph = doc.get("@graph") if isinstance(doc, dict) else None
-    out: dict[str, tuple[str | None, str | None]] = {}
-    for ent in graph if isinstance(graph, list) else []:
-        if not isinstance(ent, dict) or not isinstance(ent.get("@id"), str):
-            continue
-        ident = ent["@id"]
-        if ident.startswith("#") or ":" in ident.split("/", 1)[0] or ident in ("./", "ro-crate-metadata.json"):
-            continue
-        sha, size = ent.get("sha256"), ent.get("contentSize")
-        if sha is None and size is None:
-            continue
-        rel = unquote(ident)
-        while rel.startswith("./"):
-            rel = rel[2:]
-        if not rel or rel.endswith("/"):
-            continue  # a folder (a DICOM series) has no digest of its own
-        out[f"data/{rel}"] = (
-            sha if isinstance(sha, str) else None,
-            str(size) if isinstance(size, str | int) and not isinstance(size, bool) else None,
-        )
-    return out
+def _crate_file(ent: object) -> tuple[str, tuple[str | None, str | None]] | None:
+    """(bag path ``data/...``, (sha256, contentSize)) of a crate entity that states either, else None."""
+    if not isinstance(ent, dict) or not isinstance(ent.get("@id"), str):
+        return None
+    ident = ent["@id"]
+    if ident.startswith("#") or ":" in ident.split("/", 1)[0] or ident in ("./", "ro-crate-metadata.json"):
+        return None
+    sha, size = ent.get("sha256"), ent.get("contentSize")
+    if sha is None and size is None:
+        return None
+    rel = unquote(ident)
+    while rel.startswith("./"):
+        rel = rel[2:]
+    if not rel or rel.endswith("/"):
+        return None  # a folder (a DICOM series) has no digest of its own
+    return f"data/{rel}", (
+        sha if isinstance(sha, str) else None,
+        str(size) if isinstance(size, str | int) and not isinstance(size, bool) else None,
+    )
 
 
 def _split_index(view: PackageView) -> dict[str, tuple[str, int]]:
@@ -193,12 +210,18 @@ def check_crate_digests(view: PackageView) -> Report:
     report = Report()
     if not made_by_isaprofile(view) or CRATE not in view.files():
         return report
+    from isaprofile.linked.context import GraphStream
+
+    claims: dict[str, tuple[str | None, str | None]] = {}
     with view.open(CRATE) as fh:
-        try:
-            doc = json.loads(fh.read())
-        except ValueError:
-            return report  # unreadable JSON is check_crate_in_package's finding
-    claims = _crate_files(doc)
+        stream = GraphStream(fh, file=CRATE)
+        entities = list(_whole_graph(view)) if not stream.streamable else stream
+        for _, ent in entities:
+            found = _crate_file(ent)
+            if found is not None:
+                claims[found[0]] = found[1]
+    if stream.report.issues:
+        return report  # unreadable JSON is check_crate_in_package's finding
     if not claims:
         return report
     present = set(view.files())
@@ -223,6 +246,18 @@ def check_crate_digests(view: PackageView) -> Report:
             reason = f"contentSize is {size} in the crate, {found_size} bytes in the package"
             report.add(issue("crate-file-mismatch", file=CRATE, path=path, reason=reason))
     return report
+
+
+def _whole_graph(view: PackageView) -> Iterator[tuple[int, object]]:
+    """The ``@graph`` entities of a crate in another layout, read whole (none when it is not JSON)."""
+    with view.open(CRATE) as fh:
+        data = fh.read()
+    try:
+        doc = json.loads(data)
+    except ValueError:
+        return  # unreadable JSON is check_crate_in_package's finding
+    graph = doc.get("@graph") if isinstance(doc, dict) else None
+    yield from enumerate(graph if isinstance(graph, list) else [])
 
 
 def metadata_checks() -> list[Check]:

@@ -1,0 +1,85 @@
+"""Crates read one entity at a time (GraphStream) and checked as they are read (CrateChecker)."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+
+from isaprofile.linked.context import GraphStream
+from isaprofile.linked.metadata import check_crate
+
+DOCS = [
+    {"@context": "x", "@graph": [{"@id": "a", "n": 1}, {"@id": "b", "v": [1, 2.5, "é", {"deep": [True, None]}]}]},
+    {"@context": ["x", {"a": "b"}], "@graph": []},
+    {"@graph": [{"@id": "a"}, 12345678901234567890], "@context": "late", "other": 3},
+]
+
+
+@pytest.mark.parametrize("doc", DOCS)
+@pytest.mark.parametrize("indent", [None, 2])
+@pytest.mark.parametrize("chunk", [1, 3, 7, 1 << 20])
+def test_streamed_graph_is_the_document(doc: dict, indent: int | None, chunk: int) -> None:
+    raw = json.dumps(doc, indent=indent, ensure_ascii=False).encode()
+    stream = GraphStream(io.BytesIO(raw), "c.json", chunk=chunk)
+    entities = [ent for _, ent in stream]
+    assert stream.streamable and stream.report.issues == []
+    assert {**stream.head, "@graph": entities, **stream.tail} == doc
+
+
+@pytest.mark.parametrize("raw", [b"[1, 2]", b'{"@context": 1}', b'"text"', b""])
+def test_other_documents_are_not_streamed(raw: bytes) -> None:
+    stream = GraphStream(io.BytesIO(raw))
+    assert not stream.streamable and list(stream) == []
+
+
+@pytest.mark.parametrize("chunk", [2, 1 << 20])
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (b'{"@context": 1, "@graph": [{"@id": "a"},\n {"@id": }]}', ("jsonld-not-json", 2, 10)),
+        (b'{"@context": 1, "@graph": [{"@id": "a"}', ("jsonld-not-json", 1, 40)),  # where json.loads says
+        (b'{"@graph": [1 2]}', ("jsonld-not-json", 1, 15)),
+        (b'{"@graph": [{"a": "\xff"}]}', ("jsonld-not-json", None, None)),
+    ],
+)
+def test_a_fault_ends_the_stream_with_a_located_finding(raw: bytes, expected: tuple, chunk: int) -> None:
+    stream = GraphStream(io.BytesIO(raw), "c.json", chunk=chunk)
+    list(stream)
+    assert [(i.code, i.line, i.column) for i in stream.report.issues][:1] == [expected]
+
+
+def test_an_entity_nested_too_deep_is_refused_at_its_path() -> None:
+    raw = b'{"@graph": [{"@id": "a"}, ' + b"[" * 100 + b"]" * 100 + b"]}"
+    stream = GraphStream(io.BytesIO(raw), "c.json")
+    assert [i for i, _ in stream] == [0]
+    (found,) = stream.report.issues
+    assert found.code == "jsonld-too-deep" and found.path is not None and found.path.startswith("$['@graph'][1][0]")
+
+
+def _crate(*entities: dict) -> dict:
+    return {"@context": "https://w3id.org/ro/crate/1.2/context", "@graph": list(entities)}
+
+
+DESCRIPTOR = {"@id": "ro-crate-metadata.json", "about": {"@id": "./"}}
+ROOT = {"@id": "./", "license": {"@id": "https://spdx.org/licenses/CC-BY-4.0"}, "creator": {"@id": "#p"},
+        "datePublished": "2024-05-01"}  # fmt: skip
+
+
+def test_root_before_descriptor_and_last_entity_of_an_id_count() -> None:
+    """The first descriptor names the root wherever it is; an @id given twice means its last entity."""
+    person = {"@id": "#p", "name": "Ada Lovelace"}
+    assert check_crate(_crate(ROOT, person, DESCRIPTOR)).issues == []
+    bare_root = {"@id": "./"}
+    found = check_crate(_crate(bare_root, person, DESCRIPTOR)).flatten(("code", "path"))
+    assert found == [("licence-missing", "$['@graph'][0].license"), ("creator-missing", "$['@graph'][0].creator")]
+    found = check_crate(_crate(DESCRIPTOR, ROOT, person, {"@id": "#p"})).flatten(("code", "path"))
+    assert found == [("creator-name-missing", "$['@graph'][3].name")]
+    found = check_crate(_crate(DESCRIPTOR, ROOT, person, {"@id": "./", "name": "later"})).flatten(("code", "path"))
+    assert ("licence-missing", "$['@graph'][3].license") in found
+
+
+def test_an_unhashable_id_is_no_entity() -> None:
+    person = {"@id": "#p", "name": "Ada Lovelace"}
+    assert check_crate(_crate(DESCRIPTOR, {"@id": ["x"]}, ROOT, person)).issues == []
