@@ -197,7 +197,7 @@ class Injector:
         self.count = 0
         self.fail_at = fail_at
         self.err = err
-        for name in ("write_all", "fsync", "replace", "create"):
+        for name in ("write_all", "fsync", "sync_filesystem", "replace", "create"):
             real = getattr(_io, name)
             monkeypatch.setattr(_io, name, self._wrap(real))
 

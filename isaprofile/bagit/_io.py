@@ -1,16 +1,20 @@
 """Low-level durable file operations, in one place so tests can inject failures.
 
 Every byte the package builder writes goes through :func:`write_all`; every rename through
-:func:`replace`; every flush to disk through :func:`fsync`. Tests replace these module attributes
-(``monkeypatch.setattr(_io, "write_all", ...)``) to fail at the k-th operation; callers therefore
-always call them as ``_io.write_all(...)``, never bind them by name.
+:func:`replace`; every flush to disk through :func:`fsync` or :func:`sync_filesystem`. Tests replace
+these module attributes (``monkeypatch.setattr(_io, "write_all", ...)``) to fail at the k-th operation;
+callers therefore always call them as ``_io.write_all(...)``, never bind them by name.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import errno
+import functools
 import os
-from typing import BinaryIO
+import sys
+from typing import Any, BinaryIO
 
 _DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0)
 
@@ -35,6 +39,32 @@ def fsync_dir(path: str | os.PathLike[str]) -> None:
     fd = os.open(path, _DIR_FLAGS)
     try:
         fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@functools.cache
+def _syncfs() -> Any:
+    if not sys.platform.startswith("linux"):
+        return None
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+    return getattr(libc, "syncfs", None)
+
+
+def can_sync_filesystem() -> bool:
+    """Whether :func:`sync_filesystem` is there (Linux): then a build flushes once, not file by file."""
+    return _syncfs() is not None
+
+
+def sync_filesystem(path: str | os.PathLike[str]) -> None:
+    """Flush every file and folder of the file system holding ``path`` to stable storage with one
+    ``syncfs(2)`` — for a package of 17,000 files, instead of as many ``fsync`` calls (Linux 5.8 and
+    later report write-back errors here too)."""
+    fd = os.open(path, _DIR_FLAGS)
+    try:
+        if _syncfs()(fd) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, os.strerror(err))
     finally:
         os.close(fd)
 

@@ -136,9 +136,11 @@ def _check_replaceable(dest: Path) -> None:
     raise DestinationNotPackageError(str(dest))
 
 
-def atomic_publish(dest: str | os.PathLike[str], fill: Callable[[Path], Path]) -> Path:
+def atomic_publish(dest: str | os.PathLike[str], fill: Callable[[Path], Path], *, sync_all: bool = False) -> Path:
     """Build ``dest`` atomically: ``fill(staging_dir)`` writes the package (a folder or a file)
-    inside the staging folder and returns its path; it is then renamed to ``dest``.
+    inside the staging folder and returns its path; it is then renamed to ``dest``. With ``sync_all``
+    the staged files are flushed by one :func:`~isaprofile.bagit._io.sync_filesystem` (``fill`` did not
+    fsync them); else ``fill`` flushed its files and the folders are fsynced here.
 
     Any exception removes the staging folder and leaves the previous ``dest`` in place. ``OSError``
     becomes a typed :class:`PackageError`.
@@ -154,7 +156,10 @@ def atomic_publish(dest: str | os.PathLike[str], fill: Callable[[Path], Path]) -
     try:
         try:
             built = fill(stage)
-            _sync_tree(stage)
+            if sync_all:
+                _io.sync_filesystem(stage)
+            else:
+                _sync_tree(stage)
             _swap(built, dest, aside)
         except OSError as exc:
             raise io_error(exc, str(dest)) from None
@@ -336,6 +341,8 @@ def build_bag(
     dest = Path(dest).absolute()
     root = dest.name[:-4] if zip and dest.name.lower().endswith(".zip") else dest.name
     digests: dict[str, FileDigest] = {}
+    sync_all = durable and _io.can_sync_filesystem()
+    per_file = durable and not sync_all
 
     def fill(stage: Path) -> Path:
         bag = stage / root
@@ -343,16 +350,16 @@ def build_bag(
             populate_bag(
                 bag, payload, metadata, bag_info=bag_info, algorithms=algorithms,
                 bagging_date=bagging_date, extra_tags=extra_tags, workers=workers,
-                progress=progress, durable=durable, late_metadata=late_metadata,
+                progress=progress, durable=per_file, late_metadata=late_metadata,
             )
         )  # fmt: skip
         if not zip:
             return bag
         out = stage / f"{root}.zip"
-        write_zip(bag, out, root=root, durable=durable)
+        write_zip(bag, out, root=root, durable=per_file)
         return out
 
-    atomic_publish(dest, fill)
+    atomic_publish(dest, fill, sync_all=sync_all)
     report.stats.update(payload_files=len(digests), payload_bytes=sum(d.size for d in digests.values()))
     return BuildResult(dest, report, digests)
 

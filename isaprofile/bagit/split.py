@@ -230,6 +230,9 @@ def build_split(
         return BuildResult(None, report)
     all_digests: dict[str, FileDigest] = {}
 
+    sync_all = durable and _io.can_sync_filesystem()
+    per_file = durable and not sync_all
+
     def fill(stage: Path) -> Path:
         root = stage / "split"
         root.mkdir()
@@ -243,7 +246,7 @@ def build_split(
             if part_metadata is not None:
                 meta.update(part_metadata(n, part, names))
             digests = write_payload(
-                folder, direct, meta, algorithms=algorithms, workers=workers, progress=progress, durable=durable
+                folder, direct, meta, algorithms=algorithms, workers=workers, progress=progress, durable=per_file
             )
             files = [
                 {
@@ -258,7 +261,7 @@ def build_split(
                 out = folder / PAYLOAD_DIR / bundle.name
                 out.parent.mkdir(parents=True, exist_ok=True)
                 try:
-                    members = _write_bundle(bundle, payload, out, durable)
+                    members = _write_bundle(bundle, payload, out, per_file)
                 except OSError as exc:
                     raise io_error(exc, f"{part.name}/{PAYLOAD_DIR}/{bundle.name}") from None
                 digests[f"{PAYLOAD_DIR}/{bundle.name}"] = hash_file(out, algorithms)
@@ -279,12 +282,12 @@ def build_split(
             }
             write_tags(
                 root / part.name, digests, bag_info=info, algorithms=algorithms,
-                bagging_date=bagging_date, extra_tags={PARTS_INDEX: data}, durable=durable,
+                bagging_date=bagging_date, extra_tags={PARTS_INDEX: data}, durable=per_file,
             )  # fmt: skip
-        _io.write_file(root / PARTS_INDEX, data, durable=durable)
+        _io.write_file(root / PARTS_INDEX, data, durable=per_file)
         return root
 
-    atomic_publish(dest, fill)
+    atomic_publish(dest, fill, sync_all=sync_all)
     report.stats.update(parts=len(plan.parts), payload_files=len(payload))
     return BuildResult(Path(dest).absolute(), report, all_digests)
 
