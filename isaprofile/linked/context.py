@@ -379,8 +379,9 @@ def dump_graph_chunks(context: Any, entities: Iterable[dict[str, Any]], size: in
 
 class Lazy:
     """A list of a document that is made when it is written (:func:`dump_lazy_chunks`) or resolved
-    (:func:`resolve_lazy`): ``make()`` gives its items, once. Lists are made in the order of the sorted keys
-    that lead to them, so a list may rely on the side effects of one written before it."""
+    (:func:`resolve_lazy`): ``make()`` gives its items (plain JSON values, no Lazy in them), once. Lists
+    are made in the order of the sorted keys that lead to them, so a list may rely on the side effects of
+    one written before it."""
 
     __slots__ = ("make",)
 
@@ -401,7 +402,7 @@ def _holds_lazy(node: Any) -> bool:
 def resolve_lazy(node: Any) -> Any:
     """``node`` with every :class:`Lazy` list made (in written order): a plain JSON document."""
     if isinstance(node, Lazy):
-        return [resolve_lazy(v) for v in node.make()]
+        return list(node.make())
     if isinstance(node, dict) and _holds_lazy(node):
         return {k: resolve_lazy(node[k]) for k in sorted(node)}
     if isinstance(node, list) and _holds_lazy(node):
@@ -416,14 +417,17 @@ def dump_lazy_chunks(doc: dict[str, Any], size: int = 1 << 20) -> Iterator[bytes
 
     def emit(node: Any, level: int) -> Iterator[str]:
         pad, inner = "\n" + "  " * level, "\n" + "  " * (level + 1)
-        if isinstance(node, Lazy) or (isinstance(node, list) and _holds_lazy(node)):
-            items = node.make() if isinstance(node, Lazy) else node
+        if isinstance(node, Lazy):
             first = True
-            for item in items:
-                yield "[" + inner if first else "," + inner
-                yield from emit(item, level + 1)
+            for item in node.make():  # plain JSON: encoded whole
+                yield ("[" if first else ",") + inner + encoder.encode(item).replace("\n", inner)
                 first = False
             yield "[]" if first else pad + "]"
+        elif isinstance(node, list) and _holds_lazy(node):
+            for i, item in enumerate(node):
+                yield ("[" if i == 0 else ",") + inner
+                yield from emit(item, level + 1)
+            yield pad + "]"
         elif isinstance(node, dict) and _holds_lazy(node):
             for i, key in enumerate(sorted(node)):
                 yield ("{" if i == 0 else ",") + inner + json.dumps(key, ensure_ascii=False) + ": "

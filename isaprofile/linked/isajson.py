@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote, unquote
@@ -18,6 +19,7 @@ from isaprofile.model import Investigation, Person, Scan, Study, Term, Value, Va
 from isaprofile.profile.model import Assay, Profile
 
 
+@functools.lru_cache(maxsize=1 << 16)  # the same ids recur (protocols, label maps, parameters)
 def _id(kind: str, *parts: str) -> str:
     return "#" + kind + "/" + "/".join(quote(p, safe="") for p in parts)
 
@@ -110,10 +112,29 @@ def build_isa_json(investigation: Investigation, profile: Profile) -> dict[str, 
 def isa_json_chunks(investigation: Investigation, profile: Profile) -> Iterator[bytes]:
     """The bytes of :func:`build_isa_json`, with each assay's processes made as they are written (a study of
     1,597 subjects x 130 labelled structures has 200,000 of them): the document is never held whole. The
-    term sources, declared before the studies, come from a first pass over the same processes."""
+    term sources, declared before the studies, are those of the parts already made and those the lazy parts
+    will use (:func:`_lazy_sources`, from the model)."""
     doc = _document(investigation, profile)
-    doc["ontologySourceReferences"] = _ontology_sources(_document(investigation, profile), profile)
+    found = _lazy_sources(investigation, profile)
+    _term_sources(doc, found, make=False)
+    doc["ontologySourceReferences"] = _declared(found, profile)
     return dump_lazy_chunks(doc)
+
+
+def _lazy_sources(inv: Investigation, profile: Profile) -> set[str]:
+    """The term sources of the :class:`Lazy` parts: the processes' parameter values (their terms), the
+    units of every value (``unitCategories``) and the protocols' types."""
+    terms: list[Term | None] = [sample_protocol(profile)[1]]
+    seg = profile.protocols.get("image segmentation") or Term("image segmentation")
+    for s in inv.studies:
+        records = [x.characteristics for x in s.subjects] + [{**x.characteristics, **x.factors} for x in s.samples]
+        terms += [v.unit for values in records for v in values.values()]
+        for scan in s.scans:
+            spec = profile.assays.get(scan.modality)
+            terms += [spec.protocol_type if spec else None, seg]
+            for values in (scan.parameters, *(g.values for g in scan.segmentations)):
+                terms += [t for v in values.values() for t in (v.term, v.unit)]
+    return {t.source for t in terms if t is not None and t.source}
 
 
 def _document(inv: Investigation, profile: Profile) -> dict[str, Any]:
@@ -141,6 +162,10 @@ def _ontology_sources(doc: dict[str, Any], profile: Profile) -> list[dict[str, s
     # technology types), is declared: isatools' ISA-JSON validator reports a missing one as error 3009
     found: set[str] = set()
     _term_sources(doc, found)
+    return _declared(found, profile)
+
+
+def _declared(found: set[str], profile: Profile) -> list[dict[str, str]]:
     return [
         {"name": s, "file": str((profile.ontologies.get(s) or {}).get("file", "")),
          "description": str((profile.ontologies.get(s) or {}).get("description", "")), "version": ""}
@@ -148,21 +173,21 @@ def _ontology_sources(doc: dict[str, Any], profile: Profile) -> list[dict[str, s
     ]  # fmt: skip
 
 
-def _term_sources(node: Any, found: set[str]) -> None:
+def _term_sources(node: Any, found: set[str], make: bool = True) -> None:
     """Add the non-empty ``termSource`` values anywhere in an ISA-JSON node to ``found``; :class:`Lazy` lists
-    are made (in written order) and their items dropped once read."""
+    are made (in written order) and their items dropped once read, or skipped when not ``make``."""
     if isinstance(node, Lazy):
-        for item in node.make():
+        for item in node.make() if make else ():
             _term_sources(item, found)
     elif isinstance(node, dict):
         src = node.get("termSource")
         if isinstance(src, str) and src:
             found.add(src)
         for key in sorted(node):
-            _term_sources(node[key], found)
+            _term_sources(node[key], found, make)
     elif isinstance(node, list):
         for item in node:
-            _term_sources(item, found)
+            _term_sources(item, found, make)
 
 
 def _person(p: Person) -> dict[str, Any]:

@@ -46,6 +46,7 @@ class _Graph:
         self.licences = licences or LicenceMap()
         self.pending: dict[str, dict[str, Any]] = {}
         self.seen: set[str] = set()
+        self.data: dict[str, tuple[dict[str, str], list[dict[str, str]]]] = {}  # data file path -> its refs
         # values seen before -> their entity's reference (the type is part of the key: 1, 1.0 and True are equal)
         self._values: dict[tuple[Any, ...], dict[str, str]] = {}
         self._terms: dict[Term, dict[str, str]] = {}
@@ -479,7 +480,17 @@ def _assay(
 def _data_entity(
     g: _Graph, path: str, info: Mapping[str, FileInfo], what: str
 ) -> tuple[dict[str, str], list[dict[str, str]]]:
-    """The entity of a data file path (File, or Dataset for a folder) and its File leaves."""
+    """The entity of a data file path (File, or Dataset for a folder) and its File leaves (made once per
+    path: a label map is the result of as many segmentations as it has labels)."""
+    made = g.data.get(path)
+    if made is None:
+        made = g.data[path] = _new_data_entity(g, path, info, what)
+    return dict(made[0]), list(made[1])
+
+
+def _new_data_entity(
+    g: _Graph, path: str, info: Mapping[str, FileInfo], what: str
+) -> tuple[dict[str, str], list[dict[str, str]]]:
     keys = members(path, info)
     clean = path.replace("\\", "/").strip("/")
     if keys and keys != [clean]:
