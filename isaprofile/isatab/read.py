@@ -38,6 +38,8 @@ class _Ctx:
         self.inv_file = inv_file
         self.sources_used: dict[str, tuple[str, Cell]] = {}
         self.table: TableDoc | None = None
+        # the scan whose rows are being read, and the keys of its segmentations (see _assay_row)
+        self.segmentation_keys: tuple[Scan, set[tuple[str | None, frozenset[tuple[str, Value]]]]] | None = None
         # attribute names as the profile spells them, found case-insensitively: a third-party
         # ``Characteristics[Organism]`` is the profile's ``organism``
         self.names: dict[tuple[str, str], str] = {}
@@ -325,7 +327,21 @@ def _assay_row(
         _merge(scan.comments, comments, "Assay Name", scan_id, first, ctx)
         if image and all(f.path != image.path for f in scan.files):
             scan.files.append(image)
-        scan.segmentations.extend(g for g in derived if g not in scan.segmentations)
+        # a segmentation given again (same mask, same values) is one; a set of keys, not a scan of the list:
+        # a label map of 130 labels is 130 rows of one scan
+        if ctx.segmentation_keys is None or ctx.segmentation_keys[0] is not scan:  # the rows of a scan follow
+            ctx.segmentation_keys = (scan, {_seg_key(g) for g in scan.segmentations})  # each other: one set
+        known = ctx.segmentation_keys[1]
+        for g in derived:
+            key = _seg_key(g)
+            if key not in known:
+                known.add(key)
+                scan.segmentations.append(g)
+
+
+def _seg_key(g: Segmentation) -> tuple[str | None, frozenset[tuple[str, Value]]]:
+    """What makes two segmentations equal (their mask and values, not where they were read)."""
+    return g.path, frozenset(g.values.items())
 
 
 def _cells(section: Section | None, label: str) -> list[Cell]:

@@ -132,6 +132,7 @@ class GraphStream:
         self._bytes_read = 0
         self._lines_dropped = 0  # line breaks in text already dropped from the buffer (for positions)
         self._column_base = 0  # the column the buffer starts at, on its first line
+        self.has_context = False  # whether the value last read holds a "@context" member (or the text)
         self.streamable = self._open()
 
     def __iter__(self) -> Iterator[tuple[int, Any]]:
@@ -250,7 +251,10 @@ class GraphStream:
                 return _FAULT
             if end >= len(self._buf) and not self._eof and self._more():
                 continue  # a number may go on in the next chunk
-            deep = _too_deep(value)
+            # nesting deeper than MAX_DEPTH needs more brackets than that: only then is the value walked
+            brackets = self._buf.count("{", self._pos, end) + self._buf.count("[", self._pos, end)
+            self.has_context = self._buf.find('"@context"', self._pos, end) >= 0
+            deep = _too_deep(value) if brackets > MAX_DEPTH else None
             if deep is not None:
                 self.report.add(issue("jsonld-too-deep", file=self.file, path=jpath(*where) + deep[1:],
                                       limit=MAX_DEPTH))  # fmt: skip
