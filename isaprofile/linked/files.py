@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from isaprofile.bagit.hashing import Hasher
 from isaprofile.findings.issues import Report, issue
@@ -46,13 +49,24 @@ def scan_files(root: str | Path, paths: Iterable[str]) -> tuple[dict[str, FileIn
     return out, report
 
 
-def members(path: str, info: Mapping[str, FileInfo]) -> list[str]:
-    """The keys of ``info`` that belong to ``path``: itself when it is a file, else the files below it."""
+def members(path: str, info: Mapping[str, Any], keys: Sequence[str] | None = None) -> list[str]:
+    """The keys of ``info`` that belong to ``path``: itself when it is a file, else the files below it
+    (sorted). ``keys``: ``sorted(info)``, when the caller asks for many paths (a range of it, not a scan)."""
     key = _posix(path)
     if key in info:
         return [key]
-    prefix = key + "/"
-    return sorted(k for k in info if k.startswith(prefix))
+    return below(key, sorted(info) if keys is None else keys)
+
+
+def below(folder: str, keys: Sequence[str]) -> list[str]:
+    """The paths of the sorted ``keys`` inside ``folder`` (they are one run of the sorted list)."""
+    prefix = folder.rstrip("/") + "/"
+    out = []
+    for k in itertools.islice(keys, bisect.bisect_left(keys, prefix), None):
+        if not k.startswith(prefix):
+            break
+        out.append(k)
+    return out
 
 
 def file_format(path: str, is_folder: bool = False) -> str:

@@ -47,6 +47,7 @@ class _Graph:
         self.pending: dict[str, dict[str, Any]] = {}
         self.seen: set[str] = set()
         self.data: dict[str, tuple[dict[str, str], list[dict[str, str]]]] = {}  # data file path -> its refs
+        self.info_keys: list[str] | None = None  # the sorted paths of the file info (see files.members)
         # values seen before -> their entity's reference (the type is part of the key: 1, 1.0 and True are equal)
         self._values: dict[tuple[Any, ...], dict[str, str]] = {}
         self._terms: dict[Term, dict[str, str]] = {}
@@ -491,7 +492,9 @@ def _data_entity(
 def _new_data_entity(
     g: _Graph, path: str, info: Mapping[str, FileInfo], what: str
 ) -> tuple[dict[str, str], list[dict[str, str]]]:
-    keys = members(path, info)
+    if g.info_keys is None or len(g.info_keys) != len(info):
+        g.info_keys = sorted(info)
+    keys = members(path, info, g.info_keys)
     clean = path.replace("\\", "/").strip("/")
     if keys and keys != [clean]:
         leaves = []

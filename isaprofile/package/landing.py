@@ -524,14 +524,17 @@ def index_html(
 
 def _scan_table(inv: Investigation, preview_names: set[str], sizes: dict[str, int], lic: dict[str, str]) -> str:
     """The scans, one row each; a column appears only when some row has a value for it."""
+    from isaprofile.linked.files import members
+
     e = html.escape
     rows = []
+    keys = sorted(sizes)  # a series folder's files are one run of the sorted paths
     for study in inv.studies:
         samples = {s.id: s for s in study.samples}
         for scan in study.scans:
             subject = samples[scan.sample].subject if scan.sample in samples else ""
             image = scan.files[0].path if scan.files else ""
-            size = sum(v for k, v in sizes.items() if image and (k == image or k.startswith(image.rstrip("/") + "/")))
+            size = sum(sizes[k] for k in members(image, sizes, keys)) if image else 0
             masks = sorted({g.path for g in scan.segmentations if g.path})
             preview = f"previews/{_safe(scan.id)}.png"
             rows.append({
