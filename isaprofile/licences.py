@@ -453,8 +453,8 @@ def check_deposit_licences(
 # --------------------------------------------------------------------------------------------- tables
 
 
-def table_licences(inv: Investigation, lmap: LicenceMap, tables: Mapping[str, bytes]) -> dict[str, list[str]]:
-    """The licences of the rows of each ISA table (``s_*.txt``, ``a_*.txt``; tab-separated bytes).
+def table_licences(inv: Investigation, lmap: LicenceMap, tables: Mapping[str, bytes | Path]) -> dict[str, list[str]]:
+    """The licences of the rows of each ISA table (``s_*.txt``, ``a_*.txt``; tab-separated, bytes or a file).
 
     A row belongs to the subject its ``Source Name`` names, or whose sample its ``Sample Name`` names.
     A table whose rows name no known subject gets every licence of the dataset.

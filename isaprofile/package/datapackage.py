@@ -24,6 +24,7 @@ import json
 import math
 import re
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from isaprofile.isatab.parse import generated_rows
@@ -186,13 +187,14 @@ def _licences(ids: Sequence[str]) -> list[dict[str, str]]:
 
 def datapackage(
     name: str,
-    tables: dict[str, bytes],
+    tables: Mapping[str, bytes | Path],
     title: str = "",
     licences: list[str] | None = None,
     resource_licences: Mapping[str, Sequence[str]] | None = None,
     extra_resources: Sequence[Mapping[str, Any]] = (),
 ) -> bytes:
-    """The descriptor for ``tables`` (relative path inside the package → tab-separated file bytes).
+    """The descriptor for ``tables`` (relative path inside the package → the tab-separated file, as bytes or
+    a path).
 
     ``licences`` are the package's licences; ``resource_licences`` maps a table's path to the licences of
     its rows (a resource not in it carries no ``licenses`` of its own and so inherits the package's).

@@ -13,13 +13,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from isaprofile.bagit.build import Content, build_bag
+from isaprofile.bagit.build import Chunks, Content, build_bag
 from isaprofile.bagit.hashing import FileDigest, hash_files
 from isaprofile.bagit.split import ZENODO, Part, Plan, build_split
 from isaprofile.findings.issues import Report, issue
@@ -95,12 +95,22 @@ class PackageResult:
     report: Report
 
 
-def _isatab_bytes(inv: Investigation, profile: Profile | None) -> dict[str, bytes]:
+def _isatab_files(inv: Investigation, profile: Profile | None, tmp: Path) -> dict[str, Path]:
+    """The ISA-Tab files, written under ``tmp`` (a table of 200,000 rows is not held in memory)."""
     from isaprofile.isatab.write import write_isatab
 
-    with tempfile.TemporaryDirectory() as tmp:
-        files = write_isatab(inv, Path(tmp) / "isa", profile)
-        return {f"metadata/isatab/{p.name}": p.read_bytes() for p in files}
+    return {f"metadata/isatab/{p.name}": p for p in write_isatab(inv, tmp / "isa", profile)}
+
+
+def _file_chunks(path: Path) -> Chunks:
+    """A metadata file copied into the bag from a file of ours, a MiB at a time."""
+
+    def chunks() -> Iterator[bytes]:
+        with path.open("rb") as fh:
+            while data := fh.read(1 << 20):
+                yield data
+
+    return chunks
 
 
 def package_dataset(
@@ -118,6 +128,27 @@ def package_dataset(
     cache: bool = True,
 ) -> PackageResult:
     """Build the deposit package of ``dataset`` at ``out``; see the module docstring."""
+    with tempfile.TemporaryDirectory(prefix="isaprofile-package-") as tmp:  # the ISA-Tab, until it is in the bag
+        return _package(dataset, out, Path(tmp), zip=zip, split=split, allow_invalid=allow_invalid,
+                        profile=profile, workers=workers, progress=progress, bagging_date=bagging_date,
+                        header_progress=header_progress, cache=cache)  # fmt: skip
+
+
+def _package(
+    dataset: str | Path,
+    out: str | Path,
+    tmp: Path,
+    *,
+    zip: bool,
+    split: str | None,
+    allow_invalid: bool,
+    profile: ProfileRef,
+    workers: int | None,
+    progress: Any,
+    bagging_date: dt.date | None,
+    header_progress: ResultWrapper | None,
+    cache: bool,
+) -> PackageResult:
     from isaprofile.licences import check_deposit_licences, licence_map, table_licences
     from isaprofile.linked.datacite import as_bytes, datacite, schema_org, zenodo_records
     from isaprofile.linked.isajson import isa_json_chunks
@@ -138,7 +169,8 @@ def package_dataset(
         return PackageResult(None, report)
     prof = checked.profile
     root = Path(dataset)
-    meta: dict[str, Content] = {**_isatab_bytes(inv, prof), **_profile_files(prof)}
+    isatab = _isatab_files(inv, prof, tmp)
+    meta: dict[str, Content] = {**{rel: _file_chunks(path) for rel, path in isatab.items()}, **_profile_files(prof)}
     # the deposit's report is about the dataset: how this run read it (its header cache's hits) stays out
     deposited = Report(report.sorted().issues, {k: v for k, v in report.stats.items() if k != "cache"})
     validation_report = render(deposited, "json").encode("utf-8")
@@ -166,11 +198,7 @@ def package_dataset(
     meta.update(pngs)
     invalid = allow_invalid and not report.valid
     meta["README.md"] = readme(inv, invalid)
-    tables = {
-        k: v
-        for k, v in meta.items()
-        if isinstance(v, bytes) and k.startswith("metadata/isatab/") and not k.endswith("i_investigation.txt")
-    }
+    tables = {k: path for k, path in isatab.items() if not k.endswith("i_investigation.txt")}
     meta["datapackage.json"] = datapackage(inv.identifier, tables, inv.title, list(lmap.all) or inv.licences,
                                            resource_licences=table_licences(inv, lmap, tables),
                                            extra_resources=_sheet_resources(checked))  # fmt: skip
