@@ -6,8 +6,10 @@ import io
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from isaprofile.linked.context import GraphStream
+from isaprofile.linked.context import GraphStream, pretty_json
 from isaprofile.linked.metadata import check_crate
 
 DOCS = [
@@ -83,3 +85,23 @@ def test_root_before_descriptor_and_last_entity_of_an_id_count() -> None:
 def test_an_unhashable_id_is_no_entity() -> None:
     person = {"@id": "#p", "name": "Ada Lovelace"}
     assert check_crate(_crate(DESCRIPTOR, {"@id": ["x"]}, ROOT, person)).issues == []
+
+
+_scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True, allow_infinity=True) | st.text()
+_json = st.recursive(
+    _scalars,
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.tuples(inner, inner)
+        | st.dictionaries(st.text(max_size=6), inner, max_size=4)
+        | st.dictionaries(st.integers(), inner, max_size=2)
+    ),
+    max_leaves=25,
+)
+
+
+@given(_json, st.integers(min_value=0, max_value=3))
+def test_pretty_json_is_the_standard_encoders_text(value: object, level: int) -> None:
+    """The fast writer gives json.dumps's own text (indent 2, sorted keys, UTF-8), nested at any level."""
+    expected = json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False).replace("\n", "\n" + "  " * level)
+    assert pretty_json(value, level) == expected
