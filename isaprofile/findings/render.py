@@ -24,6 +24,7 @@ from pathlib import Path
 from urllib.parse import quote
 from xml.sax.saxutils import escape, quoteattr
 
+from isaprofile._json import pretty_json
 from isaprofile.findings.codes import lookup
 from isaprofile.findings.issues import Issue, Report, Severity
 
@@ -59,7 +60,7 @@ def render(
         doc = report.to_dict(strict)
         if failure is not None:
             doc = {**doc, "valid": False, "error": failure}
-        return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+        return pretty_json(doc, sort_keys=False) + "\n"
     if fmt == "junit":
         return _junit(report, strict, failure)
     if fmt == "sarif":
