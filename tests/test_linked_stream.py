@@ -88,14 +88,17 @@ def test_an_unhashable_id_is_no_entity() -> None:
     assert check_crate(_crate(DESCRIPTOR, {"@id": ["x"]}, ROOT, person)).issues == []
 
 
-_scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True, allow_infinity=True) | st.text()
-_json = st.recursive(
+_scalars = (
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True, allow_infinity=True) | st.text()
+    | st.just([]) | st.just({})
+)  # fmt: skip
+_json = st.recursive(  # containers hold at least one value, so the recursion is real
     _scalars,
     lambda inner: (
-        st.lists(inner, max_size=4)
+        st.lists(inner, min_size=1, max_size=4)
         | st.tuples(inner, inner)
-        | st.dictionaries(st.text(max_size=6), inner, max_size=4)
-        | st.dictionaries(st.integers(), inner, max_size=2)
+        | st.dictionaries(st.text(max_size=6), inner, min_size=1, max_size=4)
+        | st.dictionaries(st.integers(), inner, min_size=1, max_size=2)
     ),
     max_leaves=25,
 )
