@@ -226,6 +226,10 @@ def direct_results(doc: dict[str, Any], profile: Profile) -> list[Result] | None
     return checker.finish()
 
 
+_UNKNOWN = object()
+_MEMO_MAX = 1 << 16  # distinct record shapes remembered by a DirectChecker
+
+
 class DirectChecker:
     """The shapes' results over a graph given one entity at a time (:meth:`feed`, then :meth:`finish`).
 
@@ -246,6 +250,8 @@ class DirectChecker:
         self.results: list[Result] = []
         self.waiting: list[tuple[str, dict[str, Any], list[str], set[str]]] = []
         self._seen: dict[tuple[Any, ...], list[Result]] = {}  # equal records / values share their results
+        self._typing: dict[tuple[Any, ...], Any] = {}
+        self._linked: dict[tuple[Any, ...], Any] = {}
         self.ok = True
 
     def feed(self, ent: Any) -> bool:
@@ -276,24 +282,44 @@ class DirectChecker:
         return self.results if self.ok else None
 
     def _record(self, ident: str, ent: dict[str, Any]) -> bool:
-        typed = _props(ent, ("additionalType", "measurementTechnique"))
-        if typed is None:
+        # records are many and alike (200,000 segmentations of a few hundred kinds): what a record's types
+        # and links give is worked out once per distinct JSON value and reused
+        type_key = (_key(ent, "additionalType"), _key(ent, "measurementTechnique"))
+        typing = self._typing.get(type_key, _UNKNOWN)
+        if typing is _UNKNOWN:
+            typing = self._typing[type_key] = self._types(ent)
+        if typing is None:
             return False
-        atypes = set(_strings(typed.get("additionalType", [])))
-        entities = [self.record_types[a] for a in atypes if a in self.record_types]
+        entities, mods = typing
         if not entities:
             return True
-        mods = set(_strings(typed.get("measurementTechnique", []))) & self.assays
         links = [ent.get(_LINKS[e]) for e in entities]
         refs = [r for v in links if v is not None for r in (v if isinstance(v, list) else [v])]
         if not all(isinstance(r, dict) and r.get("@id") in self.positions for r in refs):
             self.waiting.append((ident, ent, entities, mods))
             return True
-        found = _record_results(ident, ent, entities, mods, self.pids_of, self.plan, self.iri_of, self._seen)
+        # every value it links to has been fed, so the results depend on these JSON values alone
+        link_key = (type_key, *(_key(ent, _LINKS[e]) for e in entities))
+        found = self._linked.get(link_key, _UNKNOWN)
+        if found is _UNKNOWN:
+            if len(self._linked) >= _MEMO_MAX:  # records whose values differ (per-subject ages) do not repeat
+                self._linked.clear()
+            found = self._linked[link_key] = _record_results(
+                "", ent, entities, mods, self.pids_of, self.plan, self.iri_of, self._seen
+            )
         if found is None:
             return False
-        self.results.extend(found)
+        self.results.extend(r._replace(focus=ident) for r in found)
         return True
+
+    def _types(self, ent: dict[str, Any]) -> tuple[list[str], set[str]] | None:
+        """The profile entities a record is (by ``additionalType``) and its modalities, or None when unreadable."""
+        typed = _props(ent, ("additionalType", "measurementTechnique"))
+        if typed is None:
+            return None
+        atypes = set(_strings(typed.get("additionalType", [])))
+        entities = [self.record_types[a] for a in atypes if a in self.record_types]
+        return entities, set(_strings(typed.get("measurementTechnique", []))) & self.assays
 
     def _value(self, ident: str, ent: dict[str, Any], pids: frozenset[str]) -> bool:
         # the results of a value node depend only on its propertyID, value and unitCode: many nodes
