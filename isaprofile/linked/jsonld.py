@@ -465,8 +465,10 @@ def _assay(
                 if mask is not None:  # a label map is about every structure its labels delineate
                     about_ = mask.setdefault("about", [])
                     for v in seg.values.values():
-                        if v.term is not None and v.term.accession and g.term(v.term) not in about_:
-                            about_.append(g.term(v.term))
+                        if v.term is not None and v.term.accession:
+                            ref = g.term(v.term)
+                            if ref not in about_:
+                                about_.append(ref)
                     if not about_:
                         del mask["about"]
                 parts.append(top)
