@@ -86,6 +86,8 @@ def test_root_before_descriptor_and_last_entity_of_an_id_count() -> None:
 def test_an_unhashable_id_is_no_entity() -> None:
     person = {"@id": "#p", "name": "Ada Lovelace"}
     assert check_crate(_crate(DESCRIPTOR, {"@id": ["x"]}, ROOT, person)).issues == []
+    odd = {"@id": "ro-crate-metadata.json", "about": {"@id": ["./"]}}  # a descriptor about a list
+    assert check_crate(_crate(odd, ROOT, person)).flatten(("code", "path")) == [("jsonld-no-root", "$['@graph']")]
 
 
 _scalars = (

@@ -127,7 +127,8 @@ class CrateChecker:
         ident = ent.get("@id")
         if ident == "ro-crate-metadata.json" and self.root_id is _UNSEEN:
             about = ent.get("about")
-            self.root_id = about.get("@id") if isinstance(about, dict) else None
+            rid = about.get("@id") if isinstance(about, dict) else None
+            self.root_id = rid if isinstance(rid, str) else None  # only text names an entity
             # until the descriptor names the root any entity may be it (in generated crates it comes first)
             self.roots = {k: v for k, v in self.roots.items() if k == self.root_id}
         named = bool(str(ent.get("name") or ent.get("familyName") or "").strip())
