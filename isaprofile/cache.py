@@ -297,7 +297,7 @@ class HeaderCache:
         conn = sqlite3.connect(path, timeout=BUSY_MS / 1000, isolation_level=None)
         try:
             conn.execute(f"PRAGMA busy_timeout = {BUSY_MS}")
-            conn.execute("PRAGMA journal_mode = WAL")  # readers never wait for a writer
+            _wal(conn)
             conn.execute("PRAGMA synchronous = NORMAL")
             with _transaction(conn):  # one run at a time creates the tables
                 tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
@@ -394,6 +394,20 @@ class HeaderCache:
             self._failed(exc)
             return
         self.stored += len(data)
+
+
+def _wal(conn: sqlite3.Connection) -> None:
+    """Put the database in WAL mode (readers never wait for a writer). Two runs switching a new database at
+    once get SQLITE_BUSY at once, without the busy handler: that one is waited out here too."""
+    deadline = time.monotonic() + BUSY_MS / 1000
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if getattr(exc, "sqlite_errorcode", None) != sqlite3.SQLITE_BUSY or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 @contextlib.contextmanager

@@ -76,16 +76,6 @@ def no_racy_window(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(cache, "RACY_NS", 0)
 
 
-@pytest.fixture
-def crlm(tmp_path: Path) -> Path:
-    return Path(shutil.copytree(ROOT / "examples" / "crlm-ct", tmp_path / "crlm-ct"))
-
-
-@pytest.fixture
-def enhance(tmp_path: Path) -> Path:
-    return Path(shutil.copytree(ROOT / "examples" / "enhance-petct", tmp_path / "enhance-petct"))
-
-
 def dicoms(root: Path) -> list[Path]:
     return sorted(root.rglob("*.dcm"))
 

@@ -18,8 +18,7 @@ below it. Anything else — a length past its sequence or item, an item tag wher
 missing delimiter, tags out of order or repeated, an unknown VR, an undefined-length value that is not a
 sequence, nesting deeper than :data:`MAX_DEPTH`, non-default pydicom reading options — raises
 :class:`FlatError` (every step advances and every length is checked against its bounds), and the caller
-then reads the element with pydicom as before, so the result is pydicom's in every case. :func:`flatten`
-lists every element as ``(path, tag, VR, value)`` records, the form the tests compare with pydicom.
+then reads the element with pydicom as before, so the result is pydicom's in every case.
 
 Reads are kept until :func:`forget` (the end of one file's read): a top-level sequence by the identity of its
 bytes, so the PHI gate and the harvest readers share one read per file, and a nested sequence by its bytes, so
@@ -59,7 +58,7 @@ except ImportError:  # pragma: no cover - pydicom 2
     pass
 
 __all__ = [
-    "MAX_DEPTH", "FlatElement", "FlatError", "FlatItem", "decode", "flatten", "forget", "keyword_of",
+    "MAX_DEPTH", "FlatElement", "FlatError", "FlatItem", "decode", "forget", "keyword_of",
     "parse_sequence", "raw_value", "sequence", "sequence_value",
 ]  # fmt: skip
 
@@ -541,21 +540,3 @@ def sequence_value(ds: Any, keyword: str) -> Any:
         if items is not None:
             return items
     return ds.get(keyword)
-
-
-Record: TypeAlias = tuple[tuple[tuple[int, int], ...], int, str, Any]
-
-
-def flatten(items: list[FlatItem], tag: int, path: tuple[tuple[int, int], ...] = ()) -> Iterator[Record]:
-    """Every element under the items of the sequence ``tag`` as ``(path, tag, VR, value)``, in file order:
-    ``path`` holds the (sequence tag, item index) pairs down to the element's item; a sequence's value is
-    its number of items, an element of ambiguous VR keeps its bytes, other values are pydicom's."""
-    for index, item in enumerate(items):
-        where = (*path, (tag, index))
-        for elem_tag, (vr, value, _) in list(item.elements.items()):
-            if vr == "SQ":
-                inner = item.value(elem_tag)
-                yield where, elem_tag, vr, len(inner)
-                yield from flatten(inner, elem_tag, where)
-            else:
-                yield where, elem_tag, vr, value if vr in _AMBIGUOUS else item.value(elem_tag)
