@@ -264,12 +264,14 @@ class GraphStream:
             return value
 
     def _fault(self, msg: str, pos: int | None = None) -> None:
+        self._eof = True
+        if self.report.issues:  # the stream ends at its first fault (a bad byte also leaves the JSON cut)
+            return
         at = self._pos if pos is None else pos
         line = self._lines_dropped + self._buf.count("\n", 0, at) + 1
         last = self._buf.rfind("\n", 0, at)
         column = at - last if last >= 0 else self._column_base + at + 1
         self.report.add(issue("jsonld-not-json", file=self.file, line=line, column=column, path="$", reason=msg))
-        self._eof = True
 
 
 _FAULT = object()  # what GraphStream._value gives for a value it could not read
