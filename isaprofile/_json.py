@@ -1,4 +1,5 @@
-"""The library's one writer of JSON text in its canonical layout (two-space indent, UTF-8)."""
+"""The library's one writer of JSON text in its canonical layout (two-space indent, UTF-8; the items of
+long record lists one per line)."""
 
 from __future__ import annotations
 
@@ -9,16 +10,25 @@ from json.encoder import encode_basestring
 from typing import Any
 
 
-def pretty_json(obj: Any, level: int = 0, *, sort_keys: bool = True) -> str:
+def pretty_json(obj: Any, level: int = 0, *, sort_keys: bool = True, flat: frozenset[str] = frozenset()) -> str:
     """``json.dumps(obj, indent=2, sort_keys=sort_keys, ensure_ascii=False)`` (the same text), nested ``level``
     indents deep, about 2.5x faster: the standard encoder has no C path with an indent and spends its time in
-    a generator per token. Anything but plain JSON values (finite floats, string keys) goes to ``json.dumps``."""
+    a generator per token. Anything but plain JSON values (finite floats, string keys) goes to ``json.dumps``.
+
+    The items of a list that is the value of a key in ``flat`` are each written on one line
+    (:func:`flat_item`): a crate's ``@graph`` of 200,000 entities stays one entity per line to read, grep and
+    diff, is a third of the bytes, and is written by the standard library's C encoder."""
     parts: list[str] = []
-    _pretty(obj, level, parts.append, sort_keys)
+    _pretty(obj, level, parts.append, sort_keys, flat)
     return "".join(parts)
 
 
-def _pretty(o: Any, level: int, out: Callable[[str], Any], sort_keys: bool = True) -> None:
+def flat_item(obj: Any, *, sort_keys: bool = True) -> str:
+    """An item of a ``flat`` list: ``json.dumps`` without indent (``", "`` and ``": "`` between parts)."""
+    return json.dumps(obj, sort_keys=sort_keys, ensure_ascii=False)
+
+
+def _pretty(o: Any, level: int, out: Callable[[str], Any], sort_keys: bool, flat: frozenset[str]) -> None:
     t = type(o)
     if t is str:
         out(encode_basestring(o))
@@ -31,7 +41,13 @@ def _pretty(o: Any, level: int, out: Callable[[str], Any], sort_keys: bool = Tru
         for key in sorted(o) if sort_keys else o:
             out(sep + pad + encode_basestring(key) + ": ")
             sep = ","
-            _pretty(o[key], level + 1, out, sort_keys)
+            v = o[key]
+            if key in flat and type(v) is list and v:
+                inner = "\n" + "  " * (level + 2)
+                out("[" + inner + ("," + inner).join(flat_item(i, sort_keys=sort_keys) for i in v))
+                out(pad + "]")
+            else:
+                _pretty(v, level + 1, out, sort_keys, flat)
         out("\n" + "  " * level + "}")
     elif t is list or t is tuple:
         if not o:
@@ -42,7 +58,7 @@ def _pretty(o: Any, level: int, out: Callable[[str], Any], sort_keys: bool = Tru
         for item in o:
             out(sep + pad)
             sep = ","
-            _pretty(item, level + 1, out, sort_keys)
+            _pretty(item, level + 1, out, sort_keys, flat)
         out("\n" + "  " * level + "]")
     elif o is True:
         out("true")

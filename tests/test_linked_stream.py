@@ -111,3 +111,18 @@ def test_pretty_json_is_the_standard_encoders_text(value: object, level: int, so
     """The fast writer gives json.dumps's own text (indent 2, UTF-8, keys sorted or not), nested at any level."""
     text = json.dumps(value, indent=2, sort_keys=sort_keys, ensure_ascii=False)
     assert pretty_json(value, level, sort_keys=sort_keys) == text.replace("\n", "\n" + "  " * level)
+
+
+@given(st.lists(_json, max_size=4), st.booleans())
+def test_record_lists_are_one_item_per_line(items: list[object], sort_keys: bool) -> None:
+    """The items of a ``flat`` list are each one line (json.dumps's own text without indent); the text is the
+    same JSON, and the rest of the document keeps its indent."""
+    doc = {"head": {"b": 1, "a": [2]}, "@graph": items}
+    text = pretty_json(doc, sort_keys=sort_keys, flat=frozenset({"@graph"}))
+    assert json.loads(text) == json.loads(json.dumps(doc))
+    lines = text.split("\n")
+    assert lines[:2] == ["{", '  "head": {' if not sort_keys else '  "@graph": ' + ("[]," if not items else "[")]
+    if items:
+        start = lines.index('  "@graph": [') + 1
+        want = [json.dumps(i, sort_keys=sort_keys, ensure_ascii=False) for i in items]
+        assert [line.strip().rstrip(",") for line in lines[start : start + len(items)]] == want

@@ -38,6 +38,7 @@ EXAMPLES = 3  # ... showing this many of them
 # GitHub shows at most 10 error, 10 warning and 10 notice annotations per step, 50 per job
 # (actions/toolkit, docs/problem-matchers.md, "Limitations").
 ANNOTATIONS_PER_LEVEL = 10
+_ONE_PER_LINE = frozenset({"issues"})  # a JSON report's findings, one per line (a deposit may have 50,000)
 _LOCATION_FIELDS = frozenset({"file", "line", "column", "path", "value"})
 
 
@@ -60,7 +61,7 @@ def render(
         doc = report.to_dict(strict)
         if failure is not None:
             doc = {**doc, "valid": False, "error": failure}
-        return pretty_json(doc, sort_keys=False) + "\n"
+        return pretty_json(doc, sort_keys=False, flat=_ONE_PER_LINE) + "\n"
     if fmt == "junit":
         return _junit(report, strict, failure)
     if fmt == "sarif":

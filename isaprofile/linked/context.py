@@ -17,7 +17,7 @@ from importlib import resources
 from pathlib import Path
 from typing import IO, Any
 
-from isaprofile._json import pretty_json
+from isaprofile._json import flat_item, pretty_json
 from isaprofile.findings.issues import Report, issue
 from isaprofile.linked._common import jpath
 
@@ -360,18 +360,24 @@ def to_graph(doc: dict[str, Any], file: str | None = None) -> tuple[Any, Report]
     return graph, report
 
 
+# The record lists of our documents (a crate's entities; ISA-JSON's materials, data files and processes):
+# their items are written one per line, the rest of the document indented.
+RECORD_LISTS = frozenset({"@graph", "sources", "samples", "otherMaterials", "dataFiles", "processSequence"})
+
+
 def dumps(doc: dict[str, Any]) -> bytes:
-    """The canonical bytes of a JSON document: sorted keys, two-space indent, UTF-8, final newline."""
-    return (pretty_json(doc) + "\n").encode("utf-8")
+    """The canonical bytes of a JSON document: sorted keys, two-space indent but the items of
+    :data:`RECORD_LISTS` one per line, UTF-8, final newline."""
+    return (pretty_json(doc, flat=RECORD_LISTS) + "\n").encode("utf-8")
 
 
 def dump_graph_chunks(context: Any, entities: Iterable[dict[str, Any]], size: int = 1 << 20) -> Iterator[bytes]:
     """:func:`dumps` of ``{"@context": context, "@graph": [*entities]}`` in pieces of about ``size`` bytes,
     taking the entities one at a time (the same bytes, without the graph in memory)."""
-    parts = ['{\n  "@context": ', pretty_json(context, 1), ',\n  "@graph": [']
+    parts = ['{\n  "@context": ', pretty_json(context, 1, flat=RECORD_LISTS), ',\n  "@graph": [']
     held, empty = 0, True
     for ent in entities:
-        piece = ("\n    " if empty else ",\n    ") + pretty_json(ent, 2)
+        piece = ("\n    " if empty else ",\n    ") + flat_item(ent)
         parts.append(piece)
         held += len(piece)
         empty = False
@@ -419,12 +425,13 @@ def dump_lazy_chunks(doc: dict[str, Any], size: int = 1 << 20) -> Iterator[bytes
     """:func:`dumps` of ``resolve_lazy(doc)`` in pieces of about ``size`` bytes, each :class:`Lazy` list made
     item by item as it is written: only the rest of the document is ever in memory."""
 
-    def emit(node: Any, level: int) -> Iterator[str]:
+    def emit(node: Any, level: int, flat: bool = False) -> Iterator[str]:
         pad, inner = "\n" + "  " * level, "\n" + "  " * (level + 1)
-        if isinstance(node, Lazy):
+        if isinstance(node, Lazy) or (flat and isinstance(node, list) and not _holds_lazy(node)):
             first = True
-            for item in node.make():  # plain JSON: encoded whole
-                yield ("[" if first else ",") + inner + pretty_json(item, level + 1)
+            for item in node.make() if isinstance(node, Lazy) else node:  # plain JSON: encoded whole
+                text = flat_item(item) if flat else pretty_json(item, level + 1, flat=RECORD_LISTS)
+                yield ("[" if first else ",") + inner + text
                 first = False
             yield "[]" if first else pad + "]"
         elif isinstance(node, list) and _holds_lazy(node):
@@ -435,10 +442,10 @@ def dump_lazy_chunks(doc: dict[str, Any], size: int = 1 << 20) -> Iterator[bytes
         elif isinstance(node, dict) and _holds_lazy(node):
             for i, key in enumerate(sorted(node)):
                 yield ("{" if i == 0 else ",") + inner + json.dumps(key, ensure_ascii=False) + ": "
-                yield from emit(node[key], level + 1)
+                yield from emit(node[key], level + 1, key in RECORD_LISTS)
             yield pad + "}"
         else:
-            yield pretty_json(node, level)
+            yield pretty_json(node, level, flat=RECORD_LISTS)
 
     parts: list[str] = []
     held = 0
