@@ -10,8 +10,8 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from isaprofile.findings.issues import Report, issue
-from isaprofile.model import Investigation, Location, Provenance, Values
-from isaprofile.profile.coerce import coerce
+from isaprofile.model import Investigation, Location, Provenance, Scalar, Term, Value, Values
+from isaprofile.profile.coerce import Problem, coerce
 from isaprofile.profile.model import Field, Profile
 
 
@@ -19,26 +19,62 @@ def _loc(prov: Provenance | None) -> Location:
     return prov.location() if prov is not None else Location(file=None, line=None, column=None, path=None)
 
 
+# what coerce made of a raw value for a field: the typed value (or None), its unit, the problems
+_Coerced = tuple[Scalar | None, Term | None, list[Problem]]
+
+
+_MEMO_MAX = 1 << 16
+
+
+class _Memo:
+    """What fields made of values, so a dataset's repeated values are coerced once (ENHANCE's 207,610
+    segmentations name 130 structures): by raw value, and by Value object for values the model shares
+    (the coerced Value is then shared too). Each is cleared when it reaches ``_MEMO_MAX`` entries: the
+    values worth keeping are few and come back at once."""
+
+    def __init__(self) -> None:
+        self.raw: dict[tuple, _Coerced] = {}
+        self.shared: dict[tuple[int, int], tuple[Value, Value, list[Problem]]] = {}
+
+
 def _coerce_values(values: Values, profile: Profile, entity: str, placements: tuple[str, ...],
-                   report: Report, modality: str | None = None) -> Values:  # fmt: skip
+                   report: Report, modality: str | None = None, memo: _Memo | None = None) -> Values:  # fmt: skip
     """Coerce each value to its field; values no field claims are kept as they are."""
+    memo = memo or _Memo()
     out: Values = {}
     for name, val in values.items():
-        field = next((profile.by_isa(entity, p, name) for p in placements if profile.by_isa(entity, p, name)), None)
-        if field is None:
+        field = None
+        for p in placements:
+            if (field := profile.by_isa(entity, p, name)) is not None:
+                break
+        if field is None or (modality and not field.applies_to(modality)):
             out[name] = val
             continue
-        if modality and not field.applies_to(modality):
-            out[name] = val
-            continue
-        unit = val.unit.label if val.unit is not None else None
-        raw = val.value
-        new, problems = coerce(field, raw, unit=unit, provenance=val.provenance)
+        shared = memo.shared.get((id(field), id(val)))
+        if shared is not None and shared[0] is val:
+            _, new, problems = shared
+        else:
+            unit = val.unit.label if val.unit is not None else None
+            key = (id(field), type(val.value), val.value, unit)
+            done = memo.raw.get(key)
+            if done is None:
+                if len(memo.raw) >= _MEMO_MAX:
+                    memo.raw.clear()  # bounded: a column of distinct values (weights, dates) gains nothing
+                made, problems = coerce(field, val.value, unit=unit, provenance=val.provenance)
+                done = memo.raw[key] = (None, None, problems) if made is None else (made.value, made.unit, problems)
+            value, new_unit, problems = done
+            # a value that does not fit stays as it was read: it is reported once, not again as missing, and
+            # writers still carry it; a value that already is what the field wants is kept as it is
+            if value is None or (value == val.value and type(value) is type(val.value) and new_unit == val.unit):
+                new = val
+            else:
+                new = Value(value, new_unit, val.provenance)
+            if len(memo.shared) >= _MEMO_MAX:
+                memo.shared.clear()
+            memo.shared[(id(field), id(val))] = (val, new, problems)
         for code, params in problems:
-            report.add(issue(code, value=raw, allowed=_allowed(field), **_loc(val.provenance), **params))
-        # a value that does not fit stays as it was read: it is reported once, not again as missing,
-        # and writers still carry it
-        out[name] = new if new is not None else val
+            report.add(issue(code, value=val.value, allowed=_allowed(field), **_loc(val.provenance), **params))
+        out[name] = new
     return out
 
 
@@ -58,25 +94,28 @@ def _required(fields: Iterable[Field], values: Values, prov: Provenance | None, 
 def apply_profile(inv: Investigation, profile: Profile) -> Report:
     """Coerce every value of ``inv`` to its profile field (in place) and report what does not fit."""
     report = Report()
+    memo = _Memo()
     for study in inv.studies:
-        study.comments = _coerce_values(study.comments, profile, "study", ("comment",), report)
+        study.comments = _coerce_values(study.comments, profile, "study", ("comment",), report, memo=memo)
         for field in profile.fields_for("study"):
             if field.isa == "comment" and field.level == "required" and field.name not in study.comments:
                 report.add(issue("required-missing", field=field.label, **_loc(study.provenance)))
         subj_fields = profile.fields_for("subject")
         for subj in study.subjects:
-            subj.characteristics = _coerce_values(subj.characteristics, profile, "subject", ("characteristic",), report)
-            subj.comments = _coerce_values(subj.comments, profile, "subject", ("comment",), report)
+            subj.characteristics = _coerce_values(
+                subj.characteristics, profile, "subject", ("characteristic",), report, memo=memo
+            )
+            subj.comments = _coerce_values(subj.comments, profile, "subject", ("comment",), report, memo=memo)
             _required([f for f in subj_fields if f.isa == "characteristic"], subj.characteristics, subj.provenance,
                       report)  # fmt: skip
             _required([f for f in subj_fields if f.isa == "comment"], subj.comments, subj.provenance, report)
         sample_fields = profile.fields_for("sample")
         for sample in study.samples:
-            sample.factors = _coerce_values(sample.factors, profile, "sample", ("factor",), report)
+            sample.factors = _coerce_values(sample.factors, profile, "sample", ("factor",), report, memo=memo)
             sample.characteristics = _coerce_values(
-                sample.characteristics, profile, "sample", ("characteristic",), report
+                sample.characteristics, profile, "sample", ("characteristic",), report, memo=memo
             )
-            sample.comments = _coerce_values(sample.comments, profile, "sample", ("comment",), report)
+            sample.comments = _coerce_values(sample.comments, profile, "sample", ("comment",), report, memo=memo)
             for placement, values in (("factor", sample.factors), ("characteristic", sample.characteristics),
                                       ("comment", sample.comments)):  # fmt: skip
                 _required([f for f in sample_fields if f.isa == placement], values, sample.provenance, report)
@@ -85,13 +124,15 @@ def apply_profile(inv: Investigation, profile: Profile) -> Report:
             if scan.modality not in profile.assays:
                 report.add(issue("modality-unknown", modality=scan.modality, profile=profile.id,
                                  **_loc(scan.provenance)))  # fmt: skip
-            scan.parameters = _coerce_values(scan.parameters, profile, "scan", ("parameter",), report, scan.modality)
-            scan.comments = _coerce_values(scan.comments, profile, "scan", ("comment",), report, scan.modality)
+            scan.parameters = _coerce_values(
+                scan.parameters, profile, "scan", ("parameter",), report, scan.modality, memo
+            )
+            scan.comments = _coerce_values(scan.comments, profile, "scan", ("comment",), report, scan.modality, memo)
             fields = profile.fields_for("scan", scan.modality)
             _required([f for f in fields if f.isa == "parameter"], scan.parameters, scan.provenance, report)
             _required([f for f in fields if f.isa == "comment"], scan.comments, scan.provenance, report)
             for seg in scan.segmentations:
-                seg.values = _coerce_values(seg.values, profile, "segmentation", ("parameter",), report)
+                seg.values = _coerce_values(seg.values, profile, "segmentation", ("parameter",), report, memo=memo)
                 _required(seg_fields, seg.values, seg.provenance, report)
     return report
 

@@ -23,7 +23,8 @@ import io
 import json
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -35,20 +36,18 @@ _INT = re.compile(r"^-?(0|[1-9]\d*)$")
 _NUM = re.compile(r"^-?(0|[1-9]\d*)(\.\d+)?([eE][-+]?\d+)?$")
 
 
-def _text_type(cells: list[str]) -> str:
-    """The Table Schema type of a column of text cells (empty cells are missing values)."""
-    vals = [v for v in cells if v != ""]
-    if not vals:
-        return "string"
-    if all(_INT.match(v) for v in vals):
-        return "integer"
-    if all(_NUM.match(v) and math.isfinite(float(v)) for v in vals):
-        return "number"
-    if all(v in ("true", "false") for v in vals):
-        return "boolean"
-    if all(len(v) == 10 and _iso_date(v) for v in vals):
-        return "date"
-    return "string"
+_KINDS = ("integer", "number", "boolean", "date")  # the types a text column can have, narrowest first
+_CHUNK = 8192  # rows transposed at a time: the columns' distinct values are taken at C speed
+
+
+def _fits(kind: str, v: str) -> bool:
+    if kind == "integer":
+        return bool(_INT.match(v))
+    if kind == "number":
+        return bool(_NUM.match(v)) and math.isfinite(float(v))
+    if kind == "boolean":
+        return v in ("true", "false")
+    return len(v) == 10 and _iso_date(v)
 
 
 def _iso_date(text: str) -> bool:
@@ -59,37 +58,78 @@ def _iso_date(text: str) -> bool:
     return True
 
 
-def _fields(header: list[str], rows: list[list[str]] | None = None) -> list[dict[str, Any]]:
-    rows = rows or []
-    col = lambda i: [r[i] if i < len(r) else "" for r in rows]  # noqa: E731
+class _Column:
+    """What a text column's cells say about it, gathered a chunk of rows at a time: the types every
+    non-empty cell fits, the first accession of each label (a coded column) and the units (a value column)."""
+
+    __slots__ = ("kinds", "filled", "codes", "units")
+
+    def __init__(self) -> None:
+        self.kinds = list(_KINDS)
+        self.filled = False
+        self.codes: dict[str, str] = {}
+        self.units: set[str] = set()
+
+    def add(self, cells: tuple[str, ...]) -> None:
+        if not self.kinds and self.filled:
+            return  # a text column: nothing more to learn from its cells
+        distinct = set(cells)
+        distinct.discard("")
+        if distinct:
+            self.filled = True
+            self.kinds = [k for k in self.kinds if all(_fits(k, v) for v in distinct)]
+
+    def type(self) -> str:
+        return self.kinds[0] if self.filled and self.kinds else "string"
+
+
+def _fields(header: list[str], rows: Iterable[list[str]] = ()) -> list[dict[str, Any]]:
+    """The schema fields of an ISA table, its rows streamed (a 200,000-row assay table is never held)."""
+    n = len(header)
+    cols = [_Column() for _ in header]
+    coded = [i for i in range(n) if header[i] not in _QUALIFIERS and header[i + 1 : i + 3] == _CODED]
+    valued = [i for i in range(n) if header[i] not in _QUALIFIERS and header[i + 1 : i + 2] == ["Unit"]]
+    rows = iter(rows)
+    while chunk := [r if len(r) == n else (r + [""] * n)[:n] for r in islice(rows, _CHUNK)]:
+        columns = list(zip(*chunk, strict=True))
+        for col, cells in zip(cols, columns, strict=True):
+            col.add(cells)
+        for i in coded:  # label, source, accession: the first accession (or source) of each label
+            codes = cols[i].codes
+            for label, source, acc in dict.fromkeys(zip(columns[i], columns[i + 1], columns[i + 2], strict=True)):
+                if label and label not in codes:
+                    codes[label] = acc or source
+        for i in valued:
+            cols[i].units.update(columns[i + 1])
     out: list[dict[str, Any]] = []
     seen: set[str] = set()
     last = ""
-    for i, h in enumerate(header, 1):
+    for i, h in enumerate(header):
         name = h
         if h in _QUALIFIERS:
             name = f"{h} ({last})" if last else h
         else:
             last = h
         if name in seen:
-            name = f"{name} #{i}"
+            name = f"{name} #{i + 1}"
         seen.add(name)
-        field: dict[str, Any] = {"name": name, "type": _text_type(col(i - 1)), "title": h}
-        nxt = header[i : i + 3]
-        if h not in _QUALIFIERS and nxt[:2] == ["Term Source REF", "Term Accession Number"]:
-            codes: dict[str, str] = {}
-            for label, source, acc in zip(col(i - 1), col(i), col(i + 1), strict=True):
-                if label:
-                    codes.setdefault(label, acc or source)
-            if codes and field["type"] == "string":
-                field["constraints"] = {"enum": sorted(codes)}
-                field["description"] = "Coded: " + "; ".join(f"{k} = {v}" if v else k for k, v in sorted(codes.items()))
-        elif h not in _QUALIFIERS and nxt[:1] == ["Unit"]:
-            units = sorted({u for u in col(i) if u})
+        col = cols[i]
+        field: dict[str, Any] = {"name": name, "type": col.type(), "title": h}
+        if i in coded:
+            if col.codes and field["type"] == "string":
+                field["constraints"] = {"enum": sorted(col.codes)}
+                field["description"] = "Coded: " + "; ".join(
+                    f"{k} = {v}" if v else k for k, v in sorted(col.codes.items())
+                )
+        elif i in valued:
+            units = sorted(u for u in col.units if u)
             if units:
                 field["description"] = "Unit: " + ", ".join(units)
         out.append(field)
     return out
+
+
+_CODED = ["Term Source REF", "Term Accession Number"]
 
 
 def sheet_codes(spec: Any) -> dict[str, dict[str, str]]:
@@ -202,7 +242,8 @@ def datapackage(
     """
     resources: list[dict[str, Any]] = []
     for path, data in sorted(tables.items()):
-        header, *rows = generated_rows(data)
+        rows = generated_rows(data)
+        header = next(rows, [])
         resources.append({
             "name": _resource_name(path),
             "path": path, "profile": "tabular-data-resource", "format": "tsv", "mediatype": "text/tab-separated-values",
