@@ -19,7 +19,8 @@ def test_example_package_is_valid_everywhere(example: Path, tmp_path: Path) -> N
     result = package_dataset(example, tmp_path / "pkg", workers=1)
     assert result.path == tmp_path / "pkg" and result.report.valid
     bagit.Bag(str(result.path)).validate()
-    assert verify_package(result.path, checks=metadata_checks()).issues == []
+    assert verify_package(result.path, checks=metadata_checks(recheck=True)).issues == []
+    assert verify_package(result.path, checks=metadata_checks()).codes() == ["metadata-unchanged"]
     data = result.path / "data"
     for name in ("ro-crate-metadata.json", "datapackage.json", "README.md", "index.html",
                  "metadata/isatab/i_investigation.txt", "metadata/datacite.json", "metadata/zenodo.json"):  # fmt: skip

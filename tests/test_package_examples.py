@@ -35,7 +35,8 @@ def test_bagit_frictionless_and_verify_accept(package: Path) -> None:
     bagit.Bag(str(package)).validate()
     report = Package(str(package / "data" / "datapackage.json")).validate()
     assert report.valid, report.flatten(["type", "note"])
-    assert verify_package(package, checks=metadata_checks()).issues == []
+    assert verify_package(package, checks=metadata_checks(recheck=True)).issues == []
+    assert verify_package(package, checks=metadata_checks()).codes() == ["metadata-unchanged"]
 
 
 @pytest.mark.slow

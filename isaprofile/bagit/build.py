@@ -55,6 +55,7 @@ from isaprofile.progress import Progress
 Chunks = Callable[[], Iterable[bytes]]  # a large generated file, made as it is written
 Content = bytes | Chunks
 LateMetadata = Callable[[Mapping[str, FileDigest]], Mapping[str, Content]]  # payload path -> digest => files
+LateBagInfo = Callable[[Mapping[str, FileDigest]], Mapping[str, str]]  # bag path -> digest => bag-info values
 
 TMP_TAG = "isaprofile-tmp"
 OLD_TAG = "isaprofile-old"
@@ -261,12 +262,15 @@ def populate_bag(
     progress: Progress | None = None,
     durable: bool = True,
     late_metadata: LateMetadata | None = None,
+    late_bag_info: LateBagInfo | None = None,
 ) -> dict[str, FileDigest]:
     """Write a complete bag into the new folder ``folder``; returns payload digests (``data/...``)."""
     digests = write_payload(
         folder, payload, metadata, algorithms=algorithms, workers=workers, progress=progress, durable=durable,
         late_metadata=late_metadata,
     )  # fmt: skip
+    if late_bag_info is not None:
+        bag_info = {**bag_info, **late_bag_info(digests)}
     write_tags(
         folder, digests, bag_info=bag_info, algorithms=algorithms, bagging_date=bagging_date,
         extra_tags=extra_tags, durable=durable,
@@ -324,11 +328,12 @@ def build_bag(
     extra_tags: Mapping[str, bytes] | None = None,
     durable: bool = True,
     late_metadata: LateMetadata | None = None,
+    late_bag_info: LateBagInfo | None = None,
 ) -> BuildResult:
     """Build a BagIt package at ``dest`` (a folder, or a zip file when ``zip``) atomically.
 
     ``late_metadata`` makes metadata files from the payload digests computed while copying (see
-    :func:`write_payload`).
+    :func:`write_payload`); ``late_bag_info`` adds bag-info values made from all payload digests.
 
     Returns a :class:`BuildResult`; when the preflight report has errors nothing is written and
     ``result.path`` is ``None``. Raises a :class:`PackageError` subclass when the build had to
@@ -351,6 +356,7 @@ def build_bag(
                 bag, payload, metadata, bag_info=bag_info, algorithms=algorithms,
                 bagging_date=bagging_date, extra_tags=extra_tags, workers=workers,
                 progress=progress, durable=per_file, late_metadata=late_metadata,
+                late_bag_info=late_bag_info,
             )
         )  # fmt: skip
         if not zip:

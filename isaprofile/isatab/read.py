@@ -94,34 +94,73 @@ class _Node:
         self.values: dict[str, Values] = {"characteristic": {}, "factor": {}, "parameter": {}, "comment": {}}
 
 
+Segment = tuple[str, str, int, _Node]  # (header, name, column, attributes) of one node/protocol/file column
+
+
+def _pieces(plan: list[tuple]) -> list[tuple[int, int | None, list[tuple]]]:
+    """The plan cut before each node, protocol or file column: (first column, end column, steps). Steps
+    before the first node (attributes of nothing) form a piece of their own."""
+    starts = [i for i, step in enumerate(plan) if step[0] is None]
+    if not starts or starts[0] != 0:
+        starts.insert(0, 0)
+    out = []
+    for n, a in enumerate(starts):
+        b = starts[n + 1] if n + 1 < len(starts) else len(plan)
+        steps = plan[a:b]
+        end = plan[b][1] if b < len(plan) else None  # None: to the end of the row
+        out.append((steps[0][1], end, steps))
+    return [p for p in out if p[2]]
+
+
 def _walk(
-    cells: list[str], line: int, table: TableDoc, plan: list[tuple], ctx: _Ctx
-) -> list[tuple[str, str, int, _Node]]:
-    """Split a row into (header, name, column, attributes) segments, one per node/protocol/file column."""
+    cells: list[str],
+    line: int,
+    table: TableDoc,
+    pieces: list[tuple[int, int | None, list[tuple]]],
+    ctx: _Ctx,
+    last: list[tuple[list[str], list[Segment]] | None],
+) -> list[Segment]:
+    """Split a row into (header, name, column, attributes) segments, one per node/protocol/file column.
+
+    While a row's cells are those of the previous row (an assay's acquisition repeated on each of its 130
+    segmentation rows), its segments are that row's again: the same Values, of the same sample and scan,
+    which the merge keeps once (as it would keep the first of equal ones)."""
     headers, display = table.headers, table.display
-    out: list[tuple[str, str, int, _Node]] = []
-    for step in plan:
-        kind, i = step[0], step[1]
-        if kind is None:
-            out.append((headers[i], cells[i], i + 1, _Node()))
+    out: list[Segment] = []
+    same = True  # every cell so far is the previous row's
+    for k, (start, end, steps) in enumerate(pieces):
+        cut = cells[start:end]
+        held = last[k]
+        same = same and held is not None and held[0] == cut
+        if same and held is not None:
+            out.extend(held[1])
             continue
-        _kind, _i, name, ui, ti, ai = step
-        tsr = cells[ti] if ti is not None else ""
-        if tsr:
-            ctx.sources_used.setdefault(tsr, (display, Cell(tsr, line, ti + 1)))
-        text = cells[i]
-        if not text or not out:
-            continue
-        tan = cells[ai] if ai is not None else ""
-        prov = Provenance(display, line, i + 1, headers[i])
-        if ui is not None:
-            unit_label = cells[ui]
-            val = Value(text, Term(unit_label, tsr or None, tan or None) if unit_label else None, prov)
-        elif tsr or tan:
-            val = Value(Term(text, tsr or None, tan or None), None, prov)
-        else:
-            val = Value(text, None, prov)
-        out[-1][3].values[kind][ctx.names.get((kind, name.strip().lower()), name)] = val
+        mine: list[Segment] = []
+        for step in steps:
+            kind, i = step[0], step[1]
+            if kind is None:
+                seg = (headers[i], cells[i], i + 1, _Node())
+                out.append(seg)
+                mine.append(seg)
+                continue
+            _kind, _i, name, ui, ti, ai = step
+            tsr = cells[ti] if ti is not None else ""
+            if tsr:
+                ctx.sources_used.setdefault(tsr, (display, Cell(tsr, line, ti + 1)))
+            text = cells[i]
+            if not text or not out:
+                continue
+            tan = cells[ai] if ai is not None else ""
+            prov = Provenance(display, line, i + 1, headers[i])
+            if ui is not None:
+                unit_label = cells[ui]
+                val = Value(text, Term(unit_label, tsr or None, tan or None) if unit_label else None, prov)
+            elif tsr or tan:
+                val = Value(Term(text, tsr or None, tan or None), None, prov)
+            else:
+                val = Value(text, None, prov)
+            out[-1][3].values[kind][ctx.names.get((kind, name.strip().lower()), name)] = val
+        last[k] = (cut, mine)
     return out
 
 
@@ -130,7 +169,7 @@ def _merge(target: Values, new: Values, what: str, ident: str, first_line: int, 
         old = target.get(k)
         if old is None:
             target[k] = v
-        elif old != v:
+        elif old is not v and old != v:
             where = (
                 v.provenance.location()
                 if v.provenance is not None
@@ -155,10 +194,11 @@ def _each_row(table: TableDoc, required: tuple[str, ...], ctx: _Ctx, handle) -> 
     protocols: set[str] = set()
     if not _require(table, required, ctx):
         return protocols
-    plan = _plan(table)
+    pieces = _pieces(_plan(table))
+    last: list[tuple[list[str], list[Segment]] | None] = [None] * len(pieces)
     for line, cells in table.rows(ctx.report):
         try:  # the model refuses names and values with control characters
-            segs = _walk(cells, line, table, plan, ctx)
+            segs = _walk(cells, line, table, pieces, ctx, last)
             protocols.update(n for h, n, _c, _a in segs if h == "Protocol REF" and n)
             handle(segs, line)
         except ValueError as exc:

@@ -30,7 +30,7 @@ from isaprofile.linked.datacite import ZenodoRecord
 from isaprofile.model import Investigation
 from isaprofile.package.datapackage import datapackage
 from isaprofile.package.landing import citation_cff, index_html, previews, readme
-from isaprofile.package.metadata_checks import MARKER
+from isaprofile.package.metadata_checks import MARKER, receipt
 from isaprofile.package.phi import exceptions_json
 from isaprofile.pipeline import CheckedDataset, ProfileRef, check
 from isaprofile.profile.model import Profile
@@ -231,18 +231,21 @@ def _package(
                              planner=planner)  # fmt: skip
     else:
         result = build_bag(out, payload, meta, bag_info=bag_info, zip=zip, workers=workers, progress=progress,
-                           bagging_date=date, extra_tags=extra, late_metadata=late_crate)  # fmt: skip
+                           bagging_date=date, extra_tags=extra, late_metadata=late_crate,
+                           late_bag_info=None if invalid else receipt)  # fmt: skip
     report.merge(result.report)
     return PackageResult(result.path, report)
 
 
-def verify_package(path: str | Path, *, workers: int | None = None, progress=None) -> Report:
+def verify_package(path: str | Path, *, workers: int | None = None, progress=None, recheck: bool = False) -> Report:
     """Verify a deposit package (folder, zip or split deposit) offline: BagIt fixity and completeness,
-    then the pipeline's layers on the ISA-Tab and RO-Crate it holds, with the profile it carries."""
+    then the pipeline's layers on the ISA-Tab and RO-Crate it holds, with the profile it carries; for a
+    package whose metadata are still the bytes its receipt names, the note ``metadata-unchanged`` instead
+    of those checks, unless ``recheck`` (see :mod:`isaprofile.package.metadata_checks`)."""
     from isaprofile.bagit.verify import verify_package as verify_bag
     from isaprofile.package.metadata_checks import metadata_checks
 
-    return verify_bag(path, checks=metadata_checks(), workers=workers, progress=progress)
+    return verify_bag(path, checks=metadata_checks(recheck), workers=workers, progress=progress)
 
 
 def _part_crates(inv: Investigation, crate: bytes):

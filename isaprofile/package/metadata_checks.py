@@ -10,17 +10,26 @@
 
 Each check works on a :class:`~isaprofile.bagit.verify.PackageView`, so folders and zips are checked
 alike; the (small) ISA-Tab files are copied to a temporary folder for the reader.
+
+A package isaprofile built from a valid dataset carries a receipt in ``bag-info.txt``
+(``Isaprofile-Checked: VERSION sha256:DIGEST``, the digest of its payload manifest, see
+:func:`payload_digest`): its metadata were made and checked by that version. When the manifest still has
+that digest and the metadata files still have their manifest's SHA-256 (hashed here, whatever the fixity
+check found), the metadata are the bytes that were checked, the checks would find what they found then, and
+``verify`` says so (``metadata-unchanged``) instead of re-reading them; ``recheck=True`` runs them anyway.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from urllib.parse import unquote
 
 from isaprofile.bagit.build import PARTS_INDEX
+from isaprofile.bagit.hashing import FileDigest, hash_stream
 from isaprofile.bagit.tags import parse_manifest
 from isaprofile.bagit.verify import Check, PackageView
 from isaprofile.findings.issues import Issue, Report, issue
@@ -38,6 +47,24 @@ def _prefixed(found: Issue, prefix: str) -> Issue:
 
 
 MARKER = "Isaprofile-Profile"  # bag-info label naming the profile of a deposit package
+RECEIPT = "Isaprofile-Checked"  # bag-info label: the version that checked the metadata, and what it checked
+
+
+def payload_digest(entries: Mapping[str, str]) -> str:
+    """The SHA-256 of a payload manifest in a canonical form (``sha256 path`` lines sorted by path): what a
+    receipt names, independent of the manifest file's order and spacing."""
+    h = hashlib.sha256()
+    for path in sorted(entries):
+        h.update(f"{entries[path].lower()} {path}\n".encode("utf-8", "surrogateescape"))
+    return h.hexdigest()
+
+
+def receipt(digests: Mapping[str, FileDigest]) -> dict[str, str]:
+    """The bag-info receipt of a package whose payload has ``digests`` (path in the bag -> digest)."""
+    from isaprofile import __version__
+
+    entries = {path: d.digests["sha256"] for path, d in digests.items()}
+    return {RECEIPT: f"{__version__} sha256:{payload_digest(entries)}"}
 
 
 def made_by_isaprofile(view: PackageView) -> bool:
@@ -260,6 +287,55 @@ def _whole_graph(view: PackageView) -> Iterator[tuple[int, object]]:
     yield from enumerate(graph if isinstance(graph, list) else [])
 
 
-def metadata_checks() -> list[Check]:
-    """The checks ``verify`` runs on every bag of a package."""
-    return [check_isatab, check_crate_in_package, check_crate_digests]
+def _checked(view: PackageView, names: Iterable[str]) -> list[str]:
+    """Those of ``names`` the metadata checks read: the ISA-Tab, the crate and the profile the package carries."""
+    ref = _bag_info(view).get(MARKER, "").split()
+    prefix = ref[1].rsplit("/", 1)[0] + "/" if len(ref) >= 2 else None
+    return [f for f in names if f == CRATE or f.startswith(ISATAB) or (prefix and f.startswith(prefix))]
+
+
+def unchanged_since_checked(view: PackageView) -> bool:
+    """Whether the package's metadata are the bytes its receipt says this version checked (module docstring):
+    the receipt names this version, the payload manifest has the receipt's digest, and every metadata file
+    the checks read, in the package or in its manifest, is in both and hashes to its manifest entry."""
+    from isaprofile import __version__
+
+    if not made_by_isaprofile(view) or "manifest-sha256.txt" not in view.files():
+        return False
+    version, _, digest = _bag_info(view).get(RECEIPT, "").partition(" sha256:")
+    if version != __version__ or not digest:
+        return False
+    with view.open("manifest-sha256.txt") as fh:
+        entries, problems = parse_manifest(fh.read().decode("utf-8", "replace"))
+    if problems or payload_digest(entries) != digest.strip().lower():
+        return False
+    present = set(view.files())
+    names = set(_checked(view, present)) | set(_checked(view, entries))
+    if CRATE not in names or not any(n.startswith(ISATAB) for n in names):
+        return False
+    for name in sorted(names):
+        if name not in present or name not in entries:
+            return False
+        with view.open(name) as fh:
+            if entries[name] != hash_stream(fh, ("sha256",)).digests["sha256"]:
+                return False
+    return True
+
+
+def metadata_checks(recheck: bool = False) -> list[Check]:
+    """The checks ``verify`` runs on every bag of a package: all of them with ``recheck``, otherwise only
+    for a package whose metadata changed since its receipt (:func:`unchanged_since_checked`)."""
+    checks: list[Check] = [check_isatab, check_crate_in_package, check_crate_digests]
+    if recheck:
+        return checks
+
+    def unless_unchanged(view: PackageView) -> Report:
+        if unchanged_since_checked(view):
+            version = _bag_info(view)[RECEIPT].split()[0]
+            return Report([issue("metadata-unchanged", file="bag-info.txt", path=RECEIPT, version=version)])
+        report = Report()
+        for check in checks:
+            report.merge(check(view))
+        return report
+
+    return [unless_unchanged]
