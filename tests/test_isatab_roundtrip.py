@@ -134,3 +134,34 @@ def test_any_text_round_trips(tmp_path_factory, subject, sample, scan, char, par
     assert back.studies[0].subjects == study.subjects
     assert back.studies[0].samples == study.samples
     assert back.studies[0].scans == study.scans
+
+
+def test_repeated_acquisition_rows_give_one_scan_and_a_segmentation_per_row(enhance: Path, tmp_path: Path) -> None:
+    """ENHANCE's CT assay repeats a scan's acquisition on each labelled structure's row: the reader keeps the
+    scan once (its values from its first row) and gives every row its own segmentation, located there; a bad
+    value on a repeated acquisition is reported once, at the scan's first row."""
+    from isaprofile.isatab.read import read_isatab
+
+    checked = load_dataset(enhance)
+    out = tmp_path / "isa"
+    write_isatab(checked.investigation, out, checked.profile)
+    table = next(out.glob("a_*_CT.txt"))
+    back = read_isatab(out, None).investigation
+    scans = [s for s in back.studies[0].scans if s.modality == "CT"]
+    first = scans[0]
+    rows = [g.provenance.line for s in scans for g in s.segmentations]
+    assert len(rows) == len(set(rows)) == sum(len(s.segmentations) for s in scans) > len(scans)
+    assert {v.provenance.line for v in first.parameters.values()} == {first.provenance.line}
+    text = table.read_text().split("\n")
+    lines = [n for n, row in enumerate(text, 1) if row.split("\t")[0] == first.sample]
+    assert first.provenance.line == lines[0] and len(lines) == len(first.segmentations)
+    # the first scan's kilovoltage made unreadable on all its rows: one finding, at its first row
+    col = text[0].split("\t").index("Parameter Value[peak kilovoltage]")
+    for n in lines:
+        cells = text[n - 1].split("\t")
+        cells[col] = "lots"
+        text[n - 1] = "\t".join(cells)
+    table.write_text("\n".join(text))
+    found = check(out, checked.profile, data_root=enhance).report
+    bad = [(i.code, i.line, i.column) for i in found.issues if i.code == "value-type"]
+    assert bad == [("value-type", lines[0], col + 1)]
