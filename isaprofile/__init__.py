@@ -45,7 +45,7 @@ _EXPORTS = {
     "harvest_files": "isaprofile.harvest.images",
     "build_ro_crate": "isaprofile.linked.jsonld",
     "package_dataset": "isaprofile.package.deposit",
-    "verify_package": "isaprofile.package.deposit",
+    "verify_package": "isaprofile.package.metadata_checks",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

@@ -28,7 +28,8 @@ from isaprofile.cli.main import main  # noqa: E402
 from isaprofile.errors import SchedulerError  # noqa: E402
 from isaprofile.harvest import assemble  # noqa: E402
 from isaprofile.package import landing, phi  # noqa: E402
-from isaprofile.package.deposit import package_dataset, verify_package  # noqa: E402
+from isaprofile.package.deposit import package_dataset  # noqa: E402
+from isaprofile.package.metadata_checks import verify_package  # noqa: E402
 
 pytestmark = pytest.mark.allow_hosts(["127.0.0.1"])
 # the helpers below run on the workers, which cannot import this test module: send them by value

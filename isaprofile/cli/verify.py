@@ -28,7 +28,7 @@ def command(package: str, fmt: str, strict: bool, quiet: bool, workers: int | No
 
     from tqdm import tqdm
 
-    from isaprofile.package.deposit import verify_package
+    from isaprofile.package.metadata_checks import verify_package  # light: no image readers
 
     bar = tqdm(total=None, unit="B", unit_scale=True, desc="verify", leave=False, file=sys.stderr,
                disable=quiet or not sys.stderr.isatty())  # fmt: skip

@@ -237,17 +237,6 @@ def _package(
     return PackageResult(result.path, report)
 
 
-def verify_package(path: str | Path, *, workers: int | None = None, progress=None, recheck: bool = False) -> Report:
-    """Verify a deposit package (folder, zip or split deposit) offline: BagIt fixity and completeness,
-    then the pipeline's layers on the ISA-Tab and RO-Crate it holds, with the profile it carries; for a
-    package whose metadata are still the bytes its receipt names, the note ``metadata-unchanged`` instead
-    of those checks, unless ``recheck`` (see :mod:`isaprofile.package.metadata_checks`)."""
-    from isaprofile.bagit.verify import verify_package as verify_bag
-    from isaprofile.package.metadata_checks import metadata_checks
-
-    return verify_bag(path, checks=metadata_checks(recheck), workers=workers, progress=progress)
-
-
 def _part_crates(inv: Investigation, crate: bytes):
     """Crates that tie the parts of a split deposit together.
 

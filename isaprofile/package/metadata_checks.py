@@ -339,3 +339,13 @@ def metadata_checks(recheck: bool = False) -> list[Check]:
         return report
 
     return [unless_unchanged]
+
+
+def verify_package(path: str | Path, *, workers: int | None = None, progress=None, recheck: bool = False) -> Report:
+    """Verify a deposit package (folder, zip or split deposit) offline: BagIt fixity and completeness,
+    then the pipeline's layers on the ISA-Tab and RO-Crate it holds, with the profile it carries; for a
+    package whose metadata are still the bytes its receipt names, the note ``metadata-unchanged`` instead
+    of those checks, unless ``recheck`` (see the module docstring)."""
+    from isaprofile.bagit.verify import verify_package as verify_bag
+
+    return verify_bag(path, checks=metadata_checks(recheck), workers=workers, progress=progress)
