@@ -204,7 +204,8 @@ def _shown(raw: tuple | None) -> str:
 def _series(recs: list[Record]) -> tuple[HarvestedImage, list[Issue]]:
     first = recs[0]
     paths = [r["file"] for r in recs]
-    folder = posixpath.commonpath([posixpath.dirname(p) for p in paths]) or "."
+    dirs = {posixpath.dirname(p) for p in paths}  # a series is nearly always one folder: no commonpath then
+    folder = (next(iter(dirs)) if len(dirs) == 1 else posixpath.commonpath(sorted(dirs))) or "."
     raw: RawValues = first["values"]
     values = to_values(raw, first["file"])
     geometry = series_geometry(recs, raw, folder)

@@ -426,6 +426,7 @@ def _assay(
         ent["measurementTechnique"] = g.term(spec.measurement)
     parts: list[dict[str, str]] = []
     about: list[dict[str, str]] = []
+    anatomy: dict[str, set[str]] = {}  # pending mask @id -> the term @ids of its about
     for scan in scans:
         results: list[dict[str, str]] = []
         for df in scan.files:
@@ -464,10 +465,12 @@ def _assay(
                 mask = g.pending.get(top["@id"])
                 if mask is not None:  # a label map is about every structure its labels delineate
                     about_ = mask.setdefault("about", [])
+                    named = anatomy.setdefault(top["@id"], set())  # the terms in about_, not a scan of it
                     for v in seg.values.values():
                         if v.term is not None and v.term.accession:
                             ref = g.term(v.term)
-                            if ref not in about_:
+                            if ref["@id"] not in named:
+                                named.add(ref["@id"])
                                 about_.append(ref)
                     if not about_:
                         del mask["about"]
@@ -475,6 +478,7 @@ def _assay(
                 sp["result"] = leaves
             about.append(g.add(sp))
         yield from g.flush()
+        anatomy.clear()  # the masks are written: none of them is pending any more
     ent["hasPart"] = list({p["@id"]: p for p in parts}.values())
     ent["about"] = about
     return g.add(ent)
