@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import posixpath
 import re
 import shutil
 import zipfile
@@ -212,9 +213,10 @@ def write_payload(
     folder.mkdir()
     data = folder / PAYLOAD_DIR
     data.mkdir()
-    for rel in sorted(payload):
-        (data / rel).parent.mkdir(parents=True, exist_ok=True)
-    pairs = {f"{PAYLOAD_DIR}/{rel}": (Path(src), data / rel) for rel, src in payload.items()}
+    for parent in sorted({posixpath.dirname(rel) for rel in payload} - {""}):  # each folder once
+        (data / parent).mkdir(parents=True, exist_ok=True)
+    base = os.fspath(data)
+    pairs = {f"{PAYLOAD_DIR}/{rel}": (src, os.path.join(base, rel)) for rel, src in payload.items()}
     labels = {key: key for key in pairs}
     digests = copy_files(
         pairs, algorithms=algorithms, workers=workers, progress=progress, durable=durable, labels=labels

@@ -234,9 +234,9 @@ def _serial(workers: int | None, sizes: Iterable[int], count: int) -> bool:
     return workers <= 1 or count < 2 or sum(sizes) < PARALLEL_MIN_BYTES
 
 
-def _size(path: Path) -> int:
+def _size(path: str | os.PathLike[str]) -> int:
     try:
-        return path.stat().st_size
+        return os.stat(path).st_size
     except OSError:
         return 0  # the worker reports it properly
 
@@ -251,7 +251,7 @@ def hash_files(
     """Digest many files, spread over ``workers`` processes (serial for few or small files)."""
     algos = tuple(algorithms)
     jobs = {key: (hash_file, (Path(p), algos)) for key, p in paths.items()}
-    return _run(jobs, workers, progress, lambda key: _size(Path(paths[key])))
+    return _run(jobs, workers, progress, lambda key: _size(paths[key]))
 
 
 def copy_files(
@@ -268,13 +268,13 @@ def copy_files(
     jobs = {}
     for key, (src, dst) in pairs.items():
         label = labels.get(key) if labels else None
-        jobs[key] = (_copy_job, (Path(src), Path(dst), algos, label, durable))
-    return _run(jobs, workers, progress, lambda key: _size(Path(pairs[key][0])))
+        jobs[key] = (_copy_job, (os.fspath(src), os.fspath(dst), algos, label, durable))
+    return _run(jobs, workers, progress, lambda key: _size(pairs[key][0]))
 
 
 def _copy_job(
-    src: Path,
-    dst: Path,
+    src: str,
+    dst: str,
     algos: tuple[str, ...],
     label: str | None,
     durable: bool,

@@ -55,6 +55,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from isaprofile._json import pretty_json
 from isaprofile.findings.issues import Issue, Report, issue
 from isaprofile.harvest.pixels import dicom_read_errors as _dicom_errors
 
@@ -884,4 +885,5 @@ def _scrub(item: Issue, pattern: re.Pattern[str]) -> Issue:
 def exceptions_json(result: PhiResult) -> bytes:
     """The applied allow-list exceptions as sorted JSON, to record inside the package."""
     rows = sorted(result.exceptions, key=lambda e: (e["file"], e["attribute"]))
-    return (json.dumps({"phi_exceptions": rows}, indent=1, sort_keys=True, ensure_ascii=False) + "\n").encode()
+    # one exception per line: a CRLM deposit records 47,401 of them
+    return (pretty_json({"phi_exceptions": rows}, flat=frozenset({"phi_exceptions"})) + "\n").encode()
