@@ -69,3 +69,10 @@ def test_a_package_of_an_invalid_dataset_carries_no_receipt(example: Path, tmp_p
     assert forced.path is not None
     assert RECEIPT not in (forced.path / "bag-info.txt").read_text()
     assert "metadata-unchanged" not in {f[0] for f in _found(forced.path)}
+
+
+def test_a_zipped_package_is_trusted_the_same_way(example: Path, tmp_path: Path) -> None:
+    result = package_dataset(example, tmp_path / "pkg.zip", zip=True, workers=1)
+    assert result.path is not None and result.path.is_file()
+    assert _found(result.path) == [("metadata-unchanged", "bag-info.txt", RECEIPT)]
+    assert _found(result.path, recheck=True) == []
