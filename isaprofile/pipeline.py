@@ -17,8 +17,9 @@ phi           the PHI gate over every file that would enter a deposit
 ============  ==================================================================================
 
 ``validate``, ``isatab``, ``jsonld`` and ``package`` run all of them, so they accept and refuse the
-same datasets; ``verify`` runs them on the ISA-Tab a package holds. Only ``linked`` and ``phi`` may be
-skipped; the report's ``stats["layers"]`` says which layers ran.
+same datasets; ``verify`` runs them on the ISA-Tab a package holds. Only ``files``, ``linked`` and ``phi``
+may be skipped (skipping ``files`` skips ``phi`` too, which reads them: ``verify`` resolves the data files
+against the package instead); the report's ``stats["layers"]`` says which layers ran.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ if TYPE_CHECKING:
 __all__ = ["LAYERS", "SKIPPABLE", "CheckedDataset", "check", "is_isatab"]
 
 LAYERS = ("structure", "crosscheck", "profile", "files", "linked", "phi")
-SKIPPABLE = frozenset({"linked", "phi"})
+SKIPPABLE = frozenset({"files", "linked", "phi"})
 
 ProfileRef = str | Path | Profile | None
 
@@ -207,6 +208,7 @@ def _layers(
     harvested: Collection[str] = (),
 ) -> CheckedDataset:
     ran = ["structure"] + (["crosscheck"] if config is not None and (config.sheets or config.files) else [])
+    files_root = None if "files" in skip else root  # skipped: no file is looked for, so none is gated either
     licences: LicenceMap | None = None
     licence_report = Report()
     if prof is not None:
@@ -218,8 +220,8 @@ def _layers(
             apply_subject_licences(inv, licences)
         report.merge(apply_profile(inv, prof))
         ran.append("profile")
-    report.merge(check_structure(inv, root))
-    if root is not None:
+    report.merge(check_structure(inv, files_root))
+    if files_root is not None:
         ran.append("files")
     if prof is not None and "linked" not in skip:
         report.merge(licence_report)  # every data file covered by exactly one declared licence
@@ -227,10 +229,10 @@ def _layers(
         ran.append("linked")
     payload: dict[str, Path] = {}
     phi: PhiResult | None = None
-    if root is not None:
+    if files_root is not None:
         # NIfTI files the PHI gate reads are recognised by that read (it refuses what is not NIfTI)
         gated = [] if "phi" in skip else [f for f in _referenced(inv) if f.lower().endswith((".nii", ".nii.gz"))]
-        payload, rep = deposit_files(inv, root, config, [*harvested, *gated])
+        payload, rep = deposit_files(inv, files_root, config, [*harvested, *gated])
         report.merge(rep)
         if "phi" not in skip:
             from isaprofile.package.phi import check_phi

@@ -172,6 +172,20 @@ def test_validate_runs_the_phi_gate_and_says_which_layers_ran(dataset: Path) -> 
         isaprofile.validate(dataset, skip=("profile",))
 
 
+def test_an_isatab_without_its_data_files_checked_with_files_skipped(dataset: Path, tmp_path: Path) -> None:
+    """verify's reading of a package's ISA-Tab: no file is looked for (so none is missing) and none gated,
+    every other layer runs and finds nothing."""
+    from isaprofile.isatab.write import write_isatab
+
+    isa = tmp_path / "isa"
+    checked = check(dataset)
+    write_isatab(checked.investigation, isa, checked.profile)
+    looked = check(isa, skip=("phi",)).report
+    assert "data-file-missing" in looked.codes()
+    skipped = check(isa, skip=("files", "phi")).report
+    assert skipped.issues == [] and skipped.stats["layers"] == ["structure", "profile", "linked"]
+
+
 def test_validate_stays_the_function_after_submodules_are_imported() -> None:
     import isaprofile.findings.issues  # noqa: F401  (used to shadow isaprofile.validate)
 

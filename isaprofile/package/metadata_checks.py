@@ -118,15 +118,14 @@ def check_isatab(view: PackageView) -> Report:
                 (folder / name[len(ISATAB) :]).write_bytes(src.read())
         profile, found = _package_profile(view, Path(tmp))
         if profile is not None or "profile-unknown" not in found.codes():
-            # the pipeline's layers but PHI (the payload was gated when packaged; fixity proves it unchanged)
-            checked = check(folder, profile if profile is not None else "auto", skip=("phi",))
+            # the pipeline's layers but files and PHI: the data files are resolved against the payload below
+            # (the payload was gated when packaged; fixity proves it unchanged)
+            checked = check(folder, profile if profile is not None else "auto", skip=("files", "phi"))
             found.merge(checked.report)
             inv = checked.investigation
         else:
             inv = read_isatab(folder, None).investigation
     for item in found:
-        if item.code == "data-file-missing":
-            continue  # data files are resolved against the payload below, not the temporary folder
         report.add(_prefixed(item, ISATAB))
     for study in inv.studies:
         for scan in study.scans:
