@@ -322,22 +322,35 @@ def unchanged_since_checked(view: PackageView) -> bool:
 
 
 def metadata_checks(recheck: bool = False) -> list[Check]:
-    """The checks ``verify`` runs on every bag of a package: all of them with ``recheck``, otherwise only
-    for a package whose metadata changed since its receipt (:func:`unchanged_since_checked`)."""
+    """The checks ``verify`` runs on every bag of a package: all of them with ``recheck``; otherwise a bag
+    whose metadata are unchanged since its receipt (:func:`unchanged_since_checked`) gets the note
+    ``metadata-unchanged`` instead. Each check stays a check of its own, so one that fails does not hide
+    the others."""
     checks: list[Check] = [check_isatab, check_crate_in_package, check_crate_digests]
     if recheck:
         return checks
+    known: dict[int, tuple[PackageView, bool]] = {}  # per bag: worked out once for all the checks
 
-    def unless_unchanged(view: PackageView) -> Report:
-        if unchanged_since_checked(view):
-            version = _bag_info(view)[RECEIPT].split()[0]
-            return Report([issue("metadata-unchanged", file="bag-info.txt", path=RECEIPT, version=version)])
-        report = Report()
-        for check in checks:
-            report.merge(check(view))
-        return report
+    def unchanged(view: PackageView) -> bool:
+        hit = known.get(id(view))
+        if hit is None or hit[0] is not view:
+            hit = known[id(view)] = (view, unchanged_since_checked(view))
+        return hit[1]
 
-    return [unless_unchanged]
+    def receipt_note(view: PackageView) -> Report:
+        if not unchanged(view):
+            return Report()
+        version = _bag_info(view)[RECEIPT].split()[0]
+        return Report([issue("metadata-unchanged", file="bag-info.txt", path=RECEIPT, version=version)])
+
+    def unless_unchanged(check: Check) -> Check:
+        def run(view: PackageView) -> Report:
+            return Report() if unchanged(view) else check(view)
+
+        run.__qualname__ = getattr(check, "__qualname__", "check")
+        return run
+
+    return [receipt_note, *(unless_unchanged(c) for c in checks)]
 
 
 def verify_package(path: str | Path, *, workers: int | None = None, progress=None, recheck: bool = False) -> Report:
