@@ -324,13 +324,14 @@ def _flat_sequence(
     from isaprofile.harvest.dicom_flat import FlatError
 
     out: list[tuple[str, int, str, str | None]] = []
+    walked: _Walked = {}
     try:
         if entry is not None and entry.action.endswith("U*"):
-            _walk_items(items, trail + _label(tag), depth + 1, out)
+            _walk_items(items, trail + _label(tag), depth + 1, out, walked)
             return out
         out.append((trail, tag, "SQ", "sequence" if items else None))
         if entry is None and not private:
-            _walk_items(items, trail + _label(tag), depth + 1, out)
+            _walk_items(items, trail + _label(tag), depth + 1, out, walked)
         return out
     except FlatError:
         return None
@@ -344,10 +345,20 @@ def _label(tag: int) -> str:
     return f"{tag_text(tag)} {keyword_of(tag)} > "
 
 
-def _walk_items(items: list[Any], trail: str, depth: int, out: list[tuple[str, int, str, str | None]]) -> None:
+# nested sequences already walked in this top-level sequence: (id of its items, trail) -> (items, what it gave)
+_Walked = dict[tuple[int, str], tuple[list[Any], list[tuple[str, int, str, str | None]]]]
+
+
+def _walk_items(
+    items: list[Any], trail: str, depth: int, out: list[tuple[str, int, str, str | None]], walked: _Walked
+) -> None:
     """:func:`_walk` over the dicom_flat items of one sequence (``depth``: theirs), into ``out``. Only the
     elements the gate judges are listed: a public element outside Table E.1-1 is walked into when it is a
-    sequence, and left alone otherwise (its value is never looked at)."""
+    sequence, and left alone otherwise (its value is never looked at).
+
+    dicom_flat gives a nested sequence repeated byte for byte (a SEG's plane position in each of its
+    segments' frames, its derivation codes in every frame) as one list of items: walked once at a trail,
+    its elements are the same every time, so ``walked`` gives them again."""
     for item in items:
         if depth > _MAX_DEPTH:
             raise _TooDeep(f"sequences nested deeper than {_MAX_DEPTH}")
@@ -359,8 +370,15 @@ def _walk_items(items: list[Any], trail: str, depth: int, out: list[tuple[str, i
                 inner = item.value(tag)
                 if private or (entry is not None and not entry.action.endswith("U*")):
                     out.append((trail, tag, vr, "sequence" if inner else None))
-                else:
-                    _walk_items(inner, trail + _label(tag), depth + 1, out)
+                    continue
+                inner_trail = trail + _label(tag)
+                done = walked.get((id(inner), inner_trail))
+                if done is not None and done[0] is inner:
+                    out.extend(done[1])
+                    continue
+                start = len(out)
+                _walk_items(inner, inner_trail, depth + 1, out, walked)
+                walked[(id(inner), inner_trail)] = (inner, out[start:])
             elif private or entry is not None:
                 out.append((trail, tag, vr, _text(item.value(tag))))
 
