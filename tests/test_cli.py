@@ -72,3 +72,14 @@ def test_template_profiles_and_isatab(example: Path, tmp_path: Path) -> None:
     isa = run("isatab", example, "-o", tmp_path / "isa")
     assert isa.exit_code == 0 and (tmp_path / "isa" / "i_investigation.txt").is_file()
     assert run("validate", tmp_path / "isa", "--data-root", example).exit_code == 0
+
+
+def test_harvest_json_is_one_item_per_line(example: Path) -> None:
+    """The harvest's JSON document, each harvested item on a line of its own (written as it is made)."""
+    result = run("harvest", str(example / "images"), "--format", "json", "-q")
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    lines = result.stdout.split("\n")
+    start = lines.index('  "items": [') + 1
+    assert len(doc["items"]) > 1 and doc["report"]["valid"] is True
+    assert [json.loads(line.strip().rstrip(",")) for line in lines[start : start + len(doc["items"])]] == doc["items"]

@@ -116,10 +116,23 @@ def command(paths: tuple[str, ...], fmt: str, workers: int | None, no_cache: boo
         fail(str(exc), EXIT_USAGE)
     report = report.sorted()
     if fmt == "json":
-        doc = {"items": [_item_dict(i) for i in items], "report": report.to_dict(strict)}
-        click.echo(json.dumps(doc, indent=2, ensure_ascii=False, default=str))
+        _echo_json(items, report.to_dict(strict))
     else:
         click.echo(_table(items), nl=False)
     if report.issues or not quiet:
         click.echo(render(report, "text", strict), nl=False, err=True)
     sys.exit(EXIT_VALID if report.is_valid(strict) else EXIT_INVALID)
+
+
+def _echo_json(items: list[Any], report: dict[str, Any]) -> None:
+    """``{"items": [...], "report": {...}}`` with one item per line, each written as it is made (14,000 NIfTI
+    headers are never one document in memory); the report's findings one per line too."""
+    from isaprofile._json import pretty_json
+
+    out = sys.stdout
+    for n, item in enumerate(items):
+        out.write(('{\n  "items": [\n    ' if n == 0 else ",\n    ")
+                  + json.dumps(_item_dict(item), ensure_ascii=False, default=str))  # fmt: skip
+    out.write(('{\n  "items": []' if not items else "\n  ]") + ',\n  "report": ')
+    out.write(pretty_json(report, 1, sort_keys=False, flat=frozenset({"issues"})) + "\n}\n")
+    out.flush()
