@@ -76,3 +76,19 @@ def test_a_zipped_package_is_trusted_the_same_way(example: Path, tmp_path: Path)
     assert result.path is not None and result.path.is_file()
     assert _found(result.path) == [("metadata-unchanged", "bag-info.txt", RECEIPT)]
     assert _found(result.path, recheck=True) == []
+
+
+def test_without_a_clean_fixity_pass_the_metadata_are_hashed_again(pkg: Path) -> None:
+    """The receipt check trusts the fixity pass only when that pass found nothing; on its own it hashes."""
+    from isaprofile.bagit.bag import verify_bag
+    from isaprofile.bagit.views import FolderView
+    from isaprofile.package.metadata_checks import unchanged_since_checked
+
+    clean = FolderView(pkg)
+    assert verify_bag(clean).issues == [] and clean.bag_clean is True and unchanged_since_checked(clean)
+    crate = pkg / "data/ro-crate-metadata.json"
+    crate.write_bytes(crate.read_bytes().replace(b'"name"', b'"name" ', 1))  # one byte more, manifests kept
+    alone = FolderView(pkg)
+    assert alone.bag_clean is None and not unchanged_since_checked(alone)  # no fixity pass: hashed here
+    checked = FolderView(pkg)
+    assert verify_bag(checked).issues and checked.bag_clean is False and not unchanged_since_checked(checked)

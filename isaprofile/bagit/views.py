@@ -53,6 +53,7 @@ class FolderView:
         self.root = Path(root)
         self.name = str(root)
         self.report = Report()
+        self.bag_clean: bool | None = None  # set by verify_bag: True when it found nothing at all
         self.sizes: dict[str, int] = {}  # every regular file -> its size
         self._dirs: set[str] = set()
         self._walk(os.fspath(self.root), "")
@@ -99,6 +100,7 @@ class ZipView:
     def __init__(self, safe: SafeZip) -> None:
         self.safe = safe
         self.name = safe.path
+        self.bag_clean: bool | None = None  # set by verify_bag: True when it found nothing at all
         names = list(safe.members)
         tops = {n.split("/", 1)[0] for n in names if "/" in n}
         self.prefix = ""

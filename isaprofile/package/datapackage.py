@@ -36,6 +36,7 @@ _INT = re.compile(r"^-?(0|[1-9]\d*)$")
 _NUM = re.compile(r"^-?(0|[1-9]\d*)(\.\d+)?([eE][-+]?\d+)?$")
 
 
+_CODED = ["Term Source REF", "Term Accession Number"]  # the qualifiers after a coded column
 _KINDS = ("integer", "number", "boolean", "date")  # the types a text column can have, narrowest first
 _CHUNK = 8192  # rows transposed at a time: the columns' distinct values are taken at C speed
 
@@ -127,9 +128,6 @@ def _fields(header: list[str], rows: Iterable[list[str]] = ()) -> list[dict[str,
                 field["description"] = "Unit: " + ", ".join(units)
         out.append(field)
     return out
-
-
-_CODED = ["Term Source REF", "Term Accession Number"]
 
 
 def sheet_codes(spec: Any) -> dict[str, dict[str, str]]:

@@ -14,9 +14,10 @@ alike; the (small) ISA-Tab files are copied to a temporary folder for the reader
 A package isaprofile built from a valid dataset carries a receipt in ``bag-info.txt``
 (``Isaprofile-Checked: VERSION sha256:DIGEST``, the digest of its payload manifest, see
 :func:`payload_digest`): its metadata were made and checked by that version. When the manifest still has
-that digest and the metadata files still have their manifest's SHA-256 (hashed here, whatever the fixity
-check found), the metadata are the bytes that were checked, the checks would find what they found then, and
-``verify`` says so (``metadata-unchanged``) instead of re-reading them; ``recheck=True`` runs them anyway.
+that digest and the metadata files still have their manifest's SHA-256 (as a fixity pass over the same view
+without a single finding showed, or hashed here), the metadata are the bytes that were checked, the checks
+would find what they found then, and ``verify`` says so (``metadata-unchanged``) instead of re-reading them;
+``recheck=True`` runs them anyway.
 """
 
 from __future__ import annotations
@@ -296,7 +297,8 @@ def _checked(view: PackageView, names: Iterable[str]) -> list[str]:
 def unchanged_since_checked(view: PackageView) -> bool:
     """Whether the package's metadata are the bytes its receipt says this version checked (module docstring):
     the receipt names this version, the payload manifest has the receipt's digest, and every metadata file
-    the checks read, in the package or in its manifest, is in both and hashes to its manifest entry."""
+    the checks read, in the package or in its manifest, is in both and hashes to its manifest entry (as a
+    ``verify_bag`` without a single finding recorded in ``view.bag_clean``, or hashed here)."""
     from isaprofile import __version__
 
     if not made_by_isaprofile(view) or "manifest-sha256.txt" not in view.files():
@@ -312,9 +314,12 @@ def unchanged_since_checked(view: PackageView) -> bool:
     names = set(_checked(view, present)) | set(_checked(view, entries))
     if CRATE not in names or not any(n.startswith(ISATAB) for n in names):
         return False
+    clean = getattr(view, "bag_clean", None) is True  # verify_bag found every listed file matching
     for name in sorted(names):
         if name not in present or name not in entries:
             return False
+        if clean:
+            continue
         with view.open(name) as fh:
             if entries[name] != hash_stream(fh, ("sha256",)).digests["sha256"]:
                 return False
