@@ -23,6 +23,7 @@ from pydicom.errors import BytesLengthException, InvalidDicomError
 from isaprofile.findings.issues import Issue, issue
 from isaprofile.harvest import dicom_flat
 from isaprofile.harvest.dicom_attrs import harvest_attributes, tag_path
+from isaprofile.harvest.dicom_header import read_header
 from isaprofile.harvest.geometry import read_geometry, series_geometry
 from isaprofile.harvest.nifti import Inspect
 from isaprofile.harvest.pixels import PIXEL_TAGS, UNDEFINED, check_image_integrity, element_header
@@ -100,7 +101,10 @@ def read_dicom_file(path: str, rel: str, inspect: Inspect | None = None) -> Reco
             fh.seek(0)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                ds = dcmread(fh, stop_before_pixels=True, force=not part10)
+                ds = read_header(fh, size) if part10 else None  # the plain case, faster; else pydicom's reader
+                if ds is None:
+                    fh.seek(0)
+                    ds = dcmread(fh, stop_before_pixels=True, force=not part10)
                 if not part10 and not any(k in ds for k in ("SOPClassUID", "SeriesInstanceUID", "Modality")):
                     if suffix and suffix in DICOM_SUFFIXES:
                         return _record(rel, [issue("dicom-no-meta", file=rel), _unreadable(rel)], ok=False)

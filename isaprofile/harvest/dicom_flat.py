@@ -59,7 +59,7 @@ except ImportError:  # pragma: no cover - pydicom 2
 
 __all__ = [
     "MAX_DEPTH", "FlatElement", "FlatError", "FlatItem", "decode", "forget", "keyword_of",
-    "parse_sequence", "raw_value", "sequence", "sequence_value",
+    "parse_sequence", "plain_value", "raw_value", "sequence", "sequence_value",
 ]  # fmt: skip
 
 MAX_DEPTH = 80  # nesting read here; deeper raises FlatError (pydicom then reads it, the PHI gate stops at 64)
@@ -530,6 +530,14 @@ def forget() -> None:
     """Drop the kept reads (the end of one file's read: nothing of it is looked up again)."""
     _RECENT.clear()
     _NESTED.clear()
+
+
+def plain_value(ds: Any, keyword: str) -> Any:
+    """``ds.get(keyword)`` for an element of ``ds``'s own level, converted without being stored in ``ds`` when
+    it is still raw (:func:`raw_value`: the same value, cheaper)."""
+    tag = _tag(keyword)
+    known = raw_value(ds, tag) if tag is not None else None
+    return known[1] if known is not None else ds.get(keyword)
 
 
 def sequence_value(ds: Any, keyword: str) -> Any:

@@ -25,15 +25,13 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import cache
 from typing import Any
 
-from pydicom.datadict import tag_for_keyword
 from pydicom.dataset import Dataset
 
 from isaprofile.findings.issues import Issue, issue
 from isaprofile.harvest.dicom_attrs import tag_path
-from isaprofile.harvest.dicom_flat import FlatError, raw_value, sequence_value
+from isaprofile.harvest.dicom_flat import FlatError, plain_value, sequence_value
 from isaprofile.model import Provenance, Scalar
 
 # (group, element offset, private creator) of the vendors' private elements read here
@@ -78,23 +76,8 @@ def _first(val: Any) -> Any:
     return val
 
 
-@cache
-def _tag(keyword: str) -> int:
-    tag = tag_for_keyword(keyword)
-    if tag is None:
-        raise KeyError(keyword)
-    return tag
-
-
-def _get(ds: Dataset, keyword: str) -> Any:
-    """``ds.get(keyword)`` for an element of the top level, converted without being stored in ``ds`` when it
-    is still raw (:func:`isaprofile.harvest.dicom_flat.raw_value`: the same value, cheaper)."""
-    known = raw_value(ds, _tag(keyword))
-    return known[1] if known is not None else ds.get(keyword)
-
-
 def _bvalue(ds: Dataset, groups: frozenset[int] | None = None) -> float | None:
-    std = _number(_get(ds, "DiffusionBValue"))
+    std = _number(plain_value(ds, "DiffusionBValue"))
     if std is not None:
         return std
     for group, offset, creator in PRIVATE_BVALUES:
@@ -123,10 +106,10 @@ def _position(val: Any) -> tuple[float, ...] | None:
 
 
 def _echo(ds: Dataset) -> float | None:
-    num = _number(_first(_get(ds, "EchoNumbers")))
+    num = _number(_first(plain_value(ds, "EchoNumbers")))
     if num is not None:
         return num
-    return _number(_get(ds, "EchoTime"))
+    return _number(plain_value(ds, "EchoTime"))
 
 
 def _macro(frame: Any, sequence: str, keyword: str) -> Any:
@@ -140,12 +123,12 @@ def read_geometry(ds: Dataset) -> dict[str, Any]:
     """What one file says about geometry, small enough to pickle from a worker process."""
     groups = _groups(ds)
     geo: dict[str, Any] = {
-        "position": _position(_get(ds, "ImagePositionPatient")),
+        "position": _position(plain_value(ds, "ImagePositionPatient")),
         "echo": _echo(ds),
-        "temporal": _number(_get(ds, "TemporalPositionIdentifier")),
+        "temporal": _number(plain_value(ds, "TemporalPositionIdentifier")),
         "bvalue": _bvalue(ds, groups),
     }
-    image_type = _get(ds, "ImageType")
+    image_type = plain_value(ds, "ImageType")
     if image_type is not None and "MOSAIC" in [str(t).upper() for t in image_type]:
         n = _number(_private(ds, *SIEMENS_MOSAIC, groups))
         geo["mosaic"] = int(n) if n is not None and n >= 1 else None

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Mapping
+from functools import cache, lru_cache
 from typing import Any, BinaryIO
 
 PIXEL_TAGS = {0x7FE00010, 0x7FE00008, 0x7FE00009}
@@ -136,11 +137,14 @@ _NO_PIXEL_SOP_WORDS = ("Presentation State", "Structured Report", "SR Storage", 
 def is_image_sop_class(uid: str | None) -> bool:
     """True for a storage SOP class whose instances must carry pixel data: named "... Image Storage" in
     pydicom's UID dictionary, or Segmentation / RT Dose Storage."""
-    if not uid:
-        return False
+    return bool(uid) and _is_image_sop_class(str(uid))
+
+
+@lru_cache(maxsize=1024)  # a dataset has a handful of SOP classes, looked up once per file
+def _is_image_sop_class(uid: str) -> bool:
     from pydicom.uid import UID
 
-    name = UID(str(uid)).name
+    name = UID(uid).name
     if any(word in name for word in _NO_PIXEL_SOP_WORDS):
         return False
     return (
@@ -178,6 +182,7 @@ _DICOM_ERRORS: tuple[type[BaseException], ...] = (
 )  # fmt: skip
 
 
+@cache  # imports pydicom on first use: the modules importing this one stay light
 def dicom_read_errors() -> tuple[type[BaseException], ...]:
     """What pydicom raises for a malformed file (its BytesLengthException is not a ValueError)."""
     from pydicom.errors import BytesLengthException, InvalidDicomError
@@ -187,8 +192,10 @@ def dicom_read_errors() -> tuple[type[BaseException], ...]:
 
 def _plain(ds: Any, keyword: str) -> Any:
     """The value of ``keyword`` or None, without letting a malformed value raise."""
+    from isaprofile.harvest.dicom_flat import plain_value
+
     try:
-        return ds.get(keyword)
+        return plain_value(ds, keyword)
     except dicom_read_errors():
         return None
 
