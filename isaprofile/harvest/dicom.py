@@ -112,7 +112,8 @@ def read_dicom_file(path: str, rel: str, inspect: Inspect | None = None) -> Reco
                 if not part10:
                     issues.append(issue("dicom-no-meta", file=rel))
                 implicit, little = _encoding(ds)
-                syntax = ds.file_meta.get("TransferSyntaxUID") if getattr(ds, "file_meta", None) else None
+                meta = getattr(ds, "file_meta", None)
+                syntax = dicom_flat.plain_value(meta, "TransferSyntaxUID") if meta else None
                 whole = inspect is not None and _header_is_whole(fh, size, implicit, little)
                 finding = check_image_integrity(fh, size, ds, implicit=implicit, little=little, syntax=syntax)
                 if finding is not None and finding[0] in ("dicom-header-truncated", "dicom-unreadable"):

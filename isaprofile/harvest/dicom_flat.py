@@ -72,6 +72,7 @@ _HEAD = {True: struct.Struct("<HHL").unpack_from, False: struct.Struct(">HHL").u
 _EXPLICIT = {True: struct.Struct("<HH2sH").unpack_from, False: struct.Struct(">HH2sH").unpack_from}
 _LENGTH = {True: struct.Struct("<L").unpack_from, False: struct.Struct(">L").unpack_from}
 _TAG = {True: struct.Struct("<HH").unpack_from, False: struct.Struct(">HH").unpack_from}
+_TAG_BYTES = {True: struct.Struct("<HH").pack, False: struct.Struct(">HH").pack}
 
 # an element: (VR as pydicom gives it, value bytes or list of items for SQ, VR as in the file or None)
 Element: TypeAlias = tuple[str, Any, str | None]
@@ -243,6 +244,22 @@ class FlatItem:
         if tag is None or tag not in self.elements:
             return default
         return self.value(tag)
+
+    def macro(self, sequence: str, keyword: str) -> Any:
+        """The value of ``keyword`` in the first item of the sequence ``sequence`` (a functional group macro),
+        or None. A sequence not read yet whose bytes do not hold ``keyword``'s tag is not read at all: the
+        frames of a SEG each carry a FrameContentSequence that the geometry asks for an element it lacks."""
+        tag, inner = _tag(sequence), _tag(keyword)
+        if tag is None or inner is None:
+            return None
+        element = self.elements.get(tag)
+        if element is None or element[0] != "SQ":
+            return None
+        lazy = element[1]
+        if type(lazy) is tuple and lazy[0].find(_TAG_BYTES[self.little](inner >> 16, inner & 0xFFFF), *lazy[1:3]) < 0:
+            return None  # the element's tag occurs nowhere in the sequence's bytes, so it is not in them
+        items = self.value(tag)
+        return items[0].get(keyword) if items else None
 
     def __contains__(self, keyword: object) -> bool:
         tag = _tag(keyword) if isinstance(keyword, str) else keyword
@@ -505,20 +522,26 @@ def raw_value(ds: Any, tag: int) -> tuple[str, Any] | None:
         return None
     if tag == _CHARSET or not _reading_is_default():
         return None
-    encoding = _encoding_of(ds)
-    vr_data: dict[str, Any] = {}
-    try:
-        hooks.raw_element_vr(raw, vr_data, encoding=encoding, ds=ds)
-    except KeyError:
-        return None
-    vr = str(vr_data.get("VR"))
+    vr = raw.VR
+    if vr is None or vr == "UN":  # the default hook keeps any other VR as written (checked by the line above)
+        vr_data: dict[str, Any] = {}
+        try:
+            hooks.raw_element_vr(raw, vr_data, encoding=_encoding_of(ds), ds=ds)
+        except KeyError:
+            return None
+        vr = vr_data.get("VR")
+    vr = str(vr)
     if vr == "SQ" or vr in _AMBIGUOUS:
         return None
     data = raw.value
-    key = (vr, data, bool(raw.is_little_endian), _encoding_key(encoding) if vr in _TEXT_VRS else None)
+    text = vr in _TEXT_VRS
+    encoding = _encoding_of(ds) if text else None  # only text is decoded with the character set
+    key = (vr, data, bool(raw.is_little_endian), _encoding_key(encoding) if text else None)
     hit = _VALUES.get(key, _MISSING)
     if hit is not _MISSING:
         return vr, hit
+    if encoding is None:
+        encoding = _encoding_of(ds)
     out = decode(tag, vr, data, raw.VR, bool(raw.is_implicit_VR), bool(raw.is_little_endian), encoding)
     if len(_VALUES) >= _VALUES_MAX:
         _VALUES.clear()

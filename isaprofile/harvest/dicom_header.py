@@ -47,6 +47,7 @@ __all__ = ["read_header"]
 BLOCK = 1 << 16  # first read; a larger header is read on as far as it needs
 _PIXEL_TAGS = frozenset({0x7FE00010, 0x7FE00009, 0x7FE00008})  # where stop_before_pixels stops
 _CHARSET = 0x00080005
+_SYNTAX = 0x00020010  # TransferSyntaxUID
 _UNDEFINED = 0xFFFFFFFF
 _IMPLICIT = {True: struct.Struct("<HHL").unpack_from, False: struct.Struct(">HHL").unpack_from}
 _EXPLICIT = {True: struct.Struct("<HH2sH").unpack_from, False: struct.Struct(">HH2sH").unpack_from}
@@ -88,8 +89,13 @@ def _elements(buf: _Buffer, pos: int, implicit: bool, little: bool, meta: bool) 
     encoding: Any = default_encoding
     first = True
     size = buf.size
+    make = tuple.__new__  # RawDataElement(...) without the namedtuple's constructor call: the same tuple
+    data = buf.data
     while pos < size:
-        data = buf.need(pos + 8)
+        if pos + 12 > len(data):
+            data = buf.need(min(pos + 12, size))
+            if pos + 8 > len(data):
+                raise _Plain
         if meta and data[pos : pos + 2] != b"\x02\x00":
             break  # the end of the meta group (whatever the encoding of what follows)
         if implicit:
@@ -103,7 +109,9 @@ def _elements(buf: _Buffer, pos: int, implicit: bool, little: bool, meta: bool) 
                 raise _Plain  # an unknown VR, or implicit VR where explicit is declared
             head = 8
             if vr in long_vrs:
-                (length,) = long_length(buf.need(pos + 12), pos + 8)
+                if pos + 12 > len(data):
+                    raise _Plain
+                (length,) = long_length(data, pos + 8)
                 head = 12
         if first and implicit and 0x40 < data[pos + 4] < 0x5B and 0x40 < data[pos + 5] < 0x5B:
             raise _Plain  # explicit VR where implicit is declared: pydicom warns and switches
@@ -116,10 +124,14 @@ def _elements(buf: _Buffer, pos: int, implicit: bool, little: bool, meta: bool) 
         value_at = pos + head
         if length == _UNDEFINED:
             pos = _undefined_sequence(buf, out, tag, vr, value_at, implicit, little, encoding)
+            data = buf.data
             continue
         pos = value_at + length
-        value: Any = buf.need(pos)[value_at:pos] if length else empty_value_for_VR(vr, raw=True)
-        out[BaseTag(tag)] = RawDataElement(BaseTag(tag), vr, length, value, value_at, implicit, little)
+        if pos > len(data):
+            data = buf.need(pos)
+        value: Any = data[value_at:pos] if length else empty_value_for_VR(vr, raw=True)
+        key = BaseTag(tag)
+        out[key] = make(RawDataElement, (key, vr, length, value, value_at, implicit, little, True, False))
         if tag == _CHARSET:  # the text of sequences read below is decoded with it
             encoding = convert_encodings(convert_string(value or b"", little))
     return out, pos
@@ -147,9 +159,10 @@ def _undefined_sequence(
     return buf.fh.tell()
 
 
-def _syntax(uid: Any) -> tuple[bool, bool]:
-    """(implicit VR, little endian) as ``read_partial`` derives them from the transfer syntax."""
-    if uid is None or uid == DeflatedExplicitVRLittleEndian or uid in PrivateTransferSyntaxes:
+def _syntax(uid: str | None) -> tuple[bool, bool]:
+    """(implicit VR, little endian) as ``read_partial`` derives them from the transfer syntax (as pydicom's
+    ``convert_UI`` reads it: ASCII without trailing NULs and spaces; a multi-valued one is no syntax)."""
+    if uid is None or "\\" in uid or uid == DeflatedExplicitVRLittleEndian or uid in PrivateTransferSyntaxes:
         raise _Plain
     if uid == ImplicitVRLittleEndian:
         return True, True
@@ -182,17 +195,13 @@ def _read(fh: BinaryIO, size: int) -> FileDataset:
     raw_meta, pos = _elements(buf, 132, False, True, True)
     if not raw_meta or pos >= size:
         raise _Plain
-    # as pydicom's _read_file_meta_info (its intermediate Dataset shares the same dict and is dropped); the
-    # first element and the group length are looked at (converted) there, so they are here
+    # as pydicom's _read_file_meta_info (its intermediate Dataset shares the same dict and is dropped). It also
+    # converts the first element to catch a meta group in implicit VR: that never reaches here (its length
+    # bytes are no VR, so _elements declined). Elements stay raw until asked for, as ever.
     file_meta = FileMetaDataset(raw_meta)
     file_meta.set_original_encoding(is_implicit_vr=False, is_little_endian=True, character_encoding=default_encoding)
-    try:
-        file_meta[next(iter(file_meta.keys()))]
-        if "FileMetaInformationGroupLength" in file_meta:
-            file_meta.FileMetaInformationGroupLength  # noqa: B018 - converted, as pydicom does
-    except NotImplementedError:
-        raise _Plain from None
-    implicit, little = _syntax(file_meta.get("TransferSyntaxUID"))
+    syntax = raw_meta.get(BaseTag(_SYNTAX))
+    implicit, little = _syntax(syntax.value.decode(default_encoding).rstrip("\0 ") if syntax and syntax.value else None)
     raw, stop = _elements(buf, pos, implicit, little, False)
     # as read_partial, without read_dataset's intermediate Dataset (the same dict; its encoding is replaced)
     ds = FileDataset(fh, raw, preamble, file_meta, implicit, little)

@@ -31,7 +31,7 @@ from pydicom.dataset import Dataset
 
 from isaprofile.findings.issues import Issue, issue
 from isaprofile.harvest.dicom_attrs import tag_path
-from isaprofile.harvest.dicom_flat import FlatError, plain_value, sequence_value
+from isaprofile.harvest.dicom_flat import FlatError, FlatItem, plain_value, sequence_value
 from isaprofile.model import Provenance, Scalar
 
 # (group, element offset, private creator) of the vendors' private elements read here
@@ -113,6 +113,8 @@ def _echo(ds: Dataset) -> float | None:
 
 
 def _macro(frame: Any, sequence: str, keyword: str) -> Any:
+    if isinstance(frame, FlatItem):
+        return frame.macro(sequence, keyword)
     seq = frame.get(sequence)
     if not seq:
         return None
@@ -150,8 +152,15 @@ def _frame_counts(frames: Any, shared_groups: Callable[[], Any]) -> dict[str, An
         return None
     shared = (shared_groups() or [Dataset()])[0]
     positions, echoes, temporal, bvalues = set(), set(), set(), set()
+    # a position read from the same bytes is the same (shared) value object: worked out once (a SEG repeats
+    # each slice's position once per segment); the value is kept with its result so its id stays its own
+    known: dict[int, tuple[Any, tuple[float, ...] | None]] = {}
     for frame in frames:
-        pos = _position(_macro(frame, "PlanePositionSequence", "ImagePositionPatient"))
+        raw = _macro(frame, "PlanePositionSequence", "ImagePositionPatient")
+        hit = known.get(id(raw))
+        if hit is None or hit[0] is not raw:
+            hit = known[id(raw)] = (raw, _position(raw))
+        pos = hit[1]
         if pos is None:
             pos = _position(_macro(shared, "PlanePositionSequence", "ImagePositionPatient"))
         if pos is not None:

@@ -114,8 +114,15 @@ def _instance_references(ds: Dataset, get: Getter) -> list[tuple[str, str]]:
     frames_path = tag_path("PerFrameFunctionalGroupsSequence")
     derivation_path = tag_path("DerivationImageSequence")
     source_path = tag_path("SourceImageSequence")
+    # frames that repeat a derivation byte for byte share one read of it (dicom_flat): its references are
+    # all seen at its first frame, so it is walked once (kept in ``walked`` so its id stays its own)
+    walked: dict[int, Any] = {}
     for f, frame in enumerate(get(ds, "PerFrameFunctionalGroupsSequence") or []):
-        for d, derivation in enumerate(frame.get("DerivationImageSequence") or []):
+        derivations = frame.get("DerivationImageSequence") or []
+        if walked.get(id(derivations)) is derivations:
+            continue
+        walked[id(derivations)] = derivations
+        for d, derivation in enumerate(derivations):
             for k, source in enumerate(derivation.get("SourceImageSequence") or []):
                 uid = source.get("ReferencedSOPInstanceUID")
                 if uid and str(uid) not in seen:
