@@ -155,6 +155,8 @@ _TEXT_VRS = frozenset({"PN", "SH", "LO", "ST", "LT", "UC", "UT"})  # the VRs who
 
 
 def _encoding_key(encoding: Any) -> Any:
+    if type(encoding) is str:
+        return encoding  # the usual case, without the (slow) abstract-class check below
     return tuple(encoding) if isinstance(encoding, list | MutableSequence) else encoding
 
 
@@ -559,7 +561,12 @@ def plain_value(ds: Any, keyword: str) -> Any:
     """``ds.get(keyword)`` for an element of ``ds``'s own level, converted without being stored in ``ds`` when
     it is still raw (:func:`raw_value`: the same value, cheaper)."""
     tag = _tag(keyword)
-    known = raw_value(ds, tag) if tag is not None else None
+    if tag is None:
+        return ds.get(keyword)
+    lookup = getattr(ds, "_dict", None)
+    if isinstance(lookup, dict) and tag not in lookup:
+        return None  # absent (a keyword is never a plain attribute of a Dataset, so get() says None too)
+    known = raw_value(ds, tag)
     return known[1] if known is not None else ds.get(keyword)
 
 

@@ -46,6 +46,8 @@ _DECIMALS = 3  # positions and times are compared to a thousandth of a millimetr
 
 
 def _number(val: Any) -> float | None:
+    if val is None:
+        return None  # the common case (a frame without the macro), without the exception
     try:
         num = float(val)
     except (TypeError, ValueError):

@@ -165,10 +165,10 @@ def header_truncation(ds: Any) -> Finding | None:
     for part in (meta, ds):
         if part is None:
             continue
-        for tag, raw in list(getattr(part, "_dict", {}).items()):  # the stored elements, not converted
-            if not isinstance(raw, RawDataElement) or raw.value is None or raw.length == UNDEFINED:
+        for tag, raw in getattr(part, "_dict", {}).items():  # the stored elements, not converted
+            if type(raw) is not RawDataElement or raw.value is None or len(raw.value) >= raw.length:
                 continue
-            if len(raw.value) < raw.length:
+            if raw.length != UNDEFINED:
                 where = f"({int(tag) >> 16:04X},{int(tag) & 0xFFFF:04X})"
                 return "dicom-header-truncated", {"path": where, "found": len(raw.value), "expected": raw.length}
     return None
