@@ -476,6 +476,9 @@ def _encoding_of(ds: Any) -> str | MutableSequence[str]:
     return encoding
 
 
+_MAYBE_SEQUENCE = frozenset({None, "SQ", "UN"})  # the VRs as written of an element that may hold items
+
+
 def sequence(ds: Any, tag: int) -> list[FlatItem] | None:
     """The items of the sequence ``tag`` of the pydicom dataset ``ds`` when it is still raw bytes there and
     reads here; None when it is not (absent, already converted, deferred, not a sequence, or left to
@@ -484,8 +487,8 @@ def sequence(ds: Any, tag: int) -> list[FlatItem] | None:
     raw = lookup.get(tag) if isinstance(lookup, dict) else None
     if not isinstance(raw, RawDataElement) or not isinstance(raw.value, bytes):
         return None
-    if not _reading_is_default() or raw.length == _UNDEFINED:
-        return None
+    if raw.VR not in _MAYBE_SEQUENCE or not _reading_is_default() or raw.length == _UNDEFINED:
+        return None  # (the default VR hook keeps an explicit VR other than UN as written)
     encoding = _encoding_of(ds)
     vr_data: dict[str, Any] = {}
     try:

@@ -273,13 +273,17 @@ def _walk(ds: Any, trail: str = "", depth: int = 0) -> Iterator[tuple[str, int, 
 
     if depth > _MAX_DEPTH:
         raise _TooDeep(f"sequences nested deeper than {_MAX_DEPTH}")
-    for tag in list(ds.keys()):
-        tag = int(tag)
+    lookup = ds._dict
+    for key in list(lookup):
+        tag = int(key)
         if tag in _PIXEL_TAGS:
             continue
         private, entry = _judged(tag)
-        raw = ds.get_item(tag)
-        is_raw = isinstance(raw, RawDataElement)
+        raw = lookup[key]
+        is_raw = type(raw) is RawDataElement
+        if is_raw and raw.value is None:
+            raw = ds.get_item(key)  # a deferred value: read as get_item reads it
+            is_raw = type(raw) is RawDataElement
         if entry is None and not private and is_raw and not _may_be_sequence(tag, raw):
             continue  # a public attribute outside Table E.1-1 that holds no items: its value is never looked at
         if is_raw and raw.value is None and raw.length:
@@ -439,8 +443,7 @@ def _dicom_elements(ds: Any, chk: _Checker) -> None:
     elements = list(_walk(meta)) if meta else []
     elements += list(_walk(ds))
     for trail, tag, _vr, value in elements:
-        private = bool((tag >> 16) & 1)
-        entry = None if private else _lookup(tag)
+        private, entry = _judged(tag)
         keyword = (entry.keyword if entry else "") or ("" if private else keyword_for_tag(tag))
         where = f"{trail}{tag_text(tag)} {keyword}".strip()
         if private:
@@ -451,11 +454,13 @@ def _dicom_elements(ds: Any, chk: _Checker) -> None:
             continue
         if entry is not None:
             chk.annex_value(entry, value, "phi-attribute", where)
-    removed = str(ds.get("PatientIdentityRemoved", "") or "").strip().upper()
+    from isaprofile.harvest.dicom_flat import plain_value
+
+    removed = str(plain_value(ds, "PatientIdentityRemoved") or "").strip().upper()
     if removed != "YES" and not chk.allowed("PatientIdentityRemoved", "(0012,0062)"):
         state = "missing" if "PatientIdentityRemoved" not in ds else "not YES"
         chk.out.issues.append(issue("phi-identity-not-removed", file=chk.file, state=state))
-    burned = str(ds.get("BurnedInAnnotation", "") or "").strip().upper()
+    burned = str(plain_value(ds, "BurnedInAnnotation") or "").strip().upper()
     if burned == "YES" and not chk.allowed("BurnedInAnnotation", "(0028,0301)"):
         chk.out.issues.append(issue("phi-burned-in", file=chk.file))
 
