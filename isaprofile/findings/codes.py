@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
 from importlib import resources
+from typing import Any
 
 import yaml
 
@@ -41,6 +42,11 @@ class Code:
     hint: str | None = None
 
 
+# libyaml's safe loader when PyYAML has it (the same documents, about 6x faster: every command reads the catalogue
+# and a profile at start-up), else PyYAML's own
+SAFE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 @cache
 def catalogue() -> dict[str, Code]:
     """All codes, keyed by code, in layer then file order."""
@@ -49,7 +55,7 @@ def catalogue() -> dict[str, Code]:
     for entry in sorted(folder.iterdir(), key=lambda p: p.name):
         if not entry.name.endswith(".yaml"):
             continue
-        data = yaml.safe_load(entry.read_text(encoding="utf-8"))
+        data = yaml.load(entry.read_text(encoding="utf-8"), Loader=SAFE_LOADER)
         layer = data["layer"]
         for code, spec in data["codes"].items():
             if not _CODE.match(code) or code in out:

@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from isaprofile.errors import IsaprofileError
+from isaprofile.findings.codes import SAFE_LOADER
 from isaprofile.model import Term
 from isaprofile.units import Unit, find_unit
 
@@ -257,7 +258,7 @@ def _assay(key: str, spec: dict[str, Any], where: str) -> Assay:
 
 def _read_yaml(path: Path | resources.abc.Traversable, where: str) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER)
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise ProfileError(f"{where}: cannot read profile: {exc}") from None
     if not isinstance(data, dict):
