@@ -71,3 +71,22 @@ def test_phi_in_a_header_stops_the_package_and_never_shows(tmp_path: Path, capsy
         assert "7Q2" not in render(result.report, fmt)
     out = capsys.readouterr()
     assert "7Q2" not in out.out + out.err
+
+
+def test_the_crate_isa_tab_and_isa_json_name_the_same_protocols(package: Path) -> None:
+    """The protocol between subjects and samples is the profile's own in all three (a patient "at
+    examination" in pet-ct, "at time point" in clinical-ct), never the preclinical "animal at time point"
+    for patients."""
+    import json
+
+    metadata = package / "data" / "metadata"
+    investigation = next((metadata / "isatab").glob("i_*.txt")).read_text(encoding="utf-8")
+    lines = [row for row in investigation.splitlines() if row.startswith("Study Protocol Name\t")]
+    isa_tab = {cell.strip('"') for line in lines for cell in line.split("\t")[1:]}
+    studies = json.loads((metadata / "isa.json").read_text(encoding="utf-8"))["studies"]
+    isa_json = {p["name"] for study in studies for p in study["protocols"]}
+    crate = json.loads((package / "data" / "ro-crate-metadata.json").read_text(encoding="utf-8"))
+    in_crate = {e["name"] for e in crate["@graph"] if e.get("@type") == "LabProtocol"}
+    assert in_crate == isa_tab == isa_json
+    patients = "patient" in investigation.lower()
+    assert ("animal at time point" in in_crate) is not patients

@@ -26,6 +26,7 @@ from typing import Any
 from urllib.parse import quote
 
 from isaprofile.findings.issues import Report
+from isaprofile.isatab.write import sample_protocol
 from isaprofile.licences import LicenceMap, licence_map
 from isaprofile.linked import _common as c
 from isaprofile.linked.context import ISA_TERMS, RO_CRATE_CONTEXT, RO_CRATE_SPEC, dump_graph_chunks
@@ -342,7 +343,7 @@ def _study(
     if s.comments:
         ent["comment"] = g.comments(sid, s.comments)
     mentions, about = [], []
-    collect = _protocol(g, s, "animal at time point", g.profile.protocols.get("animal at time point"))
+    collect = _protocol(g, s, *sample_protocol(g.profile))  # the profile's own, as in the ISA-Tab and ISA-JSON
     for subj in s.subjects:
         mentions.append(
             g.add(
