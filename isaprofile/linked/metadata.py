@@ -6,12 +6,12 @@ carry the JSON path of the offending value (``$['@graph'][3].license``).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from isaprofile.findings.issues import Report, issue
 from isaprofile.linked import _common as c
-from isaprofile.model import Investigation, Study, Value
+from isaprofile.model import Investigation, Study, Term, Value
 from isaprofile.profile.model import Profile
 
 
@@ -61,32 +61,42 @@ def _ontologies(inv: Investigation, profile: Profile, file: str | None) -> list:
     out = []
     declared = set(profile.ontologies)
     for s in inv.studies:
-        for where, key, val in _study_values(s):
-            # a harvested value is located where it was read (the SEG file and its tag path)
-            prov = val.provenance
-            at = (prov.file, prov.path) if prov is not None and prov.file and prov.line is None else None
-            for t in (val.term, val.unit):
-                if t is not None and t.source and t.source not in declared:
+        for where, values in _study_records(s):
+            for key, val in values.items():
+                term = val.value if isinstance(val.value, Term) else None
+                unit = val.unit
+                if (term is None or not term.source or term.source in declared) and (
+                    unit is None or not unit.source or unit.source in declared
+                ):
+                    continue  # the usual case, decided without building anything
+                for t in (term, unit):
+                    if t is None or not t.source or t.source in declared:
+                        continue
+                    # a harvested value is located where it was read (the SEG file and its tag path)
+                    prov = val.provenance
+                    at = (prov.file, prov.path) if prov is not None and prov.file and prov.line is None else None
                     out.append(issue("term-ontology-undeclared", file=at[0] if at else file,
-                                     path=at[1] if at else f"studies[{s.identifier}].{where}.{key}",
+                                     path=at[1] if at else f"studies[{s.identifier}].{_where(*where)}.{key}",
                                      label=t.label, field=key, source=t.source))  # fmt: skip
     return out
 
 
-def _study_values(s: Study) -> Iterator[tuple[str, str, Value]]:
-    """(model path of the record, key, value) of every value of a study's records, one at a time."""
+def _study_records(s: Study) -> Iterator[tuple[tuple[str, str, int | None], Mapping[str, Value]]]:
+    """((kind, id, segmentation index), values) of each record of a study: subjects, samples, scans and their
+    segmentations (the model path is written only for a finding, see :func:`_where`)."""
     for subj in s.subjects:
-        for k, v in subj.characteristics.items():
-            yield f"subjects[{subj.id}]", k, v
+        yield ("subjects", subj.id, None), subj.characteristics
     for smp in s.samples:
-        for k, v in {**smp.characteristics, **smp.factors}.items():
-            yield f"samples[{smp.id}]", k, v
+        yield ("samples", smp.id, None), {**smp.characteristics, **smp.factors}
     for scan in s.scans:
-        for k, v in scan.parameters.items():
-            yield f"scans[{scan.id}]", k, v
+        yield ("scans", scan.id, None), scan.parameters
         for n, seg in enumerate(scan.segmentations):
-            for k, v in seg.values.items():
-                yield f"scans[{scan.id}].segmentations[{n}]", k, v
+            yield ("scans", scan.id, n), seg.values
+
+
+def _where(kind: str, ident: str, segmentation: int | None) -> str:
+    """The model path of a record: ``scans[ID]``, ``scans[ID].segmentations[N]``."""
+    return f"{kind}[{ident}]" + (f".segmentations[{segmentation}]" if segmentation is not None else "")
 
 
 def check_crate(doc: dict[str, Any], file: str | None = None) -> Report:

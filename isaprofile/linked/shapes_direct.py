@@ -342,6 +342,10 @@ def _key(ent: dict[str, Any], prop: str) -> Any:
     v = ent[prop]
     if type(v) in (str, int, float, bool):
         return (type(v), v)
+    if type(v) is dict and len(v) == 1 and type(v.get("@id")) is str:
+        return (dict, v["@id"])  # a reference, the usual link
+    if type(v) is list and all(type(r) is dict and len(r) == 1 and type(r.get("@id")) is str for r in v):
+        return (list, tuple(r["@id"] for r in v))  # a list of references (a tuple, never a JSON text below)
     return (list, json.dumps(v, sort_keys=True, default=repr))
 
 
