@@ -44,7 +44,7 @@ from isaprofile.harvest import dicom_flat
 
 __all__ = ["read_header"]
 
-BLOCK = 1 << 16  # first read; a larger header is read on as far as it needs
+BLOCK = 1 << 13  # the first read (as much as a buffered reader takes); a longer header is read on as it needs
 _PIXEL_TAGS = frozenset({0x7FE00010, 0x7FE00009, 0x7FE00008})  # where stop_before_pixels stops
 _CHARSET = 0x00080005
 _SYNTAX = 0x00020010  # TransferSyntaxUID
