@@ -7,10 +7,9 @@
 from __future__ import annotations
 
 import datetime as dt
-import functools
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import quote, unquote
+from urllib.parse import unquote
 
 from isaprofile.isatab.write import sample_protocol
 from isaprofile.linked import _common as c
@@ -19,9 +18,8 @@ from isaprofile.model import Investigation, Person, Scan, Study, Term, Value, Va
 from isaprofile.profile.model import Assay, Profile
 
 
-@functools.lru_cache(maxsize=1 << 16)  # the same ids recur (protocols, label maps, parameters)
 def _id(kind: str, *parts: str) -> str:
-    return "#" + kind + "/" + "/".join(quote(p, safe="") for p in parts)
+    return "#" + kind + "/" + "/".join(map(c.encoded, parts))
 
 
 def _oa(term: Term) -> dict[str, Any]:
