@@ -14,6 +14,7 @@ import io
 import os
 import struct
 import warnings
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from pydicom.uid import DeflatedExplicitVRLittleEndian, ExplicitVRLittleEndian
 from isaprofile.harvest import dicom_header
 from isaprofile.harvest.dicom import read_dicom_file
 from isaprofile.harvest.dicom_header import read_header
+from isaprofile.package.phi import PhiPolicy, inspect_header
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
@@ -210,6 +212,8 @@ def test_harvest_records_are_the_same_with_pydicom_alone(monkeypatch: pytest.Mon
     paths = sorted((ROOT / "examples").rglob("*.dcm"))[:40] + [
         Path(get_testdata_file(name)) for name in sorted(FAST)
     ]  # fmt: skip
-    fast = [read_dicom_file(str(p), p.name) for p in paths]
+    gate = partial(inspect_header, policy=PhiPolicy(pseudonyms=frozenset({"CRLM-CT-1001"})))
+    fast = [read_dicom_file(str(p), p.name, gate) for p in paths]
+    assert any(r["inspected"] is not None and r["inspected"].issues for r in fast)  # the gate ran and found
     monkeypatch.setattr(dicom_header, "_read", lambda fh, size: None)
-    assert fast == [read_dicom_file(str(p), p.name) for p in paths]
+    assert fast == [read_dicom_file(str(p), p.name, gate) for p in paths]
