@@ -25,7 +25,7 @@ from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
 from pydicom.valuerep import PersonName
 
-from isaprofile.harvest.dicom_flat import FlatError, sequence_value
+from isaprofile.harvest.dicom_flat import FlatError, sequence_value, tag_key
 from isaprofile.harvest.types import RawValues
 from isaprofile.model import Term
 
@@ -299,10 +299,14 @@ def _decode(elem: RawDataElement, vr: str, codec: str | None) -> Any:
     return vals[0] if len(vals) == 1 else vals
 
 
-_SEQ_TAGS = {tag_for_keyword(k) for k in (*FUNCTIONAL_GROUPS, "RadiopharmaceuticalInformationSequence")}
+_SEQ_TAGS = {_known_tag(k) for k in (*FUNCTIONAL_GROUPS, "RadiopharmaceuticalInformationSequence")}
 
 
 _WANTED = frozenset(_BY_TAG)
+# the same tags as shared BaseTag objects (dicom_flat.tag_key): a key of a dataset read by harvest.dicom_header
+# is found in these by identity, without BaseTag.__eq__; any other key still matches by value
+_WANTED_KEYS = frozenset(tag_key(t) for t in _WANTED)
+_SEQ_KEYS = frozenset(tag_key(t) for t in _SEQ_TAGS)
 # Slices of one series repeat most attributes byte for byte: decoded results are kept per raw value.
 _DECODED: dict[tuple, list[tuple[str, tuple]]] = {}
 _DECODED_MAX = 4096
@@ -322,9 +326,11 @@ def read_top_level(ds: Dataset, out: RawValues) -> set[int]:
     # present in pydicom 2 and 3, gives the same raw elements directly. Fall back to get_item otherwise.
     lookup = getattr(ds, "_dict", None)
     get = lookup.get if isinstance(lookup, dict) else ds.get_item
-    for tag in sorted(present & _WANTED):
+    # a dataset's own key objects (the shared ones for harvest.dicom_header's reads: found by identity), in tag order
+    for dict_key in sorted((t for t in present if t in _WANTED_KEYS), key=int):
+        tag = int(dict_key)
         keyword, unit, vr, path = _BY_TAG[tag]
-        elem = get(tag)
+        elem = get(dict_key)
         # only raw (undecoded) elements are cached, keyed by their bytes
         key: tuple | None = None
         if isinstance(elem, RawDataElement) and isinstance(elem.value, bytes):
@@ -348,7 +354,7 @@ def read_top_level(ds: Dataset, out: RawValues) -> set[int]:
             if len(_DECODED) >= _DECODED_MAX:
                 _DECODED.clear()
             _DECODED[key] = list(added.items())
-    return set(present & _SEQ_TAGS)
+    return {int(t) for t in present if t in _SEQ_KEYS}
 
 
 def harvest_attributes(ds: Dataset) -> RawValues:

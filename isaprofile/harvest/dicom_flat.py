@@ -59,7 +59,7 @@ except ImportError:  # pragma: no cover - pydicom 2
 
 __all__ = [
     "MAX_DEPTH", "FlatElement", "FlatError", "FlatItem", "decode", "forget", "keyword_of",
-    "parse_sequence", "plain_value", "raw_value", "sequence", "sequence_value",
+    "parse_sequence", "plain_value", "raw_value", "sequence", "sequence_value", "tag_key",
 ]  # fmt: skip
 
 MAX_DEPTH = 80  # nesting read here; deeper raises FlatError (pydicom then reads it, the PHI gate stops at 64)
@@ -476,6 +476,23 @@ def _encoding_of(ds: Any) -> str | MutableSequence[str]:
     return encoding
 
 
+# One BaseTag object per tag, shared: the datasets read by harvest.dicom_header are keyed by these, so a look-up
+# with the same object is found by identity. A look-up with another BaseTag or an int calls BaseTag.__eq__, a
+# Python method, for every hit (about 60 per CT slice). Bounded: a hostile file's tags beyond it get their own.
+_KEYS: dict[int, BaseTag] = {}
+_KEYS_MAX = 65536
+
+
+def tag_key(tag: int) -> BaseTag:
+    """The shared :class:`BaseTag` of ``tag`` (a new one once :data:`_KEYS_MAX` tags are known)."""
+    key = _KEYS.get(tag)
+    if key is None:
+        key = BaseTag(tag)
+        if len(_KEYS) < _KEYS_MAX:
+            _KEYS[tag] = key
+    return key
+
+
 _MAYBE_SEQUENCE = frozenset({None, "SQ", "UN"})  # the VRs as written of an element that may hold items
 
 
@@ -484,7 +501,7 @@ def sequence(ds: Any, tag: int) -> list[FlatItem] | None:
     reads here; None when it is not (absent, already converted, deferred, not a sequence, or left to
     pydicom): then use ``ds[tag]``."""
     lookup = getattr(ds, "_dict", None)
-    raw = lookup.get(tag) if isinstance(lookup, dict) else None
+    raw = lookup.get(_KEYS.get(tag, tag)) if isinstance(lookup, dict) else None
     if not isinstance(raw, RawDataElement) or not isinstance(raw.value, bytes):
         return None
     if raw.VR not in _MAYBE_SEQUENCE or not _reading_is_default() or raw.length == _UNDEFINED:
@@ -522,7 +539,7 @@ def raw_value(ds: Any, tag: int) -> tuple[str, Any] | None:
     deferred, of undefined length, a sequence, an ambiguous VR, the character set itself, non-default
     reading options). Values are converted once per distinct bytes (see :meth:`FlatItem.value`)."""
     lookup = getattr(ds, "_dict", None)
-    raw = lookup.get(tag) if isinstance(lookup, dict) else None
+    raw = lookup.get(_KEYS.get(tag, tag)) if isinstance(lookup, dict) else None
     if not isinstance(raw, RawDataElement) or not isinstance(raw.value, bytes) or raw.length == _UNDEFINED:
         return None
     if tag == _CHARSET or not _reading_is_default():
@@ -567,7 +584,7 @@ def plain_value(ds: Any, keyword: str) -> Any:
     if tag is None:
         return ds.get(keyword)
     lookup = getattr(ds, "_dict", None)
-    if isinstance(lookup, dict) and tag not in lookup:
+    if isinstance(lookup, dict) and _KEYS.get(tag, tag) not in lookup:
         return None  # absent (a keyword is never a plain attribute of a Dataset, so get() says None too)
     known = raw_value(ds, tag)
     return known[1] if known is not None else ds.get(keyword)

@@ -41,6 +41,7 @@ from pydicom.uid import (
 from pydicom.values import convert_string
 
 from isaprofile.harvest import dicom_flat
+from isaprofile.harvest.dicom_flat import tag_key
 
 __all__ = ["read_header"]
 
@@ -130,7 +131,7 @@ def _elements(buf: _Buffer, pos: int, implicit: bool, little: bool, meta: bool) 
         if pos > len(data):
             data = buf.need(pos)
         value: Any = data[value_at:pos] if length else empty_value_for_VR(vr, raw=True)
-        key = BaseTag(tag)
+        key = tag_key(tag)
         out[key] = make(RawDataElement, (key, vr, length, value, value_at, implicit, little, True, False))
         if tag == _CHARSET:  # the text of sequences read below is decoded with it
             encoding = convert_encodings(convert_string(value or b"", little))
@@ -155,7 +156,7 @@ def _undefined_sequence(
         raise _Plain
     buf.fh.seek(value_at)
     seq = read_sequence(buf.fh, implicit, little, _UNDEFINED, encoding)
-    out[BaseTag(tag)] = DataElement(BaseTag(tag), vr, seq, value_at, is_undefined_length=True)
+    out[tag_key(tag)] = DataElement(tag_key(tag), vr, seq, value_at, is_undefined_length=True)
     return buf.fh.tell()
 
 
@@ -200,7 +201,7 @@ def _read(fh: BinaryIO, size: int) -> FileDataset:
     # bytes are no VR, so _elements declined). Elements stay raw until asked for, as ever.
     file_meta = FileMetaDataset(raw_meta)
     file_meta.set_original_encoding(is_implicit_vr=False, is_little_endian=True, character_encoding=default_encoding)
-    syntax = raw_meta.get(BaseTag(_SYNTAX))
+    syntax = raw_meta.get(tag_key(_SYNTAX))
     implicit, little = _syntax(syntax.value.decode(default_encoding).rstrip("\0 ") if syntax and syntax.value else None)
     raw, stop = _elements(buf, pos, implicit, little, False)
     # as read_partial, without read_dataset's intermediate Dataset (the same dict; its encoding is replaced)
