@@ -102,6 +102,7 @@ def read_dicom_file(path: str, rel: str, inspect: Inspect | None = None) -> Reco
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 ds = read_header(fh, size) if part10 else None  # the plain case, faster; else pydicom's reader
+                complete = ds is not None  # (that reader takes only headers whose every element is whole)
                 if ds is None:
                     fh.seek(0)
                     ds = dcmread(fh, stop_before_pixels=True, force=not part10)
@@ -115,7 +116,8 @@ def read_dicom_file(path: str, rel: str, inspect: Inspect | None = None) -> Reco
                 meta = getattr(ds, "file_meta", None)
                 syntax = dicom_flat.plain_value(meta, "TransferSyntaxUID") if meta else None
                 whole = inspect is not None and _header_is_whole(fh, size, implicit, little)
-                finding = check_image_integrity(fh, size, ds, implicit=implicit, little=little, syntax=syntax)
+                finding = check_image_integrity(fh, size, ds, implicit=implicit, little=little, syntax=syntax,
+                                                complete=complete)  # fmt: skip
                 if finding is not None and finding[0] in ("dicom-header-truncated", "dicom-unreadable"):
                     code, params = finding  # a header cut short: its values cannot be trusted
                     return _record(rel, [*issues, issue(code, file=rel, **params)], ok=False)

@@ -201,7 +201,7 @@ def _plain(ds: Any, keyword: str) -> Any:
 
 
 def check_image_integrity(
-    fh: BinaryIO, size: int, ds: Any, *, implicit: bool, little: bool, syntax: str | None
+    fh: BinaryIO, size: int, ds: Any, *, implicit: bool, little: bool, syntax: str | None, complete: bool = False
 ) -> Finding | None:
     """The first integrity finding for a DICOM file read with ``stop_before_pixels`` from ``fh``, or None.
 
@@ -211,17 +211,19 @@ def check_image_integrity(
     than the header promises, by even one byte (``pixel-data-truncated``, see :func:`check_pixel_data`).
     Call it before the header's values are converted, so a cut header is a finding, not an exception;
     a header element pydicom cannot convert gives ``dicom-unreadable`` (``reason``: the error's type).
+    ``complete``: the reader already knows every header element is whole (``harvest.dicom_header`` reads
+    only such headers), so the first check is skipped.
     """
     try:
-        return _image_integrity(fh, size, ds, implicit=implicit, little=little, syntax=syntax)
+        return _image_integrity(fh, size, ds, implicit=implicit, little=little, syntax=syntax, complete=complete)
     except dicom_read_errors() as exc:  # a malformed element: the header cannot be read
         return "dicom-unreadable", {"reason": type(exc).__name__}
 
 
 def _image_integrity(
-    fh: BinaryIO, size: int, ds: Any, *, implicit: bool, little: bool, syntax: str | None
+    fh: BinaryIO, size: int, ds: Any, *, implicit: bool, little: bool, syntax: str | None, complete: bool
 ) -> Finding | None:
-    cut = header_truncation(ds)
+    cut = None if complete else header_truncation(ds)
     if cut is not None:
         return cut
     image = {k: _plain(ds, k) for k in ("Rows", "Columns", "BitsAllocated", "SamplesPerPixel", "NumberOfFrames")}
