@@ -60,8 +60,8 @@ def _dataset(ds: Dataset) -> tuple:
 
 def _file(ds: Any, position: int) -> tuple:
     return (
-        type(ds), _dataset(ds), _dataset(ds.file_meta), ds.preamble, ds.filename, ds.timestamp,
-        ds._character_set, position,
+        type(ds), _dataset(ds), _dataset(ds.file_meta), ds.preamble, ds.filename, ds.timestamp, ds.fileobj_type,
+        ds.buffer, ds._character_set, position,
     )  # fmt: skip
 
 
