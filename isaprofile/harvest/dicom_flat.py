@@ -243,8 +243,11 @@ class FlatItem:
     def get(self, keyword: str, default: Any = None) -> Any:
         """``Dataset.get(keyword)``: the value, or ``default`` when absent."""
         tag = _tag(keyword)
-        if tag is None or tag not in self.elements:
+        element = self.elements.get(tag) if tag is not None else None
+        if tag is None or element is None:
             return default
+        if element[0] == "SQ" and type(element[1]) is list:
+            return element[1]  # a sequence already read (the usual second look)
         return self.value(tag)
 
     def macro(self, sequence: str, keyword: str) -> Any:
