@@ -29,7 +29,7 @@ Converted values are kept by their bytes (bounded), so a value repeated in every
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator, MutableSequence
+from collections.abc import Iterable, Iterator, MutableSequence
 from functools import cache
 from typing import Any, TypeAlias
 
@@ -58,7 +58,7 @@ except ImportError:  # pragma: no cover - pydicom 2
     pass
 
 __all__ = [
-    "MAX_DEPTH", "FlatElement", "FlatError", "FlatItem", "decode", "forget", "keyword_of",
+    "MAX_DEPTH", "FlatElement", "FlatError", "FlatItem", "absent_from", "decode", "forget", "keyword_of",
     "parse_sequence", "plain_value", "raw_value", "sequence", "sequence_value", "tag_key",
 ]  # fmt: skip
 
@@ -252,18 +252,12 @@ class FlatItem:
 
     def macro(self, sequence: str, keyword: str) -> Any:
         """The value of ``keyword`` in the first item of the sequence ``sequence`` (a functional group macro),
-        or None. A sequence not read yet whose bytes do not hold ``keyword``'s tag is not read at all: the
-        frames of a SEG each carry a FrameContentSequence that the geometry asks for an element it lacks."""
-        tag, inner = _tag(sequence), _tag(keyword)
-        if tag is None or inner is None:
+        or None."""
+        tag = _tag(sequence)
+        element = self.elements.get(tag) if tag is not None else None
+        if tag is None or element is None or element[0] != "SQ":
             return None
-        element = self.elements.get(tag)
-        if element is None or element[0] != "SQ":
-            return None
-        lazy = element[1]
-        if type(lazy) is tuple and lazy[0].find(_TAG_BYTES[self.little](inner >> 16, inner & 0xFFFF), *lazy[1:3]) < 0:
-            return None  # the element's tag occurs nowhere in the sequence's bytes, so it is not in them
-        items = self.value(tag)
+        items = element[1] if type(element[1]) is list else self.value(tag)
         return items[0].get(keyword) if items else None
 
     def __contains__(self, keyword: object) -> bool:
@@ -591,6 +585,23 @@ def plain_value(ds: Any, keyword: str) -> Any:
         return None  # absent (a keyword is never a plain attribute of a Dataset, so get() says None too)
     known = raw_value(ds, tag)
     return known[1] if known is not None else ds.get(keyword)
+
+
+def absent_from(ds: Any, keyword: str, inner: Iterable[str]) -> frozenset[str]:
+    """The keywords of ``inner`` that no item of the raw sequence ``keyword`` of ``ds`` holds at any depth: their
+    tags' bytes occur nowhere in its value (a sequence not raw, or not there, proves nothing: empty set)."""
+    tag = _tag(keyword)
+    lookup = getattr(ds, "_dict", None)
+    raw = lookup.get(_KEYS.get(tag, tag)) if tag is not None and isinstance(lookup, dict) else None
+    if not isinstance(raw, RawDataElement) or not isinstance(raw.value, bytes):
+        return frozenset()
+    pack = _TAG_BYTES[bool(raw.is_little_endian)]
+    out = set()
+    for name in inner:
+        t = _tag(name)
+        if t is not None and raw.value.find(pack(t >> 16, t & 0xFFFF)) < 0:
+            out.add(name)
+    return frozenset(out)
 
 
 def sequence_value(ds: Any, keyword: str) -> Any:

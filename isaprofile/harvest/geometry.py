@@ -31,7 +31,7 @@ from pydicom.dataset import Dataset
 
 from isaprofile.findings.issues import Issue, issue
 from isaprofile.harvest.dicom_attrs import tag_path
-from isaprofile.harvest.dicom_flat import FlatError, FlatItem, plain_value, sequence_value
+from isaprofile.harvest.dicom_flat import FlatError, FlatItem, absent_from, plain_value, sequence_value
 from isaprofile.model import Provenance, Scalar
 
 # (group, element offset, private creator) of the vendors' private elements read here
@@ -137,8 +137,11 @@ def read_geometry(ds: Dataset) -> dict[str, Any]:
         n = _number(_private(ds, *SIEMENS_MOSAIC, groups))
         geo["mosaic"] = int(n) if n is not None and n >= 1 else None
     try:  # the functional groups as light items read from their bytes (dicom_flat), else as pydicom reads them
+        # a macro value whose tag is nowhere in the per-frame bytes is not looked for in each frame (a SEG's
+        # frames each carry a FrameContentSequence, without the TemporalPositionIndex asked for)
+        lacks = absent_from(ds, "PerFrameFunctionalGroupsSequence", _PER_FRAME)
         counts = _frame_counts(sequence_value(ds, "PerFrameFunctionalGroupsSequence"),
-                               lambda: sequence_value(ds, "SharedFunctionalGroupsSequence"))  # fmt: skip
+                               lambda: sequence_value(ds, "SharedFunctionalGroupsSequence"), lacks)  # fmt: skip
     except FlatError:
         counts = _frame_counts(ds.get("PerFrameFunctionalGroupsSequence"),
                                lambda: ds.get("SharedFunctionalGroupsSequence"))  # fmt: skip
@@ -147,9 +150,16 @@ def read_geometry(ds: Dataset) -> dict[str, Any]:
     return geo
 
 
-def _frame_counts(frames: Any, shared_groups: Callable[[], Any]) -> dict[str, Any] | None:
+_PER_FRAME = ("EffectiveEchoTime", "TemporalPositionIndex", "DiffusionBValue")  # read from each frame's macros
+
+
+def _frame_counts(
+    frames: Any, shared_groups: Callable[[], Any], lacks: frozenset[str] = frozenset()
+) -> dict[str, Any] | None:
     """Frames, distinct positions, echoes, temporal positions and b-values of the per-frame functional groups
-    ``frames`` (pydicom Datasets or dicom_flat items); ``shared_groups()`` gives the shared ones."""
+    ``frames`` (pydicom Datasets or dicom_flat items); ``shared_groups()`` gives the shared ones; ``lacks``
+    names the values of :data:`_PER_FRAME` known to be in no frame (not looked for)."""
+    echo_of, index_of, b_of = (name not in lacks for name in _PER_FRAME)
     if not frames:
         return None
     shared = (shared_groups() or [Dataset()])[0]
@@ -167,13 +177,13 @@ def _frame_counts(frames: Any, shared_groups: Callable[[], Any]) -> dict[str, An
             pos = _position(_macro(shared, "PlanePositionSequence", "ImagePositionPatient"))
         if pos is not None:
             positions.add(pos)
-        echo = _number(_macro(frame, "MREchoSequence", "EffectiveEchoTime"))
+        echo = _number(_macro(frame, "MREchoSequence", "EffectiveEchoTime")) if echo_of else None
         if echo is not None:
             echoes.add(round(echo, _DECIMALS))
-        index = _number(_macro(frame, "FrameContentSequence", "TemporalPositionIndex"))
+        index = _number(_macro(frame, "FrameContentSequence", "TemporalPositionIndex")) if index_of else None
         if index is not None:
             temporal.add(index)
-        b = _number(_macro(frame, "MRDiffusionSequence", "DiffusionBValue"))
+        b = _number(_macro(frame, "MRDiffusionSequence", "DiffusionBValue")) if b_of else None
         if b is not None:
             bvalues.add(b)
     return {"count": len(frames), "positions": len(positions), "echoes": len(echoes),
