@@ -159,3 +159,42 @@ def test_every_profile_sidecar_and_nifti_harvest_key_is_read(name: str, tmp_path
     shutil.copy(Path(nibabel.__file__).parent / "tests" / "data" / "example4d.nii.gz", tmp_path / "x.nii.gz")
     [item], _report = harvest_files(tmp_path)
     assert sorted((fkey, k) for fkey, k in nifti if k not in item.values) == []
+
+
+def test_per_frame_values_known_absent_are_absent_from_every_frame(tmp_path: Path) -> None:
+    """``dicom_flat.absent_from`` (which the frame walk uses to skip looking) names only values no frame holds,
+    on a real enhanced MR object, checked against pydicom's own walk of every frame at every depth."""
+    from isaprofile.harvest.dicom_flat import absent_from
+
+    path = _gunzip(NICOM / "philips_mprage.dcm.gz", tmp_path / "mprage.dcm")
+    ds = pydicom.dcmread(path, stop_before_pixels=True)
+
+    def defined(items: object) -> None:  # written again with defined lengths, pydicom keeps it as raw bytes
+        for item in items:  # type: ignore[attr-defined]
+            item.is_undefined_length_sequence_item = False
+            for elem in item:
+                if elem.VR == "SQ":
+                    elem.is_undefined_length = False
+                    defined(elem.value)
+
+    defined([ds])
+    ds.save_as(tmp_path / "defined.dcm")
+    ds = pydicom.dcmread(tmp_path / "defined.dcm", stop_before_pixels=True)
+    assert ds.get_item(0x52009230).length != 0xFFFFFFFF
+    asked = ("ImagePositionPatient", "EffectiveEchoTime", "TemporalPositionIndex", "DiffusionBValue",
+             "RadionuclideTotalDose", "ReferencedSegmentNumber")  # fmt: skip
+    absent = absent_from(ds, "PerFrameFunctionalGroupsSequence", asked)
+    held: set[str] = set()
+
+    def walk(items: object) -> None:
+        for item in items:  # type: ignore[attr-defined]
+            for elem in item:
+                held.add(elem.keyword)
+                if elem.VR == "SQ":
+                    walk(elem.value)
+
+    walk(ds.PerFrameFunctionalGroupsSequence)  # converts the sequence: absent_from now proves nothing
+    assert "ImagePositionPatient" in held and "ImagePositionPatient" not in absent
+    assert absent and not absent & held
+    assert {"RadionuclideTotalDose", "ReferencedSegmentNumber"} <= absent
+    assert absent_from(ds, "PerFrameFunctionalGroupsSequence", asked) == frozenset()
