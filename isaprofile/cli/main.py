@@ -67,8 +67,16 @@ class LazyGroup(click.Group):
             formatter.write_dl(rows)
 
 
+def _show_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    # looked up only when asked: reading the installed distribution's metadata costs every command 20-40 ms
+    if value and not ctx.resilient_parsing:
+        click.echo(f"isaprofile, version {_version()}")
+        ctx.exit()
+
+
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(version=_version(), prog_name="isaprofile")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_show_version,
+              help="Show the version and exit.")  # fmt: skip
 def cli() -> None:
     """Make imaging research data FAIR: profiles, ISA-Tab, validation, JSON-LD and deposit packages."""
 
