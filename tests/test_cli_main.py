@@ -45,3 +45,14 @@ def test_real_commands_still_resolve() -> None:
     result = CliRunner().invoke(cli, ["profiles"])
     assert result.exit_code == 0, result.output
     assert "preclinical-imaging" in result.output
+
+
+def test_version_is_the_installed_one_and_exits_zero() -> None:
+    from importlib.metadata import version
+
+    from isaprofile import __version__
+
+    result = CliRunner().invoke(cli, ["--version"])
+    assert result.exit_code == 0
+    assert result.output == f"isaprofile, version {version('isaprofile')}\n"
+    assert version("isaprofile") == __version__  # the source tree and the installed metadata agree
