@@ -38,6 +38,9 @@ ISA_PROFILE = "https://github.com/nfdi4plants/isa-ro-crate-profile"
 PROFILE_URN = "urn:isaprofile:profile:{name}:{version}"
 
 
+_BY_OBJECT_MAX = 65536  # Value objects remembered by identity (cleared when full: only a shortcut)
+
+
 class _Graph:
     """The entities of a crate as they are made: added ones wait in ``pending`` until :meth:`flush` hands
     them on, so a crate is never held whole. Adding an ``@id`` twice merges nothing, keeps the first."""
@@ -51,6 +54,9 @@ class _Graph:
         self.info_keys: list[str] | None = None  # the sorted paths of the file info (see files.members)
         # values seen before -> their entity's reference (the type is part of the key: 1, 1.0 and True are equal)
         self._values: dict[tuple[Any, ...], dict[str, str]] = {}
+        # the same by the Value object itself (records share them: a label map's labels, a file's fixed values),
+        # found without hashing the Value (a Python-level __hash__); the Value is kept, so its id stays its own
+        self._by_object: dict[tuple[int, str, str, str], tuple[Value, dict[str, str]]] = {}
         self._terms: dict[Term, dict[str, str]] = {}
 
     def licence(self, lic: str) -> dict[str, str]:
@@ -112,11 +118,16 @@ class _Graph:
         ISA placement of the dictionary they come from (Characteristic, Factor, Parameter)."""
         refs = []
         for key, val in values.items():
-            memo = (key, entity, kind, type(val.value), val)
-            ref = self._values.get(memo)
-            if ref is None:
-                ref = self._values[memo] = self.add(self.property_value(key, val, entity, kind))
-            refs.append(dict(ref))  # a reference of its own: a caller may edit it
+            hit = self._by_object.get((id(val), key, entity, kind))
+            if hit is None or hit[0] is not val:
+                memo = (key, entity, kind, type(val.value), val)
+                ref = self._values.get(memo)
+                if ref is None:
+                    ref = self._values[memo] = self.add(self.property_value(key, val, entity, kind))
+                if len(self._by_object) >= _BY_OBJECT_MAX:
+                    self._by_object.clear()
+                hit = self._by_object[(id(val), key, entity, kind)] = (val, ref)
+            refs.append(dict(hit[1]))  # a reference of its own: a caller may edit it
         return refs
 
     def property_value(self, key: str, val: Value, entity: str, kind: str = "Parameter") -> dict[str, Any]:
@@ -451,9 +462,10 @@ def _assay(
         if scan.comments:
             proc["comment"] = g.comments(c.local_id("scan", scan.id), scan.comments)
         about.append(g.add(proc))
+        seg_id = c.local_id("process", "segmentation", scan.id)  # + "-N": a number needs no encoding
         for n, seg in enumerate(scan.segmentations):
             sp: dict[str, Any] = {
-                "@id": c.local_id("process", "segmentation", scan.id, str(n)),
+                "@id": f"{seg_id}-{n}",
                 "@type": "LabProcess",
                 "additionalType": "Segmentation",
                 "name": f"segmentation {n} of {scan.id}",
@@ -468,8 +480,9 @@ def _assay(
                     about_ = mask.setdefault("about", [])
                     named = anatomy.setdefault(top["@id"], set())  # the terms in about_, not a scan of it
                     for v in seg.values.values():
-                        if v.term is not None and v.term.accession:
-                            ref = g.term(v.term)
+                        term = v.value
+                        if isinstance(term, Term) and term.accession:
+                            ref = g.term(term)
                             if ref["@id"] not in named:
                                 named.add(ref["@id"])
                                 about_.append(ref)
