@@ -38,7 +38,7 @@ ISA_PROFILE = "https://github.com/nfdi4plants/isa-ro-crate-profile"
 PROFILE_URN = "urn:isaprofile:profile:{name}:{version}"
 
 
-_BY_OBJECT_MAX = 65536  # Value objects remembered by identity (cleared when full: only a shortcut)
+_BY_OBJECT_MAX = 16384  # Value objects remembered by identity (cleared when full: only a shortcut)
 
 
 class _Graph:
