@@ -22,7 +22,6 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
-from xml.sax.saxutils import escape, quoteattr
 
 from isaprofile._json import pretty_json
 from isaprofile.findings.codes import lookup
@@ -172,6 +171,8 @@ def _text(report: Report, strict: bool, failure: str | None = None) -> str:
 
 
 def _junit(report: Report, strict: bool, failure: str | None = None) -> str:
+    from xml.sax.saxutils import escape, quoteattr  # here: it imports urllib.request, 12 ms at every start
+
     failing = {Severity.ERROR, Severity.WARNING} if strict else {Severity.ERROR}
     cases = []
     if failure is not None:
