@@ -251,9 +251,9 @@ _FALLBACK = object()
 _RADIOPHARMACEUTICAL_TAG = tag_for_keyword("RadiopharmaceuticalInformationSequence")
 
 
-def _charset(ds: Dataset) -> str | None:
-    """The Python codec for the dataset's text, when it is one the fast path handles, else None."""
-    elem = ds.get_item(0x00080005)
+def _charset(elem: Any) -> str | None:
+    """The Python codec for a dataset's text (``elem``: its Specific Character Set element or None), when it is
+    one the fast path handles, else None."""
     if elem is None:
         return "latin-1"
     raw = elem.value
@@ -306,6 +306,7 @@ _WANTED = frozenset(_BY_TAG)
 # the same tags as shared BaseTag objects (dicom_flat.tag_key): a key of a dataset read by harvest.dicom_header
 # is found in these by identity, without BaseTag.__eq__; any other key still matches by value
 _WANTED_KEYS = frozenset(tag_key(t) for t in _WANTED)
+_CHARSET_KEY = tag_key(0x00080005)
 _SEQ_KEYS = frozenset(tag_key(t) for t in _SEQ_TAGS)
 # Slices of one series repeat most attributes byte for byte: decoded results are kept per raw value.
 _DECODED: dict[tuple, list[tuple[str, tuple]]] = {}
@@ -318,14 +319,16 @@ def read_top_level(ds: Dataset, out: RawValues) -> set[int]:
     One pass over the wanted elements without converting them (see the fast path above); an element
     whose raw bytes were decoded before (in another slice of the series) reuses that result.
     """
-    codec = _charset(ds)
-    charset = ds.get_item(0x00080005)
-    charset_key = charset.value if isinstance(charset, RawDataElement) else None
     present = ds.keys()
     # Dataset.get_item costs ~6 µs an element (tag normalisation, slices); the element mapping behind it,
     # present in pydicom 2 and 3, gives the same raw elements directly. Fall back to get_item otherwise.
     lookup = getattr(ds, "_dict", None)
     get = lookup.get if isinstance(lookup, dict) else ds.get_item
+    charset = get(_CHARSET_KEY)
+    if isinstance(charset, RawDataElement) and charset.value is None:
+        charset = ds.get_item(_CHARSET_KEY)  # a deferred value: read as get_item reads it
+    codec = _charset(charset)
+    charset_key = charset.value if isinstance(charset, RawDataElement) else None
     # a dataset's own key objects (the shared ones for harvest.dicom_header's reads: found by identity), in tag order
     for dict_key in sorted((t for t in present if t in _WANTED_KEYS), key=int):
         tag = int(dict_key)
