@@ -217,3 +217,38 @@ def test_harvest_records_are_the_same_with_pydicom_alone(monkeypatch: pytest.Mon
     assert any(r["inspected"] is not None and r["inspected"].issues for r in fast)  # the gate ran and found
     monkeypatch.setattr(dicom_header, "_read", lambda fh, size: None)
     assert fast == [read_dicom_file(str(p), p.name, gate) for p in paths]
+
+
+def test_mutated_files_are_declined_or_read_as_dcmread_reads_them(tmp_path: Path) -> None:
+    """Seeded mutations (byte flips, extreme lengths, cut and repeated runs) of files with and without
+    undefined-length sequences: the fast read never raises, and whenever it takes a file, its dataset is
+    dcmread's."""
+    import random
+
+    from test_fuzz import mutate
+
+    seeds = [Path(get_testdata_file(n)).read_bytes() for n in ("CT_small.dcm", "MR_small.dcm", "rtplan.dcm")]
+    rng = random.Random("isaprofile-dicom-header")
+    path = tmp_path / "m.dcm"
+    taken = 0
+    for _ in range(300):
+        path.write_bytes(mutate(rng.choice(seeds), rng))
+        try:
+            taken += both(path)
+        except (
+            pydicom.errors.InvalidDicomError,
+            ValueError,
+            OSError,
+            EOFError,
+            KeyError,
+            TypeError,
+            IndexError,
+            struct.error,
+            NotImplementedError,
+            OverflowError,
+            AttributeError,
+            pydicom.errors.BytesLengthException,
+        ):  # what dcmread raises
+            with open(path, "rb") as fh:
+                read_header(fh, os.path.getsize(path))  # must not raise either
+    assert taken > 50  # most mutants keep a plain header: the comparison is not vacuous
