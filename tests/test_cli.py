@@ -83,3 +83,20 @@ def test_harvest_json_is_one_item_per_line(example: Path) -> None:
     start = lines.index('  "items": [') + 1
     assert len(doc["items"]) > 1 and doc["report"]["valid"] is True
     assert [json.loads(line.strip().rstrip(",")) for line in lines[start : start + len(doc["items"])]] == doc["items"]
+
+
+def test_harvest_of_a_dataset_folder_leaves_its_other_inputs_out(tmp_path: Path) -> None:
+    """In a dataset folder the config, its sheets and TCIA's manifest and metadata.csv are not images: no
+    ``not-dicom`` finding for them; a stray file still gets one; the images are harvested as before."""
+    import shutil
+
+    root = Path(__file__).resolve().parents[1] / "examples" / "crlm-ct"
+    dataset = tmp_path / "crlm-ct"
+    shutil.copytree(root, dataset)
+    (dataset / "notes.txt").write_text("a stray file\n", encoding="utf-8")
+    result = run("harvest", str(dataset), "--format", "json", "-q", "--no-cache")
+    doc = json.loads(result.stdout)
+    stray = sorted(i["file"] for i in doc["report"]["issues"] if i["code"] == "not-dicom")
+    assert stray == sorted(p for p in ("notes.txt", "make_example.py") if (dataset / p).exists())
+    images = run("harvest", *[str(p) for p in sorted(dataset.glob("CRLM-CT-*"))], "--format", "json", "-q")
+    assert [i["files"] for i in doc["items"]] == [i["files"] for i in json.loads(images.stdout)["items"]]

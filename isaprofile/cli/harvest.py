@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -94,12 +95,15 @@ def _table(items: list[Any]) -> str:
 def command(paths: tuple[str, ...], fmt: str, workers: int | None, no_cache: bool, quiet: bool, strict: bool) -> None:
     """Read the headers of the DICOM, DICOM SEG and NIfTI (+ JSON sidecar) files under PATH...
 
+    In a dataset folder (one with an isaprofile.yaml), the config, the sheets and workbook it names and
+    TCIA's manifest and metadata.csv are left out: they are the dataset's other inputs, not images.
     Prints every harvested value with its unit and source (file and tag / header field / JSON key);
     findings go to stderr. Exit code 0: no errors (warnings allowed unless --strict); 1: findings
     with errors (e.g. truncated files); 2: a PATH does not exist.
     """
     from isaprofile.engine import current_scheduler, default_workers
     from isaprofile.findings.render import render
+    from isaprofile.harvest.config import dataset_inputs
     from isaprofile.harvest.images import harvest_files
 
     if workers is None:
@@ -108,8 +112,10 @@ def command(paths: tuple[str, ...], fmt: str, workers: int | None, no_cache: boo
     def bar(results: Any, total: int) -> Any:
         return progress(results, total=total, desc="harvest", unit="file", quiet=quiet)
 
+    # a dataset folder's config, sheets and TCIA lists are its other inputs, not images to warn about
+    skip = {str(p) for path in paths if Path(path).is_dir() for p in dataset_inputs(Path(path).resolve())}
     try:
-        items, report = harvest_files(list(paths), workers=workers, progress=bar, cache=not no_cache)
+        items, report = harvest_files(list(paths), workers=workers, progress=bar, cache=not no_cache, skip=skip)
     except FileNotFoundError as exc:
         fail(f"no such file or folder: {exc}", EXIT_USAGE)
     except ValueError as exc:

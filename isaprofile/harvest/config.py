@@ -97,6 +97,26 @@ def find_config(root: Path) -> Path | None:
     return next((root / n for n in CONFIG_NAMES if (root / n).is_file()), None)
 
 
+def dataset_inputs(root: Path) -> set[Path]:
+    """The files of the dataset folder ``root`` that are inputs but not images: its config, the sheets and the
+    data-entry workbook the config names, TCIA's manifests and ``metadata.csv`` lists. Empty for a folder without
+    a config; a config that cannot be read still names itself."""
+    from isaprofile.harvest.tcia import find_lists
+
+    path = find_config(root)
+    if path is None:
+        return set()
+    out = {path}
+    config, _report = load_config(root)
+    if config is not None:
+        out.update(root / sheet.file for sheet in config.sheets)
+        if config.template:
+            out.add(root / config.template)
+    manifests, metadata = find_lists(root)
+    out.update(manifests + metadata)
+    return {p.resolve() for p in out}
+
+
 def load_config(root: Path) -> tuple[DatasetConfig | None, Report]:
     """Read and check ``root``'s config; ``None`` with findings when it cannot be used."""
     import jsonschema

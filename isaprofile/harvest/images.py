@@ -13,7 +13,7 @@ import functools
 import os
 import sys
 import warnings
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import Any
 
 from isaprofile.cache import CacheWarning, HeaderCache, Unfingerprintable, cached_results, fingerprint
@@ -59,12 +59,15 @@ def _walk(path: str) -> list[str]:
 
 
 def collect_files(
-    paths_or_root: str | os.PathLike[str] | Iterable[str | os.PathLike[str]], root: str | None = None
+    paths_or_root: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
+    root: str | None = None,
+    skip: Collection[str] = (),
 ) -> tuple[str, list[Task]]:
     """The harvest root and the files to read under it, sorted by relative path, sidecars attached.
 
     ``paths_or_root`` is a folder (walked recursively, hidden entries skipped), a file, or several of
-    those; without ``root`` the root is the folder, or the common folder of the paths given.
+    those; without ``root`` the root is the folder, or the common folder of the paths given. ``skip``: absolute
+    paths of files that are not images (a dataset's config and sheets), left out.
     """
     if isinstance(paths_or_root, str | os.PathLike):
         given = [os.fspath(paths_or_root)]
@@ -80,7 +83,7 @@ def collect_files(
     jsons = {f for f in files if f.lower().endswith(".json")}
     tasks: list[Task] = []
     for f in files:
-        if f in jsons or os.path.basename(f) in SKIPPED_NAMES:
+        if f in jsons or os.path.basename(f) in SKIPPED_NAMES or f in skip:
             continue
         if is_nifti(f):
             side = os.path.join(os.path.dirname(f), nifti_stem(f) + ".json")
@@ -108,6 +111,7 @@ def harvest_files(
     root: str | None = None,
     inspect: Inspect | None = None,
     cache: bool = False,
+    skip: Collection[str] = (),
 ) -> tuple[list[HarvestedImage], Report]:
     """Harvest the image headers under ``paths_or_root``: one item per DICOM series, SEG or NIfTI file.
 
@@ -118,9 +122,10 @@ def harvest_files(
     ``inspect(kind, parsed header, rel)`` (picklable) runs on each header in the same read; its results
     are the items' ``inspected``. ``cache``: take the results of files unchanged since an earlier run
     from the header cache (:mod:`isaprofile.cache`), read only the others, and store their results;
-    ``stats["cache"]`` then counts the hits and misses.
+    ``stats["cache"]`` then counts the hits and misses. ``skip``: absolute paths left out (see
+    :func:`collect_files`).
     """
-    base, tasks = collect_files(paths_or_root, root)
+    base, tasks = collect_files(paths_or_root, root, skip)
     reader = read_one if inspect is None else functools.partial(read_one, inspect=inspect)
     store = _open_cache(base, inspect) if cache else None
 
