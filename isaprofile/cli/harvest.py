@@ -113,7 +113,7 @@ def command(paths: tuple[str, ...], fmt: str, workers: int | None, no_cache: boo
         return progress(results, total=total, desc="harvest", unit="file", quiet=quiet)
 
     # a dataset folder's config, sheets and TCIA lists are its other inputs, not images to warn about
-    skip = {str(p) for path in paths if Path(path).is_dir() for p in dataset_inputs(Path(path).resolve())}
+    skip = {str(p) for path in paths if Path(path).is_dir() for p in dataset_inputs(Path(path).absolute())}
     try:
         items, report = harvest_files(list(paths), workers=workers, progress=bar, cache=not no_cache, skip=skip)
     except FileNotFoundError as exc:

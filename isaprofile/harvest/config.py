@@ -9,6 +9,7 @@ image and segmentation files are and how each links to its subject, time point a
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from functools import cache
@@ -114,7 +115,7 @@ def dataset_inputs(root: Path) -> set[Path]:
             out.add(root / config.template)
     manifests, metadata = find_lists(root)
     out.update(manifests + metadata)
-    return {p.resolve() for p in out}
+    return {Path(os.path.abspath(p)) for p in out}  # as the harvest names the files it walks (links kept)
 
 
 def load_config(root: Path) -> tuple[DatasetConfig | None, Report]:
