@@ -100,3 +100,8 @@ def test_harvest_of_a_dataset_folder_leaves_its_other_inputs_out(tmp_path: Path)
     assert stray == sorted(p for p in ("notes.txt", "make_example.py") if (dataset / p).exists())
     images = run("harvest", *[str(p) for p in sorted(dataset.glob("CRLM-CT-*"))], "--format", "json", "-q")
     assert [i["files"] for i in doc["items"]] == [i["files"] for i in json.loads(images.stdout)["items"]]
+    from isaprofile.harvest.images import harvest_files  # the library call, as the command
+
+    items, report = harvest_files(dataset)
+    assert [i.paths for i in items] == [i["files"] for i in doc["items"]]
+    assert sorted(i.file for i in report.issues if i.code == "not-dicom") == stray

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
 import click
@@ -103,7 +102,6 @@ def command(paths: tuple[str, ...], fmt: str, workers: int | None, no_cache: boo
     """
     from isaprofile.engine import current_scheduler, default_workers
     from isaprofile.findings.render import render
-    from isaprofile.harvest.config import dataset_inputs
     from isaprofile.harvest.images import harvest_files
 
     if workers is None:
@@ -112,10 +110,8 @@ def command(paths: tuple[str, ...], fmt: str, workers: int | None, no_cache: boo
     def bar(results: Any, total: int) -> Any:
         return progress(results, total=total, desc="harvest", unit="file", quiet=quiet)
 
-    # a dataset folder's config, sheets and TCIA lists are its other inputs, not images to warn about
-    skip = {str(p) for path in paths if Path(path).is_dir() for p in dataset_inputs(Path(path).absolute())}
     try:
-        items, report = harvest_files(list(paths), workers=workers, progress=bar, cache=not no_cache, skip=skip)
+        items, report = harvest_files(list(paths), workers=workers, progress=bar, cache=not no_cache)
     except FileNotFoundError as exc:
         fail(f"no such file or folder: {exc}", EXIT_USAGE)
     except ValueError as exc:

@@ -13,12 +13,14 @@ import functools
 import os
 import sys
 import warnings
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 from isaprofile.cache import CacheWarning, HeaderCache, Unfingerprintable, cached_results, fingerprint
 from isaprofile.engine import map_files
 from isaprofile.findings.issues import Issue, Report
+from isaprofile.harvest.config import dataset_inputs
 from isaprofile.harvest.dicom import group_series, read_dicom_file
 from isaprofile.harvest.mapping import to_profile_values
 from isaprofile.harvest.nifti import Inspect, is_nifti, nifti_stem, read_nifti_file
@@ -59,15 +61,14 @@ def _walk(path: str) -> list[str]:
 
 
 def collect_files(
-    paths_or_root: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
-    root: str | None = None,
-    skip: Collection[str] = (),
+    paths_or_root: str | os.PathLike[str] | Iterable[str | os.PathLike[str]], root: str | None = None
 ) -> tuple[str, list[Task]]:
     """The harvest root and the files to read under it, sorted by relative path, sidecars attached.
 
     ``paths_or_root`` is a folder (walked recursively, hidden entries skipped), a file, or several of
-    those; without ``root`` the root is the folder, or the common folder of the paths given. ``skip``: absolute
-    paths of files that are not images (a dataset's config and sheets), left out.
+    those; without ``root`` the root is the folder, or the common folder of the paths given. A folder that is
+    a dataset (it has an ``isaprofile.yaml``) leaves out its other inputs: the config, the sheets and workbook
+    it names, TCIA's lists (:func:`isaprofile.harvest.config.dataset_inputs`).
     """
     if isinstance(paths_or_root, str | os.PathLike):
         given = [os.fspath(paths_or_root)]
@@ -79,6 +80,7 @@ def collect_files(
         if not os.path.exists(p):
             raise FileNotFoundError(p)
     base = os.path.abspath(root if root is not None else _root_of(given))
+    skip = {str(f) for p in given if os.path.isdir(p) for f in dataset_inputs(Path(os.path.abspath(p)))}
     files = sorted({os.path.abspath(f) for p in given for f in _walk(p)})
     jsons = {f for f in files if f.lower().endswith(".json")}
     tasks: list[Task] = []
@@ -111,7 +113,6 @@ def harvest_files(
     root: str | None = None,
     inspect: Inspect | None = None,
     cache: bool = False,
-    skip: Collection[str] = (),
 ) -> tuple[list[HarvestedImage], Report]:
     """Harvest the image headers under ``paths_or_root``: one item per DICOM series, SEG or NIfTI file.
 
@@ -122,10 +123,9 @@ def harvest_files(
     ``inspect(kind, parsed header, rel)`` (picklable) runs on each header in the same read; its results
     are the items' ``inspected``. ``cache``: take the results of files unchanged since an earlier run
     from the header cache (:mod:`isaprofile.cache`), read only the others, and store their results;
-    ``stats["cache"]`` then counts the hits and misses. ``skip``: absolute paths left out (see
-    :func:`collect_files`).
+    ``stats["cache"]`` then counts the hits and misses.
     """
-    base, tasks = collect_files(paths_or_root, root, skip)
+    base, tasks = collect_files(paths_or_root, root)
     reader = read_one if inspect is None else functools.partial(read_one, inspect=inspect)
     store = _open_cache(base, inspect) if cache else None
 
