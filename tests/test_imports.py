@@ -155,3 +155,33 @@ def test_codes_and_issues_are_not_a_cycle() -> None:
     assert (
         "isaprofile.findings.issues" not in eager["isaprofile.findings.codes"] | deferred["isaprofile.findings.codes"]
     )
+
+
+def _loaded_after(code: str) -> set[str]:
+    """The top-level packages a fresh interpreter has loaded after running ``code``."""
+    import json
+    import subprocess
+    import sys
+
+    probe = code + "\nimport sys, json\nprint(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))"
+    out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True)
+    return set(json.loads(out.stdout.splitlines()[-1]))
+
+
+def test_a_dicom_only_harvest_never_loads_nibabel(tmp_path: Path) -> None:
+    """Start-up is part of every command's time: nibabel (30 ms) loads only when a NIfTI file is read."""
+    import pydicom.data
+
+    source = pydicom.data.get_testdata_file("CT_small.dcm")
+    code = f"from isaprofile.harvest.images import harvest_files\nharvest_files([{str(source)!r}])"
+    loaded = _loaded_after(code)
+    assert "pydicom" in loaded and "nibabel" not in loaded
+
+
+def test_verify_never_loads_the_phi_gate_or_an_image_reader() -> None:
+    """``verify`` hashes and reads tag files: it imports neither the PHI gate nor pydicom/nibabel, and tqdm
+    only for a bar on a terminal."""
+    code = "from isaprofile.cli.verify import command\nfrom isaprofile.package import metadata_checks"
+    loaded = _loaded_after(code)
+    assert not loaded & {"tqdm", "nibabel", "pydicom"}
+    _loaded_after(code + "\nimport sys\nassert 'isaprofile.package.phi' not in sys.modules")

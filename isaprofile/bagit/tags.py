@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 from collections.abc import Iterable, Mapping, Sequence
 
 from isaprofile.bagit.hashing import ALGORITHMS, FileDigest, hash_bytes
@@ -37,20 +38,16 @@ def encode_path(rel: str) -> str:
     return rel.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
+_ESCAPE = re.compile("%(0D|0A|25)", re.IGNORECASE)
+_UNESCAPED = {"0D": "\r", "0A": "\n", "25": "%"}
+_HEX = re.compile("[0-9a-fA-F]{32,}")
+
+
 def decode_path(text: str) -> str:
     """Undo :func:`encode_path` (``%0D``/``%0A``/``%25`` in either case)."""
-    out: list[str] = []
-    i = 0
-    codes = {"%0D": "\r", "%0A": "\n", "%25": "%"}
-    while i < len(text):
-        piece = text[i : i + 3].upper()
-        if piece in codes:
-            out.append(codes[piece])
-            i += 3
-        else:
-            out.append(text[i])
-            i += 1
-    return "".join(out)
+    if "%" not in text:  # nearly every path: nothing to undo
+        return text
+    return _ESCAPE.sub(lambda m: _UNESCAPED[m.group(1).upper()], text)
 
 
 def bagit_txt() -> bytes:
@@ -173,4 +170,4 @@ def parse_manifest(text: str) -> tuple[dict[str, str], list[tuple[int, str]]]:
 
 
 def _is_hex(text: str) -> bool:
-    return len(text) >= 32 and all(c in "0123456789abcdefABCDEF" for c in text)
+    return _HEX.fullmatch(text) is not None

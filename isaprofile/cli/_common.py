@@ -149,11 +149,12 @@ def progress(
     unit_scale: bool = False,
 ) -> Iterator[T]:
     """A tqdm progress bar on stderr, shown only when stderr is a terminal and not ``quiet``."""
+    if quiet or not sys.stderr.isatty():  # no bar: tqdm is not even imported
+        yield from items
+        return
     from tqdm import tqdm
 
-    disable = quiet or not sys.stderr.isatty()
-    yield from tqdm(items, total=total, desc=desc, unit=unit, unit_scale=unit_scale, disable=disable,
-                    leave=False, file=sys.stderr)  # fmt: skip
+    yield from tqdm(items, total=total, desc=desc, unit=unit, unit_scale=unit_scale, leave=False, file=sys.stderr)
 
 
 def header_bar(quiet: bool = False) -> Callable[[Iterable[Any], int], Iterable[Any]]:

@@ -26,14 +26,15 @@ def command(package: str, fmt: str, strict: bool, quiet: bool, workers: int | No
     """
     import sys
 
-    from tqdm import tqdm
-
     from isaprofile.package.metadata_checks import verify_package  # light: no image readers
 
-    bar = tqdm(total=None, unit="B", unit_scale=True, desc="verify", leave=False, file=sys.stderr,
-               disable=quiet or not sys.stderr.isatty())  # fmt: skip
-    with bar:
-        report = verify_package(package, workers=workers, progress=bar.update, recheck=recheck)
+    if quiet or not sys.stderr.isatty():  # no bar: tqdm is not even imported
+        report = verify_package(package, workers=workers, recheck=recheck)
+    else:
+        from tqdm import tqdm
+
+        with tqdm(total=None, unit="B", unit_scale=True, desc="verify", leave=False, file=sys.stderr) as bar:
+            report = verify_package(package, workers=workers, progress=bar.update, recheck=recheck)
     code = emit_report(report, fmt, strict)
     if "package-unreadable" in report.codes():
         code = EXIT_USAGE

@@ -20,12 +20,8 @@ import os
 import struct
 import zlib
 from collections.abc import Callable
-from typing import Any, BinaryIO
-
-import nibabel as nib
-from nibabel.filebasedimages import ImageFileError
-from nibabel.spatialimages import HeaderDataError
-from nibabel.wrapstruct import WrapStructError
+from functools import cache
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from isaprofile.findings.issues import Issue, issue
 from isaprofile.harvest.sidecar import read_sidecar
@@ -35,19 +31,21 @@ _CHUNK = 1 << 20
 Inspect = Callable[[str, Any, str], Any]  # (kind, parsed header, rel) -> the caller's facts
 _SPACE = {"mm": ("mm", 1.0), "meter": ("mm", 1000.0), "micron": ("mm", 1e-3)}
 _TIME = {"sec": ("s", 1.0), "msec": ("ms", 1.0), "usec": ("ms", 1e-3)}
-NIFTI_ERRORS = (
-    ImageFileError,
-    HeaderDataError,
-    WrapStructError,  # a header block of the wrong size (a cut .nii.gz)
-    OSError,
-    EOFError,
-    ValueError,
-    KeyError,
-    IndexError,
-    struct.error,
-    zlib.error,
-    WrapStructError,  # a header block of the wrong size
-)
+
+if TYPE_CHECKING:
+    import nibabel as nib
+
+
+@cache
+def nifti_errors() -> tuple[type[BaseException], ...]:
+    """What reading a bad NIfTI file can raise (nibabel is imported here, not with this module: a DICOM-only
+    run never loads it)."""
+    from nibabel.filebasedimages import ImageFileError
+    from nibabel.spatialimages import HeaderDataError
+    from nibabel.wrapstruct import WrapStructError  # a header block of the wrong size (a cut .nii.gz)
+
+    return (ImageFileError, HeaderDataError, WrapStructError, OSError, EOFError, ValueError, KeyError, IndexError,
+            struct.error, zlib.error)  # fmt: skip
 
 
 def is_nifti(path: str) -> bool:
@@ -134,6 +132,8 @@ def _problems(content: _Content) -> list[tuple[str, str, str]]:
     """``(field, found, reason)`` for each inconsistency of the raw NIfTI-1/2 header (see the module
     docstring); empty when the header is consistent. Never loads the image. A file that is not NIfTI at
     all (no magic, too short) raises ``ImageFileError`` (``nifti-unreadable``)."""
+    from nibabel.filebasedimages import ImageFileError
+
     head = content.prefix(540)
     if len(head) < 4:
         raise ImageFileError(f"{len(head)} bytes, too short for a NIfTI header")
@@ -203,7 +203,7 @@ def read_nifti_file(
             expected = offset + math.prod(shape) * bitpix // 8
             found = content.count(expected)
             inspected = inspect("nifti", (header, header.extensions), rel) if inspect is not None else None
-    except NIFTI_ERRORS as exc:
+    except nifti_errors() as exc:
         return None, [issue("nifti-unreadable", file=rel, reason=_reason(exc))]
     if found < expected:
         issues.append(
@@ -235,6 +235,8 @@ def _reason(exc: BaseException) -> str:
 
 def _parse_header(content: _Content) -> Any:
     """The nibabel header (with its extensions) of a file :func:`_problems` accepted."""
+    import nibabel as nib
+
     head = content.prefix(540)
     two = struct.unpack("<i", head[:4])[0] == 540 or struct.unpack(">i", head[:4])[0] == 540
     klass: Any = nib.Nifti2Header if two else nib.Nifti1Header
@@ -244,7 +246,9 @@ def _parse_header(content: _Content) -> Any:
 def read_nifti_header(path: str | os.PathLike[str]) -> Any:
     """The header and extensions of a NIfTI file, in one bounded read (never the image data).
 
-    Raises one of :data:`NIFTI_ERRORS` (``HeaderDataError`` for an inconsistent header)."""
+    Raises one of :func:`nifti_errors` (``HeaderDataError`` for an inconsistent header)."""
+    from nibabel.spatialimages import HeaderDataError
+
     with open(path, "rb") as fh:
         content = _Content(fh)
         problems = _problems(content)

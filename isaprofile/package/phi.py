@@ -588,11 +588,11 @@ def nifti_phi_findings(
 
 
 def _check_nifti(path: Path, chk: _Checker) -> None:
-    from isaprofile.harvest.nifti import NIFTI_ERRORS, read_nifti_header
+    from isaprofile.harvest.nifti import nifti_errors, read_nifti_header
 
     try:
         header = read_nifti_header(path)
-    except NIFTI_ERRORS as exc:
+    except nifti_errors() as exc:
         chk.out.issues.append(issue("phi-unreadable", file=chk.file, reason=type(exc).__name__))
         return
     found = nifti_phi_findings(header, None, chk.file, chk.policy)
