@@ -178,10 +178,13 @@ def test_a_dicom_only_harvest_never_loads_nibabel(tmp_path: Path) -> None:
     assert "pydicom" in loaded and "nibabel" not in loaded
 
 
-def test_verify_never_loads_the_phi_gate_or_an_image_reader() -> None:
-    """``verify`` hashes and reads tag files: it imports neither the PHI gate nor pydicom/nibabel, and tqdm
-    only for a bar on a terminal."""
-    code = "from isaprofile.cli.verify import command\nfrom isaprofile.package import metadata_checks"
-    loaded = _loaded_after(code)
-    assert not loaded & {"tqdm", "nibabel", "pydicom"}
-    _loaded_after(code + "\nimport sys\nassert 'isaprofile.package.phi' not in sys.modules")
+def test_verify_never_loads_the_phi_gate_or_an_image_reader(tmp_path: Path) -> None:
+    """``verify`` hashes and reads tag files: a run without a terminal imports neither the PHI gate nor
+    pydicom/nibabel, nor tqdm (only a bar on a terminal needs it)."""
+    from tests._package_helpers import build
+
+    bag = build(tmp_path).path
+    run = f"import sys\nfrom isaprofile.cli.main import main\nsys.argv = ['isaprofile', 'verify', {str(bag)!r}]\n"
+    run += "try:\n    main()\nexcept SystemExit as exit:\n    assert exit.code == 1, exit.code\n"  # no crate inside
+    loaded = _loaded_after(run + "assert 'isaprofile.package.phi' not in sys.modules")
+    assert "isaprofile" in loaded and not loaded & {"tqdm", "nibabel", "pydicom"}
