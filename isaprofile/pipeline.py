@@ -36,7 +36,7 @@ from isaprofile.errors import DatasetError
 from isaprofile.findings.issues import Issue, Report, issue
 from isaprofile.findings.rules import apply_profile, check_structure
 from isaprofile.harvest.config import DatasetConfig, find_config, load_config
-from isaprofile.harvest.sheets import Table
+from isaprofile.harvest.sheets import Table, workbooks_read_once
 from isaprofile.model import Investigation
 from isaprofile.profile.model import Profile, ProfileError, load_profile
 
@@ -119,7 +119,8 @@ def check(
         read = read_isatab(path, str(profile) if isinstance(profile, Path) else profile)
         root = Path(data_root) if data_root is not None else path
         return _layers(read.investigation, read.profile, read.report, "isatab", root, None, skip, workers)
-    return _dataset(path, profile, skip, workers, progress, cache)
+    with workbooks_read_once():  # a template's sheets and the config's sheets: each workbook parsed once
+        return _dataset(path, profile, skip, workers, progress, cache)
 
 
 def _profile(ref: ProfileRef, named: str | None, file: str | None = None) -> tuple[Profile | None, Report]:

@@ -262,3 +262,29 @@ def test_header_pass_on_a_process_pool_gives_the_same_report(tmp_path: Path, mon
     ]
     assert pooled.phi is not None and serial.phi is not None
     assert pooled.phi.exceptions == serial.phi.exceptions
+
+
+def test_a_check_parses_each_workbook_once_and_the_next_check_reads_it_again(
+    example: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The template's seven sheets are read (a header, then the rows) from one parse of metadata.xlsx; an
+    edit between two checks is seen by the second, and no workbook stays open after a check."""
+    from isaprofile.harvest import sheets
+
+    opened: list[object] = []
+    real = openpyxl.load_workbook
+
+    def counted(source, **kw):  # type: ignore[no-untyped-def]
+        opened.append(source)
+        return real(source, **kw)
+
+    monkeypatch.setattr(openpyxl, "load_workbook", counted)
+    first = check(example, cache=False)
+    assert len(opened) == 1 and first.report.is_valid(False)
+    assert first.investigation.studies[0].subjects[0].characteristics["strain"].value == "C57BL/6J"
+    assert sheets._KEPT is None  # closed with the check
+    _sheet("Subjects", "Animal strain", 2, "BALB/c")(example)  # (opens it too)
+    opened.clear()
+    second = check(example, cache=False)
+    assert len(opened) == 1
+    assert second.investigation.studies[0].subjects[0].characteristics["strain"].value == "BALB/c"
