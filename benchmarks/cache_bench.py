@@ -59,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--no-linked", action="store_true", help="pass --no-linked to every validate")
     args = parser.parse_args(argv)
+    scale_bench.byte_compile()
     source = args.source or _replicas.replica(args.replica, scale_bench.WORK, args.scale)
     extra = ["--no-linked"] if args.no_linked else []
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, workers {args.workers}, "
