@@ -34,7 +34,7 @@ group the payload by licence (and, within a licence, by the size limits of
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -453,27 +453,42 @@ def check_deposit_licences(
 # --------------------------------------------------------------------------------------------- tables
 
 
-def table_licences(inv: Investigation, lmap: LicenceMap, tables: Mapping[str, bytes | Path]) -> dict[str, list[str]]:
-    """The licences of the rows of each ISA table (``s_*.txt``, ``a_*.txt``; tab-separated, bytes or a file).
+class RowLicences:
+    """The licences of the rows of ISA tables, gathered as the rows stream past (:meth:`watch`), so that one
+    read of a table serves this and whatever else reads it (the data package's field types).
 
     A row belongs to the subject its ``Source Name`` names, or whose sample its ``Sample Name`` names.
     A table whose rows name no known subject gets every licence of the dataset.
     """
-    sample_subject = {s.id: s.subject for st in inv.studies for s in st.samples}
-    out: dict[str, list[str]] = {}
-    for path, data in tables.items():
-        rows = generated_rows(data)
+
+    def __init__(self, inv: Investigation, lmap: LicenceMap) -> None:
+        self.lmap = lmap
+        self.sample_subject = {s.id: s.subject for st in inv.studies for s in st.samples}
+        self.found: dict[str, list[str]] = {}  # table path -> its licences, once its rows are all seen
+
+    def watch(self, path: str, header: list[str], rows: Iterable[list[str]]) -> Iterator[list[str]]:
+        """``rows`` (of the table ``path`` with ``header``) unchanged; at their end, the table's licences
+        are in :attr:`found`."""
+        src = [i for i, h in enumerate(header) if h == "Source Name"]
+        smp = [i for i, h in enumerate(header) if h == "Sample Name"]
+        sample_subject = self.sample_subject
         ids: set[str] = set()
-        header = next(rows, None)
-        if header is not None:
-            src = [i for i, h in enumerate(header) if h == "Source Name"]
-            smp = [i for i, h in enumerate(header) if h == "Sample Name"]
-            for row in rows:
-                ids.update(row[i] for i in src if i < len(row) and row[i])
-                ids.update(sample_subject[row[i]] for i in smp if i < len(row) and row[i] in sample_subject)
-        lics = lmap.licences_of_subjects(ids)
-        out[path] = lics or list(lmap.all)
-    return out
+        for row in rows:
+            ids.update(row[i] for i in src if i < len(row) and row[i])
+            ids.update(sample_subject[row[i]] for i in smp if i < len(row) and row[i] in sample_subject)
+            yield row
+        self.found[path] = self.lmap.licences_of_subjects(ids) or list(self.lmap.all)
+
+
+def table_licences(inv: Investigation, lmap: LicenceMap, tables: Mapping[str, bytes | Path]) -> dict[str, list[str]]:
+    """The licences of the rows of each ISA table (``s_*.txt``, ``a_*.txt``; tab-separated, bytes or a file),
+    as :class:`RowLicences` finds them."""
+    seen = RowLicences(inv, lmap)
+    for path, data in tables.items():
+        rows = generated_rows(data, share=False)
+        for _ in seen.watch(path, next(rows, []), rows):
+            pass
+    return seen.found
 
 
 # --------------------------------------------------------------------------------------------- splits

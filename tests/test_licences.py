@@ -25,6 +25,7 @@ import isaprofile
 from isaprofile.dataset import load_dataset
 from isaprofile.licences import (
     LicenceMap,
+    RowLicences,
     apply_subject_licences,
     check_deposit_licences,
     data_files,
@@ -387,6 +388,8 @@ def test_datapackage_resources_carry_the_licences_of_their_rows(release: Path) -
         only = lines[0] + "".join(line for line in lines[1:] if not line.startswith("0003\t"))
         assert table_licences(inv, lmap, {name: only.encode()}) == {name: ["CC-BY-4.0"]}
         desc = datapackage(inv.identifier, tables, inv.title, list(inv.licences), per)
+        # the package's way: the licences found in the same read of each table as its field types
+        assert datapackage(inv.identifier, tables, inv.title, list(inv.licences), RowLicences(inv, lmap)) == desc
         (out / "datapackage.json").write_bytes(desc)
         pkg = json.loads(desc)
         assert [x["name"] for x in pkg["licenses"]] == ["CC-BY-4.0", "CC-BY-NC-4.0"]

@@ -154,6 +154,14 @@ def check_structure(inv: Investigation, root: Path | None = None) -> Report:
                 else:
                     seen[item.id] = item.provenance
     sampled: set[str] = set()
+    found: dict[str, bool] = {}  # each path looked for once: a label map is the file of every label's segmentation
+
+    def exists(path: str) -> bool:
+        hit = found.get(path)
+        if hit is None:
+            hit = found[path] = root is not None and (root / path).exists()
+        return hit
+
     for study in inv.studies:
         for sample in study.samples:
             if sample.subject not in subjects:
@@ -165,10 +173,10 @@ def check_structure(inv: Investigation, root: Path | None = None) -> Report:
                 report.add(issue("scan-sample-unknown", target=scan.sample, **_loc(scan.provenance)))
             if root is not None:
                 for f in scan.files:
-                    if not (root / f.path).exists():
+                    if not exists(f.path):
                         report.add(issue("data-file-missing", target=f.path, **_loc(f.provenance or scan.provenance)))
                 for seg in scan.segmentations:
-                    if seg.path and not (root / seg.path).exists():
+                    if seg.path and not exists(seg.path):
                         report.add(issue("data-file-missing", target=seg.path,
                                          **_loc(seg.provenance or scan.provenance)))  # fmt: skip
         for subj in study.subjects:

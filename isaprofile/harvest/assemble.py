@@ -299,19 +299,18 @@ def _add_segmentations(state: _State, item: HarvestedImage, spec: FileSpec, ids:
     if not per_label:
         target.segmentations.append(Segmentation(values=fixed, path=item.path, provenance=Provenance(item.path)))
         return
-    for number, values in per_label:
+    for where, values in per_label:
         target.segmentations.append(
-            Segmentation(values={**fixed, **values}, path=item.path,
-                         provenance=Provenance(item.path, path=f"label {number}"))
-        )  # fmt: skip
+            Segmentation(values={**fixed, **values}, path=item.path, provenance=Provenance(item.path, path=where))
+        )
 
 
 def _label_values(
     profile: Profile, spec: FileSpec, group: str | None, names: dict[str, str]
 ) -> list[tuple[str, dict[str, Value]]]:
-    """Each label of a label-map group with its values (label value, segmented structure), in label order.
-    Made once per group: every subject's map of the group shares these Values (ENHANCE: 130 labels, not
-    207,610)."""
+    """Each label of a label-map group, as its provenance path ("label N") and its values (label value,
+    segmented structure), in label order. Made once per group: every subject's map of the group shares these
+    Values and paths (ENHANCE: 130 labels, not 207,610)."""
     prov = Provenance(spec.labels, path=f"$.{group}" if group else None)
     by_name = {f.key: f for f in profile.fields_for("segmentation")}
     out = []
@@ -321,7 +320,7 @@ def _label_values(
             values[by_name["label_value"].name] = Value(int(number) if number.isdigit() else number, None, prov)
         if "segmented_structure" in by_name:
             values[by_name["segmented_structure"].name] = Value(name, None, prov)
-        out.append((number, values))
+        out.append((f"label {number}", values))
     return out
 
 

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from isaprofile.isatab.parse import generated_rows
+from isaprofile.licences import RowLicences
 from isaprofile.linked._common import spdx_id, spdx_licences
 
 _QUALIFIERS = ("Unit", "Term Source REF", "Term Accession Number", "Protocol REF")
@@ -228,32 +229,42 @@ def datapackage(
     tables: Mapping[str, bytes | Path],
     title: str = "",
     licences: list[str] | None = None,
-    resource_licences: Mapping[str, Sequence[str]] | None = None,
+    resource_licences: Mapping[str, Sequence[str]] | RowLicences | None = None,
     extra_resources: Sequence[Mapping[str, Any]] = (),
 ) -> bytes:
     """The descriptor for ``tables`` (relative path inside the package → the tab-separated file, as bytes or
-    a path).
+    a path), each read once.
 
     ``licences`` are the package's licences; ``resource_licences`` maps a table's path to the licences of
-    its rows (a resource not in it carries no ``licenses`` of its own and so inherits the package's).
+    its rows (a resource not in it carries no ``licenses`` of its own and so inherits the package's), or is a
+    :class:`~isaprofile.licences.RowLicences` that finds them in the same read of the rows.
     ``extra_resources`` are added as they are (e.g. :func:`sheet_resource` for the user's sheets).
     """
+    watcher, given = None, {}
+    if isinstance(resource_licences, RowLicences):
+        watcher = resource_licences
+    elif resource_licences is not None:
+        given = dict(resource_licences)
     resources: list[dict[str, Any]] = []
     for path, data in sorted(tables.items()):
-        rows = generated_rows(data)
-        header = next(rows, [])
+        rows: Iterable[list[str]] = generated_rows(data, share=False)
+        header = next(iter(rows), [])
+        if watcher is not None:
+            rows = watcher.watch(path, header, rows)
         resources.append({
             "name": _resource_name(path),
             "path": path, "profile": "tabular-data-resource", "format": "tsv", "mediatype": "text/tab-separated-values",
             "encoding": "utf-8", "dialect": {"delimiter": "\t", "header": False, "commentRows": [1]},
             "schema": {"fields": _fields(header, rows)},
         })  # fmt: skip
-        if resource_licences and resource_licences.get(path):
-            resources[-1]["licenses"] = _licences(resource_licences[path])
+        lics = watcher.found.get(path) if watcher is not None else given.get(path)
+        if lics:
+            resources[-1]["licenses"] = _licences(lics)
     pkg: dict[str, Any] = {"profile": "tabular-data-package", "name": name.lower().replace(" ", "-"), "title": title,
            "resources": resources}  # fmt: skip
     resources.extend(dict(r) for r in extra_resources)
-    every = [*(licences or []), *(lic for lics in (resource_licences or {}).values() for lic in lics)]
+    per_table = watcher.found if watcher is not None else given
+    every = [*(licences or []), *(lic for lics in per_table.values() for lic in lics)]
     every += [x["name"] for r in extra_resources for x in r.get("licenses", [])]
     if every:
         pkg["licenses"] = _licences(every)

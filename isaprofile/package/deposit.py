@@ -149,7 +149,7 @@ def _package(
     header_progress: ResultWrapper | None,
     cache: bool,
 ) -> PackageResult:
-    from isaprofile.licences import check_deposit_licences, licence_map, table_licences
+    from isaprofile.licences import RowLicences, check_deposit_licences, licence_map
     from isaprofile.linked.datacite import as_bytes, datacite, schema_org, zenodo_records
     from isaprofile.linked.isajson import isa_json_chunks
     from isaprofile.linked.jsonld import ro_crate_chunks
@@ -200,7 +200,7 @@ def _package(
     meta["README.md"] = readme(inv, invalid)
     tables = {k: path for k, path in isatab.items() if not k.endswith("i_investigation.txt")}
     meta["datapackage.json"] = datapackage(inv.identifier, tables, inv.title, list(lmap.all) or inv.licences,
-                                           resource_licences=table_licences(inv, lmap, tables),
+                                           resource_licences=RowLicences(inv, lmap),
                                            extra_resources=_sheet_resources(checked))  # fmt: skip
     listed = [*meta, "index.html", "metadata/validation-report.json", *payload]
     meta["index.html"] = index_html(inv, set(pngs), profile=prof, invalid=invalid, files=listed, payload=payload)
