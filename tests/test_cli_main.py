@@ -54,3 +54,18 @@ def test_version_is_the_packages_and_exits_zero() -> None:
     result = CliRunner().invoke(cli, ["--version"])
     assert result.exit_code == 0
     assert result.output == f"isaprofile, version {__version__}\n"
+
+
+def test_main_collects_no_old_generation_during_a_command_and_gives_the_settings_back(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import gc
+
+    from isaprofile.cli import main as entry
+
+    seen: list[tuple[int, ...]] = []
+    monkeypatch.setattr(entry.cli, "main", lambda **kw: seen.append(gc.get_threshold()))
+    before = gc.get_threshold()
+    assert entry.main(["--version"]) == 0
+    assert seen == [(10_000, 10, 1_000_000)]
+    assert gc.get_threshold() == before

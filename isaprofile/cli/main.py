@@ -88,11 +88,14 @@ def main(argv: list[str] | None = None, prog_name: str = "isaprofile") -> int:
     # cache; every 10,000 is as safe. A full collection walks every object alive (1 s of a 9 s ENHANCE
     # validate, for nothing: what lives that long is the run's model, freed at exit), so none runs during a
     # command; cycles that die young are still collected.
+    before = gc.get_threshold()  # given back when main() is called in a process that goes on (tests, scripts)
     gc.set_threshold(10_000, 10, 1_000_000)
     try:
         cli.main(args=argv, prog_name=prog_name, standalone_mode=True)
     except SystemExit as exc:
         return int(exc.code or 0) if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+    finally:
+        gc.set_threshold(*before)
     return 0
 
 
