@@ -26,7 +26,7 @@ import math
 import re
 from collections.abc import Container, Mapping
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any, NamedTuple
 
 from isaprofile.linked import _common as c
@@ -168,9 +168,8 @@ def _pids(ent: Any, seen: Container[str]) -> frozenset[str] | None:
     ident = ent.get("@id")
     if not isinstance(ident, str) or ident in seen or ident.startswith(_BASE) or _compact(ident):
         return None
-    for key in ent:
-        if ":" in key or (key[:1] == "@" and key != "@id" and key != "@type"):
-            return None  # compact IRIs or keywords could name the same properties another way
+    if not _plain_keys(tuple(ent)):
+        return None  # compact IRIs or keywords could name the same properties another way
     pid = ent.get("propertyID")
     if pid is None:
         return frozenset()
@@ -178,6 +177,13 @@ def _pids(ent: Any, seen: Container[str]) -> frozenset[str] | None:
         return frozenset((pid,))
     terms = _terms(pid)
     return None if terms is None else frozenset(_strings(terms))
+
+
+@lru_cache(maxsize=4096)
+def _plain_keys(keys: tuple[str, ...]) -> bool:
+    """Whether an entity's keys are plain terms: no compact IRI, no keyword but ``@id`` and ``@type`` (the
+    entities of a crate have a few dozen key lists between them, so each list is looked at once)."""
+    return not any(":" in key or (key[:1] == "@" and key != "@id" and key != "@type") for key in keys)
 
 
 def _props(ent: dict[str, Any], keys: tuple[str, ...]) -> dict[str, list[Term]] | None:
@@ -293,13 +299,24 @@ class DirectChecker:
         entities, mods = typing
         if not entities:
             return True
-        links = [ent.get(_LINKS[e]) for e in entities]
-        refs = [r for v in links if v is not None for r in (v if isinstance(v, list) else [v])]
-        if not all(isinstance(r, dict) and r.get("@id") in self.positions for r in refs):
-            self.waiting.append((ident, ent, entities, mods))
-            return True
+        link_keys = [_key(ent, _LINKS[e]) for e in entities]
+        positions = self.positions
+        for e, k in zip(entities, link_keys, strict=True):
+            if k == ():
+                continue  # no link
+            if k[0] is dict:
+                fed = k[1] in positions
+            elif k[0] is list and type(k[1]) is tuple:  # a list of references: their ids
+                fed = all(i in positions for i in k[1])
+            else:  # anything else, as it is written (null links nothing)
+                v = ent[_LINKS[e]]
+                refs = [] if v is None else v if isinstance(v, list) else [v]
+                fed = all(isinstance(r, dict) and r.get("@id") in positions for r in refs)
+            if not fed:
+                self.waiting.append((ident, ent, entities, mods))
+                return True
         # every value it links to has been fed, so the results depend on these JSON values alone
-        link_key = (type_key, *(_key(ent, _LINKS[e]) for e in entities))
+        link_key = (type_key, *link_keys)
         found = self._linked.get(link_key, _UNKNOWN)
         if found is _UNKNOWN:
             if len(self._linked) >= _MEMO_MAX:  # records whose values differ (per-subject ages) do not repeat
