@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Any
 from urllib.parse import quote
@@ -45,8 +45,11 @@ _ORCID = re.compile(r"^(?:https?://orcid\.org/)?(\d{4}-\d{4}-\d{4}-\d{3}[\dX])$"
 _UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*")  # what quote(..., safe="") leaves as it is
 
 
+@lru_cache(maxsize=8192)
 def encoded(part: str) -> str:
-    """``quote(part, safe="")``, without its cost for the usual part that has nothing to encode."""
+    """``quote(part, safe="")``, without its cost for the usual part that has nothing to encode; the recent
+    parts are remembered (a scan's id, its label map's path and the protocol's name are parts of the ids of
+    each of its 130 segmentations)."""
     return part if _UNRESERVED.fullmatch(part) else quote(part, safe="")
 
 
