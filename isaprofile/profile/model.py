@@ -126,22 +126,33 @@ class Profile:
     protocols: dict[str, Term] = field(default_factory=dict)  # other protocols: name -> type
     source: str = ""  # where it was loaded from
     files: tuple[Path, ...] = ()  # the user's YAML files it was loaded from (the file itself first)
+    # the look-ups of field() and fields_for(), made on first use (the fields never change): both ran over every
+    # field for each value placed (ENHANCE: each of 14,377 scans' defaults, each sheet row)
+    _index: dict[Any, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def id(self) -> str:
         return f"{self.name}@{self.version}"
 
     def field(self, key: str) -> Field:
-        for f in self.fields:
-            if f.key == key:
-                return f
-        raise KeyError(f"profile {self.id} has no field {key!r}")
+        by_key = self._index.get("by key")
+        if by_key is None:
+            by_key = self._index["by key"] = {}
+            for f in self.fields:
+                by_key.setdefault(f.key, f)  # the first of a key, as a search would find
+        found = by_key.get(key)
+        if found is None:
+            raise KeyError(f"profile {self.id} has no field {key!r}")
+        return found
 
     def fields_for(self, entity: str, modality: str | None = None) -> list[Field]:
-        return [
-            f for f in self.fields
-            if f.entity == entity and (modality is None or f.applies_to(modality))
-        ]  # fmt: skip
+        """The fields of ``entity`` (for a scan of ``modality``, those that apply to it), in profile order."""
+        found = self._index.get((entity, modality))
+        if found is None:
+            found = self._index[(entity, modality)] = tuple(
+                f for f in self.fields if f.entity == entity and (modality is None or f.applies_to(modality))
+            )
+        return list(found)
 
     def by_header(self, entity: str, header: str) -> Field | None:
         """The field of ``entity`` whose ISA header, label, template header or alias is ``header``."""
