@@ -31,6 +31,7 @@ from isaprofile.bagit import (
     hashing,
     verify_package,
 )
+from isaprofile.bagit.errors import WriteFailedError
 from isaprofile.bagit.tags import decode_path, encode_path, manifest_txt, parse_manifest
 
 
@@ -116,6 +117,52 @@ def test_parallel_build_is_identical_to_serial(tmp_path: Path, monkeypatch) -> N
     two = build(tmp_path, "two", payload=payload, workers=2).path
     for name in ("manifest-sha256.txt", "manifest-sha512.txt", "tagmanifest-sha512.txt"):
         assert (one / name).read_bytes() == (two / name).read_bytes()
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_work_alongside_the_copies_runs_once_while_the_pool_copies(tmp_path: Path, monkeypatch, workers: int) -> None:
+    """``copy_files(alongside=...)``: the metadata of a bag is written while the pool copies its payload. On a
+    pool, the work starts once a copy has come back; serially, after the copies (as before there was a pool)."""
+    monkeypatch.setattr(hashing, "PARALLEL_MIN_BYTES", 0)
+    payload = make_sources(tmp_path, n=12, size=20_000)
+    (tmp_path / "dst").mkdir()
+    pairs = {rel: (src, tmp_path / "dst" / rel.replace("/", "_")) for rel, src in payload.items()}
+    copied_then: list[int] = []
+
+    def count() -> None:
+        copied_then.append(len(list((tmp_path / "dst").iterdir())))
+
+    digests = hashing.copy_files(pairs, workers=workers, alongside=count)
+    assert digests == hash_files(payload, workers=1)
+    assert len(copied_then) == 1
+    assert copied_then[0] == len(pairs) if workers == 1 else copied_then[0] >= 1
+    assert all(dst.read_bytes() == src.read_bytes() for src, dst in pairs.values())
+
+
+def test_a_failure_of_the_work_alongside_stops_the_pool_and_is_raised(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(hashing, "PARALLEL_MIN_BYTES", 0)
+    payload = make_sources(tmp_path, n=12, size=20_000)
+    (tmp_path / "dst").mkdir()
+    pairs = {rel: (src, tmp_path / "dst" / rel.replace("/", "_")) for rel, src in payload.items()}
+
+    def fails() -> None:
+        raise WriteFailedError("data/metadata/isa.json", reason="No space left on device")
+
+    with pytest.raises(WriteFailedError):
+        hashing.copy_files(pairs, workers=2, alongside=fails)
+
+
+def test_a_failed_copy_is_raised_after_the_work_alongside(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(hashing, "PARALLEL_MIN_BYTES", 0)
+    payload = make_sources(tmp_path, n=12, size=20_000)
+    (tmp_path / "dst").mkdir()
+    pairs = {rel: (src, tmp_path / "dst" / rel.replace("/", "_")) for rel, src in payload.items()}
+    last = sorted(pairs)[-1]
+    pairs[last] = (tmp_path / "vanished.dcm", pairs[last][1])
+    ran: list[bool] = []
+    with pytest.raises(InputVanishedError):
+        hashing.copy_files(pairs, workers=2, alongside=lambda: ran.append(True))
+    assert ran == [True]
 
 
 def test_sources_are_copied_never_moved_or_linked(tmp_path: Path) -> None:

@@ -207,8 +207,10 @@ def write_payload(
     """Create ``folder/data`` holding the copied payload and the metadata bytes; returns the
     digests keyed by path in the bag (``data/...``), sorted.
 
-    ``late_metadata(digests)`` makes metadata that needs the payload's digests (an RO-Crate with each
-    file's sha256) from the digests computed while copying, so no file is read a second time.
+    The metadata is written while the pool copies the payload (ENHANCE's ISA-JSON alone is seconds of this
+    process's time, which the copy would otherwise wait for). ``late_metadata(digests)`` makes metadata that
+    needs the payload's digests (an RO-Crate with each file's sha256) from the digests computed while copying,
+    so no file is read a second time; it is written after the copy.
     """
     folder.mkdir()
     data = folder / PAYLOAD_DIR
@@ -218,20 +220,23 @@ def write_payload(
     base = os.fspath(data)
     pairs = {f"{PAYLOAD_DIR}/{rel}": (src, os.path.join(base, rel)) for rel, src in payload.items()}
     labels = {key: key for key in pairs}
-    digests = copy_files(
-        pairs, algorithms=algorithms, workers=workers, progress=progress, durable=durable, labels=labels
-    )
+    written: dict[str, FileDigest] = {}
+
+    def write(entries: Mapping[str, Content]) -> None:
+        for rel, content in sorted(entries.items()):
+            (data / rel).parent.mkdir(parents=True, exist_ok=True)
+            key = f"{PAYLOAD_DIR}/{rel}"
+            written[key] = _write_content(data / rel, content, key, durable, algorithms)
+
+    digests = copy_files(pairs, algorithms=algorithms, workers=workers, progress=progress, durable=durable,
+                         labels=labels, alongside=lambda: write(metadata))  # fmt: skip
     if late_metadata is not None:
         late = late_metadata({k[len(PAYLOAD_DIR) + 1 :]: v for k, v in digests.items()})
         clash = sorted(set(late) & ({*metadata} | {*payload}))
         if clash:
             raise ValueError(f"late metadata would overwrite {', '.join(clash)}")
-        metadata = {**metadata, **late}
-    for rel, content in sorted(metadata.items()):
-        (data / rel).parent.mkdir(parents=True, exist_ok=True)
-        key = f"{PAYLOAD_DIR}/{rel}"
-        digests[key] = _write_content(data / rel, content, key, durable, algorithms)
-    return dict(sorted(digests.items()))
+        write(late)
+    return dict(sorted({**digests, **written}.items()))
 
 
 def write_tags(

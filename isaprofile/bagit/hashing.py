@@ -43,6 +43,7 @@ CHUNK = 1 << 20
 PARALLEL_MIN_BYTES = 16 << 20
 
 K = TypeVar("K", bound=Hashable)
+R = TypeVar("R")
 
 __all__ = [
     "ALGORITHMS",
@@ -262,14 +263,18 @@ def copy_files(
     progress: Progress | None = None,
     durable: bool = True,
     labels: Mapping[K, str] | None = None,
+    alongside: Callable[[], None] | None = None,
 ) -> dict[K, FileDigest]:
-    """Copy-and-digest many ``(src, dst)`` pairs in parallel; each source is read exactly once."""
+    """Copy-and-digest many ``(src, dst)`` pairs in parallel; each source is read exactly once.
+
+    ``alongside()``, when given, is other work for this process: it runs once the pool has every copy to make,
+    while the workers make them (serially, it runs after the copies)."""
     algos = tuple(algorithms)
     jobs = {}
     for key, (src, dst) in pairs.items():
         label = labels.get(key) if labels else None
         jobs[key] = (_copy_job, (os.fspath(src), os.fspath(dst), algos, label, durable))
-    return _run(jobs, workers, progress, lambda key: _size(pairs[key][0]))
+    return _run(jobs, workers, progress, lambda key: _size(pairs[key][0]), alongside)
 
 
 def _copy_job(
@@ -296,25 +301,41 @@ def _run(
     workers: int | None,
     progress: Progress | None,
     size_of: Callable[[K], int],
+    alongside: Callable[[], None] | None = None,
 ) -> dict[K, FileDigest]:
     out: dict[K, FileDigest] = {}
-    if workers is not None and workers <= 1 or len(jobs) < 2:
+    serial = workers is not None and workers <= 1 or len(jobs) < 2
+    sizes = {} if serial else {key: size_of(key) for key in jobs}
+    if serial or _serial(workers, sizes.values(), len(jobs)):
         for key, (fn, args) in jobs.items():
             out[key] = fn(*args, progress=progress)
-        return out
-    sizes = {key: size_of(key) for key in jobs}
-    if _serial(workers, sizes.values(), len(jobs)):
-        for key, (fn, args) in jobs.items():
-            out[key] = fn(*args, progress=progress)
+        if alongside is not None:
+            alongside()
         return out
     # largest first: the pool finishes together instead of waiting for one late big file
     order = sorted(jobs, key=lambda k: -sizes[k])
     n = workers or default_workers()
-    for key, digest in zip(order, map_files(_apply, [jobs[k] for k in order], n), strict=True):
+    results = map_files(_apply, [jobs[k] for k in order], n)
+    if alongside is not None:
+        results = _beside(results, alongside)
+    for key, digest in zip(order, results, strict=True):
         out[key] = digest  # a worker's typed error is re-raised here and stops the pool
         if progress is not None:
             progress(digest.size)
     return {key: out[key] for key in jobs}
+
+
+def _beside(results: Iterator[R], work: Callable[[], None]) -> Iterator[R]:
+    """``results`` of the pool, with ``work`` done in this process once the first has come (by then the pool
+    holds every task, and its workers go on while this process works)."""
+    first = next(results, _NONE)
+    work()
+    if first is not _NONE:
+        yield first
+        yield from results
+
+
+_NONE: Any = object()
 
 
 def _digest_or_reason(job: tuple[str, tuple[str, ...]]) -> FileDigest | str:
