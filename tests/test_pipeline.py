@@ -282,9 +282,33 @@ def test_a_check_parses_each_workbook_once_and_the_next_check_reads_it_again(
     first = check(example, cache=False)
     assert len(opened) == 1 and first.report.is_valid(False)
     assert first.investigation.studies[0].subjects[0].characteristics["strain"].value == "C57BL/6J"
-    assert sheets._KEPT is None  # closed with the check
+    assert sheets._KEPT.get() is None  # closed with the check
     _sheet("Subjects", "Animal strain", 2, "BALB/c")(example)  # (opens it too)
     opened.clear()
     second = check(example, cache=False)
     assert len(opened) == 1
     assert second.investigation.studies[0].subjects[0].characteristics["strain"].value == "BALB/c"
+
+
+def test_workbooks_kept_in_one_thread_are_that_threads_own(example: Path) -> None:
+    """Two checks in two threads: one's kept workbooks are neither used nor closed by the other."""
+    import threading
+
+    from isaprofile.harvest import sheets
+
+    book = example / "metadata.xlsx"
+    seen: dict[str, object] = {}
+    with sheets.workbooks_read_once():
+        first = sheets._open_workbook(book, "metadata.xlsx")
+
+        def other() -> None:
+            seen["kept"] = sheets._KEPT.get()
+            with sheets.workbooks_read_once():
+                seen["own"] = sheets._open_workbook(book, "metadata.xlsx")
+
+        thread = threading.Thread(target=other)
+        thread.start()
+        thread.join()
+        assert sheets._open_workbook(book, "metadata.xlsx") is first  # still open, still kept
+        assert list(sheets.read_table(book, "Subjects").rows())
+    assert seen["kept"] is None and seen["own"] is not first

@@ -14,6 +14,7 @@ import zipfile
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -179,10 +180,11 @@ def _check_parts(source: Path | io.BytesIO, display: str) -> None:
 
 
 # Workbooks kept open inside :func:`workbooks_read_once`, by the identity of their file (path, size, mtime,
-# inode). A small one is parsed from its bytes, so no file is held open (on Windows that would stop Excel
-# saving it); a template or clinical sheet is kilobytes. A larger workbook, or one opened outside that
-# context, is read from its file each time and closed after use (:func:`_release`).
-_KEPT: dict[tuple[str, int, int, int], Workbook] | None = None
+# inode); a context variable, so checks in two threads (or tasks) keep their own. A small one is parsed from
+# its bytes, so no file is held open (on Windows that would stop Excel saving it); a template or clinical sheet
+# is kilobytes. A larger workbook, or one opened outside that context, is read from its file each time and
+# closed after use (:func:`_release`).
+_KEPT: ContextVar[dict[tuple[str, int, int, int], Workbook] | None] = ContextVar("isaprofile_workbooks", default=None)
 _KEEP_BOOK_BYTES = 16 << 20
 
 
@@ -192,15 +194,15 @@ def workbooks_read_once() -> Iterator[None]:
     rows are read: a data-entry template's sheets are read one after another, a header and then the rows,
     and each open parsed the whole workbook again (11 opens of 12 ms in one preclinical check). What is
     read is the workbook as it was at its first open. Nested uses share the outermost one."""
-    global _KEPT
-    if _KEPT is not None:
+    if _KEPT.get() is not None:
         yield
         return
-    _KEPT = {}
+    kept: dict[tuple[str, int, int, int], Workbook] = {}
+    token = _KEPT.set(kept)
     try:
         yield
     finally:
-        kept, _KEPT = _KEPT, None
+        _KEPT.reset(token)
         for wb in kept.values():
             wb.close()
 
@@ -210,11 +212,12 @@ def _open_workbook(path: Path, display: str) -> Workbook:
 
     source: Path | io.BytesIO = path
     key = None
+    kept = _KEPT.get()
     try:
-        if _KEPT is not None:
+        if kept is not None:
             st = path.stat()
             key = (os.fspath(path), st.st_size, st.st_mtime_ns, st.st_ino)
-            hit = _KEPT.get(key)
+            hit = kept.get(key)
             if hit is not None:
                 return hit
             if st.st_size <= _KEEP_BOOK_BYTES:
@@ -233,14 +236,15 @@ def _open_workbook(path: Path, display: str) -> Workbook:
         raise SheetError(display, "file not found") from None
     except _XLSX_ERRORS as exc:
         raise SheetError(display, f"not a readable xlsx workbook ({type(exc).__name__})") from None
-    if _KEPT is not None and key is not None and isinstance(source, io.BytesIO):
-        _KEPT[key] = wb
+    if kept is not None and key is not None and isinstance(source, io.BytesIO):
+        kept[key] = wb
     return wb
 
 
 def _release(wb: Workbook) -> None:
     """Done with a workbook of :func:`_open_workbook`: closed, unless :func:`workbooks_read_once` keeps it."""
-    if _KEPT is None or all(wb is not kept for kept in _KEPT.values()):
+    kept = _KEPT.get()
+    if kept is None or all(wb is not k for k in kept.values()):
         wb.close()
 
 
