@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from isaprofile.findings.issues import Report, issue
+from isaprofile.findings.issues import Issue, Report, issue
 from isaprofile.model import Investigation, Location, Provenance, Scalar, Term, Value, Values
 from isaprofile.profile.coerce import Problem, coerce
 from isaprofile.profile.model import Field, Profile
@@ -24,6 +24,7 @@ _Coerced = tuple[Scalar | None, Term | None, list[Problem]]
 
 
 _MEMO_MAX = 1 << 16
+_SHARED_DICTS = 4096  # segmentation value dicts remembered by apply_profile (see there)
 
 
 class _Memo:
@@ -120,6 +121,9 @@ def apply_profile(inv: Investigation, profile: Profile) -> Report:
                                       ("comment", sample.comments)):  # fmt: skip
                 _required([f for f in sample_fields if f.isa == placement], values, sample.provenance, report)
         seg_fields = profile.fields_for("segmentation")
+        # a dict of values that segmentations share (a label of every subject's label map) is coerced once, its
+        # findings given again for each; the few most recent are remembered (the dict is kept, so its id stays)
+        coerced: dict[int, tuple[Values, Values, list[Issue]]] = {}
         for scan in study.scans:
             if scan.modality not in profile.assays:
                 report.add(issue("modality-unknown", modality=scan.modality, profile=profile.id,
@@ -132,7 +136,16 @@ def apply_profile(inv: Investigation, profile: Profile) -> Report:
             _required([f for f in fields if f.isa == "parameter"], scan.parameters, scan.provenance, report)
             _required([f for f in fields if f.isa == "comment"], scan.comments, scan.provenance, report)
             for seg in scan.segmentations:
-                seg.values = _coerce_values(seg.values, profile, "segmentation", ("parameter",), report, memo=memo)
+                hit = coerced.get(id(seg.values))
+                if hit is not None and hit[0] is seg.values:
+                    seg.values = hit[1]
+                    report.extend(hit[2])
+                else:
+                    given, start = seg.values, len(report.issues)
+                    seg.values = _coerce_values(given, profile, "segmentation", ("parameter",), report, memo=memo)
+                    if len(coerced) >= _SHARED_DICTS:
+                        coerced.clear()
+                    coerced[id(given)] = (given, seg.values, report.issues[start:])
                 _required(seg_fields, seg.values, seg.provenance, report)
     return report
 
