@@ -26,7 +26,8 @@ _SET = object.__setattr__
 def _rebuilt(cls: type[_Frozen], state: tuple[Any, ...]) -> _Frozen:
     """pickle's way back to a frozen model object (``__reduce__``): its fields set as they were, without the
     checks of ``__init__`` (they held when it was made). Twice as fast as the ``__setstate__`` dataclasses
-    give a frozen class: a worker process sends back the values of every header it read (ENHANCE: 575,000)."""
+    give a frozen class: a worker process sends back the values of every header it read (ENHANCE: dozens for
+    each of 14,377 files)."""
     obj = object.__new__(cls)
     for name, value in zip(cls.__slots__, state, strict=True):  # type: ignore[attr-defined]
         _SET(obj, name, value)
