@@ -199,9 +199,13 @@ def _package(
     invalid = allow_invalid and not report.valid
     meta["README.md"] = readme(inv, invalid)
     tables = {k: path for k, path in isatab.items() if not k.endswith("i_investigation.txt")}
-    meta["datapackage.json"] = datapackage(inv.identifier, tables, inv.title, list(lmap.all) or inv.licences,
-                                           resource_licences=RowLicences(inv, lmap),
-                                           extra_resources=_sheet_resources(checked))  # fmt: skip
+
+    def data_package() -> Iterator[bytes]:  # made while the pool copies the payload: it reads every ISA table
+        yield datapackage(inv.identifier, tables, inv.title, list(lmap.all) or inv.licences,
+                          resource_licences=RowLicences(inv, lmap),
+                          extra_resources=_sheet_resources(checked))  # fmt: skip
+
+    meta["datapackage.json"] = data_package
     listed = [*meta, "index.html", "metadata/validation-report.json", *payload]
     meta["index.html"] = index_html(inv, set(pngs), profile=prof, invalid=invalid, files=listed, payload=payload)
     meta["metadata/validation-report.json"] = validation_report
