@@ -40,7 +40,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from isaprofile.findings.issues import Report, issue
-from isaprofile.isatab.parse import generated_rows
 from isaprofile.linked import _common as c
 from isaprofile.model import Investigation, Provenance, Subject, Value
 
@@ -478,17 +477,6 @@ class RowLicences:
             ids.update(sample_subject[row[i]] for i in smp if i < len(row) and row[i] in sample_subject)
             yield row
         self.found[path] = self.lmap.licences_of_subjects(ids) or list(self.lmap.all)
-
-
-def table_licences(inv: Investigation, lmap: LicenceMap, tables: Mapping[str, bytes | Path]) -> dict[str, list[str]]:
-    """The licences of the rows of each ISA table (``s_*.txt``, ``a_*.txt``; tab-separated, bytes or a file),
-    as :class:`RowLicences` finds them."""
-    seen = RowLicences(inv, lmap)
-    for path, data in tables.items():
-        rows = generated_rows(data, share=False)
-        for _ in seen.watch(path, next(rows, []), rows):
-            pass
-    return seen.found
 
 
 # --------------------------------------------------------------------------------------------- splits

@@ -11,9 +11,9 @@ The user's own sheets (xlsx) are described by :func:`sheet_resource`, their code
 value maps (:func:`sheet_codes`).
 
 Licences: the package lists every licence of the dataset (``licenses``); each resource lists the
-licences of the rows it holds (a table with rows of CC BY and CC BY-NC subjects names both; see
-:func:`isaprofile.licences.table_licences`). Licence objects follow the Data Package spec: ``name``
-(the SPDX id), ``path`` (its SPDX page) and ``title``.
+licences of the rows it holds (a table with rows of CC BY and CC BY-NC subjects names both), found by
+:class:`isaprofile.licences.RowLicences` in the same read of the rows as the field types. Licence objects
+follow the Data Package spec: ``name`` (the SPDX id), ``path`` (its SPDX page) and ``title``.
 """
 
 from __future__ import annotations
@@ -229,22 +229,17 @@ def datapackage(
     tables: Mapping[str, bytes | Path],
     title: str = "",
     licences: list[str] | None = None,
-    resource_licences: Mapping[str, Sequence[str]] | RowLicences | None = None,
+    resource_licences: RowLicences | None = None,
     extra_resources: Sequence[Mapping[str, Any]] = (),
 ) -> bytes:
     """The descriptor for ``tables`` (relative path inside the package → the tab-separated file, as bytes or
     a path), each read once.
 
-    ``licences`` are the package's licences; ``resource_licences`` maps a table's path to the licences of
-    its rows (a resource not in it carries no ``licenses`` of its own and so inherits the package's), or is a
-    :class:`~isaprofile.licences.RowLicences` that finds them in the same read of the rows.
+    ``licences`` are the package's licences; ``resource_licences`` finds the licences of each table's rows in
+    the same read (without it, a resource carries no ``licenses`` of its own and so inherits the package's).
     ``extra_resources`` are added as they are (e.g. :func:`sheet_resource` for the user's sheets).
     """
-    watcher, given = None, {}
-    if isinstance(resource_licences, RowLicences):
-        watcher = resource_licences
-    elif resource_licences is not None:
-        given = dict(resource_licences)
+    watcher = resource_licences
     resources: list[dict[str, Any]] = []
     for path, data in sorted(tables.items()):
         rows: Iterable[list[str]] = generated_rows(data, share=False)
@@ -257,13 +252,13 @@ def datapackage(
             "encoding": "utf-8", "dialect": {"delimiter": "\t", "header": False, "commentRows": [1]},
             "schema": {"fields": _fields(header, rows)},
         })  # fmt: skip
-        lics = watcher.found.get(path) if watcher is not None else given.get(path)
+        lics = watcher.found.get(path) if watcher is not None else None
         if lics:
             resources[-1]["licenses"] = _licences(lics)
     pkg: dict[str, Any] = {"profile": "tabular-data-package", "name": name.lower().replace(" ", "-"), "title": title,
            "resources": resources}  # fmt: skip
     resources.extend(dict(r) for r in extra_resources)
-    per_table = watcher.found if watcher is not None else given
+    per_table = watcher.found if watcher is not None else {}
     every = [*(licences or []), *(lic for lics in per_table.values() for lic in lics)]
     every += [x["name"] for r in extra_resources for x in r.get("licenses", [])]
     if every:

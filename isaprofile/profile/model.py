@@ -126,30 +126,27 @@ class Profile:
     protocols: dict[str, Term] = field(default_factory=dict)  # other protocols: name -> type
     source: str = ""  # where it was loaded from
     files: tuple[Path, ...] = ()  # the user's YAML files it was loaded from (the file itself first)
-    # the look-ups of field() and fields_for(), made on first use (the fields never change): both ran over every
-    # field for each value placed (ENHANCE: each of 14,377 scans' defaults, each sheet row)
-    _index: dict[Any, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
+    # fields_for()'s answers, made on first use (the fields never change): it ran over every field for each
+    # value placed (ENHANCE: each of 14,377 scans' defaults, each sheet row)
+    _for: dict[tuple[str, str | None], tuple[Field, ...]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     @property
     def id(self) -> str:
         return f"{self.name}@{self.version}"
 
     def field(self, key: str) -> Field:
-        by_key = self._index.get("by key")
-        if by_key is None:
-            by_key = self._index["by key"] = {}
-            for f in self.fields:
-                by_key.setdefault(f.key, f)  # the first of a key, as a search would find
-        found = by_key.get(key)
+        found = self._key_index.get(key)
         if found is None:
             raise KeyError(f"profile {self.id} has no field {key!r}")
         return found
 
     def fields_for(self, entity: str, modality: str | None = None) -> list[Field]:
         """The fields of ``entity`` (for a scan of ``modality``, those that apply to it), in profile order."""
-        found = self._index.get((entity, modality))
+        found = self._for.get((entity, modality))
         if found is None:
-            found = self._index[(entity, modality)] = tuple(
+            found = self._for[(entity, modality)] = tuple(
                 f for f in self.fields if f.entity == entity and (modality is None or f.applies_to(modality))
             )
         return list(found)
@@ -169,6 +166,13 @@ class Profile:
     def by_isa(self, entity: str, isa: str, name: str) -> Field | None:
         """The field of ``entity`` written as ``isa`` placement with ISA name ``name``."""
         return self._isa_index.get((entity, isa, name.strip().lower()))
+
+    @cached_property
+    def _key_index(self) -> dict[str, Field]:
+        index: dict[str, Field] = {}
+        for f in self.fields:  # the first field wins, as a search would find
+            index.setdefault(f.key, f)
+        return index
 
     @cached_property
     def _isa_index(self) -> dict[tuple[str, str, str], Field]:
