@@ -219,6 +219,33 @@ def test_allow_list_needs_a_reason_and_respects_the_file_glob(clean_dicom, tmp_p
     assert check_phi({"d.dcm": tmp_path / "d.dcm"}, retained).report.issues == []
 
 
+def test_an_exception_applied_to_many_files_is_one_note_and_every_file_is_recorded(clean_dicom, tmp_path) -> None:
+    ds = pydicom.dcmread(clean_dicom)
+    ds.StudyDate = DATE_CANARY
+    ds.StudyDescription = "CT ABDOMEN W CONT"
+    ds.save_as(tmp_path / "d.dcm")
+    allow = (AllowEntry("StudyDate", "dates shifted by the site"),
+             AllowEntry("StudyDescription", "curated descriptions", files="s2/*"))  # fmt: skip
+    policy = PhiPolicy(pseudonyms=frozenset({PSEUDONYM}), allow=allow)
+    files = {f"s{n}/{k}.dcm": tmp_path / "d.dcm" for n in (3, 1, 2) for k in (2, 1)}
+    result = check_phi(files, policy, workers=1)
+    refused = [("phi-attribute", f, "(0008,1030) StudyDescription") for f in sorted(files) if f[:2] != "s2"]
+    assert result.report.flatten(("code", "file", "path"))[:4] == refused
+    assert [(i.code, i.file, i.path, i.message) for i in result.report.issues[4:]] == [
+        ("phi-exception-applied", "s1/1.dcm", "(0008,0020) StudyDate",
+         "6 files (s1/1.dcm first): (0008,0020) StudyDate allowed by the dataset config (dates shifted by the site)"),
+        ("phi-exception-applied", "s2/1.dcm", "(0008,1030) StudyDescription",
+         "2 files (s2/1.dcm first): (0008,1030) StudyDescription allowed by the dataset config (curated descriptions)"),
+    ]  # fmt: skip
+    recorded = [(r["file"], r["attribute"]) for r in json.loads(exceptions_json(result))["phi_exceptions"]]
+    assert recorded == sorted([(f, "(0008,0020) StudyDate") for f in files]
+                              + [(f"s2/{k}.dcm", "(0008,1030) StudyDescription") for k in (1, 2)])  # fmt: skip
+    one = check_phi({"s2/1.dcm": tmp_path / "d.dcm"}, policy, workers=1)
+    assert [i.message for i in one.report.issues][0] == (
+        "s2/1.dcm: (0008,0020) StudyDate allowed by the dataset config (dates shifted by the site)"
+    )
+
+
 def test_nifti_text_fields_and_extensions(tmp_path, capsys, caplog) -> None:
     cases = {
         "descrip": f"scan of Doe^{CANARY}".encode(),

@@ -139,23 +139,24 @@ def test_github_annotations_escape_and_cap() -> None:
 
 
 def test_text_output_groups_findings_of_one_code_and_cause() -> None:
-    many = [issue("phi-exception-applied", file=f"s{n:02}/1.dcm", path="(0010,0030) PatientBirthDate",
-                  reason="year only, approved") for n in range(27)]  # fmt: skip
-    other = [issue("phi-exception-applied", file="s00/1.dcm", path="(0008,0020) StudyDate", reason="shifted")]
+    many = [issue("phi-attribute", file=f"s{n:02}/1.dcm", path="(0010,0030) PatientBirthDate", action="X")
+            for n in range(27)]  # fmt: skip
+    other = [issue("phi-attribute", file="s00/1.dcm", path="(0008,0020) StudyDate", action="Z")]
     few = [issue("required-missing", file="m.xlsx", line=n, field="sex") for n in (2, 3)]
     report = Report(many + other + few)
     assert [len(g) for g in group(report.issues)] == [27, 1, 2]
-    assert cause(many[0]) == ("year only, approved",) and cause(other[0]) == ("shifted",)
+    assert cause(many[0]) == ("X",) and cause(other[0]) == ("Z",)
     lines = render(report, "text").splitlines()
-    assert lines[0] == "info: 27 × PHI allow-list entry applied [phi-exception-applied], for example:"
-    assert lines[1:4] == [f"    {m.where()}: info: {m.message} [phi-exception-applied]" for m in many[:3]]
+    assert lines[0] == "error: 27 × Identifying DICOM attribute [phi-attribute], for example:"
+    assert lines[1:4] == [f"    {m.where()}: error: {m.message} [phi-attribute]" for m in many[:3]]
     assert lines[4] == "    … and 24 more like these (every one is in --format json or sarif)"
-    assert lines[5] == f"{other[0].where()}: info: {other[0].message} [phi-exception-applied]"
+    hint = "    hint: De-identify the file, or allow the attribute in the dataset config with a reason."
+    assert lines[5:8] == [hint, f"{other[0].where()}: error: {other[0].message} [phi-attribute]", hint]
     assert [x for x in lines if "required-missing" in x] == [
         "m.xlsx:2: error: required field 'sex' has no value [required-missing]",
         "m.xlsx:3: error: required field 'sex' has no value [required-missing]",
     ]
-    assert lines[-1] == "INVALID: 2 error(s), 0 warning(s), 28 note(s)"
+    assert lines[-1] == "INVALID: 30 error(s), 0 warning(s), 0 note(s)"
     # JSON and SARIF stay complete
     assert len(json.loads(render(report, "json"))["issues"]) == 30
     assert len(json.loads(render(report, "sarif"))["runs"][0]["results"]) == 30

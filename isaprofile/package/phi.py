@@ -15,6 +15,7 @@ Public API::
     free_text_phi_findings(cells, file, policy=None, tokens=()) -> list[Issue]   dates, names in free text
     has_text(data: bytes) -> bool                 readable text in ASCII, UTF-8, UTF-16 or UTF-32
     exceptions_json(result) -> bytes              the applied exceptions, to record in the package
+    exception_notes(applied) -> list[Issue]       one info finding per attribute and reason, counting files
 
 ``check_phi`` reads each file once (DICOM with pydicom, values above 4 KiB deferred so pixel data is never
 loaded; NIfTI header only; JSON) and is ``finish_phi`` over the per-file results. The ``*_phi_findings``
@@ -34,8 +35,10 @@ are not taken for names).
 
 Findings name the attribute (tag and keyword) and the file, never the value: identifying values are only
 compared in memory (they are kept out of ``repr``), and in file paths identifying words are replaced by
-``[redacted]`` — only in the path, never in the attribute's name. Allow-list exceptions become
-``phi-exception-applied`` info findings and are listed in :attr:`PhiResult.exceptions`; an entry's
+``[redacted]`` — only in the path, never in the attribute's name. Each applied allow-list exception is
+listed in :attr:`PhiResult.exceptions` (file, attribute, reason: what a package records); the report has
+one ``phi-exception-applied`` info finding per attribute and reason, with the number of files, so an
+exception that applies to every slice of a collection is one line, not 47,401. An entry's
 ``attribute`` may be a keyword, a tag, a tag pattern or the location exactly as a finding prints it
 (``extension[0] (code 6)``, ``(0008,1140) ReferencedImageSequence``).
 """
@@ -53,7 +56,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from isaprofile._json import pretty_json
 from isaprofile.findings.issues import Issue, Report, issue
@@ -188,12 +191,21 @@ class PhiPolicy:
         )
 
 
+class PhiException(NamedTuple):
+    """An allow-list exception applied to one file: the package path, the attribute as a finding
+    names it, and the entry's reason."""
+
+    file: str
+    attribute: str
+    reason: str
+
+
 @dataclass
 class PhiResult:
-    """The gate's findings and the allow-list exceptions that were applied."""
+    """The gate's findings and the allow-list exceptions that were applied, file by file (sorted)."""
 
     report: Report = field(default_factory=Report)
-    exceptions: list[dict[str, str]] = field(default_factory=list)
+    exceptions: list[PhiException] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -206,7 +218,7 @@ class FileFindings:
     only, never in ``repr`` — the identifying values seen (for the file-name check) and free text."""
 
     issues: list[Issue] = field(default_factory=list)
-    exceptions: list[dict[str, str]] = field(default_factory=list)
+    exceptions: list[tuple[str, str]] = field(default_factory=list)  # (attribute, reason)
     tokens: list[tuple[str, str]] = field(default_factory=list, repr=False)  # (attribute, value)
     texts: list[tuple[str, str]] = field(default_factory=list, repr=False)  # (location, free text)
 
@@ -220,9 +232,7 @@ class _Checker:
     def allowed(self, keyword: str, tag: str, location: str = "") -> bool:
         for entry in self.policy.allow:
             if entry.matches(keyword, tag, self.file, location):
-                where = location or f"{tag} {keyword}".strip()
-                self.out.issues.append(issue("phi-exception-applied", file=self.file, path=where, reason=entry.reason))
-                self.out.exceptions.append({"file": self.file, "attribute": where, "reason": entry.reason})
+                self.out.exceptions.append((location or f"{tag} {keyword}".strip(), entry.reason))
                 return True
         return False
 
@@ -690,7 +700,7 @@ def column_phi_findings(
         where = f"{sheet}: {header}" if sheet else header
         chk = _Checker(policy, file, FileFindings())
         if chk.allowed(header, "", header):
-            out.extend(chk.out.issues)
+            out.extend(exception_notes(PhiException(file, *e) for e in chk.out.exceptions))
             continue
         out.append(issue("phi-column", file=file, line=1, column=column, path=where))
     return out
@@ -711,15 +721,14 @@ def free_text_phi_findings(
     policy = policy or PhiPolicy()
     pattern = _word_pattern(t.lower() for t in tokens if len(t) >= 3)
     out: list[Issue] = []
+    chk = _Checker(policy, file, FileFindings())
     for text, line, column, header in cells:
         if not text or not (_identifying_text(text) or (pattern is not None and pattern.search(text))):
             continue
-        chk = _Checker(policy, file, FileFindings())
         if chk.allowed(header, "", header):
-            out.extend(chk.out.issues)
             continue
         out.append(issue("phi-free-text", file=file, line=line, column=column, path=header))
-    return out
+    return out + exception_notes(PhiException(file, *e) for e in chk.out.exceptions)
 
 
 # --- one file, many files -----------------------------------------------------------------------------
@@ -815,7 +824,7 @@ def finish_phi(results: Mapping[str, FileFindings], policy: PhiPolicy | None = N
     for rel in sorted(results):
         res = results[rel]
         result.report.extend(res.issues)
-        result.exceptions.extend(res.exceptions)
+        result.exceptions.extend(PhiException(rel, attribute, reason) for attribute, reason in res.exceptions)
         if pattern is None:
             continue
         flagged = {i.path for i in res.issues if i.code == "phi-nifti-text"}
@@ -823,6 +832,7 @@ def finish_phi(results: Mapping[str, FileFindings], policy: PhiPolicy | None = N
             hit = pattern.search(text)
             if hit and location not in flagged:
                 result.report.add(issue("phi-nifti-text", file=rel, path=location))
+    result.report.extend(exception_notes(result.exceptions))
     if pattern is not None:
         named: set[str] = set()
         for rel in sorted(results):
@@ -840,9 +850,7 @@ def finish_phi(results: Mapping[str, FileFindings], policy: PhiPolicy | None = N
                     issue("phi-file-name", file=rel, path=prefix, part=kind, attribute=tokens[hit.group(0).lower()])
                 )
         result.report.issues = [_scrub(i, pattern) for i in result.report.issues]
-        result.exceptions = [
-            {k: (_redact(v, pattern) if k == "file" else v) for k, v in e.items()} for e in result.exceptions
-        ]
+        result.exceptions = [e._replace(file=_redact(e.file, pattern)) for e in result.exceptions]
     result.report.stats.update(phi_files_checked=len(results))
     return result
 
@@ -905,8 +913,25 @@ def _scrub(item: Issue, pattern: re.Pattern[str]) -> Issue:
     return dataclasses.replace(item, file=file, path=path, message=message)
 
 
+def exception_notes(applied: Iterable[PhiException]) -> list[Issue]:
+    """One ``phi-exception-applied`` note per attribute and reason of ``applied``, in the order first
+    seen, located at the first file and counting the files (each file is in ``phi-exceptions.json``).
+    ``applied`` is in file order, as :attr:`PhiResult.exceptions` is."""
+    seen: dict[tuple[str, str], list[Any]] = {}  # (attribute, reason) -> [first file, last file, files]
+    for file, attribute, reason in applied:
+        known = seen.setdefault((attribute, reason), [file, None, 0])
+        if known[1] != file:  # an attribute allowed at several places of one file counts that file once
+            known[1] = file
+            known[2] += 1
+    return [
+        issue("phi-exception-applied", file=file, path=attribute, reason=reason,
+              scope=file if count == 1 else f"{count:,} files ({file} first)")
+        for (attribute, reason), (file, _, count) in seen.items()
+    ]  # fmt: skip
+
+
 def exceptions_json(result: PhiResult) -> bytes:
     """The applied allow-list exceptions as sorted JSON, to record inside the package."""
-    rows = sorted(result.exceptions, key=lambda e: (e["file"], e["attribute"]))
+    rows = [e._asdict() for e in sorted(result.exceptions)]
     # one exception per line: a CRLM deposit records 47,401 of them
     return (pretty_json({"phi_exceptions": rows}, flat=frozenset({"phi_exceptions"})) + "\n").encode()
