@@ -281,3 +281,22 @@ def test_a_label_map_is_about_every_structure_it_delineates() -> None:
     about = ents[mask]["about"]
     iris = {ents[a["@id"]]["termCode"] for a in (about if isinstance(about, list) else [about])}
     assert iris == expected
+
+
+def test_records_sharing_one_dict_of_values_give_the_crate_of_unshared_copies() -> None:
+    """ENHANCE's maps share a dict of values per label (harvest.assemble); the crate remembers a dict's
+    references, and must make the same entities as from a copy per record, each record with refs of its own."""
+    from isaprofile.pipeline import check
+
+    checked = check(Path(__file__).resolve().parent.parent / "examples" / "enhance-petct", skip=("linked", "phi"))
+    inv, prof = checked.investigation, checked.profile
+    assert prof is not None
+    segs = [seg for scan in inv.studies[0].scans for seg in scan.segmentations]
+    assert len({id(seg.values) for seg in segs}) < len(segs)  # shared, as harvested
+    doc, _ = build_ro_crate(inv, prof)
+    processes = [e for e in doc["@graph"] if e.get("additionalType") == "Segmentation"]
+    first, second = processes[0]["parameterValue"], processes[1]["parameterValue"]
+    assert first is not second and all(a is not b for a in first for b in second)
+    for seg in segs:
+        seg.values = dict(seg.values)
+    assert dumps(build_ro_crate(inv, prof)[0]) == dumps(doc)

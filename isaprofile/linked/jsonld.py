@@ -57,6 +57,9 @@ class _Graph:
         # the same by the Value object itself (records share them: a label map's labels, a file's fixed values),
         # found without hashing the Value (a Python-level __hash__); the Value is kept, so its id stays its own
         self._by_object: dict[tuple[int, str, str, str], tuple[Value, dict[str, str]]] = {}
+        # and by the whole dict of values: a label's dict is shared by every subject's map (harvest.assemble)
+        self._by_dict: dict[tuple[int, str, str], tuple[Values, list[str]]] = {}
+        self._structures: dict[int, tuple[Values, list[dict[str, str]]]] = {}
         self._terms: dict[Term, dict[str, str]] = {}
 
     def licence(self, lic: str) -> dict[str, str]:
@@ -84,7 +87,7 @@ class _Graph:
         ready, self.pending = self.pending, {}
         for ent in ready.values():
             for key, val in ent.items():
-                if isinstance(val, list) and len(val) == 1 and key != "encodingFormat":
+                if type(val) is list and len(val) == 1 and key != "encodingFormat":
                     ent[key] = val[0]
             yield ent
 
@@ -116,6 +119,9 @@ class _Graph:
     def values(self, values: Values, entity: str, kind: str = "Parameter") -> list[dict[str, str]]:
         """PropertyValues for the values of one record; ``entity`` is the profile entity and ``kind`` the
         ISA placement of the dictionary they come from (Characteristic, Factor, Parameter)."""
+        shared = self._by_dict.get((id(values), entity, kind))
+        if shared is not None and shared[0] is values:  # nothing edits a record's values while a crate is made
+            return [{"@id": ident} for ident in shared[1]]  # references of their own: a caller may edit them
         refs = []
         for key, val in values.items():
             hit = self._by_object.get((id(val), key, entity, kind))
@@ -128,7 +134,21 @@ class _Graph:
                     self._by_object.clear()
                 hit = self._by_object[(id(val), key, entity, kind)] = (val, ref)
             refs.append(dict(hit[1]))  # a reference of its own: a caller may edit it
+        if len(self._by_dict) >= _BY_OBJECT_MAX:
+            self._by_dict.clear()
+        self._by_dict[(id(values), entity, kind)] = (values, [r["@id"] for r in refs])
         return refs
+
+    def structures(self, values: Values) -> list[dict[str, str]]:
+        """The references of the ontology terms among a segmentation's values (the structures its label
+        delineates), worked out once per dict of values; read them, do not edit them."""
+        hit = self._structures.get(id(values))
+        if hit is None or hit[0] is not values:
+            if len(self._structures) >= _BY_OBJECT_MAX:
+                self._structures.clear()
+            terms = [v.value for v in values.values() if isinstance(v.value, Term) and v.value.accession]
+            hit = self._structures[id(values)] = (values, [self.term(t) for t in terms])
+        return hit[1]
 
     def property_value(self, key: str, val: Value, entity: str, kind: str = "Parameter") -> dict[str, Any]:
         f = c.field_for(self.profile, entity, key)
@@ -479,13 +499,10 @@ def _assay(
                 if mask is not None:  # a label map is about every structure its labels delineate
                     about_ = mask.setdefault("about", [])
                     named = anatomy.setdefault(top["@id"], set())  # the terms in about_, not a scan of it
-                    for v in seg.values.values():
-                        term = v.value
-                        if isinstance(term, Term) and term.accession:
-                            ref = g.term(term)
-                            if ref["@id"] not in named:
-                                named.add(ref["@id"])
-                                about_.append(ref)
+                    for ref in g.structures(seg.values):
+                        if ref["@id"] not in named:
+                            named.add(ref["@id"])
+                            about_.append(dict(ref))
                     if not about_:
                         del mask["about"]
                 parts.append(top)

@@ -172,7 +172,7 @@ def _pids(ent: Any, seen: Container[str]) -> frozenset[str] | None:
         return None  # compact IRIs or keywords could name the same properties another way
     pid = ent.get("propertyID")
     if pid is None:
-        return frozenset()
+        return _NO_PIDS
     if type(pid) is str:
         return frozenset((pid,))
     terms = _terms(pid)
@@ -233,6 +233,7 @@ def direct_results(doc: dict[str, Any], profile: Profile) -> list[Result] | None
 
 
 _UNKNOWN = object()
+_NO_PIDS: frozenset[str] = frozenset()
 _MEMO_MAX = 1 << 16  # distinct record shapes remembered by a DirectChecker
 
 
@@ -273,7 +274,7 @@ class DirectChecker:
         if "additionalType" in ent and not self._record(ident, ent):
             self.ok = False
             return False
-        if pids & self.known and not self._value(ident, ent, pids):
+        if pids and not pids.isdisjoint(self.known) and not self._value(ident, ent, pids):
             self.ok = False
         return self.ok
 
@@ -290,7 +291,11 @@ class DirectChecker:
     def _record(self, ident: str, ent: dict[str, Any]) -> bool:
         # records are many and alike (200,000 segmentations of a few hundred kinds): what a record's types
         # and links give is worked out once per distinct JSON value and reused
-        type_key = (_key(ent, "additionalType"), _key(ent, "measurementTechnique"))
+        kind, technique = ent["additionalType"], ent.get("measurementTechnique", _UNKNOWN)
+        if type(kind) is str and (technique is _UNKNOWN or type(technique) is str):
+            type_key: tuple[Any, ...] = (kind, technique)  # the usual record: plain strings (no _key tuples)
+        else:
+            type_key = (_key(ent, "additionalType"), _key(ent, "measurementTechnique"))
         typing = self._typing.get(type_key, _UNKNOWN)
         if typing is _UNKNOWN:
             typing = self._typing[type_key] = self._types(ent)
@@ -307,7 +312,7 @@ class DirectChecker:
             if k[0] is dict:
                 fed = k[1] in positions
             elif k[0] is list and type(k[1]) is tuple:  # a list of references: their ids
-                fed = all(i in positions for i in k[1])
+                fed = all(map(positions.__contains__, k[1]))
             else:  # anything else, as it is written (null links nothing)
                 v = ent[_LINKS[e]]
                 refs = [] if v is None else v if isinstance(v, list) else [v]
@@ -326,7 +331,8 @@ class DirectChecker:
             )
         if found is None:
             return False
-        self.results.extend(r._replace(focus=ident) for r in found)
+        if found:
+            self.results.extend(r._replace(focus=ident) for r in found)
         return True
 
     def _types(self, ent: dict[str, Any]) -> tuple[list[str], set[str]] | None:
@@ -354,15 +360,18 @@ class DirectChecker:
 
 def _key(ent: dict[str, Any], prop: str) -> Any:
     """A hashable key of one property's JSON value (types kept apart: ``1``, ``1.0`` and ``true`` differ)."""
-    if prop not in ent:
+    v = ent.get(prop, _UNKNOWN)
+    if v is _UNKNOWN:
         return ()
-    v = ent[prop]
-    if type(v) in (str, int, float, bool):
-        return (type(v), v)
-    if type(v) is dict and len(v) == 1 and type(v.get("@id")) is str:
+    kind = type(v)
+    if kind is str or kind is int or kind is float or kind is bool:
+        return (kind, v)
+    if kind is dict and len(v) == 1 and type(v.get("@id")) is str:
         return (dict, v["@id"])  # a reference, the usual link
-    if type(v) is list and all(type(r) is dict and len(r) == 1 and type(r.get("@id")) is str for r in v):
-        return (list, tuple(r["@id"] for r in v))  # a list of references (a tuple, never a JSON text below)
+    if kind is list:
+        ids = [r.get("@id") if type(r) is dict and len(r) == 1 and type(r.get("@id")) is str else None for r in v]
+        if None not in ids:
+            return (list, tuple(ids))  # a list of references (a tuple, never a JSON text below)
     return (list, json.dumps(v, sort_keys=True, default=repr))
 
 
