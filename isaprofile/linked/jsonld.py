@@ -456,7 +456,7 @@ def _assay(
     if spec is not None:
         ent["measurementMethod"] = g.term(spec.technology)
         ent["measurementTechnique"] = g.term(spec.measurement)
-    parts: list[dict[str, str]] = []
+    parts: dict[str, dict[str, str]] = {}  # @id -> reference: a label map is the mask of ~130 segmentations
     about: list[dict[str, str]] = []
     anatomy: dict[str, set[str]] = {}  # pending mask @id -> the term @ids of its about
     for scan in scans:
@@ -466,7 +466,7 @@ def _assay(
             made = g.pending.get(top["@id"])  # None: the file was described by an earlier scan
             if df.comments and made is not None:
                 made["comment"] = g.comments(top["@id"], df.comments)
-            parts.append(top)
+            parts.setdefault(top["@id"], top)
             results.extend(leaves)
         proc: dict[str, Any] = {
             "@id": c.local_id("process", "scan", scan.id),
@@ -505,12 +505,12 @@ def _assay(
                             about_.append(dict(ref))
                     if not about_:
                         del mask["about"]
-                parts.append(top)
+                parts.setdefault(top["@id"], top)
                 sp["result"] = leaves
             about.append(g.add(sp))
         yield from g.flush()
         anatomy.clear()  # the masks are written: none of them is pending any more
-    ent["hasPart"] = list({p["@id"]: p for p in parts}.values())
+    ent["hasPart"] = list(parts.values())
     ent["about"] = about
     return g.add(ent)
 
