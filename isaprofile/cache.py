@@ -176,14 +176,14 @@ def _code_digest() -> str:
 
 
 def _versions() -> dict[str, str]:
-    import nibabel
-    import numpy
-    import pydicom
+    # from the installed distributions' metadata: importing the readers would cost a DICOM-only run nibabel
+    # and a NIfTI-only run pydicom (0.3 s)
+    from importlib.metadata import version
 
     from isaprofile import __version__
 
-    return {"isaprofile": __version__, "python": sys.version.split()[0], "pydicom": pydicom.__version__,
-            "nibabel": nibabel.__version__, "numpy": numpy.__version__}  # fmt: skip
+    return {"isaprofile": __version__, "python": sys.version.split()[0],
+            **{name: version(name) for name in ("pydicom", "nibabel", "numpy")}}  # fmt: skip
 
 
 def fingerprint(inspect: Any = None, **extra: Any) -> str:

@@ -178,6 +178,25 @@ def test_a_dicom_only_harvest_never_loads_nibabel(tmp_path: Path) -> None:
     assert "pydicom" in loaded and "nibabel" not in loaded
 
 
+def test_a_validate_served_by_the_cache_loads_no_image_reader(tmp_path: Path) -> None:
+    """A re-run after a sheet fix: every header comes from the cache, so neither pydicom (0.3 s) nor nibabel
+    is imported (reading a NIfTI header does import pydicom: nibabel.nifti1 loads it when installed)."""
+    example = ROOT / "examples" / "enhance-petct"
+    code = f"import os\nos.environ['ISAPROFILE_CACHE_DIR'] = {str(tmp_path)!r}\n"
+    code += f"from isaprofile.dataset import validate\nassert validate({str(example)!r}, workers=1).valid\n"
+    assert "nibabel" in _loaded_after(code)  # the cache is empty: every header is read
+    assert not _loaded_after(code) & {"nibabel", "pydicom"}
+
+
+def test_a_dicom_only_validate_with_the_cache_never_loads_nibabel(tmp_path: Path) -> None:
+    example = ROOT / "examples" / "crlm-ct"
+    code = f"import os\nos.environ['ISAPROFILE_CACHE_DIR'] = {str(tmp_path)!r}\n"
+    code += f"from isaprofile.dataset import validate\nassert validate({str(example)!r}, workers=1).valid\n"
+    loaded = _loaded_after(code)
+    assert "pydicom" in loaded and "nibabel" not in loaded
+    assert list(tmp_path.iterdir())  # the cache was used
+
+
 def test_verify_never_loads_the_phi_gate_or_an_image_reader(tmp_path: Path) -> None:
     """``verify`` hashes and reads tag files: a run without a terminal imports neither the PHI gate nor
     pydicom/nibabel, nor tqdm (only a bar on a terminal needs it)."""

@@ -19,7 +19,6 @@ from typing import Any
 from isaprofile.findings.issues import Report, issue
 from isaprofile.harvest.config import DatasetConfig, FileSpec
 from isaprofile.harvest.crosscheck import conflict
-from isaprofile.harvest.dicom_attrs import tag_path
 from isaprofile.harvest.images import ResultWrapper, harvest_files
 from isaprofile.harvest.mapping import MODALITY_KEYS, to_profile_values
 from isaprofile.harvest.nifti import Inspect
@@ -208,6 +207,8 @@ def identity_comments(item: HarvestedImage) -> dict[str, Value]:
     UIDs of all its files, in file order, separated by ``;``), each with the file and tag it came from."""
     if item.kind == "nifti":
         return {}
+    from isaprofile.harvest.dicom_attrs import tag_path  # a DICOM item: pydicom is loaded already
+
     out: dict[str, Value] = {}
     first = item.path
     if item.study_uid:

@@ -21,10 +21,8 @@ from isaprofile.cache import CacheWarning, HeaderCache, Unfingerprintable, cache
 from isaprofile.engine import map_files
 from isaprofile.findings.issues import Issue, Report
 from isaprofile.harvest.config import dataset_inputs
-from isaprofile.harvest.dicom import group_series, read_dicom_file
 from isaprofile.harvest.mapping import to_profile_values
 from isaprofile.harvest.nifti import Inspect, is_nifti, nifti_stem, read_nifti_file
-from isaprofile.harvest.seg import check_seg_sources
 from isaprofile.harvest.types import HarvestedImage, Segment
 
 __all__ = ["HarvestedImage", "Segment", "collect_files", "harvest_files", "to_profile_values"]
@@ -103,6 +101,8 @@ def read_one(task: Task, inspect: Inspect | None = None) -> tuple[str, Any]:
     kind, path, rel, side, side_rel = task
     if kind == "nifti":
         return kind, read_nifti_file(path, rel, side, side_rel, inspect)
+    from isaprofile.harvest.dicom import read_dicom_file  # pydicom (0.3 s to import) only where DICOM is read
+
     return kind, read_dicom_file(path, rel, inspect)
 
 
@@ -153,11 +153,17 @@ def harvest_files(
     finally:
         if store is not None:
             store.close()
-    series, series_issues = group_series(records)
-    found.extend(series_issues)
-    items.extend(series)
-    items.sort(key=lambda i: i.path)
-    found.extend(check_seg_sources(items))
+    if records:  # a NIfTI-only dataset never imports the DICOM readers, nor pydicom
+        from isaprofile.harvest.dicom import group_series
+        from isaprofile.harvest.seg import check_seg_sources
+
+        series, series_issues = group_series(records)
+        found.extend(series_issues)
+        items.extend(series)
+        items.sort(key=lambda i: i.path)
+        found.extend(check_seg_sources(items))
+    else:
+        items.sort(key=lambda i: i.path)
     stats: dict[str, Any] = {
         "files": len(tasks),
         "dicom_series": sum(i.kind == "dicom-series" for i in items),

@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from isaprofile.findings.issues import Report, issue
-from isaprofile.harvest.dicom_attrs import tag_path
 from isaprofile.harvest.types import HarvestedImage
 
 MANIFEST_GLOB = "*.tcia"
@@ -48,6 +47,13 @@ class ListedSeries:
     column: int | None = None
     location: str | None = None  # metadata.csv File Location, normalised (no ./, POSIX)
     cells: dict[str, tuple[str, int]] = field(default_factory=dict)  # column -> (value, column number)
+
+
+def _tag(keyword: str) -> str:
+    """``(gggg,eeee) Keyword``: pydicom's dictionary is imported only once a listing meets DICOM series."""
+    from isaprofile.harvest.dicom_attrs import tag_path
+
+    return tag_path(keyword)
 
 
 def find_lists(root: Path) -> tuple[list[Path], list[Path]]:
@@ -184,13 +190,13 @@ def _compare(
             accounted.add(other.uid)
             report.add(issue("tcia-uid-mismatch", file=entry.file, line=entry.line, column=entry.column,
                              path=f"column '{SERIES_UID}'", series=other.path,
-                             tag=tag_path("SeriesInstanceUID")))  # fmt: skip
+                             tag=_tag("SeriesInstanceUID")))  # fmt: skip
             continue
         report.add(issue("tcia-series-missing", file=entry.file, line=entry.line, column=entry.column,
                          path=f"column '{SERIES_UID}'" if entry.column else None))  # fmt: skip
     for uid, item in by_uid.items():
         if uid not in accounted:
-            report.add(issue("tcia-series-unlisted", file=item.path, path=tag_path("SeriesInstanceUID"), listing=rel))
+            report.add(issue("tcia-series-unlisted", file=item.path, path=_tag("SeriesInstanceUID"), listing=rel))
 
 
 def _within(folder: str, location: str) -> bool:
@@ -210,8 +216,8 @@ def _check_studies(rows: list[ListedSeries], by_uid: dict[str | None, HarvestedI
             if header is None:
                 report.add(issue("tcia-study-mismatch", file=row.file, line=row.line, column=col,
                                  path=f"column '{column}'", field=column, series=item.path,
-                                 tag=tag_path(keyword), state="absent from"))  # fmt: skip
+                                 tag=_tag(keyword), state="absent from"))  # fmt: skip
             elif not _same(column, listed, header.value):
                 report.add(issue("tcia-study-mismatch", file=row.file, line=row.line, column=col,
                                  path=f"column '{column}'", field=column, series=item.path,
-                                 tag=tag_path(keyword), state="different in"))  # fmt: skip
+                                 tag=_tag(keyword), state="different in"))  # fmt: skip

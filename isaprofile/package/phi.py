@@ -792,9 +792,9 @@ def _name_tokens(tokens: Iterable[tuple[str, str]], pseudonyms: frozenset[str]) 
     IDs are looked for whole, names also by their parts; words of DICOM's vocabulary and the
     pseudonyms are left out."""
     found: dict[str, str] = {}
-    vocabulary = _dicom_vocabulary()
     lowered = {p.lower() for p in pseudonyms}
     for keyword, value in tokens:
+        vocabulary = _dicom_vocabulary()  # once there is a token (a NIfTI-only dataset has none: no pydicom)
         parts = [value] + (re.split(r"[\^=\\ ,]+", value) if "Name" in keyword else [])
         for part in parts:
             part = part.strip(" ^=\\,")
