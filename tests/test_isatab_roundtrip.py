@@ -165,3 +165,18 @@ def test_repeated_acquisition_rows_give_one_scan_and_a_segmentation_per_row(enha
     found = check(out, checked.profile, data_root=enhance).report
     bad = [(i.code, i.line, i.column) for i in found.issues if i.code == "value-type"]
     assert bad == [("value-type", lines[0], col + 1)]
+
+
+def test_generated_rows_share_repeated_cells_within_a_bound() -> None:
+    """A reader that keeps no row (the data package) bounds the cells shared; the rows are the same rows."""
+    from isaprofile.isatab.parse import generated_rows
+
+    data = "".join("Sample Name\tUnit\n" if n == 0 else f"s{n % 5}\tmm\tx{n}\n" for n in range(200)).encode()
+    plain = list(generated_rows(data, share=False))
+    for share in (True, 3, 1 << 16):
+        rows = list(generated_rows(data, share=share))
+        assert rows == plain
+        assert rows[1][1] is rows[-1][1] or share == 3  # "mm" is one object unless the table was emptied
+    bounded = list(generated_rows(data, share=3))
+    assert bounded[2][1] is bounded[3][1] and len({id(r[1]) for r in bounded[1:]}) > 1  # shared, then emptied
+    assert len({id(r[1]) for r in plain[1:]}) == len(plain) - 1

@@ -40,6 +40,7 @@ _NUM = re.compile(r"^-?(0|[1-9]\d*)(\.\d+)?([eE][-+]?\d+)?$")
 _CODED = ["Term Source REF", "Term Accession Number"]  # the qualifiers after a coded column
 _KINDS = ("integer", "number", "boolean", "date")  # the types a text column can have, narrowest first
 _CHUNK = 8192  # rows transposed at a time: the columns' distinct values are taken at C speed
+_SHARED_CELLS = 1 << 16  # distinct cells a table read shares (repeated cells hash once; memory bounded)
 
 
 def _fits(kind: str, v: str) -> bool:
@@ -242,7 +243,7 @@ def datapackage(
     watcher = resource_licences
     resources: list[dict[str, Any]] = []
     for path, data in sorted(tables.items()):
-        rows: Iterable[list[str]] = generated_rows(data, share=False)
+        rows: Iterable[list[str]] = generated_rows(data, share=_SHARED_CELLS)
         header = next(iter(rows), [])
         if watcher is not None:
             rows = watcher.watch(path, header, rows)
