@@ -474,3 +474,29 @@ def test_streamed_metadata_is_written_and_digested_like_bytes(tmp_path: Path) ->
     for name in ("data/meta.json", "manifest-sha256.txt", "manifest-sha512.txt", "tagmanifest-sha256.txt"):
         assert (streamed.path / name).read_bytes() == (whole.path / name).read_bytes()
     bagit_python.Bag(str(streamed.path)).validate()
+
+
+def test_digest_chunks_digests_and_sinks_in_order_and_stops_the_producer_on_a_sink_error() -> None:
+    from isaprofile.bagit.hashing import _AHEAD, digest_chunks, hash_bytes
+
+    chunks = [os.urandom(n) for n in (0, 1, 70_000, 3, 1 << 20, 5)]
+    sunk: list[bytes] = []
+    assert digest_chunks(iter(chunks), sunk.append) == hash_bytes(b"".join(chunks))
+    assert sunk == chunks
+    made = 0
+
+    def producer():
+        nonlocal made
+        for n in range(1000):
+            made += 1
+            yield bytes([n % 256]) * 4096
+
+    def full(chunk: bytes) -> None:
+        if len(sunk) >= 10:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        sunk.append(chunk)
+
+    sunk = []
+    with pytest.raises(OSError, match="No space"):
+        digest_chunks(producer(), full)
+    assert len(sunk) == 10 and made <= 11 + _AHEAD + 1  # asked for no more once the failure was seen

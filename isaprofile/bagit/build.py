@@ -46,7 +46,7 @@ from pathlib import Path
 
 from isaprofile.bagit import _io
 from isaprofile.bagit.errors import DestinationNotPackageError
-from isaprofile.bagit.hashing import ALGORITHMS, FileDigest, Hasher, copy_files, hash_bytes, io_error
+from isaprofile.bagit.hashing import ALGORITHMS, FileDigest, copy_files, digest_chunks, hash_bytes, io_error
 from isaprofile.bagit.paths import check_paths
 from isaprofile.bagit.tags import DECLARATION, PAYLOAD_DIR, tag_files
 from isaprofile.bagit.ziputil import write_zip
@@ -297,20 +297,17 @@ def _write_content(path: Path, content: Content, label: str, durable: bool, algo
     if isinstance(content, bytes):
         _write(path, content, label, durable)
         return hash_bytes(content, algorithms)
-    hasher = Hasher(algorithms)
     try:
         fd = _io.create(path)
         try:
-            for chunk in content():
-                hasher.update(chunk)
-                _io.write_all(fd, chunk)
+            digest = digest_chunks(content(), lambda chunk: _io.write_all(fd, chunk), algorithms)
             if durable:
                 _io.fsync(fd)
         finally:
             os.close(fd)
     except OSError as exc:
         raise io_error(exc, label) from None
-    return hasher.result()
+    return digest
 
 
 def preflight(payload: Mapping[str, str | os.PathLike[str]], metadata: Mapping[str, Content]) -> Report:

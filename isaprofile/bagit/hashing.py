@@ -4,6 +4,7 @@ Public API::
 
     Hasher(algorithms)                    the one chunked multi-digest hasher (.update, .result)
     hash_stream(fh, algorithms) -> FileDigest
+    digest_chunks(chunks, sink, algorithms) -> FileDigest   a producer's chunks, digested and sunk on a thread
     hash_file(path, algorithms=ALGORITHMS) -> FileDigest
     copy_and_hash(src, dst, algorithms=ALGORITHMS, *, label=None, durable=True) -> FileDigest
     hash_files(paths: Mapping[K, Path], *, algorithms, workers=None, progress=None) -> dict[K, FileDigest]
@@ -26,7 +27,9 @@ import errno
 import hashlib
 import os
 import threading
+from collections import deque
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, TypeVar
@@ -126,6 +129,36 @@ def hash_stream(
     """Digest everything readable from ``fh`` in one pass, one chunk in memory at a time."""
     hasher = Hasher(algorithms)
     hasher.feed(fh, progress=progress)
+    return hasher.result()
+
+
+_AHEAD = 4  # chunks a producer may be ahead of digest_chunks' thread (about 4 MiB held)
+
+
+def digest_chunks(
+    chunks: Iterable[bytes], sink: Callable[[bytes], object], algorithms: Iterable[str] = ALGORITHMS
+) -> FileDigest:
+    """Digest each chunk a producer makes and hand it to ``sink`` (a write) on a helper thread, in order,
+    while the producer makes the next: hashlib and ``os.write`` release the GIL, so the digests of ENHANCE's
+    400 MB of generated JSON cost its writer no time. An error of ``sink`` is raised here, after which the
+    producer is asked for no more chunks."""
+    hasher = Hasher(algorithms)
+
+    def take(chunk: bytes) -> None:
+        hasher.update(chunk)
+        sink(chunk)
+
+    pool = ThreadPoolExecutor(1, thread_name_prefix="isaprofile-digest")
+    waiting: deque[Future[None]] = deque()
+    try:
+        for chunk in chunks:
+            waiting.append(pool.submit(take, chunk))
+            if len(waiting) > _AHEAD:
+                waiting.popleft().result()
+        while waiting:
+            waiting.popleft().result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
     return hasher.result()
 
 
