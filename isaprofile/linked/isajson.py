@@ -18,6 +18,9 @@ from isaprofile.model import Investigation, Person, Scan, Study, Term, Value, Va
 from isaprofile.profile.model import Assay, Profile
 
 
+_LISTS_MAX = 16384  # records' lists of parameter values remembered by their dict
+
+
 def _id(kind: str, *parts: str) -> str:
     return "#" + kind + "/" + "/".join(map(c.encoded, parts))
 
@@ -61,6 +64,8 @@ class _Builder:
         # equal parameter values are one object in memory (written out each time they occur): a study of
         # 1,597 subjects x 130 labelled structures repeats a few hundred values 200,000 times
         self._params: dict[tuple[Any, ...], dict[str, Any]] = {}
+        # and a record's whole list, by its dict of values: a label's dict is every subject's (harvest.assemble)
+        self._lists: dict[tuple[str, str, int], tuple[Values, list[dict[str, Any]]]] = {}
 
     def _note_unit(self, val: Value) -> None:
         if val.unit is not None:
@@ -88,6 +93,11 @@ class _Builder:
         return out
 
     def parameter_values(self, protocol: str, entity: str, values: Values) -> list[dict[str, Any]]:
+        """The parameter values of one record; records that share one dict of values share one list (read it,
+        do not edit it)."""
+        shared = self._lists.get((protocol, entity, id(values)))
+        if shared is not None and shared[0] is values:
+            return shared[1]
         out = []
         for key, val in values.items():
             memo = (protocol, entity, key, type(val.value), val)  # the type too: 1, 1.0 and True are equal
@@ -97,6 +107,9 @@ class _Builder:
                 pid = _id("parameter", protocol, self._name(entity, key))
                 found = self._params[memo] = {"category": {"@id": pid}, **_value(val)}
             out.append(found)
+        if len(self._lists) >= _LISTS_MAX:
+            self._lists.clear()
+        self._lists[(protocol, entity, id(values))] = (values, out)
         return out
 
 
@@ -124,6 +137,7 @@ def _lazy_sources(inv: Investigation, profile: Profile) -> set[str]:
     units of every value (``unitCategories``) and the protocols' types."""
     terms: list[Term | None] = [sample_protocol(profile)[1]]
     seg = profile.protocols.get("image segmentation") or Term("image segmentation")
+    read: dict[int, Values] = {}
     for s in inv.studies:
         records = [x.characteristics for x in s.subjects] + [{**x.characteristics, **x.factors} for x in s.samples]
         terms += [v.unit for values in records for v in values.values()]
@@ -131,7 +145,9 @@ def _lazy_sources(inv: Investigation, profile: Profile) -> set[str]:
             spec = profile.assays.get(scan.modality)
             terms += [spec.protocol_type if spec else None, seg]
             for values in (scan.parameters, *(g.values for g in scan.segmentations)):
-                terms += [t for v in values.values() for t in (v.term, v.unit)]
+                if id(values) not in read:  # a label's dict of values is every subject's
+                    read[id(values)] = values  # kept, so its id stays its own
+                    terms += [t for v in values.values() for t in (v.term, v.unit)]
     return {t.source for t in terms if t is not None and t.source}
 
 
@@ -281,28 +297,34 @@ def _processes(
     parameters the processes used."""
     seg = "image segmentation"
     params: dict[str, set[str]] = {pname: set(), seg: set()}
+    counted: dict[int, list[dict[str, Any]]] = {}  # the lists (shared by many records) whose categories are in
+    acquire, segment = _id("protocol", pname), _id("protocol", seg)
     for scan in scans:
         outs = [{"@id": _id("data", f.path)} for f in scan.files]
         pv = b.parameter_values(pname, "scan", scan.parameters)
         params[pname].update(p["category"]["@id"] for p in pv)
+        scan_process = _id("process", "scan", scan.id)
         yield {
-            "@id": _id("process", "scan", scan.id),
+            "@id": scan_process,
             "name": scan.id,
-            "executesProtocol": {"@id": _id("protocol", pname)},
+            "executesProtocol": {"@id": acquire},
             "parameterValues": pv,
             "inputs": [{"@id": _id("sample", scan.sample)}],
             "outputs": outs,
             "comments": [{"name": k, "value": v.text()} for k, v in scan.comments.items()],
         }
+        seg_process = _id("process", "segmentation", scan.id) + "/"  # + N: a number needs no encoding
         for n, g in enumerate(scan.segmentations):
             gpv = b.parameter_values(seg, "segmentation", g.values)
-            params[seg].update(p["category"]["@id"] for p in gpv)
+            if id(gpv) not in counted:
+                counted[id(gpv)] = gpv  # kept, so its id stays its own
+                params[seg].update(p["category"]["@id"] for p in gpv)
             gouts = [{"@id": _id("data", g.path)}] if g.path else []
-            yield {"@id": _id("process", "segmentation", scan.id, str(n)), "name": f"{scan.id} segmentation {n}",
-                   "executesProtocol": {"@id": _id("protocol", seg)}, "parameterValues": gpv,
+            yield {"@id": f"{seg_process}{n}", "name": f"{scan.id} segmentation {n}",
+                   "executesProtocol": {"@id": segment}, "parameterValues": gpv,
                    "inputs": outs, "outputs": gouts,
                    # the acquisition it follows: isatools walks previousProcess to check the sequence
-                   "previousProcess": {"@id": _id("process", "scan", scan.id)}}  # fmt: skip
+                   "previousProcess": {"@id": scan_process}}  # fmt: skip
     for name, types in ((pname, spec.protocol_type if spec else Term("data acquisition")),
                         (seg, b.profile.protocols.get(seg) or Term(seg))):  # fmt: skip
         proto = protocols.setdefault(name, {"@id": _id("protocol", name), "name": name, "protocolType": _oa(types),
