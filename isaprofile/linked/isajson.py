@@ -17,7 +17,6 @@ from isaprofile.linked.context import Lazy, dump_lazy_chunks, dumps, resolve_laz
 from isaprofile.model import Investigation, Person, Scan, Study, Term, Value, Values
 from isaprofile.profile.model import Assay, Profile
 
-
 _LISTS_MAX = 16384  # records' lists of parameter values remembered by their dict
 
 
