@@ -180,3 +180,16 @@ def test_generated_rows_share_repeated_cells_within_a_bound() -> None:
     bounded = list(generated_rows(data, share=3))
     assert bounded[2][1] is bounded[3][1] and len({id(r[1]) for r in bounded[1:]}) > 1  # shared, then emptied
     assert len({id(r[1]) for r in plain[1:]}) == len(plain) - 1
+
+
+def test_segmentations_sharing_one_dict_of_values_write_the_table_of_unshared_copies(tmp_path: Path) -> None:
+    """The writer makes a shared dict's cells once (ENHANCE: 130 dicts for 207,610 segmentations)."""
+    checked = check(Path(__file__).resolve().parent.parent / "examples" / "enhance-petct", skip=("linked", "phi"))
+    inv = checked.investigation
+    segs = [seg for scan in inv.studies[0].scans for seg in scan.segmentations]
+    assert len({id(seg.values) for seg in segs}) < len(segs)
+    shared = {p.name: p.read_bytes() for p in write_isatab(inv, tmp_path / "shared", profile=checked.profile)}
+    for seg in segs:
+        seg.values = dict(seg.values)
+    copies = {p.name: p.read_bytes() for p in write_isatab(inv, tmp_path / "copies", profile=checked.profile)}
+    assert shared == copies and any(name.startswith("a_") for name in shared)

@@ -320,10 +320,10 @@ def _label_values(
     """Each label of a label-map group, as its provenance path ("label N") and its values (label value,
     segmented structure), in label order. Made once per group: every subject's map of the group shares these
     Values and paths (ENHANCE: 130 labels, not 207,610)."""
-    prov = Provenance(spec.labels, path=f"$.{group}" if group else None)
     by_name = {f.key: f for f in profile.fields_for("segmentation")}
     out = []
     for number, name in sorted(names.items(), key=lambda kv: int(kv[0]) if kv[0].isdigit() else 0):
+        prov = Provenance(spec.labels, path=f"$.{group}.{number}" if group else None)  # the entry to fix
         values = {}
         if "label_value" in by_name:
             values[by_name["label_value"].name] = Value(int(number) if number.isdigit() else number, None, prov)

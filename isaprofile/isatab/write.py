@@ -70,7 +70,11 @@ class Column:
 def _columns(kind: str, dicts: Iterable[Values], order: Sequence[str] = (), profile_fields=None) -> list[Column]:
     """The columns for the values in ``dicts``: profile order first, then first appearance."""
     names: dict[str, list[bool]] = {n: [False, False] for n in order}
+    read: dict[int, Values] = {}  # a dict shared by many records (a label's values) is looked at once
     for values in dicts:
+        if id(values) in read:
+            continue
+        read[id(values)] = values  # kept, so its id stays its own
         for name, v in values.items():
             flags = names.setdefault(name, [False, False])
             flags[0] |= v.unit is not None
@@ -90,6 +94,7 @@ def _order(profile: Profile | None, entity: str, isa: str, modality: str | None 
 
 
 _NEEDS_QUOTES = re.compile(r'[\t\n\r"]')
+_CELLS_MAX = 4096  # segmentations' dicts of values whose cells an assay table remembers
 
 
 class _Writer:
@@ -109,15 +114,15 @@ class _Writer:
     def writerow(self, cells: list[str], where: str) -> None:
         """Write one row; ``where`` names it in the error for a cell that cannot be UTF-8."""
         text = self._text
-        out = []
-        for c in cells:
-            t = text.get(c)
-            if t is None:
-                t = self._cell(c, where)
-                if len(text) >= self._MEMO_MAX:
-                    text.clear()
-                text[c] = t
-            out.append(t)
+        out = list(map(text.get, cells))  # the usual row: every cell seen before, looked up at C speed
+        if None in out:
+            for i, t in enumerate(out):
+                if t is None:
+                    c = cells[i]
+                    t = out[i] = self._cell(c, where)
+                    if len(text) >= self._MEMO_MAX:
+                        text.clear()
+                    text[c] = t
         self._write("\t".join(out) + "\n")
 
     @staticmethod
@@ -246,8 +251,20 @@ def assay_layout(scans: Iterable[Scan], modality: str, profile: Profile | None) 
     return AssayLayout(protocol, params, comments, fcomments, seg_params, bool(segs))
 
 
+def _segment_cells(values: Values, layout: AssayLayout, made: dict[int, tuple[Values, list[str]]]) -> list[str]:
+    """The cells of a segmentation's values, made once per dict (a label's dict is every subject's)."""
+    known = made.get(id(values))
+    if known is None or known[0] is not values:
+        if len(made) >= _CELLS_MAX:
+            made.clear()
+        cells = [cell for c in layout.seg_params for cell in c.cells(values.get(c.name))]
+        known = made[id(values)] = (values, cells)
+    return known[1]
+
+
 def assay_rows(scans: Iterable[Scan], layout: AssayLayout) -> Iterator[list[str]]:
     """The rows of an assay table: one per (image, segmentation) pair of each scan, images first."""
+    made: dict[int, tuple[Values, list[str]]] = {}
     for scan in scans:
         head = [scan.sample, layout.protocol]
         for c in layout.params:
@@ -269,8 +286,7 @@ def assay_rows(scans: Iterable[Scan], layout: AssayLayout) -> Iterator[list[str]
                     row += [SEGMENTATION_PROTOCOL] + [""] * len(_flat(layout.seg_params)) + [""]
                 else:
                     row.append(SEGMENTATION_PROTOCOL)
-                    for c in layout.seg_params:
-                        row += c.cells(seg.values.get(c.name))
+                    row += _segment_cells(seg.values, layout, made)
                     row.append(seg.path or "")
             yield row
 
