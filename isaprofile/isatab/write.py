@@ -15,7 +15,7 @@ import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import TextIO, cast
 
 from isaprofile.isatab.parse import neutralise_cell
 from isaprofile.model import DataFile, Investigation, Person, Sample, Scan, Study, Subject, Term, Value, Values
@@ -123,7 +123,7 @@ class _Writer:
                     if len(text) >= self._MEMO_MAX:
                         text.clear()
                     text[c] = t
-        self._write("\t".join(out) + "\n")
+        self._write("\t".join(cast(list[str], out)) + "\n")  # every None filled above
 
     @staticmethod
     def _cell(cell: str, where: str) -> str:

@@ -38,8 +38,8 @@ compared in memory (they are kept out of ``repr``), and in file paths identifyin
 ``[redacted]`` — only in the path, never in the attribute's name. Each applied allow-list exception is
 listed in :attr:`PhiResult.exceptions` (file, attribute, reason: what a package records); the report has
 one ``phi-exception-applied`` info finding per attribute and reason, with the number of files, so an
-exception that applies to every slice of a collection is one line, not 47,401. An entry's
-``attribute`` may be a keyword, a tag, a tag pattern or the location exactly as a finding prints it
+exception that applies to every slice of a collection is one finding (CRLM: 3 in all, where there were
+47,401). An entry's ``attribute`` may be a keyword, a tag, a tag pattern or the location exactly as a finding prints it
 (``extension[0] (code 6)``, ``(0008,1140) ReferencedImageSequence``).
 """
 
