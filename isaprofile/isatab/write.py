@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO, cast
 
+from isaprofile._shared import ByIdentity, FirstSeen
 from isaprofile.isatab.parse import neutralise_cell
 from isaprofile.model import DataFile, Investigation, Person, Sample, Scan, Study, Subject, Term, Value, Values
 from isaprofile.profile.model import Profile
@@ -70,11 +71,8 @@ class Column:
 def _columns(kind: str, dicts: Iterable[Values], order: Sequence[str] = (), profile_fields=None) -> list[Column]:
     """The columns for the values in ``dicts``: profile order first, then first appearance."""
     names: dict[str, list[bool]] = {n: [False, False] for n in order}
-    read: dict[int, Values] = {}  # a dict shared by many records (a label's values) is looked at once
-    for values in dicts:
-        if id(values) in read:
-            continue
-        read[id(values)] = values  # kept, so its id stays its own
+    first = FirstSeen()  # a dict shared by many records (a label's values) is looked at once
+    for values in filter(first, dicts):
         for name, v in values.items():
             flags = names.setdefault(name, [False, False])
             flags[0] |= v.unit is not None
@@ -251,20 +249,17 @@ def assay_layout(scans: Iterable[Scan], modality: str, profile: Profile | None) 
     return AssayLayout(protocol, params, comments, fcomments, seg_params, bool(segs))
 
 
-def _segment_cells(values: Values, layout: AssayLayout, made: dict[int, tuple[Values, list[str]]]) -> list[str]:
+def _segment_cells(values: Values, layout: AssayLayout, made: ByIdentity[list[str]]) -> list[str]:
     """The cells of a segmentation's values, made once per dict (a label's dict is every subject's)."""
-    known = made.get(id(values))
-    if known is None or known[0] is not values:
-        if len(made) >= _CELLS_MAX:
-            made.clear()
-        cells = [cell for c in layout.seg_params for cell in c.cells(values.get(c.name))]
-        known = made[id(values)] = (values, cells)
-    return known[1]
+    cells = made.get(values)
+    if cells is None:
+        cells = made.put(values, [cell for c in layout.seg_params for cell in c.cells(values.get(c.name))])
+    return cells
 
 
 def assay_rows(scans: Iterable[Scan], layout: AssayLayout) -> Iterator[list[str]]:
     """The rows of an assay table: one per (image, segmentation) pair of each scan, images first."""
-    made: dict[int, tuple[Values, list[str]]] = {}
+    made: ByIdentity[list[str]] = ByIdentity(_CELLS_MAX)
     for scan in scans:
         head = [scan.sample, layout.protocol]
         for c in layout.params:

@@ -11,13 +11,12 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import unquote
 
+from isaprofile._shared import ByIdentity, FirstSeen
 from isaprofile.isatab.write import sample_protocol
 from isaprofile.linked import _common as c
 from isaprofile.linked.context import Lazy, dump_lazy_chunks, dumps, resolve_lazy
 from isaprofile.model import Investigation, Person, Scan, Study, Term, Value, Values
 from isaprofile.profile.model import Assay, Profile
-
-_LISTS_MAX = 16384  # records' lists of parameter values remembered by their dict
 
 
 def _id(kind: str, *parts: str) -> str:
@@ -64,7 +63,7 @@ class _Builder:
         # 1,597 subjects x 130 labelled structures repeats a few hundred values 200,000 times
         self._params: dict[tuple[Any, ...], dict[str, Any]] = {}
         # and a record's whole list, by its dict of values: a label's dict is every subject's (harvest.assemble)
-        self._lists: dict[tuple[str, str, int], tuple[Values, list[dict[str, Any]]]] = {}
+        self._lists: ByIdentity[list[dict[str, Any]]] = ByIdentity(16384)
 
     def _note_unit(self, val: Value) -> None:
         if val.unit is not None:
@@ -94,9 +93,9 @@ class _Builder:
     def parameter_values(self, protocol: str, entity: str, values: Values) -> list[dict[str, Any]]:
         """The parameter values of one record; records that share one dict of values share one list (read it,
         do not edit it)."""
-        shared = self._lists.get((protocol, entity, id(values)))
-        if shared is not None and shared[0] is values:
-            return shared[1]
+        shared = self._lists.get(values, (protocol, entity))
+        if shared is not None:
+            return shared
         out = []
         for key, val in values.items():
             memo = (protocol, entity, key, type(val.value), val)  # the type too: 1, 1.0 and True are equal
@@ -106,10 +105,7 @@ class _Builder:
                 pid = _id("parameter", protocol, self._name(entity, key))
                 found = self._params[memo] = {"category": {"@id": pid}, **_value(val)}
             out.append(found)
-        if len(self._lists) >= _LISTS_MAX:
-            self._lists.clear()
-        self._lists[(protocol, entity, id(values))] = (values, out)
-        return out
+        return self._lists.put(values, out, (protocol, entity))
 
 
 def build_isa_json(investigation: Investigation, profile: Profile) -> dict[str, Any]:
@@ -136,7 +132,7 @@ def _lazy_sources(inv: Investigation, profile: Profile) -> set[str]:
     units of every value (``unitCategories``) and the protocols' types."""
     terms: list[Term | None] = [sample_protocol(profile)[1]]
     seg = profile.protocols.get("image segmentation") or Term("image segmentation")
-    read: dict[int, Values] = {}
+    first = FirstSeen()  # a label's dict of values is every subject's
     for s in inv.studies:
         records = [x.characteristics for x in s.subjects] + [{**x.characteristics, **x.factors} for x in s.samples]
         terms += [v.unit for values in records for v in values.values()]
@@ -144,8 +140,7 @@ def _lazy_sources(inv: Investigation, profile: Profile) -> set[str]:
             spec = profile.assays.get(scan.modality)
             terms += [spec.protocol_type if spec else None, seg]
             for values in (scan.parameters, *(g.values for g in scan.segmentations)):
-                if id(values) not in read:  # a label's dict of values is every subject's
-                    read[id(values)] = values  # kept, so its id stays its own
+                if first(values):
                     terms += [t for v in values.values() for t in (v.term, v.unit)]
     return {t.source for t in terms if t is not None and t.source}
 
@@ -296,7 +291,7 @@ def _processes(
     parameters the processes used."""
     seg = "image segmentation"
     params: dict[str, set[str]] = {pname: set(), seg: set()}
-    counted: dict[int, list[dict[str, Any]]] = {}  # the lists (shared by many records) whose categories are in
+    uncounted = FirstSeen()  # a list of parameter values is shared by the records of one dict of values
     acquire, segment = _id("protocol", pname), _id("protocol", seg)
     for scan in scans:
         outs = [{"@id": _id("data", f.path)} for f in scan.files]
@@ -315,8 +310,7 @@ def _processes(
         seg_process = _id("process", "segmentation", scan.id) + "/"  # + N: a number needs no encoding
         for n, g in enumerate(scan.segmentations):
             gpv = b.parameter_values(seg, "segmentation", g.values)
-            if id(gpv) not in counted:
-                counted[id(gpv)] = gpv  # kept, so its id stays its own
+            if uncounted(gpv):
                 params[seg].update(p["category"]["@id"] for p in gpv)
             gouts = [{"@id": _id("data", g.path)}] if g.path else []
             yield {"@id": f"{seg_process}{n}", "name": f"{scan.id} segmentation {n}",

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from isaprofile._shared import ByIdentity
 from isaprofile.findings.issues import Report
 from isaprofile.isatab.write import sample_protocol
 from isaprofile.licences import LicenceMap, licence_map
@@ -58,8 +59,8 @@ class _Graph:
         # found without hashing the Value (a Python-level __hash__); the Value is kept, so its id stays its own
         self._by_object: dict[tuple[int, str, str, str], tuple[Value, dict[str, str]]] = {}
         # and by the whole dict of values: a label's dict is shared by every subject's map (harvest.assemble)
-        self._by_dict: dict[tuple[int, str, str], tuple[Values, list[str]]] = {}
-        self._structures: dict[int, tuple[Values, list[dict[str, str]]]] = {}
+        self._by_dict: ByIdentity[list[str]] = ByIdentity(_BY_OBJECT_MAX)  # its values' entity ids
+        self._structures: ByIdentity[list[dict[str, str]]] = ByIdentity(_BY_OBJECT_MAX)
         self._terms: dict[Term, dict[str, str]] = {}
 
     def licence(self, lic: str) -> dict[str, str]:
@@ -119,9 +120,9 @@ class _Graph:
     def values(self, values: Values, entity: str, kind: str = "Parameter") -> list[dict[str, str]]:
         """PropertyValues for the values of one record; ``entity`` is the profile entity and ``kind`` the
         ISA placement of the dictionary they come from (Characteristic, Factor, Parameter)."""
-        shared = self._by_dict.get((id(values), entity, kind))
-        if shared is not None and shared[0] is values:  # nothing edits a record's values while a crate is made
-            return [{"@id": ident} for ident in shared[1]]  # references of their own: a caller may edit them
+        shared = self._by_dict.get(values, (entity, kind))  # nothing edits a record's values while a crate is made
+        if shared is not None:
+            return [{"@id": ident} for ident in shared]  # references of their own: a caller may edit them
         refs = []
         for key, val in values.items():
             hit = self._by_object.get((id(val), key, entity, kind))
@@ -134,21 +135,17 @@ class _Graph:
                     self._by_object.clear()
                 hit = self._by_object[(id(val), key, entity, kind)] = (val, ref)
             refs.append(dict(hit[1]))  # a reference of its own: a caller may edit it
-        if len(self._by_dict) >= _BY_OBJECT_MAX:
-            self._by_dict.clear()
-        self._by_dict[(id(values), entity, kind)] = (values, [r["@id"] for r in refs])
+        self._by_dict.put(values, [r["@id"] for r in refs], (entity, kind))
         return refs
 
     def structures(self, values: Values) -> list[dict[str, str]]:
         """The references of the ontology terms among a segmentation's values (the structures its label
         delineates), worked out once per dict of values; read them, do not edit them."""
-        hit = self._structures.get(id(values))
-        if hit is None or hit[0] is not values:
-            if len(self._structures) >= _BY_OBJECT_MAX:
-                self._structures.clear()
+        refs = self._structures.get(values)
+        if refs is None:
             terms = [v.value for v in values.values() if isinstance(v.value, Term) and v.value.accession]
-            hit = self._structures[id(values)] = (values, [self.term(t) for t in terms])
-        return hit[1]
+            refs = self._structures.put(values, [self.term(t) for t in terms])
+        return refs
 
     def property_value(self, key: str, val: Value, entity: str, kind: str = "Parameter") -> dict[str, Any]:
         f = c.field_for(self.profile, entity, key)
