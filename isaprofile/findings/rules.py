@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from isaprofile.findings.issues import Issue, Report, issue
+from isaprofile._shared import ByIdentity
+from isaprofile.findings.issues import Report, issue
 from isaprofile.model import Investigation, Location, Provenance, Scalar, Term, Value, Values
 from isaprofile.profile.coerce import Problem, coerce
 from isaprofile.profile.model import Field, Profile
@@ -35,7 +36,7 @@ class _Memo:
 
     def __init__(self) -> None:
         self.raw: dict[tuple, _Coerced] = {}
-        self.shared: dict[tuple[int, int], tuple[Value, Value, list[Problem]]] = {}
+        self.shared: ByIdentity[tuple[Value, list[Problem]]] = ByIdentity(_MEMO_MAX)  # by Value and field
 
 
 def _coerce_values(values: Values, profile: Profile, entity: str, placements: tuple[str, ...],
@@ -51,9 +52,9 @@ def _coerce_values(values: Values, profile: Profile, entity: str, placements: tu
         if field is None or (modality and not field.applies_to(modality)):
             out[name] = val
             continue
-        shared = memo.shared.get((id(field), id(val)))
-        if shared is not None and shared[0] is val:
-            _, new, problems = shared
+        shared = memo.shared.get(val, id(field))
+        if shared is not None:
+            new, problems = shared
         else:
             unit = val.unit.label if val.unit is not None else None
             key = (id(field), type(val.value), val.value, unit)
@@ -70,9 +71,7 @@ def _coerce_values(values: Values, profile: Profile, entity: str, placements: tu
                 new = val
             else:
                 new = Value(value, new_unit, val.provenance)
-            if len(memo.shared) >= _MEMO_MAX:
-                memo.shared.clear()
-            memo.shared[(id(field), id(val))] = (val, new, problems)
+            memo.shared.put(val, (new, problems), id(field))
         for code, params in problems:
             report.add(issue(code, value=val.value, allowed=_allowed(field), **_loc(val.provenance), **params))
         out[name] = new
@@ -121,9 +120,9 @@ def apply_profile(inv: Investigation, profile: Profile) -> Report:
                                       ("comment", sample.comments)):  # fmt: skip
                 _required([f for f in sample_fields if f.isa == placement], values, sample.provenance, report)
         seg_fields = profile.fields_for("segmentation")
-        # a dict of values that segmentations share (a label of every subject's label map) is coerced once, its
-        # findings given again for each; the few most recent are remembered (the dict is kept, so its id stays)
-        coerced: dict[int, tuple[Values, Values, list[Issue]]] = {}
+        # a dict of values that segmentations share (a label of every subject's label map) is coerced once: its
+        # findings are located at its values' sources (a labels.json entry), so once is all of them
+        coerced: ByIdentity[Values] = ByIdentity(_SHARED_DICTS)
         for scan in study.scans:
             if scan.modality not in profile.assays:
                 report.add(issue("modality-unknown", modality=scan.modality, profile=profile.id,
@@ -136,16 +135,11 @@ def apply_profile(inv: Investigation, profile: Profile) -> Report:
             _required([f for f in fields if f.isa == "parameter"], scan.parameters, scan.provenance, report)
             _required([f for f in fields if f.isa == "comment"], scan.comments, scan.provenance, report)
             for seg in scan.segmentations:
-                hit = coerced.get(id(seg.values))
-                if hit is not None and hit[0] is seg.values:
-                    seg.values = hit[1]
-                    report.extend(hit[2])
-                else:
-                    given, start = seg.values, len(report.issues)
-                    seg.values = _coerce_values(given, profile, "segmentation", ("parameter",), report, memo=memo)
-                    if len(coerced) >= _SHARED_DICTS:
-                        coerced.clear()
-                    coerced[id(given)] = (given, seg.values, report.issues[start:])
+                done = coerced.get(seg.values)
+                if done is None:
+                    done = coerced.put(seg.values, _coerce_values(seg.values, profile, "segmentation",
+                                                                  ("parameter",), report, memo=memo))  # fmt: skip
+                seg.values = done
                 _required(seg_fields, seg.values, seg.provenance, report)
     return report
 

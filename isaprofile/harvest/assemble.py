@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from isaprofile._shared import ByIdentity
 from isaprofile.findings.issues import Report, issue
 from isaprofile.harvest.config import DatasetConfig, FileSpec
 from isaprofile.harvest.crosscheck import conflict
@@ -55,7 +56,7 @@ class _State:
     # a file spec's fixed values, by their text, and a label's values merged with them: one dict for every
     # subject's map of the same group and label (ENHANCE: 130 instead of 207,610; nothing changes them in place)
     fixed_values: dict[tuple[Any, ...], dict[str, Value]] = field(default_factory=dict)
-    merged: dict[tuple[int, str], dict[str, Value]] = field(default_factory=dict)
+    merged: ByIdentity[dict[str, Value]] = field(default_factory=lambda: ByIdentity(1 << 16))
 
     def subject(self, ident: str, prov: Provenance | None) -> Subject:
         if ident not in self.subjects:
@@ -306,9 +307,9 @@ def _add_segmentations(state: _State, item: HarvestedImage, spec: FileSpec, ids:
         target.segmentations.append(Segmentation(values=fixed, path=item.path, provenance=Provenance(item.path)))
         return
     for where, values in per_label:
-        merged = state.merged.get((id(fixed), where))
-        if merged is None:  # (fixed is kept in state.fixed_values, so its id stays its own)
-            merged = state.merged[(id(fixed), where)] = {**fixed, **values}
+        merged = state.merged.get(fixed, where)
+        if merged is None:
+            merged = state.merged.put(fixed, {**fixed, **values}, where)
         target.segmentations.append(
             Segmentation(values=merged, path=item.path, provenance=Provenance(item.path, path=where))
         )

@@ -57,7 +57,7 @@ class _Graph:
         self._values: dict[tuple[Any, ...], dict[str, str]] = {}
         # the same by the Value object itself (records share them: a label map's labels, a file's fixed values),
         # found without hashing the Value (a Python-level __hash__); the Value is kept, so its id stays its own
-        self._by_object: dict[tuple[int, str, str, str], tuple[Value, dict[str, str]]] = {}
+        self._by_object: ByIdentity[dict[str, str]] = ByIdentity(_BY_OBJECT_MAX)
         # and by the whole dict of values: a label's dict is shared by every subject's map (harvest.assemble)
         self._by_dict: ByIdentity[list[str]] = ByIdentity(_BY_OBJECT_MAX)  # its values' entity ids
         self._structures: ByIdentity[list[dict[str, str]]] = ByIdentity(_BY_OBJECT_MAX)
@@ -125,16 +125,14 @@ class _Graph:
             return [{"@id": ident} for ident in shared]  # references of their own: a caller may edit them
         refs = []
         for key, val in values.items():
-            hit = self._by_object.get((id(val), key, entity, kind))
-            if hit is None or hit[0] is not val:
+            ref = self._by_object.get(val, (key, entity, kind))
+            if ref is None:
                 memo = (key, entity, kind, type(val.value), val)
                 ref = self._values.get(memo)
                 if ref is None:
                     ref = self._values[memo] = self.add(self.property_value(key, val, entity, kind))
-                if len(self._by_object) >= _BY_OBJECT_MAX:
-                    self._by_object.clear()
-                hit = self._by_object[(id(val), key, entity, kind)] = (val, ref)
-            refs.append(dict(hit[1]))  # a reference of its own: a caller may edit it
+                self._by_object.put(val, ref, (key, entity, kind))
+            refs.append(dict(ref))  # a reference of its own: a caller may edit it
         self._by_dict.put(values, [r["@id"] for r in refs], (entity, kind))
         return refs
 
