@@ -62,8 +62,13 @@ def _dataset(ds: Dataset) -> tuple:
 def _file(ds: Any, position: int) -> tuple:
     return (
         type(ds), _dataset(ds), _dataset(ds.file_meta), ds.preamble, ds.filename, ds.timestamp, ds.fileobj_type,
-        ds.buffer, ds._character_set, position,
+        ds.buffer, ds._character_set, position, _attributes(ds), _attributes(ds.file_meta),
     )  # fmt: skip
+
+
+def _attributes(ds: Dataset) -> dict[str, Any]:
+    """Every attribute of the dataset object but its elements, file meta and buffer (compared above), with its type."""
+    return {k: (type(v), v) for k, v in vars(ds).items() if k not in ("_dict", "file_meta", "buffer")}
 
 
 def _same(a: Any, b: Any, got: tuple, ref: tuple) -> None:
@@ -118,6 +123,20 @@ def test_examples_are_read_fast() -> None:
     assert paths
     for path in paths:
         assert both(path), path
+
+
+def test_an_in_memory_file_is_read_as_dcmread_reads_it() -> None:
+    # not a file on disk (no name to stat): the dataset comes from pydicom's constructor, as dcmread's does
+    data = Path(get_testdata_file("CT_small.dcm")).read_bytes()
+    ref_buf, fast_buf = io.BytesIO(data), io.BytesIO(data)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = pydicom.dcmread(ref_buf, stop_before_pixels=True)
+    fast = read_header(fast_buf, len(data))
+    assert fast is not None
+    got, want = _file(fast, fast_buf.tell()), _file(ref, ref_buf.tell())
+    assert got[7] is fast_buf and want[7] is ref_buf  # the buffer each was read from
+    _same(fast, ref, got[:7] + got[8:], want[:7] + want[8:])
 
 
 def _write(ds: Dataset, tmp_path: Path, name: str, **kwargs: Any) -> Path:
