@@ -57,7 +57,7 @@ def _number(val: Any) -> float | None:
 
 def _groups(ds: Dataset) -> frozenset[int]:
     """The groups ``ds`` has elements in."""
-    return frozenset(int(tag) >> 16 for tag in ds.keys())
+    return frozenset({tag >> 16 for tag in ds.keys()})  # (a BaseTag is an int)
 
 
 def _private(ds: Dataset, group: int, offset: int, creator: str, groups: frozenset[int] | None = None) -> Any:
