@@ -457,7 +457,7 @@ def _assay(
     for scan in scans:
         results: list[dict[str, str]] = []
         for df in scan.files:
-            top, leaves = _data_entity(g, df.path, info, f"{scan.modality} image {scan.id} of sample {scan.sample}")
+            top, leaves = _data_entity(g, df.path, info, "{} image {} of sample {}", scan.modality, scan.id, scan.sample)
             made = g.pending.get(top["@id"])  # None: the file was described by an earlier scan
             if df.comments and made is not None:
                 made["comment"] = g.comments(top["@id"], df.comments)
@@ -489,7 +489,7 @@ def _assay(
                 "parameterValue": g.values(seg.values, "segmentation"),
             }
             if seg.path:
-                top, leaves = _data_entity(g, seg.path, info, f"segmentation mask {n} of {scan.id}")
+                top, leaves = _data_entity(g, seg.path, info, "segmentation mask {} of {}", n, scan.id)
                 mask = g.pending.get(top["@id"])
                 if mask is not None:  # a label map is about every structure its labels delineate
                     about_ = mask.setdefault("about", [])
@@ -511,13 +511,14 @@ def _assay(
 
 
 def _data_entity(
-    g: _Graph, path: str, info: Mapping[str, FileInfo], what: str
+    g: _Graph, path: str, info: Mapping[str, FileInfo], what: str, *args: object
 ) -> tuple[dict[str, str], list[dict[str, str]]]:
     """The entity of a data file path (File, or Dataset for a folder) and its File leaves (made once per
-    path: a label map is the result of as many segmentations as it has labels)."""
+    path: a label map is the result of as many segmentations as it has labels); ``what.format(*args)``
+    describes it (formatted only for a new one: a label map is looked up ~130 times)."""
     made = g.data.get(path)
     if made is None:
-        made = g.data[path] = _new_data_entity(g, path, info, what)
+        made = g.data[path] = _new_data_entity(g, path, info, what.format(*args))
     return dict(made[0]), list(made[1])
 
 
