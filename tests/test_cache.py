@@ -479,3 +479,28 @@ def test_a_database_that_is_a_symbolic_link_is_not_used(crlm: Path, tmp_path: Pa
     db.symlink_to(elsewhere)
     checked = _same_report_with_one_warning(crlm, expected)
     assert "cache" not in checked.report.stats and elsewhere.read_bytes() == b""
+
+
+def test_records_from_the_cache_share_their_repeated_parts(crlm: Path) -> None:
+    # each entry is unpickled alone: the loader gives the slices of a series one copy of what they repeat
+    # (field names, tag paths, the series UID, the applied PHI exceptions), as one process's reads share them
+    import functools
+    import pickle
+
+    from isaprofile.harvest.config import load_config
+    from isaprofile.harvest.dicom import read_dicom_file
+    from isaprofile.harvest.images import _shared
+    from isaprofile.package.phi import PhiPolicy, inspect_header
+
+    config, _ = load_config(crlm)
+    assert config is not None
+    inspect = functools.partial(inspect_header, policy=PhiPolicy.from_config(config.raw["phi"]))
+    slices = [p for p in dicoms(crlm) if "Segmentation" not in str(p)][:2]
+    records = [read_dicom_file(str(p), p.relative_to(crlm).as_posix(), inspect) for p in slices]
+    loaded = [_shared(pickle.loads(pickle.dumps(("dicom", r))))[1] for r in records]
+    assert loaded == records
+    a, b = loaded
+    assert a["inspected"].exceptions and a["inspected"].exceptions[0] is b["inspected"].exceptions[0]
+    assert a["uid"] == b["uid"] and a["uid"] is b["uid"]
+    assert next(k for k in a if k == "values") is next(k for k in b if k == "values")
+    assert a["values"]["Modality"][2] is b["values"]["Modality"][2]

@@ -457,7 +457,8 @@ def _assay(
     for scan in scans:
         results: list[dict[str, str]] = []
         for df in scan.files:
-            top, leaves = _data_entity(g, df.path, info, "{} image {} of sample {}", scan.modality, scan.id, scan.sample)
+            what = "{} image {} of sample {}"
+            top, leaves = _data_entity(g, df.path, info, what, scan.modality, scan.id, scan.sample)
             made = g.pending.get(top["@id"])  # None: the file was described by an earlier scan
             if df.comments and made is not None:
                 made["comment"] = g.comments(top["@id"], df.comments)
