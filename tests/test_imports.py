@@ -207,3 +207,13 @@ def test_verify_never_loads_the_phi_gate_or_an_image_reader(tmp_path: Path) -> N
     run += "try:\n    main()\nexcept SystemExit as exit:\n    assert exit.code == 1, exit.code\n"  # no crate inside
     loaded = _loaded_after(run + "assert 'isaprofile.package.phi' not in sys.modules")
     assert "isaprofile" in loaded and not loaded & {"tqdm", "nibabel", "pydicom"}
+
+
+def test_the_phi_gate_loads_its_readers_before_the_pool_forks(tmp_path: Path) -> None:
+    """Each worker of a pool would import nibabel itself, once per pool, if the parent had not: the parent
+    loads it before it forks (the landing page's previews do the same, with Pillow)."""
+    example = ROOT / "examples" / "enhance-petct" / "imaging-data"
+    files = {p.relative_to(example).as_posix(): str(p) for p in sorted(example.rglob("*.nii.gz"))[:4]}
+    code = "import isaprofile.package.phi as phi\nphi._PARALLEL_MIN_FILES = 1\n"
+    code += f"result = phi.check_phi({files!r}, workers=2)\nassert result.report.valid\n"
+    assert {"nibabel", "pydicom"} <= _loaded_after(code)

@@ -99,9 +99,10 @@ def collect_files(
     return base, tasks
 
 
-def _load_readers(kinds: Collection[str]) -> None:
-    """Import the readers the files to read need, here, before a pool forks its workers: each would import
-    pydicom (0.3 s) itself otherwise. What no file needs is never loaded (see read_one)."""
+def load_readers(kinds: Collection[str]) -> None:
+    """Import the readers of these kinds of file (``"dicom"``, ``"nifti"``), here, before a pool forks its
+    workers: each would import pydicom (0.3 s) or nibabel itself otherwise. What no file needs is never
+    loaded (see read_one)."""
     if "dicom" in kinds:
         import isaprofile.harvest.dicom  # noqa: F401
     if "nifti" in kinds:
@@ -143,7 +144,7 @@ def harvest_files(
     store = _open_cache(base, inspect) if cache else None
 
     def run(todo: Sequence[Task]) -> Iterable[tuple[str, Any]]:
-        _load_readers({t[0] for t in todo})
+        load_readers({t[0] for t in todo})
         # a pool pays off only past a few hundred files; with most files cached, fewer are left to read
         few = store is not None and len(todo) < len(tasks) and len(todo) < POOL_MIN_FILES
         return map_files(reader, todo, 1 if few else workers)

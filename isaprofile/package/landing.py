@@ -101,6 +101,13 @@ def previews(inv: Investigation, root: Path) -> tuple[dict[str, bytes], Report]:
     scans = [scan for study in inv.studies for scan in study.scans if scan.files]
     workers = default_workers() if len(scans) >= PREVIEW_PARALLEL_MIN else 1
     paths = [str(root / scan.files[0].path) for scan in scans]
+    if workers > 1:  # what preview_png needs, imported before the pool forks (not once in every worker)
+        import numpy  # noqa: F401
+        import PIL.Image  # noqa: F401
+
+        from isaprofile.harvest.images import load_readers
+
+        load_readers({"nifti" if p.endswith((".nii", ".nii.gz")) else "dicom" for p in paths})
     for scan, result in zip(scans, map_files(_preview_or_reason, paths, workers), strict=True):
         if isinstance(result, bytes):
             out[f"previews/{_safe(scan.id)}.png"] = result
