@@ -300,3 +300,22 @@ def test_records_sharing_one_dict_of_values_give_the_crate_of_unshared_copies() 
     for seg in segs:
         seg.values = dict(seg.values)
     assert dumps(build_ro_crate(inv, prof)[0]) == dumps(doc)
+
+
+def test_a_scan_id_given_twice_describes_each_segmentation_once() -> None:
+    """Segmentation processes are numbered per scan; a scan id repeated (in another assay, with more
+    segmentations) adds only the numbers not made yet, as every other entity keeps its first @id."""
+    import copy
+
+    inv = ex.investigation()
+    study = inv.studies[0]
+    scan = next(s for s in study.scans if s.segmentations)
+    twin = copy.deepcopy(scan)
+    twin.segmentations = [*twin.segmentations, *copy.deepcopy(twin.segmentations)]
+    study.scans.append(twin)
+    doc, _ = build_ro_crate(inv, ex.profile())
+    ids = [e["@id"] for e in doc["@graph"]]
+    assert len(ids) == len(set(ids))
+    prefix = f"#process-segmentation-{scan.id}-"
+    numbers = sorted(int(i[len(prefix):]) for i in ids if i.startswith(prefix))
+    assert numbers == list(range(len(twin.segmentations)))

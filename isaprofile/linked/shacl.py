@@ -268,7 +268,7 @@ def validate_entities(entities: Iterable[dict[str, Any]], profile: Profile, file
     if not all(checker.feed(ent) for ent in entities):
         return None
     results = checker.finish()
-    return None if results is None else _direct_report(results, checker.positions, file, profile)
+    return None if results is None else _direct_report(results, checker.where, file, profile)
 
 
 def _direct_report(results: list, index: Mapping[str, int], file: str | None, profile: Profile) -> Report:

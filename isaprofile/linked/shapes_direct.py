@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Container, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from typing import Any, NamedTuple
@@ -161,12 +161,12 @@ def _layout_ok(doc: dict[str, Any]) -> bool:
     )
 
 
-def _pids(ent: Any, seen: Container[str]) -> frozenset[str] | None:
+def _pids(ent: Any) -> frozenset[str] | None:
     """The propertyID strings of one entity, or None when the entity is outside the generated layout."""
     if not isinstance(ent, dict):
         return None
     ident = ent.get("@id")
-    if not isinstance(ident, str) or ident in seen or ident.startswith(_BASE) or _compact(ident):
+    if not isinstance(ident, str) or ident.startswith(_BASE) or _compact(ident):
         return None
     if not _plain_keys(tuple(ent)):
         return None  # compact IRIs or keywords could name the same properties another way
@@ -240,10 +240,13 @@ _MEMO_MAX = 1 << 16  # distinct record shapes remembered by a DirectChecker
 class DirectChecker:
     """The shapes' results over a graph given one entity at a time (:meth:`feed`, then :meth:`finish`).
 
-    Only what later entities need is kept: the position of every ``@id`` and the propertyIDs of value nodes.
-    A record is checked as soon as every value it refers to has been fed (in the order
-    :func:`~isaprofile.linked.jsonld.crate_entities` makes, at once), else at :meth:`finish`, so the results
-    are those of the whole graph whatever the order.
+    Only what later entities need is kept: the propertyIDs of value nodes, the hash of every ``@id`` (an
+    ``@id`` given twice is outside the layout; two that merely share a hash are taken for that too, which
+    only sends the graph to pyshacl: about one run in 10^9 at 240,000 entities) and the graph position
+    of each node with a result (:attr:`where`). The ``@id`` strings themselves are not kept: on the ENHANCE
+    crate they were 20 MiB. A record is checked as soon as every value node it refers to has been fed (in
+    the order :func:`~isaprofile.linked.jsonld.crate_entities` makes, at once), else at :meth:`finish`, so
+    the results are those of the whole graph whatever the order.
     """
 
     def __init__(self, profile: Profile) -> None:
@@ -252,10 +255,12 @@ class DirectChecker:
         self.record_types = {_ATYPES[e]: e for e in self.plan.records}
         self.known = frozenset(self.plan.by_iri)
         self.assays = set(profile.assays)
-        self.positions: dict[str, int] = {}
+        self.fed = 0  # entities fed so far
+        self._ids: set[int] = set()  # hash(@id) of each
+        self.where: dict[str, int] = {}  # the graph position of every focus node of a result
         self.pids_of: dict[str, frozenset[str]] = {}  # value nodes only
         self.results: list[Result] = []
-        self.waiting: list[tuple[str, dict[str, Any], list[str], set[str]]] = []
+        self.waiting: list[tuple[str, int, dict[str, Any], list[str], set[str]]] = []
         self._seen: dict[tuple[Any, ...], list[Result]] = {}  # equal records / values share their results
         self._typing: dict[tuple[Any, ...], Any] = {}
         self._linked: dict[tuple[Any, ...], Any] = {}
@@ -263,12 +268,17 @@ class DirectChecker:
 
     def feed(self, ent: Any) -> bool:
         """Check one entity of the graph; False (and so for good) when it is outside the generated layout."""
-        pids = _pids(ent, self.positions) if self.ok else None
+        pids = _pids(ent) if self.ok else None
         if pids is None:
             self.ok = False
             return False
         ident = ent["@id"]
-        self.positions[ident] = len(self.positions)
+        key = hash(ident)
+        if key in self._ids:
+            self.ok = False
+            return False
+        self._ids.add(key)
+        self.fed += 1
         if pids:
             self.pids_of[ident] = pids
         if "additionalType" in ent and not self._record(ident, ent):
@@ -280,11 +290,11 @@ class DirectChecker:
 
     def finish(self) -> list[Result] | None:
         """All results (records still waiting are checked now), or None when the graph was outside the layout."""
-        for ident, ent, entities, mods in self.waiting:
+        for ident, position, ent, entities, mods in self.waiting:
             found = _record_results(ident, ent, entities, mods, self.pids_of, self.plan, self.iri_of, self._seen)
             if found is None:
                 return None
-            self.results.extend(found)
+            self._add(ident, position, found)
         self.waiting = []
         return self.results if self.ok else None
 
@@ -305,20 +315,20 @@ class DirectChecker:
         if not entities:
             return True
         link_keys = [_key(ent, _LINKS[e]) for e in entities]
-        positions = self.positions
+        values = self.pids_of  # a link to anything but a value node fed so far waits (the same results, later)
         for e, k in zip(entities, link_keys, strict=True):
             if k == ():
                 continue  # no link
             if k[0] is dict:
-                fed = k[1] in positions
+                fed = k[1] in values
             elif k[0] is list and type(k[1]) is tuple:  # a list of references: their ids
-                fed = all(map(positions.__contains__, k[1]))
+                fed = all(map(values.__contains__, k[1]))
             else:  # anything else, as it is written (null links nothing)
                 v = ent[_LINKS[e]]
                 refs = [] if v is None else v if isinstance(v, list) else [v]
-                fed = all(isinstance(r, dict) and r.get("@id") in positions for r in refs)
+                fed = all(isinstance(r, dict) and r.get("@id") in values for r in refs)
             if not fed:
-                self.waiting.append((ident, ent, entities, mods))
+                self.waiting.append((ident, self.fed - 1, ent, entities, mods))
                 return True
         # every value it links to has been fed, so the results depend on these JSON values alone
         link_key = (type_key, *link_keys)
@@ -332,8 +342,13 @@ class DirectChecker:
         if found is None:
             return False
         if found:
-            self.results.extend(r._replace(focus=ident) for r in found)
+            self._add(ident, self.fed - 1, [r._replace(focus=ident) for r in found])
         return True
+
+    def _add(self, ident: str, position: int, found: list[Result]) -> None:
+        if found:
+            self.results.extend(found)
+            self.where[ident] = position
 
     def _types(self, ent: dict[str, Any]) -> tuple[list[str], set[str]] | None:
         """The profile entities a record is (by ``additionalType``) and its modalities, or None when unreadable."""
@@ -354,7 +369,7 @@ class DirectChecker:
                 return False
             self._seen[key] = [r for f in (f for pid in pids for f in self.plan.by_iri.get(pid, ()))
                                for r in _value_results("", props, f)]  # fmt: skip
-        self.results.extend(r._replace(focus=ident) for r in self._seen[key])
+        self._add(ident, self.fed - 1, [r._replace(focus=ident) for r in self._seen[key]])
         return True
 
 
