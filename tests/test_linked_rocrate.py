@@ -317,5 +317,5 @@ def test_a_scan_id_given_twice_describes_each_segmentation_once() -> None:
     ids = [e["@id"] for e in doc["@graph"]]
     assert len(ids) == len(set(ids))
     prefix = f"#process-segmentation-{scan.id}-"
-    numbers = sorted(int(i[len(prefix):]) for i in ids if i.startswith(prefix))
+    numbers = sorted(int(i[len(prefix) :]) for i in ids if i.startswith(prefix))
     assert numbers == list(range(len(twin.segmentations)))
