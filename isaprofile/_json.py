@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
+import secrets
+from collections.abc import Callable, Collection
 from json.encoder import encode_basestring
 from typing import Any
+
+from isaprofile._shared import ByIdentity
 
 
 def pretty_json(obj: Any, level: int = 0, *, sort_keys: bool = True, flat: frozenset[str] = frozenset()) -> str:
@@ -32,6 +35,46 @@ _FLAT = {order: json.JSONEncoder(sort_keys=order, ensure_ascii=False, check_circ
 def flat_item(obj: Any, *, sort_keys: bool = True) -> str:
     """An item of a ``flat`` list: ``json.dumps`` without indent (``", "`` and ``": "`` between parts)."""
     return _FLAT[sort_keys](obj)
+
+
+class FlatWriter:
+    """:func:`flat_item` for the records of one document, where the value of a ``shared`` key that is the very
+    list object of an earlier record is written from the text made for it then (the same text).
+
+    ENHANCE's ISA-JSON has 207,610 segmentation processes whose parameter values are a few hundred shared
+    lists, 60 % of the processes' 247 MB: each is encoded once. The record is encoded with a placeholder
+    in its place, a string with a NUL and a random nonce; should a value of the record hold that very text,
+    the record is encoded whole instead.
+    """
+
+    def __init__(self, shared: Collection[str], limit: int = 4096) -> None:
+        self.shared = tuple(shared)
+        self._texts: ByIdentity[str] = ByIdentity(limit)
+        self._token = "\x00" + secrets.token_hex(8) + "-"
+
+    def __call__(self, item: Any) -> str:
+        if type(item) is not dict:
+            return flat_item(item)
+        texts = []
+        for key in self.shared:
+            value = item.get(key)
+            if type(value) is list and value:
+                text = self._texts.get(value)
+                if text is None:
+                    text = self._texts.put(value, flat_item(value))
+                texts.append((key, text))
+        if not texts:
+            return flat_item(item)
+        marked = dict(item)
+        for n, (key, _) in enumerate(texts):
+            marked[key] = f"{self._token}{n}"
+        out = flat_item(marked)
+        for n, (_, text) in enumerate(texts):
+            mark = encode_basestring(f"{self._token}{n}")
+            if out.count(mark) != 1:
+                return flat_item(item)
+            out = out.replace(mark, text)
+        return out
 
 
 def _pretty(o: Any, level: int, out: Callable[[str], Any], sort_keys: bool, flat: frozenset[str]) -> None:

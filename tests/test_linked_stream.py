@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from isaprofile._json import pretty_json
+from isaprofile._json import FlatWriter, pretty_json
 from isaprofile.linked.context import GraphStream
 from isaprofile.linked.metadata import check_crate
 
@@ -126,3 +126,24 @@ def test_record_lists_are_one_item_per_line(items: list[object], sort_keys: bool
         start = lines.index('  "@graph": [') + 1
         want = [json.dumps(i, sort_keys=sort_keys, ensure_ascii=False) for i in items]
         assert [line.strip().rstrip(",") for line in lines[start : start + len(items)]] == want
+
+
+@given(st.lists(_json, min_size=1, max_size=3), st.lists(st.sampled_from([0, 1, 2]), min_size=1, max_size=6))
+def test_records_sharing_a_list_are_written_as_the_standard_encoder_writes_them(
+    lists: list[object], picks: list[int]
+) -> None:
+    """FlatWriter writes a list shared by records (the same object) from its first text: the same bytes."""
+    shared = [[v] for v in lists]
+    records = [{"name": f"r{n}", "parameterValues": shared[p % len(shared)], "inputs": shared[0], "z": [n]}
+               for n, p in enumerate(picks)]  # fmt: skip
+    write = FlatWriter(("parameterValues", "inputs"))
+    assert [write(r) for r in records] == [json.dumps(r, sort_keys=True, ensure_ascii=False) for r in records]
+
+
+def test_a_value_holding_the_placeholder_is_written_whole() -> None:
+    write = FlatWriter(("parameterValues",))
+    values = [{"category": "x", "value": 1}]
+    first = {"name": "a", "parameterValues": values}
+    assert write(first) == json.dumps(first, sort_keys=True, ensure_ascii=False)
+    hostile = {"name": f"{write._token}0", "parameterValues": values}  # the very text of the placeholder
+    assert write(hostile) == json.dumps(hostile, sort_keys=True, ensure_ascii=False)

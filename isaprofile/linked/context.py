@@ -17,7 +17,7 @@ from importlib import resources
 from pathlib import Path
 from typing import IO, Any
 
-from isaprofile._json import flat_item, pretty_json
+from isaprofile._json import FlatWriter, flat_item, pretty_json
 from isaprofile.findings.issues import Report, issue
 from isaprofile.linked._common import jpath
 
@@ -363,6 +363,8 @@ def to_graph(doc: dict[str, Any], file: str | None = None) -> tuple[Any, Report]
 # The record lists of our documents (a crate's entities; ISA-JSON's materials, data files and processes):
 # their items are written one per line, the rest of the document indented.
 RECORD_LISTS = frozenset({"@graph", "sources", "samples", "otherMaterials", "dataFiles", "processSequence"})
+# values that many records share as one list object (ISA-JSON: a process's parameter values and inputs)
+SHARED_VALUES = ("parameterValues", "inputs")
 
 
 def dumps(doc: dict[str, Any]) -> bytes:
@@ -425,12 +427,14 @@ def dump_lazy_chunks(doc: dict[str, Any], size: int = 1 << 20) -> Iterator[bytes
     """:func:`dumps` of ``resolve_lazy(doc)`` in pieces of about ``size`` bytes, each :class:`Lazy` list made
     item by item as it is written: only the rest of the document is ever in memory."""
 
+    record = FlatWriter(SHARED_VALUES)
+
     def emit(node: Any, level: int, flat: bool = False) -> Iterator[str]:
         pad, inner = "\n" + "  " * level, "\n" + "  " * (level + 1)
         if isinstance(node, Lazy) or (flat and isinstance(node, list) and not _holds_lazy(node)):
             first = True
             for item in node.make() if isinstance(node, Lazy) else node:  # plain JSON: encoded whole
-                text = flat_item(item) if flat else pretty_json(item, level + 1, flat=RECORD_LISTS)
+                text = record(item) if flat else pretty_json(item, level + 1, flat=RECORD_LISTS)
                 yield ("[" if first else ",") + inner + text
                 first = False
             yield "[]" if first else pad + "]"
