@@ -282,7 +282,8 @@ def _linked(
         from isaprofile.linked.shacl import validate_crate, validate_entities
 
         where = "ro-crate-metadata.json (generated)"
-        shapes = validate_entities(crate_entities(inv, prof, licences=licences), prof, file=where)
+        entities = crate_entities(inv, prof, licences=licences, shapes_only=True)
+        shapes = validate_entities(entities, prof, file=where)
         if shapes is None:  # not in the layout the direct checks read: pyshacl over the whole document
             crate, _ = build_ro_crate(inv, prof, licences=licences)
             shapes = validate_crate(crate, prof, file=where)

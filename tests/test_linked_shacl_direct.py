@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -188,3 +189,60 @@ def test_generated_entities_precede_the_values_and_files_they_refer_to() -> None
                 refs = ent.get(key) or []
                 for ref in refs if isinstance(refs, list) else [refs]:
                     assert pos[ref["@id"]] < i, (name, ent["@id"], key, ref["@id"])
+
+
+# ---------------------------------------------------------------- the linked layer's stream (shapes_only)
+
+_NOT_READ = {"Assay": ("about", "hasPart")}  # what the shapes-only stream leaves out, by additionalType
+
+
+def _projection(ent: dict) -> dict:
+    if ent.get("additionalType") == "Segmentation":
+        return {k: ent[k] for k in ("@id", "@type", "additionalType", "parameterValue") if k in ent}
+    dropped = _NOT_READ.get(ent.get("additionalType"), ()) + (("about",) if ent.get("@type") == "File" else ())
+    return {k: v for k, v in ent.items() if k not in dropped}
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_the_shapes_stream_is_the_crate_without_what_no_shape_reads(name: str) -> None:
+    checked = check(REPO / "examples" / name, skip=("linked", "phi"))
+    inv, prof = checked.investigation, checked.profile
+    assert prof is not None
+    full = list(crate_entities(inv, prof))
+    slim = list(crate_entities(inv, prof, shapes_only=True))
+    assert [e["@id"] for e in slim] == [e["@id"] for e in full]  # the same nodes at the same positions
+    assert [_projection(e) for e in slim] == [_projection(e) for e in full]
+
+
+def _break_model(inv: Any, prof: Profile) -> None:
+    """Wrong values in the model itself (the crate is made from them): a required segmentation value gone
+    from one shared dict of values, a value of the wrong type in another, a scan parameter out of range."""
+    segs = [seg for study in inv.studies for scan in study.scans for seg in scan.segmentations]
+    dicts = list({id(seg.values): seg.values for seg in segs}.values())
+    required = [f.name for f in prof.fields if f.entity == "segmentation" and f.required]  # (values: by ISA name)
+    for values, name in zip(dicts, required, strict=False):
+        values.pop(name, None)
+    typed = [f for f in prof.fields if f.entity == "segmentation" and f.type in ("integer", "number")]
+    for values in dicts[len(required) : len(required) + 1]:
+        for f in typed:
+            if f.name in values:
+                values[f.name] = dataclasses.replace(values[f.name], value="not a number")
+    scans = [scan for study in inv.studies for scan in study.scans]
+    numeric = [f for f in prof.fields if f.entity == "scan" and f.maximum is not None]
+    for scan, f in zip(scans, numeric, strict=False):
+        if f.name in scan.parameters:
+            scan.parameters[f.name] = dataclasses.replace(scan.parameters[f.name], value=float(f.maximum) * 10)
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_the_shapes_stream_gives_the_crates_findings_where_the_crate_has_them(name: str) -> None:
+    checked = check(REPO / "examples" / name, skip=("linked", "phi"))
+    inv, prof = checked.investigation, checked.profile
+    assert prof is not None
+    _break_model(inv, prof)
+    slim = validate_entities(crate_entities(inv, prof, shapes_only=True), prof, FILE)
+    full = validate_entities(crate_entities(inv, prof), prof, FILE)
+    assert slim is not None and full is not None
+    assert _flat(slim) == _flat(full) != []
+    doc, _ = build_ro_crate(inv, prof)
+    assert _flat(slim) == _found(doc, prof, "pyshacl")  # the oracle, over the whole crate

@@ -46,9 +46,10 @@ class _Graph:
     """The entities of a crate as they are made: added ones wait in ``pending`` until :meth:`flush` hands
     them on, so a crate is never held whole. Adding an ``@id`` twice merges nothing, keeps the first."""
 
-    def __init__(self, profile: Profile, licences: LicenceMap | None = None) -> None:
+    def __init__(self, profile: Profile, licences: LicenceMap | None = None, shapes_only: bool = False) -> None:
         self.profile = profile
         self.licences = licences or LicenceMap()
+        self.shapes_only = shapes_only  # see crate_entities
         self.pending: dict[str, dict[str, Any]] = {}
         self.seen: set[str] = set()
         # segmentation processes are numbered per scan ("<process id>-N"), so a scan's number of those added
@@ -64,6 +65,7 @@ class _Graph:
         # and by the whole dict of values: a label's dict is shared by every subject's map (harvest.assemble)
         self._by_dict: ByIdentity[list[str]] = ByIdentity(_BY_OBJECT_MAX)  # its values' entity ids
         self._structures: ByIdentity[list[dict[str, str]]] = ByIdentity(_BY_OBJECT_MAX)
+        self._shared_refs: ByIdentity[list[dict[str, str]]] = ByIdentity(_BY_OBJECT_MAX)  # (shapes_only)
         self._terms: dict[Term, dict[str, str]] = {}
 
     def licence(self, lic: str) -> dict[str, str]:
@@ -139,6 +141,12 @@ class _Graph:
         self._by_dict.put(values, [r["@id"] for r in refs], (entity, kind))
         return refs
 
+    def shared_values(self, values: Values, entity: str) -> list[dict[str, str]]:
+        """:meth:`values` as one list per dict of values, the same list object each time: for the shapes'
+        checks, which only read it (the records of one dict of values give the checker one list to read)."""
+        refs = self._shared_refs.get(values, entity)
+        return refs if refs is not None else self._shared_refs.put(values, self.values(values, entity), entity)
+
     def structures(self, values: Values) -> list[dict[str, str]]:
         """The references of the ontology terms among a segmentation's values (the structures its label
         delineates), worked out once per dict of values; read them, do not edit them."""
@@ -195,13 +203,22 @@ def crate_entities(
     files: Mapping[str, FileInfo] | None = None,
     publisher: str | None = None,
     licences: LicenceMap | None = None,
+    shapes_only: bool = False,
 ) -> Iterator[dict[str, Any]]:
     """The entities of the crate's ``@graph``, made one scan at a time (see :func:`build_ro_crate` for the
     arguments). Every entity is complete when it is yielded and precedes the entities that refer to it
     (a value before its record, a scan's files before its process), except the metadata descriptor, which
-    comes first; the root dataset comes last."""
+    comes first; the root dataset comes last.
+
+    ``shapes_only``: the same entities in the same order, but a segmentation process holds only what the
+    profile's shapes read of it (``@id``, ``@type``, ``additionalType`` and its ``parameterValue``, one
+    list per dict of values), and nothing records the processes and files of an assay or the structures a
+    label map is about. The linked layer checks this stream (:func:`~isaprofile.linked.shacl.validate_entities`): the
+    shapes' results and their ``@graph`` positions are those of the whole crate, and the ENHANCE crate's
+    207,610 segmentations cost a third of the time and none of the memory of their ``about`` lists.
+    """
     inv = investigation
-    g = _Graph(profile, licences if licences is not None else licence_map(inv, profile))
+    g = _Graph(profile, licences if licences is not None else licence_map(inv, profile), shapes_only)
     info: Mapping[str, FileInfo] = files or {}
     g.add({"@id": "ro-crate-metadata.json", "@type": "CreativeWork", "about": {"@id": "./"},
            "conformsTo": {"@id": RO_CRATE_SPEC}})  # fmt: skip
@@ -485,6 +502,15 @@ def _assay(
         added = g.segmented.get(seg_id, 0)  # (a scan id given twice: its first segmentations are described)
         g.segmented[seg_id] = max(added, len(scan.segmentations))
         for n, seg in enumerate(scan.segmentations):
+            if g.shapes_only:  # the values, the label map and the process, added in the whole crate's order
+                refs = g.shared_values(seg.values, "segmentation")
+                if seg.path and seg.path not in g.data:
+                    _data_entity(g, seg.path, info, "segmentation mask {} of {}", n, scan.id)
+                if n >= added:
+                    ident = f"{seg_id}-{n}"
+                    g.pending[ident] = {"@id": ident, "@type": "LabProcess", "additionalType": "Segmentation",
+                                        "parameterValue": refs}  # fmt: skip
+                continue
             sp: dict[str, Any] = {
                 "@id": f"{seg_id}-{n}",
                 "@type": "LabProcess",
