@@ -283,7 +283,7 @@ def _linked(
 
         where = "ro-crate-metadata.json (generated)"
         entities = crate_entities(inv, prof, licences=licences, shapes_only=True)
-        shapes = validate_entities(entities, prof, file=where)
+        shapes = validate_entities(entities, prof, file=where, shared_links=True)
         if shapes is None:  # not in the layout the direct checks read: pyshacl over the whole document
             crate, _ = build_ro_crate(inv, prof, licences=licences)
             shapes = validate_crate(crate, prof, file=where)

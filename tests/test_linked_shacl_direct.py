@@ -240,7 +240,7 @@ def test_the_shapes_stream_gives_the_crates_findings_where_the_crate_has_them(na
     inv, prof = checked.investigation, checked.profile
     assert prof is not None
     _break_model(inv, prof)
-    slim = validate_entities(crate_entities(inv, prof, shapes_only=True), prof, FILE)
+    slim = validate_entities(crate_entities(inv, prof, shapes_only=True), prof, FILE, shared_links=True)
     full = validate_entities(crate_entities(inv, prof), prof, FILE)
     assert slim is not None and full is not None
     assert _flat(slim) == _flat(full) != []

@@ -573,7 +573,7 @@ def _new_data_entity(
         folder = {
             "@id": c.file_id(clean) + "/",
             "@type": "Dataset",
-            "name": Path(clean).name,
+            "name": clean.rpartition("/")[2],  # (Path(clean).name, without parsing a Path)
             "hasPart": leaves,
             "description": what,
         }
@@ -598,7 +598,7 @@ def _file(path: str, meta: FileInfo | None, in_folder: bool) -> dict[str, Any]:
     ent: dict[str, Any] = {
         "@id": c.file_id(path),
         "@type": "File",
-        "name": Path(path).name,
+        "name": path.rpartition("/")[2],
         "encodingFormat": [media, {"@id": iri}] if iri else media,
     }
     if meta is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from isaprofile._shared import ByIdentity
 from isaprofile.findings.issues import Report, issue
 from isaprofile.linked import _common as c
 from isaprofile.model import Investigation, Study, Term, Value
@@ -60,8 +61,14 @@ def _orcid_reason(orcid: str) -> str:
 def _ontologies(inv: Investigation, profile: Profile, file: str | None) -> list:
     out = []
     declared = set(profile.ontologies)
+    # a dict of values shared by many records (a label's, by every subject's map) that holds no undeclared
+    # ontology is looked at once; one that does gives each record its finding, located where it is
+    clean: ByIdentity[bool] = ByIdentity(_CLEAN_MAX)
     for s in inv.studies:
         for where, values in _study_records(s):
+            if clean.get(values):
+                continue
+            before = len(out)
             for key, val in values.items():
                 term = val.value if isinstance(val.value, Term) else None
                 unit = val.unit
@@ -78,7 +85,12 @@ def _ontologies(inv: Investigation, profile: Profile, file: str | None) -> list:
                     out.append(issue("term-ontology-undeclared", file=at[0] if at else file,
                                      path=at[1] if at else f"studies[{s.identifier}].{_where(*where)}.{key}",
                                      label=t.label, field=key, source=t.source))  # fmt: skip
+            if len(out) == before:
+                clean.put(values, True)
     return out
+
+
+_CLEAN_MAX = 4096  # dicts of values remembered as clean (by identity: only a shortcut)
 
 
 def _study_records(s: Study) -> Iterator[tuple[tuple[str, str, int | None], Mapping[str, Value]]]:

@@ -258,13 +258,17 @@ _DIRECT_DETAIL = {
 }
 
 
-def validate_entities(entities: Iterable[dict[str, Any]], profile: Profile, file: str | None = None) -> Report | None:
+def validate_entities(
+    entities: Iterable[dict[str, Any]], profile: Profile, file: str | None = None, *, shared_links: bool = False
+) -> Report | None:
     """:func:`validate_crate` (direct checks) over the entities of a generated crate's ``@graph`` taken one at a
     time (:func:`~isaprofile.linked.jsonld.crate_entities`), so the crate is never held whole; None when an
-    entity is outside the generated layout (then build the document and use :func:`validate_crate`)."""
+    entity is outside the generated layout (then build the document and use :func:`validate_crate`).
+    ``shared_links``: the stream is ``crate_entities(..., shapes_only=True)`` (see
+    :class:`~isaprofile.linked.shapes_direct.DirectChecker`)."""
     from isaprofile.linked.shapes_direct import DirectChecker
 
-    checker = DirectChecker(profile)
+    checker = DirectChecker(profile, shared_links=shared_links)
     if not all(checker.feed(ent) for ent in entities):
         return None
     results = checker.finish()

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from typing import Any, NamedTuple
 
+from isaprofile._shared import ByIdentity
 from isaprofile.linked import _common as c
 from isaprofile.linked.context import ISA_TERMS, RO_CRATE_CONTEXT, load_context
 from isaprofile.profile.model import Field, Profile
@@ -166,8 +167,8 @@ def _pids(ent: Any) -> frozenset[str] | None:
     if not isinstance(ent, dict):
         return None
     ident = ent.get("@id")
-    if not isinstance(ident, str) or ident.startswith(_BASE) or _compact(ident):
-        return None
+    if not isinstance(ident, str) or (ident[:1] != "#" and (ident.startswith(_BASE) or _compact(ident))):
+        return None  # (an id of "#..." is neither in the base nor a compact IRI)
     if not _plain_keys(tuple(ent)):
         return None  # compact IRIs or keywords could name the same properties another way
     pid = ent.get("propertyID")
@@ -249,7 +250,10 @@ class DirectChecker:
     the results are those of the whole graph whatever the order.
     """
 
-    def __init__(self, profile: Profile) -> None:
+    def __init__(self, profile: Profile, *, shared_links: bool = False) -> None:
+        """``shared_links``: the records' lists of links are shared objects that nothing changes while they are
+        fed (:func:`~isaprofile.linked.jsonld.crate_entities` with ``shapes_only``), so each list's key is
+        worked out once; on a graph of fresh lists remembering them would only cost time."""
         self.plan = _plan(profile)
         self.iri_of = {id(f): c.field_iri(profile, f) for fields in self.plan.records.values() for f in fields}
         self.record_types = {_ATYPES[e]: e for e in self.plan.records}
@@ -264,6 +268,7 @@ class DirectChecker:
         self._seen: dict[tuple[Any, ...], list[Result]] = {}  # equal records / values share their results
         self._typing: dict[tuple[Any, ...], Any] = {}
         self._linked: dict[tuple[Any, ...], Any] = {}
+        self._list_keys: ByIdentity[Any] | None = ByIdentity(_MEMO_MAX) if shared_links else None
         self.ok = True
 
     def feed(self, ent: Any) -> bool:
@@ -273,11 +278,12 @@ class DirectChecker:
             self.ok = False
             return False
         ident = ent["@id"]
-        key = hash(ident)
-        if key in self._ids:
+        ids = self._ids
+        before = len(ids)
+        ids.add(hash(ident))
+        if len(ids) == before:  # an @id fed before (or a hash shared with one)
             self.ok = False
             return False
-        self._ids.add(key)
         self.fed += 1
         if pids:
             self.pids_of[ident] = pids
@@ -314,7 +320,7 @@ class DirectChecker:
         entities, mods = typing
         if not entities:
             return True
-        link_keys = [_key(ent, _LINKS[e]) for e in entities]
+        link_keys = [self._link_key(ent, _LINKS[e]) for e in entities]
         values = self.pids_of  # a link to anything but a value node fed so far waits (the same results, later)
         for e, k in zip(entities, link_keys, strict=True):
             if k == ():
@@ -344,6 +350,13 @@ class DirectChecker:
         if found:
             self._add(ident, self.fed - 1, [r._replace(focus=ident) for r in found])
         return True
+
+    def _link_key(self, ent: dict[str, Any], prop: str) -> Any:
+        links = ent.get(prop)
+        if self._list_keys is None or type(links) is not list:
+            return _key(ent, prop)
+        known = self._list_keys.get(links)
+        return known if known is not None else self._list_keys.put(links, _key(ent, prop))
 
     def _add(self, ident: str, position: int, found: list[Result]) -> None:
         if found:
