@@ -26,7 +26,6 @@ from __future__ import annotations
 import io
 import os
 import struct
-from functools import cache
 from typing import Any, BinaryIO, TypeVar
 
 from pydicom.charset import convert_encodings, default_encoding
@@ -240,9 +239,14 @@ def _made(cls: type[_D], **attributes: Any) -> _D:
     return ds
 
 
-@cache
 def _blank(cls: type[Dataset]) -> tuple[dict[str, Any], tuple[str, ...]]:
     """The attributes of an empty ``cls`` as its constructor sets them, and those that are containers."""
-    blank = FileDataset(io.BytesIO(), {}, None, FileMetaDataset()) if cls is FileDataset else cls()
-    state = dict(vars(blank))
-    return state, tuple(k for k, v in state.items() if type(v) in (dict, list, set) and k != "_dict")
+    made = _BLANK.get(cls)
+    if made is None:
+        blank = FileDataset(io.BytesIO(), {}, None, FileMetaDataset()) if cls is FileDataset else cls()
+        state = dict(vars(blank))
+        made = _BLANK[cls] = state, tuple(k for k, v in state.items() if type(v) in (dict, list, set) and k != "_dict")
+    return made
+
+
+_BLANK: dict[type, tuple[dict[str, Any], tuple[str, ...]]] = {}

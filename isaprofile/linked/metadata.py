@@ -10,7 +10,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from isaprofile._shared import ByIdentity
-from isaprofile.findings.issues import Report, issue
+from isaprofile.findings.issues import Issue, Report, issue
 from isaprofile.linked import _common as c
 from isaprofile.model import Investigation, Study, Term, Value
 from isaprofile.profile.model import Profile
@@ -58,8 +58,8 @@ def _orcid_reason(orcid: str) -> str:
     return "bad check digit" if c._ORCID.match(orcid.strip()) else "not of the form 0000-0000-0000-000X"
 
 
-def _ontologies(inv: Investigation, profile: Profile, file: str | None) -> list:
-    out = []
+def _ontologies(inv: Investigation, profile: Profile, file: str | None) -> list[Issue]:
+    out: list[Issue] = []
     declared = set(profile.ontologies)
     # a dict of values shared by many records (a label's, by every subject's map) that holds no undeclared
     # ontology is looked at once; one that does gives each record its finding, located where it is

@@ -268,7 +268,8 @@ class DirectChecker:
         self._seen: dict[tuple[Any, ...], list[Result]] = {}  # equal records / values share their results
         self._typing: dict[tuple[Any, ...], Any] = {}
         self._linked: dict[tuple[Any, ...], Any] = {}
-        self._list_keys: ByIdentity[Any] | None = ByIdentity(_MEMO_MAX) if shared_links else None
+        # (shared_links) a record's results by its list of links itself: the same list, the same values fed
+        self._by_list: ByIdentity[list[Result]] | None = ByIdentity(_MEMO_MAX) if shared_links else None
         self.ok = True
 
     def feed(self, ent: Any) -> bool:
@@ -320,7 +321,15 @@ class DirectChecker:
         entities, mods = typing
         if not entities:
             return True
-        link_keys = [self._link_key(ent, _LINKS[e]) for e in entities]
+        shared, links = self._by_list, None
+        if shared is not None and len(entities) == 1 and type(ent.get(_LINKS[entities[0]])) is list:
+            links = ent[_LINKS[entities[0]]]
+            known = shared.get(links, type_key)
+            if known is not None:
+                if known:
+                    self._add(ident, self.fed - 1, [r._replace(focus=ident) for r in known])
+                return True
+        link_keys = [_key(ent, _LINKS[e]) for e in entities]
         values = self.pids_of  # a link to anything but a value node fed so far waits (the same results, later)
         for e, k in zip(entities, link_keys, strict=True):
             if k == ():
@@ -347,16 +356,11 @@ class DirectChecker:
             )
         if found is None:
             return False
+        if shared is not None and links is not None:
+            shared.put(links, found, type_key)
         if found:
             self._add(ident, self.fed - 1, [r._replace(focus=ident) for r in found])
         return True
-
-    def _link_key(self, ent: dict[str, Any], prop: str) -> Any:
-        links = ent.get(prop)
-        if self._list_keys is None or type(links) is not list:
-            return _key(ent, prop)
-        known = self._list_keys.get(links)
-        return known if known is not None else self._list_keys.put(links, _key(ent, prop))
 
     def _add(self, ident: str, position: int, found: list[Result]) -> None:
         if found:
