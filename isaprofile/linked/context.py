@@ -17,7 +17,7 @@ from importlib import resources
 from pathlib import Path
 from typing import IO, Any
 
-from isaprofile._json import FlatWriter, flat_item, pretty_json
+from isaprofile._json import FlatWriter, pretty_json
 from isaprofile.findings.issues import Report, issue
 from isaprofile.linked._common import jpath
 
@@ -363,8 +363,9 @@ def to_graph(doc: dict[str, Any], file: str | None = None) -> tuple[Any, Report]
 # The record lists of our documents (a crate's entities; ISA-JSON's materials, data files and processes):
 # their items are written one per line, the rest of the document indented.
 RECORD_LISTS = frozenset({"@graph", "sources", "samples", "otherMaterials", "dataFiles", "processSequence"})
-# values that many records share as one list object (ISA-JSON: a process's parameter values and inputs)
-SHARED_VALUES = ("parameterValues", "inputs")
+# values that many records share as one list object (ISA-JSON: a process's parameter values and inputs; the
+# crate's writer: a segmentation's references to its values)
+SHARED_VALUES = ("parameterValues", "inputs", "parameterValue")
 
 
 def dumps(doc: dict[str, Any]) -> bytes:
@@ -378,8 +379,9 @@ def dump_graph_chunks(context: Any, entities: Iterable[dict[str, Any]], size: in
     taking the entities one at a time (the same bytes, without the graph in memory)."""
     parts = ['{\n  "@context": ', pretty_json(context, 1, flat=RECORD_LISTS), ',\n  "@graph": [']
     held, empty = 0, True
+    entity = FlatWriter(SHARED_VALUES)
     for ent in entities:
-        piece = ("\n    " if empty else ",\n    ") + flat_item(ent)
+        piece = ("\n    " if empty else ",\n    ") + entity(ent)
         parts.append(piece)
         held += len(piece)
         empty = False

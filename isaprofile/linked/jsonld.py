@@ -46,10 +46,13 @@ class _Graph:
     """The entities of a crate as they are made: added ones wait in ``pending`` until :meth:`flush` hands
     them on, so a crate is never held whole. Adding an ``@id`` twice merges nothing, keeps the first."""
 
-    def __init__(self, profile: Profile, licences: LicenceMap | None = None, shapes_only: bool = False) -> None:
+    def __init__(
+        self, profile: Profile, licences: LicenceMap | None = None, shapes_only: bool = False, shared: bool = False
+    ) -> None:
         self.profile = profile
         self.licences = licences or LicenceMap()
         self.shapes_only = shapes_only  # see crate_entities
+        self.shared = shared or shapes_only  # records of one dict of values hold one list of its references
         self.pending: dict[str, dict[str, Any]] = {}
         self.seen: set[str] = set()
         # segmentation processes are numbered per scan ("<process id>-N"), so a scan's number of those added
@@ -204,6 +207,7 @@ def crate_entities(
     publisher: str | None = None,
     licences: LicenceMap | None = None,
     shapes_only: bool = False,
+    shared: bool = False,
 ) -> Iterator[dict[str, Any]]:
     """The entities of the crate's ``@graph``, made one scan at a time (see :func:`build_ro_crate` for the
     arguments). Every entity is complete when it is yielded and precedes the entities that refer to it
@@ -216,9 +220,13 @@ def crate_entities(
     label map is about. The linked layer checks this stream (:func:`~isaprofile.linked.shacl.validate_entities`): the
     shapes' results and their ``@graph`` positions are those of the whole crate, and the ENHANCE crate's
     207,610 segmentations cost a third of the time and none of the memory of their ``about`` lists.
+
+    ``shared``: the segmentations of one dict of values hold the same list of references to its values, for a
+    consumer that reads each entity once and changes none (the crate's writer; ``shapes_only`` implies it);
+    otherwise every entity's lists are its own, as :func:`build_ro_crate`'s callers may edit them.
     """
     inv = investigation
-    g = _Graph(profile, licences if licences is not None else licence_map(inv, profile), shapes_only)
+    g = _Graph(profile, licences if licences is not None else licence_map(inv, profile), shapes_only, shared)
     info: Mapping[str, FileInfo] = files or {}
     g.add({"@id": "ro-crate-metadata.json", "@type": "CreativeWork", "about": {"@id": "./"},
            "conformsTo": {"@id": RO_CRATE_SPEC}})  # fmt: skip
@@ -262,7 +270,7 @@ def ro_crate_chunks(
     investigation: Investigation, profile: Profile, *, files: Mapping[str, FileInfo], **kwargs: Any
 ) -> Iterator[bytes]:
     """The bytes of :func:`build_ro_crate`'s document (``files`` given), made and written a piece at a time."""
-    return dump_graph_chunks(CRATE_CONTEXT, crate_entities(investigation, profile, files=files, **kwargs))
+    return dump_graph_chunks(CRATE_CONTEXT, crate_entities(investigation, profile, files=files, shared=True, **kwargs))
 
 
 def ro_crate_bytes(
@@ -518,7 +526,7 @@ def _assay(
                 "name": f"segmentation {n} of {scan.id}",
                 "object": results,
                 "executesLabProtocol": segment,
-                "parameterValue": g.values(seg.values, "segmentation"),
+                "parameterValue": (g.shared_values if g.shared else g.values)(seg.values, "segmentation"),
             }
             if seg.path:
                 top, leaves = _data_entity(g, seg.path, info, "segmentation mask {} of {}", n, scan.id)
