@@ -31,6 +31,7 @@ from isaprofile.bagit import (
     hashing,
     verify_package,
 )
+from isaprofile.bagit.build import Separate
 from isaprofile.bagit.errors import WriteFailedError
 from isaprofile.bagit.tags import decode_path, encode_path, manifest_txt, parse_manifest
 
@@ -500,3 +501,116 @@ def test_digest_chunks_digests_and_sinks_in_order_and_stops_the_producer_on_a_si
     with pytest.raises(OSError, match="No space"):
         digest_chunks(producer(), full)
     assert len(sunk) == 10 and made <= 11 + _AHEAD + 1  # asked for no more once the failure was seen
+
+
+# ---------------------------------------------------------------- metadata written by a process of its own
+
+
+def _big(tag: bytes) -> Separate:
+    return Separate(lambda: (tag + bytes([i]) * 70_000 for i in range(40)))  # 2.8 MB in 40 chunks
+
+
+def _pids_alive(pids: set[int]) -> set[int]:
+    """The processes of ``pids`` still running (not gone, not a zombie)."""
+    alive = {p for p in pids if os.path.exists(f"/proc/{p}")}
+    return {p for p in alive if Path(f"/proc/{p}/stat").read_text().split()[2] != "Z"}
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="written in a forked process on Linux only")
+def test_metadata_written_by_its_own_process_is_the_same_bag(tmp_path: Path, monkeypatch) -> None:
+    import multiprocessing
+
+    started: list[int] = []
+    real_start = multiprocessing.get_context("fork").Process.start
+
+    def start(proc) -> None:
+        real_start(proc)
+        started.append(proc.pid)
+
+    monkeypatch.setattr(multiprocessing.get_context("fork").Process, "start", start)
+    payload = make_sources(tmp_path, n=6)
+    meta = {"metadata/isa.json": _big(b"i"), "i_investigation.txt": b"INVESTIGATION\n"}
+    forked = build(tmp_path, "two", payload=payload, metadata=meta, workers=2).path
+    assert len(started) == 1  # the child that wrote isa.json
+    here = build(tmp_path, "one", payload=payload, metadata=meta, workers=1).path  # no fork with one worker
+    assert len(started) == 1
+    names = sorted(p.relative_to(forked) for p in forked.rglob("*"))
+    assert names == sorted(p.relative_to(here) for p in here.rglob("*"))
+    for path in forked.rglob("*"):
+        if path.is_file():
+            assert path.read_bytes() == (here / path.relative_to(forked)).read_bytes(), path
+    assert bagit_python.Bag(str(forked)).is_valid()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="written in a forked process on Linux only")
+def test_a_disk_full_in_the_metadata_process_is_the_same_clear_error(tmp_path: Path, monkeypatch) -> None:
+    payload = make_sources(tmp_path)
+    real = _io.write_all
+
+    def full(fd, data):
+        if len(data) == 70_001:  # only the separate writer's chunks (inherited by its child through the fork)
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(fd, data)
+
+    monkeypatch.setattr(_io, "write_all", full)
+    with pytest.raises(DiskFullError) as info:
+        build(tmp_path, payload=payload, metadata={"metadata/isa.json": _big(b"x")}, workers=2)
+    assert info.value.issue.file == "data/metadata/isa.json"
+    assert not (tmp_path / "out").exists() and leftovers(tmp_path) == []
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="written in a forked process on Linux only")
+def test_a_killed_metadata_process_stops_the_build_and_leaves_nothing(tmp_path: Path) -> None:
+    def killed():
+        yield b"{"
+        os.kill(os.getpid(), signal.SIGKILL)  # the child: out of memory, say
+
+    with pytest.raises(WriteFailedError) as info:
+        build(tmp_path, metadata={"metadata/isa.json": Separate(killed)}, workers=2)
+    assert info.value.issue.file == "data/metadata/isa.json"
+    assert "writer process ended (exit code -9)" in info.value.issue.message
+    assert not (tmp_path / "out").exists() and leftovers(tmp_path) == []
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="written in a forked process on Linux only")
+def test_a_bug_in_the_metadata_process_is_raised_with_its_traceback(tmp_path: Path) -> None:
+    def buggy():
+        yield b"{"
+        raise KeyError("no such field")
+
+    with pytest.raises(RuntimeError, match=r"(?s)data/metadata/isa.json failed in its own process.*KeyError"):
+        build(tmp_path, metadata={"metadata/isa.json": Separate(buggy)}, workers=2)
+    assert not (tmp_path / "out").exists() and leftovers(tmp_path) == []
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="written in a forked process on Linux only")
+def test_a_build_that_stops_first_ends_the_metadata_process(tmp_path: Path, monkeypatch) -> None:
+    import multiprocessing
+
+    started: list[int] = []
+    real_start = multiprocessing.get_context("fork").Process.start
+
+    def start(proc) -> None:
+        real_start(proc)
+        started.append(proc.pid)
+
+    monkeypatch.setattr(multiprocessing.get_context("fork").Process, "start", start)
+    payload = make_sources(tmp_path)
+    gone = payload[sorted(payload)[-1]]
+    real = _io.open_read
+
+    def open_read(path):  # the source goes away between the preflight and its copy
+        if Path(path) == gone:
+            raise FileNotFoundError(errno.ENOENT, "No such file or directory")
+        return real(path)
+
+    monkeypatch.setattr(_io, "open_read", open_read)
+
+    def slow():
+        while True:
+            yield b" " * 1024
+
+    with pytest.raises(InputVanishedError):
+        build(tmp_path, payload=payload, metadata={"metadata/isa.json": Separate(slow)}, workers=2)
+    assert len(started) == 1 and _pids_alive(set(started)) == set()
+    assert not (tmp_path / "out").exists() and leftovers(tmp_path) == []

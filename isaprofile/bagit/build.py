@@ -43,9 +43,10 @@ import zipfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from isaprofile.bagit import _io
-from isaprofile.bagit.errors import DestinationNotPackageError
+from isaprofile.bagit.errors import DestinationNotPackageError, PackageError, WriteFailedError
 from isaprofile.bagit.hashing import ALGORITHMS, FileDigest, copy_files, digest_chunks, hash_bytes, io_error
 from isaprofile.bagit.paths import check_paths
 from isaprofile.bagit.tags import DECLARATION, PAYLOAD_DIR, tag_files
@@ -55,6 +56,28 @@ from isaprofile.progress import Progress
 
 Chunks = Callable[[], Iterable[bytes]]  # a large generated file, made as it is written
 Content = bytes | Chunks
+
+
+class Separate:
+    """A :data:`Chunks` producer that may be written by a process of its own while this one copies the payload
+    and writes the rest: a child forked from this process, so it makes the file from the same objects and
+    the same bytes. ENHANCE's ISA-JSON (247 MB, 2.5 s) is one: the crate, which needs the payload's digests,
+    is then written beside it on the other core.
+
+    Only on Linux, with more than one worker, and when this process runs no other thread at that moment
+    (a fork copies no thread, and a lock another one held would stay locked in the child); otherwise, and
+    for anyone who calls it, it is an ordinary producer, written here.
+    """
+
+    __slots__ = ("make",)
+
+    def __init__(self, make: Chunks) -> None:
+        self.make = make
+
+    def __call__(self) -> Iterable[bytes]:
+        return self.make()
+
+
 LateMetadata = Callable[[Mapping[str, FileDigest]], Mapping[str, Content]]  # payload path -> digest => files
 LateBagInfo = Callable[[Mapping[str, FileDigest]], Mapping[str, str]]  # bag path -> digest => bag-info values
 
@@ -228,15 +251,99 @@ def write_payload(
             key = f"{PAYLOAD_DIR}/{rel}"
             written[key] = _write_content(data / rel, content, key, durable, algorithms)
 
-    digests = copy_files(pairs, algorithms=algorithms, workers=workers, progress=progress, durable=durable,
-                         labels=labels, alongside=lambda: write(metadata))  # fmt: skip
-    if late_metadata is not None:
-        late = late_metadata({k[len(PAYLOAD_DIR) + 1 :]: v for k, v in digests.items()})
-        clash = sorted(set(late) & ({*metadata} | {*payload}))
-        if clash:
-            raise ValueError(f"late metadata would overwrite {', '.join(clash)}")
-        write(late)
+    separate = {rel: c for rel, c in metadata.items() if isinstance(c, Separate)}
+    writer = _SeparateWriter.start(data, separate, durable, algorithms) if _may_fork(separate, workers) else None
+    try:
+        rest = {rel: c for rel, c in metadata.items() if writer is None or rel not in separate}
+        digests = copy_files(pairs, algorithms=algorithms, workers=workers, progress=progress, durable=durable,
+                             labels=labels, alongside=lambda: write(rest))  # fmt: skip
+        if late_metadata is not None:
+            late = late_metadata({k[len(PAYLOAD_DIR) + 1 :]: v for k, v in digests.items()})
+            clash = sorted(set(late) & ({*metadata} | {*payload}))
+            if clash:
+                raise ValueError(f"late metadata would overwrite {', '.join(clash)}")
+            write(late)
+        if writer is not None:
+            written.update(writer.result())
+    finally:
+        if writer is not None:
+            writer.stop()
     return dict(sorted({**digests, **written}.items()))
+
+
+def _may_fork(separate: Mapping[str, Content], workers: int | None) -> bool:
+    import sys
+    import threading
+
+    return (
+        bool(separate)
+        and sys.platform.startswith("linux")
+        and (workers is None or workers > 1)
+        and (threading.active_count() == 1)
+    )
+
+
+class _SeparateWriter:
+    """The forked child that writes the :class:`Separate` metadata files, and what it sends back: each file's
+    digest, or the :class:`~isaprofile.bagit.errors.PackageError` that stopped it (raised here, as if the
+    file had been written here), or the traceback of a bug."""
+
+    def __init__(self, proc: Any, conn: Any, names: list[str]) -> None:
+        self.proc, self.conn, self.names = proc, conn, names
+
+    @classmethod
+    def start(
+        cls, data: Path, entries: Mapping[str, Content], durable: bool, algorithms: Sequence[str]
+    ) -> _SeparateWriter:
+        import multiprocessing
+
+        ctx = multiprocessing.get_context("fork")
+        receive, send = ctx.Pipe(duplex=False)
+        for rel in entries:
+            (data / rel).parent.mkdir(parents=True, exist_ok=True)
+        jobs = [(data / rel, f"{PAYLOAD_DIR}/{rel}", entries[rel]) for rel in sorted(entries)]
+        proc = ctx.Process(target=_write_separately, args=(send, jobs, durable, tuple(algorithms)), daemon=True)
+        proc.start()  # the jobs (closures over the dataset's model) are the child's by the fork, not pickled
+        send.close()
+        return cls(proc, receive, [key for _, key, _ in jobs])
+
+    def result(self) -> dict[str, FileDigest]:
+        try:
+            kind, value = self.conn.recv()
+        except EOFError:  # the child ended without a word: killed (out of memory, a signal)
+            self.proc.join()
+            raise WriteFailedError(
+                ", ".join(self.names), reason=f"its writer process ended (exit code {self.proc.exitcode})"
+            ) from None
+        if kind == "error":
+            raise value
+        if kind == "bug":
+            raise RuntimeError(f"writing {', '.join(self.names)} failed in its own process:\n{value}")
+        written: dict[str, FileDigest] = value
+        return written
+
+    def stop(self) -> None:
+        if self.proc.is_alive():  # the build stopped first: the child's file is in the folder being discarded
+            self.proc.terminate()
+        self.proc.join()
+        self.conn.close()
+
+
+def _write_separately(
+    send: Any, jobs: list[tuple[Path, str, Content]], durable: bool, algorithms: Sequence[str]
+) -> None:
+    """The child's work (see :class:`_SeparateWriter`)."""
+    import traceback
+
+    try:
+        out = {key: _write_content(path, content, key, durable, algorithms) for path, key, content in jobs}
+        send.send(("ok", out))
+    except PackageError as exc:
+        send.send(("error", exc))
+    except BaseException:  # a bug: its traceback goes to the parent, which raises it (no finding)
+        send.send(("bug", traceback.format_exc()))
+    finally:
+        send.close()
 
 
 def write_tags(

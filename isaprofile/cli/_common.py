@@ -152,9 +152,17 @@ def progress(
     if quiet or not sys.stderr.isatty():  # no bar: tqdm is not even imported
         yield from items
         return
+    yield from bar_class()(items, total=total, desc=desc, unit=unit, unit_scale=unit_scale, leave=False,
+                           file=sys.stderr)  # fmt: skip
+
+
+def bar_class() -> Any:
+    """tqdm, without its monitor thread: a package's metadata is written by a forked process only while this
+    process runs no other thread (bagit.build.Separate), and the bars are refreshed by their updates anyway."""
     from tqdm import tqdm
 
-    yield from tqdm(items, total=total, desc=desc, unit=unit, unit_scale=unit_scale, leave=False, file=sys.stderr)
+    tqdm.monitor_interval = 0
+    return tqdm
 
 
 def header_bar(quiet: bool = False) -> Callable[[Iterable[Any], int], Iterable[Any]]:

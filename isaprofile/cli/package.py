@@ -9,6 +9,7 @@ import click
 from isaprofile.cli._common import (
     EXIT_INVALID,
     EXIT_USAGE,
+    bar_class,
     cache_option,
     fail,
     format_option,
@@ -70,7 +71,5 @@ def _bar():
     """A bytes/s progress callback when stderr is a terminal, else None."""
     if not sys.stderr.isatty():
         return None
-    from tqdm import tqdm
-
-    bar = tqdm(unit="B", unit_scale=True, desc="hashing", leave=False, file=sys.stderr)
+    bar = bar_class()(unit="B", unit_scale=True, desc="hashing", leave=False, file=sys.stderr)
     return bar.update
