@@ -209,11 +209,10 @@ def _shared(result: tuple[str, Any]) -> tuple[str, Any]:
     rec["uid"] = _short(rec.get("uid"))  # a series' UID, in each of its slices
     inspected = rec.get("inspected")
     if inspected is not None and inspected.exceptions:  # the same few (attribute, reason) in every file
-        inspected.exceptions = [_EXCEPTIONS.setdefault(e, e) for e in inspected.exceptions]
+        from isaprofile.package.phi import shared_exception
+
+        inspected.exceptions = [shared_exception(e) for e in inspected.exceptions]
     return kind, rec
-
-
-_EXCEPTIONS: dict[tuple[str, str], tuple[str, str]] = {}  # one copy of each applied PHI exception, few in all
 
 
 def _open_cache(base: str, inspect: Inspect | None) -> HeaderCache | None:
