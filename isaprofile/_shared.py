@@ -1,8 +1,9 @@
 """Work done once per shared object: a label's dict of values is every subject's (ENHANCE: 130 dicts for 207,610
 segmentations, see :mod:`isaprofile.harvest.assemble`), so what a writer makes of a dict it makes once.
 
-Dicts are not hashable, and two equal dicts of different records are not known to stay equal, so both helpers go
-by identity, and keep the objects they have seen: an id stays its own only while its object lives.
+Dicts are not hashable, and two equal dicts of different records are not known to stay equal, so those helpers
+go by identity, and keep the objects they have seen: an id stays its own only while its object lives.
+:class:`OneCopy` is the other way round: equal immutable values made apart become one object.
 """
 
 from __future__ import annotations
@@ -46,3 +47,23 @@ class ByIdentity(Generic[V]):
             self._made.clear()
         self._made[(id(obj), key)] = (obj, made)
         return made
+
+
+T = TypeVar("T")
+
+
+class OneCopy(Generic[T]):
+    """``one(value)``: the first value equal to ``value`` that was given, so equal immutable values made apart
+    (read from each of 17,840 files, or unpickled one by one) are one object; emptied once ``limit`` are held,
+    since it only saves memory."""
+
+    __slots__ = ("_kept", "limit")
+
+    def __init__(self, limit: int) -> None:
+        self._kept: dict[T, T] = {}
+        self.limit = limit
+
+    def __call__(self, value: T) -> T:
+        if len(self._kept) >= self.limit:
+            self._kept.clear()
+        return self._kept.setdefault(value, value)

@@ -506,6 +506,15 @@ def test_digest_chunks_digests_and_sinks_in_order_and_stops_the_producer_on_a_si
 # ---------------------------------------------------------------- metadata written by a process of its own
 
 
+@pytest.fixture
+def single_threaded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Other tests may leave idle threads in this process (a pool's, Dask's): the build would then write the
+    separate metadata here, not in a child, so the thread count it checks is the one a command would see."""
+    import threading
+
+    monkeypatch.setattr(threading, "active_count", lambda: 1)
+
+
 def _big(tag: bytes) -> Separate:
     return Separate(lambda: (tag + bytes([i]) * 70_000 for i in range(40)))  # 2.8 MB in 40 chunks
 
@@ -517,7 +526,7 @@ def _pids_alive(pids: set[int]) -> set[int]:
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="written in a forked process on Linux only")
-def test_metadata_written_by_its_own_process_is_the_same_bag(tmp_path: Path, monkeypatch) -> None:
+def test_metadata_written_by_its_own_process_is_the_same_bag(tmp_path: Path, monkeypatch, single_threaded) -> None:
     import multiprocessing
 
     started: list[int] = []
@@ -543,7 +552,9 @@ def test_metadata_written_by_its_own_process_is_the_same_bag(tmp_path: Path, mon
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="written in a forked process on Linux only")
-def test_a_disk_full_in_the_metadata_process_is_the_same_clear_error(tmp_path: Path, monkeypatch) -> None:
+def test_a_disk_full_in_the_metadata_process_is_the_same_clear_error(
+    tmp_path: Path, monkeypatch, single_threaded
+) -> None:
     payload = make_sources(tmp_path)
     real = _io.write_all
 
@@ -560,9 +571,13 @@ def test_a_disk_full_in_the_metadata_process_is_the_same_clear_error(tmp_path: P
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="written in a forked process on Linux only")
-def test_a_killed_metadata_process_stops_the_build_and_leaves_nothing(tmp_path: Path) -> None:
+def test_a_killed_metadata_process_stops_the_build_and_leaves_nothing(tmp_path: Path, single_threaded) -> None:
+    parent = os.getpid()
+
     def killed():
         yield b"{"
+        if os.getpid() == parent:
+            raise AssertionError("written in this process, not in a child")
         os.kill(os.getpid(), signal.SIGKILL)  # the child: out of memory, say
 
     with pytest.raises(WriteFailedError) as info:
@@ -573,7 +588,7 @@ def test_a_killed_metadata_process_stops_the_build_and_leaves_nothing(tmp_path: 
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="written in a forked process on Linux only")
-def test_a_bug_in_the_metadata_process_is_raised_with_its_traceback(tmp_path: Path) -> None:
+def test_a_bug_in_the_metadata_process_is_raised_with_its_traceback(tmp_path: Path, single_threaded) -> None:
     def buggy():
         yield b"{"
         raise KeyError("no such field")
@@ -584,7 +599,7 @@ def test_a_bug_in_the_metadata_process_is_raised_with_its_traceback(tmp_path: Pa
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="written in a forked process on Linux only")
-def test_a_build_that_stops_first_ends_the_metadata_process(tmp_path: Path, monkeypatch) -> None:
+def test_a_build_that_stops_first_ends_the_metadata_process(tmp_path: Path, monkeypatch, single_threaded) -> None:
     import multiprocessing
 
     started: list[int] = []
@@ -606,9 +621,12 @@ def test_a_build_that_stops_first_ends_the_metadata_process(tmp_path: Path, monk
 
     monkeypatch.setattr(_io, "open_read", open_read)
 
+    parent = os.getpid()
+
     def slow():
-        while True:
+        while os.getpid() != parent:  # (in this process it would never end: refuse)
             yield b" " * 1024
+        raise AssertionError("written in this process, not in a child")
 
     with pytest.raises(InputVanishedError):
         build(tmp_path, payload=payload, metadata={"metadata/isa.json": Separate(slow)}, workers=2)

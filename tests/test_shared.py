@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from isaprofile._shared import ByIdentity, FirstSeen
+from isaprofile._shared import ByIdentity, FirstSeen, OneCopy
 
 
 def test_first_seen_goes_by_identity_and_keeps_what_it_saw() -> None:
@@ -21,3 +21,15 @@ def test_by_identity_keys_by_object_and_key_and_is_emptied_when_full() -> None:
     memo.put(b, "b")
     memo.put(a, "a")  # the third: the memo was emptied first
     assert memo.get(a) == "a" and memo.get(a, "scan") is None and memo.get(b) is None
+
+
+def test_one_copy_gives_the_first_equal_value_and_is_emptied_when_full() -> None:
+    one: OneCopy[tuple[str, str]] = OneCopy(limit=2)
+    first = ("(0008,1030) StudyDescription", "reviewed")
+    again = tuple(["(0008,1030) StudyDescription", "reviewed"])  # equal, made apart
+    assert again is not first and one(first) is first and one(again) is first
+    other = ("(0008,103E) SeriesDescription", "reviewed")
+    assert one(other) is other
+    third = ("(0018,0010) ContrastBolusAgent", "product names")
+    assert one(third) is third  # the third: emptied first, so the first is forgotten
+    assert one(again) is again

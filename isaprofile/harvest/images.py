@@ -14,7 +14,7 @@ import os
 import stat
 import sys
 import warnings
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,8 @@ from isaprofile.engine import map_files
 from isaprofile.findings.issues import Issue, Report
 from isaprofile.harvest.config import dataset_inputs
 from isaprofile.harvest.mapping import to_profile_values
-from isaprofile.harvest.nifti import Inspect, is_nifti, nifti_errors, nifti_stem, read_nifti_file
+from isaprofile.harvest.nifti import Inspect, is_nifti, nifti_stem, read_nifti_file
+from isaprofile.harvest.readers import load_readers
 from isaprofile.harvest.types import HarvestedImage, Segment
 
 __all__ = ["HarvestedImage", "Segment", "collect_files", "harvest_files", "to_profile_values"]
@@ -97,16 +98,6 @@ def collect_files(
             tasks.append(("dicom", f, _rel(f, base), None, None))
     tasks.sort(key=lambda t: t[2])
     return base, tasks
-
-
-def load_readers(kinds: Collection[str]) -> None:
-    """Import the readers of these kinds of file (``"dicom"``, ``"nifti"``), here, before a pool forks its
-    workers: each would import pydicom (0.3 s) or nibabel itself otherwise. What no file needs is never
-    loaded (see read_one)."""
-    if "dicom" in kinds:
-        import isaprofile.harvest.dicom  # noqa: F401
-    if "nifti" in kinds:
-        nifti_errors()  # nibabel (which loads pydicom too, when installed)
 
 
 def read_one(task: Task, inspect: Inspect | None = None) -> tuple[str, Any]:

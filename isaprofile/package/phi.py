@@ -59,6 +59,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from isaprofile._json import pretty_json
+from isaprofile._shared import OneCopy
 from isaprofile.findings.issues import Issue, Report, issue
 from isaprofile.harvest.pixels import dicom_read_errors as _dicom_errors
 
@@ -223,17 +224,10 @@ class FileFindings:
     texts: list[tuple[str, str]] = field(default_factory=list, repr=False)  # (location, free text)
 
 
-def shared_exception(applied: tuple[str, str]) -> tuple[str, str]:
-    """One object for each (attribute, reason) an allow-list entry applies, however many files it applies to:
-    CRLM applies two or three in each of 17,840 files, whose results (pickled from the workers, or one by one
-    from the header cache) would otherwise hold a copy each, 16 MiB in all."""
-    if len(_SHARED_EXCEPTIONS) >= _SHARED_EXCEPTIONS_MAX:
-        _SHARED_EXCEPTIONS.clear()
-    return _SHARED_EXCEPTIONS.setdefault(applied, applied)
-
-
-_SHARED_EXCEPTIONS: dict[tuple[str, str], tuple[str, str]] = {}
-_SHARED_EXCEPTIONS_MAX = 4096  # distinct (attribute, reason) pairs remembered (a location may be per item)
+# each (attribute, reason) an allow-list entry applies is one object, however many files it applies to: CRLM
+# applies two or three in each of 17,840 files, whose results (pickled from the workers, or one by one from the
+# header cache) would otherwise hold a copy each
+shared_exception: OneCopy[tuple[str, str]] = OneCopy(4096)
 
 
 class _Checker:
@@ -901,7 +895,7 @@ def check_phi(
     if n <= 1 or len(items) < _PARALLEL_MIN_FILES:
         results = _check_batch(items, policy)
     else:  # the engine's pool (or Dask cluster, see isaprofile.engine.scheduler), in item order
-        from isaprofile.harvest.images import load_readers
+        from isaprofile.harvest.readers import load_readers
 
         load_readers({"nifti" if rel.lower().endswith((".nii", ".nii.gz")) else "dicom" for rel, _ in items})
         results = list(map_files(partial(_check_item, policy=policy), items, n))
