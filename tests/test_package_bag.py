@@ -515,6 +515,23 @@ def single_threaded(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(threading, "active_count", lambda: 1)
 
 
+@pytest.fixture
+def forks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The pids of the processes the build forks (multiprocessing's fork context), as they start."""
+    import multiprocessing
+
+    started: list[int] = []
+    process = multiprocessing.get_context("fork").Process
+    real_start = process.start
+
+    def start(proc) -> None:
+        real_start(proc)
+        started.append(proc.pid)
+
+    monkeypatch.setattr(process, "start", start)
+    return started
+
+
 def _big(tag: bytes) -> Separate:
     return Separate(lambda: (tag + bytes([i]) * 70_000 for i in range(40)))  # 2.8 MB in 40 chunks
 
@@ -526,17 +543,8 @@ def _pids_alive(pids: set[int]) -> set[int]:
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="written in a forked process on Linux only")
-def test_metadata_written_by_its_own_process_is_the_same_bag(tmp_path: Path, monkeypatch, single_threaded) -> None:
-    import multiprocessing
-
-    started: list[int] = []
-    real_start = multiprocessing.get_context("fork").Process.start
-
-    def start(proc) -> None:
-        real_start(proc)
-        started.append(proc.pid)
-
-    monkeypatch.setattr(multiprocessing.get_context("fork").Process, "start", start)
+def test_metadata_written_by_its_own_process_is_the_same_bag(tmp_path: Path, forks, single_threaded) -> None:
+    started = forks
     payload = make_sources(tmp_path, n=6)
     meta = {"metadata/isa.json": _big(b"i"), "i_investigation.txt": b"INVESTIGATION\n"}
     forked = build(tmp_path, "two", payload=payload, metadata=meta, workers=2).path
@@ -599,17 +607,10 @@ def test_a_bug_in_the_metadata_process_is_raised_with_its_traceback(tmp_path: Pa
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="written in a forked process on Linux only")
-def test_a_build_that_stops_first_ends_the_metadata_process(tmp_path: Path, monkeypatch, single_threaded) -> None:
-    import multiprocessing
-
-    started: list[int] = []
-    real_start = multiprocessing.get_context("fork").Process.start
-
-    def start(proc) -> None:
-        real_start(proc)
-        started.append(proc.pid)
-
-    monkeypatch.setattr(multiprocessing.get_context("fork").Process, "start", start)
+def test_a_build_that_stops_first_ends_the_metadata_process(
+    tmp_path: Path, monkeypatch, forks, single_threaded
+) -> None:
+    started = forks
     payload = make_sources(tmp_path)
     gone = payload[sorted(payload)[-1]]
     real = _io.open_read

@@ -68,7 +68,7 @@ class _Graph:
         # and by the whole dict of values: a label's dict is shared by every subject's map (harvest.assemble)
         self._by_dict: ByIdentity[list[str]] = ByIdentity(_BY_OBJECT_MAX)  # its values' entity ids
         self._structures: ByIdentity[list[dict[str, str]]] = ByIdentity(_BY_OBJECT_MAX)
-        self._shared_refs: ByIdentity[list[dict[str, str]]] = ByIdentity(_BY_OBJECT_MAX)  # (shapes_only)
+        self._shared_refs: ByIdentity[list[dict[str, str]]] = ByIdentity(_BY_OBJECT_MAX)  # (shared)
         self._terms: dict[Term, dict[str, str]] = {}
 
     def licence(self, lic: str) -> dict[str, str]:
@@ -145,8 +145,8 @@ class _Graph:
         return refs
 
     def shared_values(self, values: Values, entity: str) -> list[dict[str, str]]:
-        """:meth:`values` as one list per dict of values, the same list object each time: for the shapes'
-        checks, which only read it (the records of one dict of values give the checker one list to read)."""
+        """:meth:`values` as one list per dict of values, the same list object each time, for a consumer that
+        only reads it (``crate_entities(shared=True)``: the writer encodes it once, the shape checks read it once)."""
         refs = self._shared_refs.get(values, entity)
         return refs if refs is not None else self._shared_refs.put(values, self.values(values, entity), entity)
 

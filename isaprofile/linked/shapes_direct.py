@@ -252,8 +252,8 @@ class DirectChecker:
 
     def __init__(self, profile: Profile, *, shared_links: bool = False) -> None:
         """``shared_links``: the records' lists of links are shared objects that nothing changes while they are
-        fed (:func:`~isaprofile.linked.jsonld.crate_entities` with ``shapes_only``), so each list's key is
-        worked out once; on a graph of fresh lists remembering them would only cost time."""
+        fed (:func:`~isaprofile.linked.jsonld.crate_entities` with ``shapes_only``), so a record's results are
+        remembered by its list; on a graph of fresh lists remembering them would only cost time."""
         self.plan = _plan(profile)
         self.iri_of = {id(f): c.field_iri(profile, f) for fields in self.plan.records.values() for f in fields}
         self.record_types = {_ATYPES[e]: e for e in self.plan.records}
