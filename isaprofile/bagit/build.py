@@ -39,6 +39,8 @@ import os
 import posixpath
 import re
 import shutil
+import sys
+import threading
 import zipfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -272,9 +274,6 @@ def write_payload(
 
 
 def _may_fork(separate: Mapping[str, Content], workers: int | None) -> bool:
-    import sys
-    import threading
-
     return (
         bool(separate)
         and sys.platform.startswith("linux")

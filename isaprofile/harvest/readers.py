@@ -7,11 +7,11 @@ previews each load what their files need here.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 
-from isaprofile.harvest.nifti import nifti_errors
+from isaprofile.harvest.nifti import is_nifti, nifti_errors
 
-__all__ = ["load_readers"]
+__all__ = ["load_readers", "load_readers_for"]
 
 
 def load_readers(kinds: Collection[str]) -> None:
@@ -22,3 +22,8 @@ def load_readers(kinds: Collection[str]) -> None:
         import isaprofile.harvest.dicom  # noqa: F401
     if "nifti" in kinds:
         nifti_errors()  # nibabel (which loads pydicom too, when installed)
+
+
+def load_readers_for(paths: Iterable[str]) -> None:
+    """:func:`load_readers` for files known by their names: NIfTI by its suffix, anything else read as DICOM."""
+    load_readers({"nifti" if is_nifti(p) else "dicom" for p in paths})

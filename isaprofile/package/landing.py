@@ -105,9 +105,9 @@ def previews(inv: Investigation, root: Path) -> tuple[dict[str, bytes], Report]:
         import numpy  # noqa: F401
         import PIL.Image  # noqa: F401
 
-        from isaprofile.harvest.readers import load_readers
+        from isaprofile.harvest.readers import load_readers_for
 
-        load_readers({"nifti" if p.endswith((".nii", ".nii.gz")) else "dicom" for p in paths})
+        load_readers_for(paths)
     for scan, result in zip(scans, map_files(_preview_or_reason, paths, workers), strict=True):
         if isinstance(result, bytes):
             out[f"previews/{_safe(scan.id)}.png"] = result

@@ -895,9 +895,9 @@ def check_phi(
     if n <= 1 or len(items) < _PARALLEL_MIN_FILES:
         results = _check_batch(items, policy)
     else:  # the engine's pool (or Dask cluster, see isaprofile.engine.scheduler), in item order
-        from isaprofile.harvest.readers import load_readers
+        from isaprofile.harvest.readers import load_readers_for
 
-        load_readers({"nifti" if rel.lower().endswith((".nii", ".nii.gz")) else "dicom" for rel, _ in items})
+        load_readers_for(rel for rel, _ in items)
         results = list(map_files(partial(_check_item, policy=policy), items, n))
     fresh = {rel: res for (rel, _), res in zip(items, results, strict=True)}
     return finish_phi({**{rel: res for rel, res in known.items() if rel in files}, **fresh}, policy)
