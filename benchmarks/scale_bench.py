@@ -6,6 +6,7 @@ Run from the repository root::
     python benchmarks/scale_bench.py --scale 0.1           # a tenth of the subjects
     python benchmarks/scale_bench.py --replica crlm --command validate
     python benchmarks/scale_bench.py --replica crlm --matrix 512     # I/O-bound CRLM variant
+    python benchmarks/scale_bench.py --replica enhance --command package --repeat 3   # medians of 3 runs
 
 Replicas (see ``benchmarks/_replicas.py``) are built once under ``benchmarks/_work/scale/`` (git-ignored) and
 reused. Every contender runs as its own subprocess under GNU ``/usr/bin/time``, so wall time, CPU time and
@@ -181,6 +182,12 @@ def bench(name: str, data: Path, commands: list[str], workers: int, keep: bool) 
             add("verify", [py, "-m", "isaprofile", "verify", str(out), "-q", "--workers", str(workers)])
         if not keep and out.exists():
             shutil.rmtree(out)
+    print_ratios(rows, workers)
+    return rows
+
+
+def print_ratios(rows: list[Row], workers: int) -> None:
+    """The ratios of one replica's rows (one run's, or the medians of :func:`medians`)."""
     by = {label: wall for label, wall, *_ in rows}
     head = by["baseline: raw header loop (1 core)"]
     print("  ratios:")
@@ -195,7 +202,29 @@ def bench(name: str, data: Path, commands: list[str], workers: int, keep: bool) 
         print(f"    package / (cp -r + make_bag + loop)  {by['package'] / peer:6.2f}x")
     if "verify" in by:
         print(f"    verify / bagit validate              {by['verify'] / by['baseline: bagit validate']:6.2f}x")
-    return rows
+
+
+def medians(runs: list[list[Row]]) -> list[Row]:
+    """Each contender's median wall, CPU time and peak RSS over repeated runs (the exit code: the worst)."""
+    import statistics
+
+    out: list[Row] = []
+    for label in dict.fromkeys(label for rows in runs for label, *_ in rows):
+        got = [row for rows in runs for row in rows if row[0] == label]
+        walls, cpus, rsss = ([row[i] for row in got] for i in (1, 2, 3))
+        out.append((label, statistics.median(walls), statistics.median(cpus), statistics.median(rsss),
+                    max(row[4] for row in got)))  # fmt: skip
+    return out
+
+
+def print_medians(name: str, runs: list[list[Row]], workers: int) -> None:
+    """The table of medians over ``runs``, with each wall's spread (min–max): the machine may be shared."""
+    print(f"{name}: median of {len(runs)} runs")
+    for label, wall, cpu, rss, rc in medians(runs):
+        walls = [row[1] for rows in runs for row in rows if row[0] == label]
+        print(f"  {label:36s} {wall:8.2f} s  {cpu:8.2f} s cpu  {rss:6.0f} MiB  rc={rc}  "
+              f"(wall {min(walls):.2f}–{max(walls):.2f} s)")  # fmt: skip
+    print_ratios(medians(runs), workers)
 
 
 def shacl(name: str, data: Path, oracle: bool) -> None:
@@ -233,6 +262,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--matrix", type=int, default=16, help="CRLM pixel matrix (16, or 512 for I/O cost)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--keep", action="store_true", help="keep the package under benchmarks/_work/scale/")
+    parser.add_argument("--repeat", type=int, default=1, help="run each replica's contenders N times; "
+                        "print the medians (and each wall's spread) after the runs")  # fmt: skip
     parser.add_argument("--build-only", action="store_true", help="build the replicas and stop")
     parser.add_argument("--shacl", action="store_true", help="time the SHACL layer alone (in process)")
     parser.add_argument("--oracle", action="store_true", help="with --shacl: pyshacl too (slow)")
@@ -251,7 +282,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.shacl:
             shacl(name, data, args.oracle)
         elif not args.build_only:
-            bench(name, data, args.command or list(COMMANDS), args.workers, args.keep)
+            runs = [bench(name, data, args.command or list(COMMANDS), args.workers, args.keep)
+                    for _ in range(max(1, args.repeat))]  # fmt: skip
+            if len(runs) > 1:
+                print_medians(name, runs, args.workers)
         print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
     return 0
 
