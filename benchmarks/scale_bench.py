@@ -220,11 +220,12 @@ def medians(runs: list[list[Row]]) -> list[Row]:
 def print_medians(name: str, runs: list[list[Row]], workers: int) -> None:
     """The table of medians over ``runs``, with each wall's spread (min–max): the machine may be shared."""
     print(f"{name}: median of {len(runs)} runs")
-    for label, wall, cpu, rss, rc in medians(runs):
+    rows = medians(runs)
+    for label, wall, cpu, rss, rc in rows:
         walls = [row[1] for rows in runs for row in rows if row[0] == label]
         print(f"  {label:36s} {wall:8.2f} s  {cpu:8.2f} s cpu  {rss:6.0f} MiB  rc={rc}  "
               f"(wall {min(walls):.2f}–{max(walls):.2f} s)")  # fmt: skip
-    print_ratios(medians(runs), workers)
+    print_ratios(rows, workers)
 
 
 def shacl(name: str, data: Path, oracle: bool) -> None:
