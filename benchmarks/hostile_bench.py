@@ -16,7 +16,7 @@ Cases (sizes scale with ``--scale``):
 - ``sidecar-bigint``: a 100,000-digit integer in a sidecar (``json-number-too-long``)
 - ``labels-deep``: a ``labels.json`` nested 200,000 deep (``json-too-deep``)
 - ``yaml-bomb``: a 1 KB anchor bomb (10 levels of 9 aliases) as ``isaprofile.yaml`` (``config-too-large``)
-- ``xlsx-big-cell``: a 300 MB cell in a small xlsx (``sheet-too-large``, before openpyxl reads it)
+- ``xlsx-big-cell``: a 300 MB cell in a small xlsx (``sheet-too-large``, before the workbook is read)
 - ``xlsx-entity-bomb``: a billion-laughs ``xl/workbook.xml`` (``sheet-unreadable``)
 - ``sheet-rows``: 200,000 subject rows in a csv, streamed through the sheet reader
 - ``isatab-cell``: an ISA-Tab study table with one 50 MB cell, validated (``isatab-cell-too-large``)

@@ -177,6 +177,32 @@ def test_xlsx_entity_bomb_is_sheet_unreadable(tmp_path: Path) -> None:
     with pytest.raises(SheetError) as err:
         read_table(book, display="s.xlsx")
     assert (err.value.code, err.value.file) == ("sheet-unreadable", "s.xlsx")
+    assert err.value.reason == "part xl/workbook.xml declares a DTD (ECMA-376 Part 2, M1.18: an error in a package)"
+
+
+def test_xlsx_part_unpacking_beyond_its_declared_size_is_sheet_unreadable(tmp_path: Path) -> None:
+    """A zip whose directory declares a sheet of 2 kB that unpacks to 4 MB: Python's zipfile stops at the
+    declared size and the CRC fails, before calamine (which trusts the deflate stream) sees it."""
+    book = tmp_path / "s.xlsx"
+    _workbook(book, [["Subject ID"], ["S1"]])
+    part = "xl/worksheets/sheet1.xml"
+    big = b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
+    big += b"".join(b'<row r="%d"><c r="A%d" t="inlineStr"><is><t>S%d</t></is></c></row>' % (n, n, n)
+                    for n in range(1, 60_000))  # fmt: skip
+    big += b"</sheetData></worksheet>"
+    _rewrite_part(book, part, big)
+    data = bytearray(book.read_bytes())
+    with zipfile.ZipFile(book) as zf:
+        info = zf.getinfo(part)
+    true_size = info.file_size.to_bytes(4, "little")
+    assert data.count(true_size) == 2  # the local header and the central directory
+    data[:] = data.replace(true_size, (2048).to_bytes(4, "little"))
+    book.write_bytes(bytes(data))
+    with zipfile.ZipFile(book) as zf:
+        assert zf.getinfo(part).file_size == 2048
+    with pytest.raises(SheetError) as err:
+        read_table(book, display="s.xlsx")
+    assert (err.value.code, err.value.reason) == ("sheet-unreadable", "not a readable xlsx workbook (BadZipFile)")
 
 
 def test_xlsx_without_sheets_is_sheet_unreadable(tmp_path: Path) -> None:
@@ -204,6 +230,30 @@ def test_xlsx_cell_cut_to_excels_maximum_is_read_as_empty(tmp_path: Path) -> Non
     assert [(i.code, i.file, i.line, i.column, i.path) for i in table.findings] == [
         ("sheet-cell-too-large", "s.xlsx", 2, 2, "sheet 'Subjects', column 'Notes'")
     ]
+
+
+def test_xlsx_cells_keep_their_rows_and_columns_and_read_as_openpyxl_gives_them(tmp_path: Path) -> None:
+    """A sheet whose headers start at C3 after empty rows and columns: each cell at its own row and column
+    (calamine's rows start at the first column holding data). Whole numbers are ints, dates dates, empty
+    cells and a formula without a cached value None."""
+    import datetime as dt
+
+    book = tmp_path / "s.xlsx"
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Subjects"
+    ws["C3"], ws["D3"], ws["E3"], ws["F3"] = "Subject ID", "Weight", "Date", "Note"
+    ws["C4"], ws["D4"], ws["E4"], ws["F4"] = "S1", 42, dt.date(2024, 1, 2), "=1+1"
+    ws["C6"], ws["D6"], ws["E6"] = "S2", 22.5, dt.datetime(2024, 1, 2, 9, 30)
+    wb.save(book)
+    table = read_table(book, display="s.xlsx", header_row=3)
+    assert table.headers == ["", "", "Subject ID", "Weight", "Date", "Note"]
+    assert list(table.rows()) == [
+        (4, [None, None, "S1", 42, dt.date(2024, 1, 2), None]),
+        (6, [None, None, "S2", 22.5, dt.datetime(2024, 1, 2, 9, 30), None]),
+    ]
+    assert type(list(table.rows())[0][1][3]) is int
+    assert table.provenance(6, 4).path == "sheet 'Subjects', column 'Weight'"
 
 
 def test_csv_cell_beyond_a_mebibyte_stops_the_sheet(tmp_path: Path) -> None:

@@ -272,13 +272,13 @@ def test_a_check_parses_each_workbook_once_and_the_next_check_reads_it_again(
     from isaprofile.harvest import sheets
 
     opened: list[object] = []
-    real = openpyxl.load_workbook
+    real = sheets._parse
 
-    def counted(source, **kw):  # type: ignore[no-untyped-def]
+    def counted(source, display):  # type: ignore[no-untyped-def]
         opened.append(source)
-        return real(source, **kw)
+        return real(source, display)
 
-    monkeypatch.setattr(openpyxl, "load_workbook", counted)
+    monkeypatch.setattr(sheets, "_parse", counted)
     first = check(example, cache=False)
     assert len(opened) == 1 and first.report.is_valid(False)
     assert first.investigation.studies[0].subjects[0].characteristics["strain"].value == "C57BL/6J"

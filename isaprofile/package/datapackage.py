@@ -19,7 +19,6 @@ follow the Data Package spec: ``name`` (the SPDX id), ``path`` (its SPDX page) a
 from __future__ import annotations
 
 import datetime as dt
-import io
 import json
 import math
 import re
@@ -177,15 +176,9 @@ def sheet_resource(
     Field types come from the cells as Excel stores them (a number typed as text stays a string);
     ``codes`` (header → code → meaning, :func:`sheet_codes`) document coded columns.
     """
-    import openpyxl
+    from isaprofile.harvest.sheets import xlsx_sheet
 
-    wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    try:
-        ws = wb[sheet] if sheet else wb.worksheets[0]
-        rows = [list(r) for r in ws.iter_rows(values_only=True)]
-        title = ws.title
-    finally:
-        wb.close()
+    title, rows = xlsx_sheet(data, sheet, path)
     header = [
         str(h).strip() if h is not None else "" for h in (rows[header_row - 1] if len(rows) >= header_row else [])
     ]
