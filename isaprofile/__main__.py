@@ -1,8 +1,6 @@
 """``python -m isaprofile``: the same command line as the ``isaprofile`` script."""
 
-import sys
-
-from isaprofile.cli.main import main
+from isaprofile.cli.main import console
 
 if __name__ == "__main__":
-    sys.exit(main(prog_name="python -m isaprofile"))
+    console(prog_name="python -m isaprofile")

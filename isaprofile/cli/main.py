@@ -10,6 +10,7 @@ import difflib
 import gc
 import importlib
 import sys
+from typing import NoReturn
 
 import click
 
@@ -99,5 +100,13 @@ def main(argv: list[str] | None = None, prog_name: str = "isaprofile") -> int:
     return 0
 
 
+def console(prog_name: str = "isaprofile") -> NoReturn:
+    """The ``isaprofile`` script: :func:`main`, then exit. What is alive then is only freed: frozen first,
+    it is spared the full collection Python makes as it ends (0.04 s of a 0.8 s preclinical ``package``)."""
+    code = main(prog_name=prog_name)
+    gc.freeze()
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    console()
