@@ -114,15 +114,43 @@ def map_files(
     if isinstance(backend, DaskBackend):
         yield from backend.map(func, items, chunksize)
         return
+    with _local_map(func, items, workers, chunksize) as results:
+        yield from results
+
+
+@contextlib.contextmanager
+def _local_map(
+    func: Callable[[T], R], items: Sequence[T], workers: int, chunksize: int | None
+) -> Iterator[Iterator[R]]:
+    """A local pool with every chunk of ``items`` queued to it; the results, in order; the pool shut down after."""
     size = chunksize or default_chunksize(len(items), workers)
     pool = ProcessPoolExecutor(max_workers=workers, initializer=die_with_parent, initargs=(os.getpid(),))
     try:
-        yield from pool.map(func, items, chunksize=size)
+        yield pool.map(func, items, chunksize=size)
     except BaseException:
         # a failed item (or the consumer stopping) must not wait for the rest of the queue
         pool.shutdown(wait=True, cancel_futures=True)
         raise
     pool.shutdown(wait=True)
+
+
+@contextlib.contextmanager
+def started(
+    func: Callable[[T], R], items: Sequence[T], workers: int = 1, chunksize: int | None = None
+) -> Iterator[Iterator[R]]:
+    """:func:`map_files` begun now: on the local pool every item is queued to the workers as the block is
+    entered, so this process can do other work meanwhile; iterate the value for the results, in item order.
+    Serially (``workers`` <= 1) and on a Dask cluster the work is done as the value is iterated. Leaving the
+    block shuts the pool down (cancelling what was not started, when the block raised)."""
+    if workers < 1:
+        raise ValueError("workers must be at least 1")
+    workers = min(workers, len(items)) or 1
+    backend = _current.get()
+    if workers == 1 or isinstance(backend, DaskBackend) or (backend is None and os.environ.get(SCHEDULER_ENV)):
+        yield map_files(func, items, workers, chunksize)
+        return
+    with _local_map(func, items, workers, chunksize) as results:
+        yield results
 
 
 # ---------------------------------------------------------------- Dask distributed

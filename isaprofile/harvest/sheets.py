@@ -1,14 +1,15 @@
 """Read the users' sheets (xlsx, csv, tsv) as tables whose cells remember their row and column.
 
 xlsx is read with python-calamine (Rust's calamine: 0.7 ms to import and 6 ms to read the preclinical
-template, against 150 ms and 70 ms with openpyxl, which stays for writing templates). calamine expands no
-XML entity, so entity bombs are refused, and the zip's declared sizes are checked before it unpacks a part.
-It holds one sheet at a time, in its compact form (about twice the sheet's XML, which the part cap bounds);
+template, against 150 ms and 70 ms with openpyxl, which stays for writing templates). Before calamine reads a
+workbook, Python's zipfile unpacks each part once (:func:`_check_parts`): sizes beyond the caps, sizes
+larger than declared, encryption and DTDs are refused there (calamine expands no XML entity in any case).
+calamine holds one sheet at a time, in its compact form (about twice the sheet's XML, which the part cap bounds);
 its rows are converted to Python one at a time. csv/tsv rows stream with the csv module.
 
-Cells read as openpyxl would give them: an empty cell is ``None``, a whole number an ``int`` (Excel stores
-every number as a double), a date-formatted cell a ``datetime.date``, a date and time a ``datetime.datetime``.
-A cell holding an Excel error (``#N/A``, ``#DIV/0!``) reads as empty.
+Cells: an empty cell is ``None``, a whole number an ``int`` (Excel stores every number as a double; openpyxl
+gave ints too), a cell formatted as a date a ``datetime.date`` (openpyxl: a ``datetime`` at midnight), as a date
+and time a ``datetime.datetime``. A cell holding an Excel error (``#N/A``, ``#DIV/0!``) reads as empty.
 """
 
 from __future__ import annotations

@@ -169,7 +169,9 @@ def _package(
         return PackageResult(None, report)
     prof = checked.profile
     root = Path(dataset)
-    isatab = _isatab_files(inv, prof, tmp)
+    with previews(inv, root, workers) as made:  # made on the pool while this process writes the ISA-Tab
+        isatab = _isatab_files(inv, prof, tmp)
+        pngs, unshown = made()
     meta: dict[str, Content] = {**{rel: _file_chunks(path) for rel, path in isatab.items()}, **_profile_files(prof)}
     # the deposit's report is about the dataset: how this run read it (its header cache's hits) stays out
     deposited = Report(report.sorted().issues, {k: v for k, v in report.stats.items() if k != "cache"})
@@ -193,8 +195,7 @@ def _package(
     meta["CITATION.cff"] = citation_cff(inv)
     meta["metadata/schema-org.jsonld"] = as_bytes(schema_org(inv))
     meta["metadata/isa.json"] = Separate(lambda: isa_json_chunks(inv, prof))  # 247 MB on ENHANCE: on its own core
-    pngs, rep = previews(inv, root)
-    report.merge(rep)
+    report.merge(unshown)  # (after the deposit's validation report, which is about the dataset)
     meta.update(pngs)
     invalid = allow_invalid and not report.valid
     meta["README.md"] = readme(inv, invalid)

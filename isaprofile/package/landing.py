@@ -18,7 +18,8 @@ import io
 import json
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -91,29 +92,39 @@ def _preview_or_reason(path: str) -> bytes | str:
         return type(exc).__name__
 
 
-def previews(inv: Investigation, root: Path) -> tuple[dict[str, bytes], Report]:
-    """``previews/<scan>.png`` → PNG bytes for every scan with a readable image (on the engine's pool, or
-    its Dask cluster, for many scans)."""
-    from isaprofile.engine import default_workers, map_files
+@contextmanager
+def previews(
+    inv: Investigation, root: Path, workers: int | None = None
+) -> Iterator[Callable[[], tuple[dict[str, bytes], Report]]]:
+    """Begin ``previews/<scan>.png`` (PNG bytes) for every scan with a readable image, on the engine's pool
+    (or its Dask cluster) for many scans; the value gives them, and a finding for each image that could not
+    be shown, once made. The pool works while the block's own work goes on (a deposit writes its ISA-Tab)."""
+    from isaprofile.engine import default_workers, started
 
-    out: dict[str, bytes] = {}
-    report = Report()
     scans = [scan for study in inv.studies for scan in study.scans if scan.files]
-    workers = default_workers() if len(scans) >= PREVIEW_PARALLEL_MIN else 1
+    pool = workers if workers is not None else default_workers()
+    n = pool if len(scans) >= PREVIEW_PARALLEL_MIN else 1
     paths = [str(root / scan.files[0].path) for scan in scans]
-    if workers > 1:  # what preview_png needs, imported before the pool forks (not once in every worker)
+    if n > 1:  # what preview_png needs, imported before the pool forks (not once in every worker)
         import numpy  # noqa: F401
         import PIL.Image  # noqa: F401
 
         from isaprofile.harvest.readers import load_readers_for
 
         load_readers_for(paths)
-    for scan, result in zip(scans, map_files(_preview_or_reason, paths, workers), strict=True):
-        if isinstance(result, bytes):
-            out[f"previews/{_safe(scan.id)}.png"] = result
-        else:
-            report.add(issue("preview-failed", file=scan.files[0].path, reason=result))
-    return out, report
+    with started(_preview_or_reason, paths, n) as results:
+
+        def made() -> tuple[dict[str, bytes], Report]:
+            out: dict[str, bytes] = {}
+            report = Report()
+            for scan, result in zip(scans, results, strict=True):
+                if isinstance(result, bytes):
+                    out[f"previews/{_safe(scan.id)}.png"] = result
+                else:
+                    report.add(issue("preview-failed", file=scan.files[0].path, reason=result))
+            return out, report
+
+        yield made
 
 
 def _safe(text: str) -> str:
