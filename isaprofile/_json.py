@@ -10,6 +10,8 @@ from collections.abc import Callable, Collection
 from json.encoder import encode_basestring
 from typing import Any
 
+import orjson
+
 from isaprofile._shared import ByIdentity
 
 
@@ -20,21 +22,28 @@ def pretty_json(obj: Any, level: int = 0, *, sort_keys: bool = True, flat: froze
 
     The items of a list that is the value of a key in ``flat`` are each written on one line
     (:func:`flat_item`): a crate's ``@graph`` of 200,000 entities stays one entity per line to read, grep and
-    diff, is a third of the bytes, and is written by the standard library's C encoder."""
+    diff, is a third of the bytes, and is written by orjson's encoder."""
     parts: list[str] = []
     _pretty(obj, level, parts.append, sort_keys, flat)
     return "".join(parts)
 
 
-# one encoder per key order, made once (json.dumps makes one per call); the records written here are data the
-# library built, never cyclic, so the encoder's per-call cycle bookkeeping is left out: 25 % of the encoding
-_FLAT = {order: json.JSONEncoder(sort_keys=order, ensure_ascii=False, check_circular=False).encode
-         for order in (True, False)}  # fmt: skip
+# the standard encoder for what orjson refuses (an int beyond 64 bits, a key that is not text); one per key
+# order, made once (json.dumps makes one per call); the records written here are data the library built, never
+# cyclic, so the encoder's per-call cycle bookkeeping is left out
+_FLAT = {order: json.JSONEncoder(sort_keys=order, ensure_ascii=False, check_circular=False,
+                                  separators=(",", ":")).encode for order in (True, False)}  # fmt: skip
+_ORJSON = {True: orjson.OPT_SORT_KEYS, False: 0}
 
 
 def flat_item(obj: Any, *, sort_keys: bool = True) -> str:
-    """An item of a ``flat`` list: ``json.dumps`` without indent (``", "`` and ``": "`` between parts)."""
-    return _FLAT[sort_keys](obj)
+    """An item of a ``flat`` list on one line, compact (no space after ``,`` and ``:``), by orjson: 0.8 s of
+    the 2.3 s ENHANCE's crate took with the standard library's C encoder, and as much of its ISA-JSON. A float
+    that is not finite is written ``null`` (JSON has no NaN)."""
+    try:
+        return orjson.dumps(obj, option=_ORJSON[sort_keys]).decode()
+    except orjson.JSONEncodeError:
+        return _FLAT[sort_keys](obj)
 
 
 class FlatWriter:

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from isaprofile._json import FlatWriter, pretty_json
+from isaprofile._json import FlatWriter, flat_item, pretty_json
 from isaprofile.linked.context import GraphStream
 from isaprofile.linked.metadata import check_crate
 
@@ -113,10 +113,22 @@ def test_pretty_json_is_the_standard_encoders_text(value: object, level: int, so
     assert pretty_json(value, level, sort_keys=sort_keys) == text.replace("\n", "\n" + "  " * level)
 
 
-@given(st.lists(_json, max_size=4), st.booleans())
+_finite = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text()
+_finite_json = st.recursive(
+    _finite,
+    lambda inner: (
+        st.lists(inner, min_size=1, max_size=4)
+        | st.dictionaries(st.text(max_size=6), inner, min_size=1, max_size=4)
+        | st.dictionaries(st.integers(), inner, min_size=1, max_size=2)
+    ),
+    max_leaves=25,
+)
+
+
+@given(st.lists(_finite_json, max_size=4), st.booleans())
 def test_record_lists_are_one_item_per_line(items: list[object], sort_keys: bool) -> None:
-    """The items of a ``flat`` list are each one line (json.dumps's own text without indent); the text is the
-    same JSON, and the rest of the document keeps its indent."""
+    """The items of a ``flat`` list are each one compact line holding the same JSON (integer keys, and ints
+    beyond 64 bits, which orjson refuses, through the standard encoder); the rest keeps its indent."""
     doc = {"head": {"b": 1, "a": [2]}, "@graph": items}
     text = pretty_json(doc, sort_keys=sort_keys, flat=frozenset({"@graph"}))
     assert json.loads(text) == json.loads(json.dumps(doc))
@@ -124,26 +136,36 @@ def test_record_lists_are_one_item_per_line(items: list[object], sort_keys: bool
     assert lines[:2] == ["{", '  "head": {' if not sort_keys else '  "@graph": ' + ("[]," if not items else "[")]
     if items:
         start = lines.index('  "@graph": [') + 1
-        want = [json.dumps(i, sort_keys=sort_keys, ensure_ascii=False) for i in items]
-        assert [line.strip().rstrip(",") for line in lines[start : start + len(items)]] == want
+        got = [line.strip().rstrip(",") for line in lines[start : start + len(items)]]
+        assert got == [flat_item(i, sort_keys=sort_keys) for i in items]
+        assert [json.loads(line) for line in got] == [json.loads(json.dumps(i)) for i in items]
+        assert all(", " not in line or '"' in line for line in got)  # compact: spaces only inside strings
+
+
+def test_a_flat_item_is_compact_and_keeps_what_orjson_refuses() -> None:
+    assert flat_item({"b": [1, 2.5], "a": "x"}) == '{"a":"x","b":[1,2.5]}'
+    assert flat_item({"b": 1, "a": 2}, sort_keys=False) == '{"b":1,"a":2}'
+    assert flat_item({2: "b", 1: "a"}) == '{"1":"a","2":"b"}'
+    assert flat_item({"big": 2**70}) == '{"big":1180591620717411303424}'
+    assert flat_item([float("nan"), float("inf")]) == "[null,null]"  # JSON has no NaN
 
 
 @given(st.lists(_json, min_size=1, max_size=3), st.lists(st.sampled_from([0, 1, 2]), min_size=1, max_size=6))
-def test_records_sharing_a_list_are_written_as_the_standard_encoder_writes_them(
-    lists: list[object], picks: list[int]
-) -> None:
-    """FlatWriter writes a list shared by records (the same object) from its first text: the same bytes."""
+def test_records_sharing_a_list_are_written_as_if_written_whole(lists: list[object], picks: list[int]) -> None:
+    """FlatWriter writes a list shared by records (the same object) from its first text: the same bytes as
+    the record written whole."""
     shared = [[v] for v in lists]
     records = [{"name": f"r{n}", "parameterValues": shared[p % len(shared)], "inputs": shared[0], "z": [n]}
                for n, p in enumerate(picks)]  # fmt: skip
     write = FlatWriter(("parameterValues", "inputs"))
-    assert [write(r) for r in records] == [json.dumps(r, sort_keys=True, ensure_ascii=False) for r in records]
+    assert [write(r) for r in records] == [flat_item(r) for r in records]
 
 
 def test_a_value_holding_the_placeholder_is_written_whole() -> None:
     write = FlatWriter(("parameterValues",))
     values = [{"category": "x", "value": 1}]
     first = {"name": "a", "parameterValues": values}
-    assert write(first) == json.dumps(first, sort_keys=True, ensure_ascii=False)
+    assert write(first) == '{"name":"a","parameterValues":[{"category":"x","value":1}]}'
     hostile = {"name": f"{write._token}0", "parameterValues": values}  # the very text of the placeholder
-    assert write(hostile) == json.dumps(hostile, sort_keys=True, ensure_ascii=False)
+    assert write(hostile) == flat_item(hostile)
+    assert json.loads(write(hostile)) == hostile
