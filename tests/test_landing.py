@@ -201,6 +201,8 @@ def test_packaged_cards_link_only_files_that_exist(name: str, request, tmp_path:
     page = Page((data / "index.html").read_text(encoding="utf-8"))
     local = [unquote(h) for h in page.links if not re.match(r"^https?://", h)]
     assert local and all((data / h).exists() for h in local), [h for h in local if not (data / h).exists()]
+    # and every metadata file the package holds is linked, the crate too (written with the copy's digests)
+    assert {"ro-crate-metadata.json", "datapackage.json", "metadata/isa.json", "README.md"} <= set(local)
     assert all((data / unquote(src)).is_file() for src in page.images) and page.images
     doc = page.jsonld()
     assert (
