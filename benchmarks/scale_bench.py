@@ -69,6 +69,9 @@ def run(argv: list[str], cwd: Path = REPO) -> tuple[float, float, float, int]:
     import tempfile
 
     env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    # what the contender before left unwritten is flushed first, untimed: `package` ends with syncfs, which
+    # would otherwise write back the files a peer's cp -r created and the bench then deleted
+    os.sync()
     with tempfile.NamedTemporaryFile("r", suffix=".time") as out:
         start = time.perf_counter()
         proc = subprocess.run([TIME, "-f", "%U %S %M", "-o", out.name, *argv], cwd=cwd, env=env,

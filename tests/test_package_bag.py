@@ -31,7 +31,7 @@ from isaprofile.bagit import (
     hashing,
     verify_package,
 )
-from isaprofile.bagit.build import Separate, Stitched
+from isaprofile.bagit.build import Separate
 from isaprofile.bagit.errors import WriteFailedError
 from isaprofile.bagit.tags import decode_path, encode_path, manifest_txt, parse_manifest
 
@@ -632,55 +632,4 @@ def test_a_build_that_stops_first_ends_the_metadata_process(
     with pytest.raises(InputVanishedError):
         build(tmp_path, payload=payload, metadata={"metadata/isa.json": Separate(slow)}, workers=2)
     assert len(started) == 1 and _pids_alive(set(started)) == set()
-    assert not (tmp_path / "out").exists() and leftovers(tmp_path) == []
-
-
-# ------------------------------------------------------------------ metadata stitched with the copy's digests
-
-
-def _listing(files) -> list[bytes]:  # type: ignore[no-untyped-def]
-    """A text naming each file's size and sha256, in pieces of 7 bytes (stand-ins cut across pieces)."""
-    text = "".join(f"{rel} {size} {sha}\n" for rel, (size, sha) in sorted(files.items())).encode()
-    return [text[i : i + 7] for i in range(0, len(text), 7)]
-
-
-@pytest.mark.parametrize("workers", [1, 2])
-def test_stitched_metadata_names_the_copys_sha256_and_is_the_late_files_bytes(tmp_path: Path, workers: int) -> None:
-    """A Stitched file, made during the copy from stand-ins, ends as the bytes the same maker gives once the
-    digests are known (late_metadata), and the bag's manifests are those of a bag built that way."""
-    payload = make_sources(tmp_path, n=6)
-    stitched = build(tmp_path, "a", payload=payload, workers=workers,
-                     metadata={"files.txt": Stitched(_listing)}).path  # fmt: skip
-    late = build(tmp_path, "b", payload=payload, workers=workers, metadata={},
-                 late_metadata=lambda d: {"files.txt": b"".join(_listing(
-                     {rel: (x.size, x.digests["sha256"]) for rel, x in d.items()}))}).path  # fmt: skip
-    assert stitched is not None and late is not None
-    text = (stitched / "data/files.txt").read_text()
-    for rel, src in payload.items():
-        assert f"{rel} {src.stat().st_size} {hashlib.sha256(src.read_bytes()).hexdigest()}\n" in text
-    for name in ("data/files.txt", "manifest-sha256.txt", "manifest-sha512.txt", "bag-info.txt"):
-        assert (stitched / name).read_bytes() == (late / name).read_bytes()
-    assert bagit_python.Bag(str(stitched)).is_valid()
-    assert [p.name for p in (stitched).iterdir() if p.name.startswith(".")] == []
-
-
-def test_a_file_that_changes_size_before_its_copy_stops_a_stitched_build(tmp_path: Path, monkeypatch) -> None:
-    """The stand-ins name each file's size before the copy; a file grown meanwhile is refused, not described
-    with a size it no longer has, and nothing is published."""
-    from isaprofile.bagit import build as bag_build
-
-    payload = make_sources(tmp_path)
-    grown = payload["scans/series-0/img-002.dcm"]
-    real = bag_build.copy_files
-
-    def copy_files(*args, **kw):  # type: ignore[no-untyped-def]
-        with grown.open("ab") as fh:
-            fh.write(b"more")
-        return real(*args, **kw)
-
-    monkeypatch.setattr(bag_build, "copy_files", copy_files)
-    with pytest.raises(InputVanishedError) as info:
-        build(tmp_path, payload=payload, metadata={"files.txt": Stitched(_listing)})
-    assert info.value.issue.code == "input-vanished"
-    assert info.value.issue.file == str(grown)
     assert not (tmp_path / "out").exists() and leftovers(tmp_path) == []

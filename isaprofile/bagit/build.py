@@ -38,7 +38,6 @@ import datetime as dt
 import os
 import posixpath
 import re
-import secrets
 import shutil
 import sys
 import threading
@@ -49,16 +48,8 @@ from pathlib import Path
 from typing import Any
 
 from isaprofile.bagit import _io
-from isaprofile.bagit.errors import DestinationNotPackageError, InputVanishedError, PackageError, WriteFailedError
-from isaprofile.bagit.hashing import (
-    ALGORITHMS,
-    FileDigest,
-    copy_files,
-    digest_chunks,
-    hash_bytes,
-    hash_file,
-    io_error,
-)
+from isaprofile.bagit.errors import DestinationNotPackageError, PackageError, WriteFailedError
+from isaprofile.bagit.hashing import ALGORITHMS, FileDigest, copy_files, digest_chunks, hash_bytes, io_error
 from isaprofile.bagit.paths import check_paths
 from isaprofile.bagit.tags import DECLARATION, PAYLOAD_DIR, tag_files
 from isaprofile.bagit.ziputil import write_zip
@@ -87,82 +78,6 @@ class Separate:
 
     def __call__(self) -> Iterable[bytes]:
         return self.make()
-
-
-class Stitched:
-    """Metadata that names each payload file's size and SHA-256 (an RO-Crate), made while the pool copies the
-    payload instead of after it: ``make(files)`` gives its bytes from ``files``, payload path -> (size as the
-    file is now, a stand-in for its SHA-256). A stand-in is 64 hex digits, a random nonce and the file's
-    number, that the bytes must hold as given; once the copy has the digests each is overwritten in place by
-    the real one, and the file digested. No file is read twice, and the making does not wait for the copy
-    (ENHANCE's 147 MB crate: 2 s after the copy before). A file whose copy is not the size ``make`` was
-    given changed meanwhile: the build stops (:class:`~isaprofile.bagit.errors.InputVanishedError`)."""
-
-    __slots__ = ("make",)
-
-    def __init__(self, make: Callable[[Mapping[str, tuple[int, str]]], Iterable[bytes]]) -> None:
-        self.make = make
-
-
-class _StandIns:
-    """The stand-ins of one build's :class:`Stitched` files, and where each was written."""
-
-    def __init__(self, payload: Mapping[str, str | os.PathLike[str]]) -> None:
-        self.nonce = secrets.token_hex(16)
-        self.sources = payload
-        self.paths = sorted(payload)
-        self.files: dict[str, tuple[int, str]] = {}
-        for n, rel in enumerate(self.paths):
-            try:
-                size = os.stat(payload[rel]).st_size
-            except OSError as exc:
-                raise InputVanishedError(str(payload[rel]), reason=exc.strerror or type(exc).__name__) from None
-            self.files[rel] = (size, f"{self.nonce}{n:032d}")
-
-    def write(self, path: Path, content: Stitched, label: str) -> list[tuple[int, int]]:
-        """Write ``content`` to ``path``; the (offset, file number) of every stand-in in it."""
-        mark, found = self.nonce.encode(), []
-        try:
-            fd = _io.create(path)
-            try:
-                at, tail = 0, b""  # bytes written; the end of the last chunk, where a stand-in may begin
-                for chunk in content.make(self.files):
-                    _io.write_all(fd, chunk)
-                    buf, base, start = tail + chunk, at - len(tail), 0
-                    while (k := buf.find(mark, start)) != -1:
-                        if k + 64 > len(buf):  # cut by the chunk's end: found again with the next chunk
-                            start = k
-                            break
-                        found.append((base + k, int(buf[k + 32 : k + 64])))
-                        start = k + 64
-                    at += len(chunk)
-                    tail = buf[max(start, len(buf) - 63) :]
-            finally:
-                os.close(fd)
-        except OSError as exc:
-            raise io_error(exc, label) from None
-        return found
-
-    def finish(
-        self, path: Path, found: list[tuple[int, int]], digests: Mapping[str, FileDigest], label: str,
-        durable: bool, algorithms: Sequence[str],
-    ) -> FileDigest:  # fmt: skip
-        """Put each copied file's SHA-256 in the place of its stand-in; the finished file's digest."""
-        for rel, (size, _) in self.files.items():
-            if digests[rel].size != size:
-                raise InputVanishedError(str(self.sources[rel]), reason="the file changed size while it was packaged")
-        try:
-            fd = os.open(path, os.O_WRONLY)
-            try:
-                for offset, n in found:
-                    os.pwrite(fd, digests[self.paths[n]].digests["sha256"].encode(), offset)
-                if durable:
-                    _io.fsync(fd)
-            finally:
-                os.close(fd)
-        except OSError as exc:
-            raise io_error(exc, label) from None
-        return hash_file(path, algorithms)
 
 
 LateMetadata = Callable[[Mapping[str, FileDigest]], Mapping[str, Content]]  # payload path -> digest => files
@@ -306,7 +221,7 @@ def _sync_tree(root: Path) -> None:
 def write_payload(
     folder: Path,
     payload: Mapping[str, str | os.PathLike[str]],
-    metadata: Mapping[str, Content | Stitched],
+    metadata: Mapping[str, Content],
     *,
     algorithms: Sequence[str] = ALGORITHMS,
     workers: int | None = None,
@@ -338,29 +253,12 @@ def write_payload(
             key = f"{PAYLOAD_DIR}/{rel}"
             written[key] = _write_content(data / rel, content, key, durable, algorithms)
 
-    stitched = {rel: c for rel, c in metadata.items() if isinstance(c, Stitched)}
-    stand_ins = _StandIns(payload) if stitched else None
-    found: dict[str, list[tuple[int, int]]] = {}
     separate = {rel: c for rel, c in metadata.items() if isinstance(c, Separate)}
     writer = _SeparateWriter.start(data, separate, durable, algorithms) if _may_fork(separate, workers) else None
-
-    def alongside() -> None:
-        write({rel: c for rel, c in metadata.items()
-               if not isinstance(c, Stitched) and (writer is None or rel not in separate)})  # fmt: skip
-        if stand_ins is None:
-            return
-        for rel, content in sorted(stitched.items()):
-            (data / rel).parent.mkdir(parents=True, exist_ok=True)
-            found[rel] = stand_ins.write(data / rel, content, f"{PAYLOAD_DIR}/{rel}")
-
     try:
+        rest = {rel: c for rel, c in metadata.items() if writer is None or rel not in separate}
         digests = copy_files(pairs, algorithms=algorithms, workers=workers, progress=progress, durable=durable,
-                             labels=labels, alongside=alongside)  # fmt: skip
-        if stand_ins is not None:
-            copied = {k[len(PAYLOAD_DIR) + 1 :]: v for k, v in digests.items()}
-            for rel, places in found.items():
-                key = f"{PAYLOAD_DIR}/{rel}"
-                written[key] = stand_ins.finish(data / rel, places, copied, key, durable, algorithms)
+                             labels=labels, alongside=lambda: write(rest))  # fmt: skip
         if late_metadata is not None:
             late = late_metadata({k[len(PAYLOAD_DIR) + 1 :]: v for k, v in digests.items()})
             clash = sorted(set(late) & ({*metadata} | {*payload}))
@@ -467,7 +365,7 @@ def write_tags(
 def populate_bag(
     folder: Path,
     payload: Mapping[str, str | os.PathLike[str]],
-    metadata: Mapping[str, Content | Stitched],
+    metadata: Mapping[str, Content],
     *,
     bag_info: Mapping[str, str | Sequence[str]],
     algorithms: Sequence[str] = ALGORITHMS,
@@ -518,7 +416,7 @@ def _write_content(path: Path, content: Content, label: str, durable: bool, algo
     return digest
 
 
-def preflight(payload: Mapping[str, str | os.PathLike[str]], metadata: Mapping[str, Content | Stitched]) -> Report:
+def preflight(payload: Mapping[str, str | os.PathLike[str]], metadata: Mapping[str, Content]) -> Report:
     """Path-safety findings for a build: unsafe names, collisions, unusable sources."""
     report = check_paths([*payload, *(k for k in metadata if k not in payload)], sources=payload)
     for rel in sorted(set(payload) & set(metadata)):
@@ -529,7 +427,7 @@ def preflight(payload: Mapping[str, str | os.PathLike[str]], metadata: Mapping[s
 def build_bag(
     dest: str | os.PathLike[str],
     payload: Mapping[str, str | os.PathLike[str]],
-    metadata: Mapping[str, Content | Stitched] | None = None,
+    metadata: Mapping[str, Content] | None = None,
     *,
     bag_info: Mapping[str, str | Sequence[str]],
     zip: bool = False,
@@ -584,8 +482,6 @@ def build_bag(
 
 __all__ = [
     "BuildResult",
-    "Separate",
-    "Stitched",
     "atomic_publish",
     "build_bag",
     "cleanup_leftovers",

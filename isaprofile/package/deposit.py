@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from isaprofile.bagit.build import Chunks, Content, Separate, Stitched, build_bag
-from isaprofile.bagit.hashing import hash_files
+from isaprofile.bagit.build import Chunks, Content, Separate, build_bag
+from isaprofile.bagit.hashing import FileDigest, hash_files
 from isaprofile.bagit.split import ZENODO, Part, Plan, build_split
 from isaprofile.findings.issues import Report, issue
 from isaprofile.findings.render import render
@@ -172,22 +172,20 @@ def _package(
     with previews(inv, root, workers) as made:  # made on the pool while this process writes the ISA-Tab
         isatab = _isatab_files(inv, prof, tmp)
         pngs, unshown = made()
-    meta: dict[str, Content | Stitched] = {rel: _file_chunks(path) for rel, path in isatab.items()}
-    meta.update(_profile_files(prof))
+    meta: dict[str, Content] = {**{rel: _file_chunks(path) for rel, path in isatab.items()}, **_profile_files(prof)}
     # the deposit's report is about the dataset: how this run read it (its header cache's hits) stays out
     deposited = Report(report.sorted().issues, {k: v for k, v in report.stats.items() if k != "cache"})
     validation_report = render(deposited, "json").encode("utf-8")
 
-    def make_crate(files: Mapping[str, tuple[int, str]]) -> Iterator[bytes]:
-        """The crate, one scan at a time, naming each file's size and sha256."""
-        return ro_crate_chunks(inv, prof, files=files, licences=lmap)
+    def late_crate(digests: Mapping[str, FileDigest]) -> dict[str, Content]:
+        """The crate, with each file's size and sha256 taken from the bag's copy (no second read); made
+        while it is written, one scan at a time."""
+        files = {rel: (d.size, d.digests["sha256"]) for rel, d in digests.items()}
+        return {"ro-crate-metadata.json": lambda: ro_crate_chunks(inv, prof, files=files, licences=lmap)}
 
     if kinds:  # a split deposit's crates are made per part, before its bags are built
-        digests = hash_files(payload, workers=workers)
-        files = {rel: (d.size, d.digests["sha256"]) for rel, d in digests.items()}
-        meta["ro-crate-metadata.json"] = lambda: make_crate(files)
-    else:  # made while the payload is copied, the copy's own sha256 written in after (no second read)
-        meta["ro-crate-metadata.json"] = Stitched(make_crate)
+        crate = late_crate(hash_files(payload, workers=workers))["ro-crate-metadata.json"]
+        meta["ro-crate-metadata.json"] = crate
     meta["metadata/datacite.json"] = as_bytes(datacite(inv, licences=lmap))
     records = zenodo_records(inv, lmap)
     if len(records) == 1 or "licence" in kinds:  # a licence split gives each part its own record below
@@ -209,7 +207,8 @@ def _package(
                           extra_resources=_sheet_resources(checked))  # fmt: skip
 
     meta["datapackage.json"] = data_package
-    listed = [*meta, "index.html", "metadata/validation-report.json", *payload]
+    late = [] if "ro-crate-metadata.json" in meta else ["ro-crate-metadata.json"]  # made after the copy
+    listed = [*meta, *late, "index.html", "metadata/validation-report.json", *payload]
     meta["index.html"] = index_html(inv, set(pngs), profile=prof, invalid=invalid, files=listed, payload=payload)
     meta["metadata/validation-report.json"] = validation_report
     bag_info = {
@@ -227,19 +226,18 @@ def _package(
     if kinds:
         if exceptions:  # a split deposit has no tag-file hook: record the exceptions in the payload
             meta["metadata/phi-exceptions.json"] = exceptions
-        plain = {rel: c for rel, c in meta.items() if not isinstance(c, Stitched)}  # (a split has none)
-        crate = plain["ro-crate-metadata.json"]
+        crate = meta["ro-crate-metadata.json"]
         crates = _part_crates(inv, crate if isinstance(crate, bytes) else b"".join(crate()))
         limits = SPLITS["zenodo"] if "zenodo" in kinds else {}
         planner = _LicencePlanner(lmap, limits, records) if "licence" in kinds else None
         parts = crates if planner is None else planner.part_metadata(crates)
-        result = build_split(out, payload, plain, bag_info=bag_info, workers=workers, progress=progress,
+        result = build_split(out, payload, meta, bag_info=bag_info, workers=workers, progress=progress,
                              bagging_date=date, part_metadata=parts,
                              max_files=limits.get("max_files", 10**9), max_bytes=limits.get("max_bytes", 1e18),
                              planner=planner)  # fmt: skip
     else:
         result = build_bag(out, payload, meta, bag_info=bag_info, zip=zip, workers=workers, progress=progress,
-                           bagging_date=date, extra_tags=extra,
+                           bagging_date=date, extra_tags=extra, late_metadata=late_crate,
                            late_bag_info=None if invalid else receipt)  # fmt: skip
     report.merge(result.report)
     return PackageResult(result.path, report)
