@@ -263,7 +263,7 @@ def _open_workbook(path: Path, display: str) -> CalamineWorkbook:
 
 
 def _parse(source: Path | io.BytesIO, display: str) -> CalamineWorkbook:
-    """A workbook from its file or bytes, once the zip's declared sizes have passed :func:`_check_parts`."""
+    """A workbook from its file or bytes, read by calamine once its parts have passed :func:`_check_parts`."""
     from python_calamine import CalamineWorkbook
 
     _check_parts(source, display)
