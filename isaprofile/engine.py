@@ -94,44 +94,11 @@ def map_files(
     cluster of :func:`scheduler`, whose threads then decide the spread); results in order.
 
     ``workers`` larger than the number of items is reduced to it. Exceptions raised by ``func``
-    propagate (workers should turn bad input into findings and return them).
+    propagate (workers should turn bad input into findings and return them). The work begins when the
+    first result is asked for; :func:`started` begins it at once.
     """
-    if workers < 1:
-        raise ValueError("workers must be at least 1")
-    workers = min(workers, len(items)) or 1
-    if workers == 1:
-        for item in items:
-            yield func(item)
-        return
-    backend = _current.get()
-    if backend is None and os.environ.get(SCHEDULER_ENV):  # a connection for this call alone
-        backend = connect(os.environ[SCHEDULER_ENV])
-        try:
-            yield from backend.map(func, items, chunksize)
-        finally:
-            backend.close()
-        return
-    if isinstance(backend, DaskBackend):
-        yield from backend.map(func, items, chunksize)
-        return
-    with _local_map(func, items, workers, chunksize) as results:
+    with started(func, items, workers, chunksize) as results:
         yield from results
-
-
-@contextlib.contextmanager
-def _local_map(
-    func: Callable[[T], R], items: Sequence[T], workers: int, chunksize: int | None
-) -> Iterator[Iterator[R]]:
-    """A local pool with every chunk of ``items`` queued to it; the results, in order; the pool shut down after."""
-    size = chunksize or default_chunksize(len(items), workers)
-    pool = ProcessPoolExecutor(max_workers=workers, initializer=die_with_parent, initargs=(os.getpid(),))
-    try:
-        yield pool.map(func, items, chunksize=size)
-    except BaseException:
-        # a failed item (or the consumer stopping) must not wait for the rest of the queue
-        pool.shutdown(wait=True, cancel_futures=True)
-        raise
-    pool.shutdown(wait=True)
 
 
 @contextlib.contextmanager
@@ -141,16 +108,33 @@ def started(
     """:func:`map_files` begun now: on the local pool every item is queued to the workers as the block is
     entered, so this process can do other work meanwhile; iterate the value for the results, in item order.
     Serially (``workers`` <= 1) and on a Dask cluster the work is done as the value is iterated. Leaving the
-    block shuts the pool down (cancelling what was not started, when the block raised)."""
+    block shuts the pool down (cancelling what was not started, when the block raised or stopped reading)."""
     if workers < 1:
         raise ValueError("workers must be at least 1")
     workers = min(workers, len(items)) or 1
-    backend = _current.get()
-    if workers == 1 or isinstance(backend, DaskBackend) or (backend is None and os.environ.get(SCHEDULER_ENV)):
-        yield map_files(func, items, workers, chunksize)
+    if workers == 1:
+        yield (func(item) for item in items)
         return
-    with _local_map(func, items, workers, chunksize) as results:
-        yield results
+    backend = _current.get()
+    if backend is None and os.environ.get(SCHEDULER_ENV):  # a connection for this call alone
+        backend = connect(os.environ[SCHEDULER_ENV])
+        try:
+            yield backend.map(func, items, chunksize)
+        finally:
+            backend.close()
+        return
+    if isinstance(backend, DaskBackend):
+        yield backend.map(func, items, chunksize)
+        return
+    size = chunksize or default_chunksize(len(items), workers)
+    pool = ProcessPoolExecutor(max_workers=workers, initializer=die_with_parent, initargs=(os.getpid(),))
+    try:
+        yield pool.map(func, items, chunksize=size)
+    except BaseException:
+        # a failed item (or the consumer stopping) must not wait for the rest of the queue
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
 
 
 # ---------------------------------------------------------------- Dask distributed

@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -131,13 +132,10 @@ def read_table(path: Path, sheet: str | None = None, *, display: str | None = No
         return Table(display, None, headers, header_row, path, delim)
     wb = _open_workbook(path, display)
     try:
-        if not wb.sheet_names:
-            raise SheetError(display, "the workbook has no sheet")
-        name = sheet if sheet is not None else wb.sheet_names[0]
-        if name not in wb.sheet_names:
-            raise SheetError(display, f"no sheet {name!r}", code="sheet-missing")
+        ws = _worksheet(wb, sheet, display)
+        name = ws.name
         headers = []
-        for line, row in sheet_rows(_worksheet(wb, name, display), display):
+        for line, row in sheet_rows(ws, display):
             if line == header_row:
                 headers = ["" if c is None else str(c).strip() for c in row[:MAX_COLUMNS]]
                 break
@@ -163,6 +161,7 @@ _XLSX_ERRORS: tuple[type[BaseException], ...] = (
 )  # zipfile: an unsupported compression method or zip version
 
 
+@cache
 def _calamine_errors() -> tuple[type[BaseException], ...]:
     """:data:`_XLSX_ERRORS` and calamine's error class (whose import waits until a workbook is read)."""
     from python_calamine import CalamineError
@@ -284,7 +283,13 @@ def _release(wb: CalamineWorkbook) -> None:
         wb.close()
 
 
-def _worksheet(wb: CalamineWorkbook, name: str, display: str) -> CalamineSheet:
+def _worksheet(wb: CalamineWorkbook, sheet: str | None, display: str) -> CalamineSheet:
+    """The sheet named ``sheet`` (the first when None), or the finding of a workbook without it."""
+    if not wb.sheet_names:
+        raise SheetError(display, "the workbook has no sheet")
+    name = sheet if sheet is not None else wb.sheet_names[0]
+    if name not in wb.sheet_names:
+        raise SheetError(display, f"no sheet {name!r}", code="sheet-missing")
     try:
         return wb.get_sheet_by_name(name)
     except _calamine_errors() as exc:  # a chart sheet, a part that is not SpreadsheetML
@@ -324,10 +329,8 @@ def xlsx_sheet(data: bytes, sheet: str | None, display: str) -> tuple[str, list[
     from row 1, converted as the module docstring says (:func:`sheet_rows`)."""
     wb = _parse(io.BytesIO(data), display)
     try:
-        if not wb.sheet_names or (sheet and sheet not in wb.sheet_names):
-            raise SheetError(display, "the workbook has no such sheet", code="sheet-missing")
-        name = sheet or wb.sheet_names[0]
-        return name, [cells for _, cells in sheet_rows(_worksheet(wb, name, display), display)]
+        ws = _worksheet(wb, sheet, display)
+        return ws.name, [cells for _, cells in sheet_rows(ws, display)]
     finally:
         wb.close()
 
@@ -335,9 +338,7 @@ def xlsx_sheet(data: bytes, sheet: str | None, display: str) -> tuple[str, list[
 def _xlsx_rows(path: Path, sheet: str | None, header_row: int) -> Iterator[tuple[int, list[Any]]]:
     wb = _open_workbook(path, str(path))
     try:
-        if not wb.sheet_names or (sheet and sheet not in wb.sheet_names):
-            raise SheetError(str(path), "the workbook has no such sheet", code="sheet-missing")
-        ws = _worksheet(wb, sheet or wb.sheet_names[0], str(path))
+        ws = _worksheet(wb, sheet, str(path))
         for line, cells in sheet_rows(ws, str(path)):
             if line > header_row and any(c is not None and str(c).strip() for c in cells):
                 yield line, cells
