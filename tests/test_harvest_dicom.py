@@ -360,3 +360,24 @@ def test_cli_harvest(tmp_path: Path) -> None:
     assert table.exit_code == 0
     assert "KVP" in table.stdout and "ct.dcm ((0018,0060) KVP)" in table.stdout
     assert runner.invoke(command, [str(tmp_path / "missing")]).exit_code == 2
+
+
+def test_series_groups_take_records_in_any_order(tmp_path: Path) -> None:
+    """Workers hand records back in any order: the series, its first instance and its findings stay the same."""
+    from isaprofile.harvest.dicom import SeriesGroups, group_series, read_dicom_file
+
+    paths = _slices(tmp_path / "s", 4)
+    ds = pydicom.dcmread(paths[0])
+    ds.SliceThickness = "2.5"
+    ds.save_as(paths[0])
+    records = [read_dicom_file(str(p), f"s/{p.name}") for p in paths]
+    in_order = group_series(records)
+    groups = SeriesGroups()
+    for rec in reversed(records):
+        groups.add(rec)
+    shuffled = groups.finish()
+    assert shuffled == in_order
+    [ct], found = shuffled
+    assert ct.paths == [f"s/{p.name}" for p in paths]
+    assert ct.values["SliceThickness"].value == 2.5  # the first file's, however late it came
+    assert [(i.code, i.file) for i in found] == [("series-inconsistent", "s/1-002.dcm")]

@@ -334,3 +334,19 @@ def test_parallel_gate_matches_serial(clean_dicom, tmp_path, monkeypatch) -> Non
     serial = check_phi(files, POLICY, workers=1).report.flatten()
     parallel = check_phi(files, POLICY, workers=2).report.flatten()
     assert serial == parallel and len(serial) == 4
+
+
+def test_results_back_from_workers_share_one_object_when_clean() -> None:
+    """Clean results equal in content come back as one (read-only) object; results with findings never do."""
+    import pickle
+
+    from isaprofile.findings.issues import issue
+    from isaprofile.package.phi import FileFindings
+
+    clean = FileFindings([], [("PatientID", "pseudonym")], [("PatientID", "CRLM-001")], [])
+    a, b = pickle.loads(pickle.dumps(clean)), pickle.loads(pickle.dumps(clean))
+    assert a == clean and a is b
+    assert a.exceptions[0] is b.exceptions[0]
+    flagged = FileFindings([issue("phi-private-tag", file="x.dcm", path="(0009,0010)")], [], [], [])
+    c, d = pickle.loads(pickle.dumps(flagged)), pickle.loads(pickle.dumps(flagged))
+    assert c == d == flagged and c is not d

@@ -20,6 +20,7 @@ from pydicom import dcmread
 from pydicom.dataset import Dataset
 from pydicom.errors import BytesLengthException, InvalidDicomError
 
+from isaprofile._shared import OneCopy
 from isaprofile.findings.issues import Issue, issue
 from isaprofile.harvest import dicom_flat
 from isaprofile.harvest.dicom_attrs import harvest_attributes, tag_path
@@ -158,25 +159,71 @@ def group_series(records: Iterable[Record]) -> tuple[list[HarvestedImage], list[
     Items are ordered by their first file's path. Records without a Series Instance UID form a series
     of their own, with a ``dicom-tag-missing`` finding.
     """
-    groups: dict[str, list[Record]] = {}
-    found: list[Issue] = []
+    groups = SeriesGroups()
     for rec in records:
-        found.extend(rec["issues"])
+        groups.add(rec)
+    return groups.finish()
+
+
+class SeriesGroups:
+    """Records merged into series as they arrive (:func:`group_series` over a stream).
+
+    Of each series only its first instance by path is kept whole; of the others, what the series checks
+    read: path, SOP Instance UID, frames, geometry, the PHI gate's result and the :data:`CONSISTENT`
+    values (one shared dict while they agree). A CRLM slice's record is about 9 KB, its slim form a tenth
+    of that, so memory no longer grows with every header value of every slice (17,639 of them).
+    """
+
+    def __init__(self) -> None:
+        self._groups: dict[str, list[Record]] = {}  # first record (whole) + the rest (slim)
+        self._consistent: OneCopy[tuple[tuple[str, Any], ...]] = OneCopy(4096)
+        self._shared: dict[tuple[tuple[str, Any], ...], dict[str, Any]] = {}
+        self.found: list[Issue] = []
+
+    def add(self, rec: Record) -> None:
+        """Take one record of :func:`read_dicom_file`: its findings, and its place in its series."""
+        self.found.extend(rec["issues"])
         if not rec["ok"]:
-            continue
+            return
         if rec["uid"] is None:
-            found.append(issue("dicom-tag-missing", file=rec["file"], path=tag_path("SeriesInstanceUID"),
-                               tag=tag_path("SeriesInstanceUID")))  # fmt: skip
-        groups.setdefault(rec["uid"] or f"\0{rec['file']}", []).append(rec)
-    items = []
-    for recs in groups.values():
-        recs.sort(key=lambda r: r["file"])
-        found.extend(_inconsistencies(recs))
-        item, geometry_issues = _series(recs)
-        found.extend(geometry_issues)
-        items.append(item)
-    items.sort(key=lambda i: i.path)
-    return items, found
+            self.found.append(issue("dicom-tag-missing", file=rec["file"], path=tag_path("SeriesInstanceUID"),
+                                    tag=tag_path("SeriesInstanceUID")))  # fmt: skip
+        recs = self._groups.setdefault(rec["uid"] or f"\0{rec['file']}", [])
+        if not recs:
+            recs.append(rec)
+        elif rec["file"] < recs[0]["file"]:  # files came out of order: this one is the series' first
+            recs.append(self._slim(recs[0]))
+            recs[0] = rec
+        else:
+            recs.append(self._slim(rec))
+
+    def _slim(self, rec: Record) -> Record:
+        values = rec["values"]
+        consistent = tuple((k, values[k]) for k in CONSISTENT if k in values)
+        try:
+            key = self._consistent(consistent)
+        except TypeError:  # an unhashable value (never read so far): this record keeps a dict of its own
+            shared = dict(consistent)
+        else:
+            if len(self._shared) >= 4096:
+                self._shared.clear()
+            shared = self._shared.setdefault(key, dict(key))  # read only, never changed
+        return {"file": rec["file"], "sop": rec["sop"], "frames": rec["frames"], "geo": rec["geo"],
+                "inspected": rec.get("inspected"), "uid": rec["uid"], "values": shared}  # fmt: skip
+
+    def finish(self) -> tuple[list[HarvestedImage], list[Issue]]:
+        """One item per series (ordered by first path) and every finding, the records' own first."""
+        items = []
+        found = self.found
+        for recs in self._groups.values():
+            recs.sort(key=lambda r: r["file"])
+            found.extend(_inconsistencies(recs))
+            item, geometry_issues = _series(recs)
+            found.extend(geometry_issues)
+            items.append(item)
+        items.sort(key=lambda i: i.path)
+        self._groups = {}
+        return items, found
 
 
 def _inconsistencies(recs: list[Record]) -> list[Issue]:

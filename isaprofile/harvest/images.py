@@ -16,7 +16,7 @@ import sys
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from isaprofile.cache import CacheWarning, HeaderCache, Unfingerprintable, cached_results, fingerprint
 from isaprofile.engine import map_files
@@ -26,6 +26,9 @@ from isaprofile.harvest.mapping import to_profile_values
 from isaprofile.harvest.nifti import Inspect, is_nifti, nifti_stem, read_nifti_file
 from isaprofile.harvest.readers import load_readers
 from isaprofile.harvest.types import HarvestedImage, Segment
+
+if TYPE_CHECKING:
+    from isaprofile.harvest.dicom import SeriesGroups
 
 __all__ = ["HarvestedImage", "Segment", "collect_files", "harvest_files", "to_profile_values"]
 
@@ -143,13 +146,17 @@ def harvest_files(
     results: Iterable[tuple[str, Any]] = cached_results(store, tasks, run, _shared)
     if progress is not None:
         results = progress(results, len(tasks))
-    records = []
+    groups: SeriesGroups | None = None  # the DICOM series, merged as their files' records arrive
     items: list[HarvestedImage] = []
     found: list[Issue] = []
     try:
         for kind, result in results:
             if kind == "dicom":
-                records.append(result)
+                if groups is None:  # a NIfTI-only dataset never imports the DICOM readers, nor pydicom
+                    from isaprofile.harvest.dicom import SeriesGroups
+
+                    groups = SeriesGroups()
+                groups.add(result)
             else:
                 item, issues = result
                 found.extend(issues)
@@ -158,11 +165,10 @@ def harvest_files(
     finally:
         if store is not None:
             store.close()
-    if records:  # a NIfTI-only dataset never imports the DICOM readers, nor pydicom
-        from isaprofile.harvest.dicom import group_series
+    if groups is not None:
         from isaprofile.harvest.seg import check_seg_sources
 
-        series, series_issues = group_series(records)
+        series, series_issues = groups.finish()
         found.extend(series_issues)
         items.extend(series)
         items.sort(key=lambda i: i.path)
@@ -185,9 +191,9 @@ def _short(text: Any) -> Any:
 
 
 def _shared(result: tuple[str, Any]) -> tuple[str, Any]:
-    """A cached DICOM record with one copy of each field name, attribute name, unit, tag path, short value
-    and applied PHI exception across records (as one process's reads share them): half the memory of the
-    records, for 5 % more load time."""
+    """A cached DICOM record with one copy of each field name, attribute name, unit, tag path and short value
+    across records (as one process's reads share them; the PHI gate's results share themselves when unpickled):
+    half the memory of the records, for 5 % more load time."""
     kind, rec = result
     if kind != "dicom":
         return result
@@ -198,11 +204,6 @@ def _shared(result: tuple[str, Any]) -> tuple[str, Any]:
     if rec.get("geo"):
         rec["geo"] = {sys.intern(k): v for k, v in rec["geo"].items()}
     rec["uid"] = _short(rec.get("uid"))  # a series' UID, in each of its slices
-    inspected = rec.get("inspected")
-    if inspected is not None and inspected.exceptions:  # the same few (attribute, reason) in every file
-        from isaprofile.package.phi import shared_exception
-
-        inspected.exceptions = [shared_exception(e) for e in inspected.exceptions]
     return kind, rec
 
 

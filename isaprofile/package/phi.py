@@ -223,11 +223,30 @@ class FileFindings:
     tokens: list[tuple[str, str]] = field(default_factory=list, repr=False)  # (attribute, value)
     texts: list[tuple[str, str]] = field(default_factory=list, repr=False)  # (location, free text)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _unpickled, (self.issues, self.exceptions, self.tokens, self.texts)
+
 
 # each (attribute, reason) an allow-list entry applies is one object, however many files it applies to: CRLM
 # applies two or three in each of 17,840 files, whose results (pickled from the workers, or one by one from the
 # header cache) would otherwise hold a copy each
 shared_exception: OneCopy[tuple[str, str]] = OneCopy(4096)
+_clean: OneCopy[tuple[tuple[Any, ...], ...]] = OneCopy(4096)
+_clean_results: dict[tuple[tuple[Any, ...], ...], FileFindings] = {}
+
+
+def _unpickled(issues: list[Issue], exceptions: list[tuple[str, str]], tokens: list[tuple[str, str]],
+               texts: list[tuple[str, str]]) -> FileFindings:  # fmt: skip
+    """A result back from a worker or the header cache. One without findings of its own is one object with
+    every equal result (CRLM: the same exceptions and patient ID in each slice of a patient), so memory does not
+    grow by a result for every file; results are read, never changed, once made."""
+    exceptions = [shared_exception(e) for e in exceptions]
+    if issues:
+        return FileFindings(issues, exceptions, tokens, texts)
+    key = _clean((tuple(exceptions), tuple(tokens), tuple(texts)))
+    if len(_clean_results) >= _clean.limit:
+        _clean_results.clear()
+    return _clean_results.setdefault(key, FileFindings([], exceptions, tokens, texts))
 
 
 class _Checker:
