@@ -174,9 +174,8 @@ def _dataset(
         # the PHI gate judges each image from the header the harvest reads (one read for both)
         inspector = None if "phi" in skip else functools.partial(_inspector, config=config)
         pool = workers if workers is not None else default_workers()  # the cluster's, inside engine.scheduler()
-        for item in assemble(root, config, placing, inv.studies[0], report, inspector, progress, pool, cache):
-            known.update(item.inspected)
-            harvested.update(item.paths)
+        done = assemble(root, config, placing, inv.studies[0], report, inspector, progress, pool, cache)
+        known, harvested = done.inspected, done.paths
     return _layers(inv, prof, report, "dataset", root, config, skip, workers, known, harvested)
 
 

@@ -117,3 +117,25 @@ def test_truncated_nifti_is_a_finding_and_the_rest_goes_on(enhance: Path) -> Non
     assert ("nifti-truncated", "imaging-data/images/PT_0001-1683/0003.nii.gz") in found
     assert not report.valid
     assert {s.id for s in inv.studies[0].scans} >= {"0001-PET", "0002-PET", "0001-CT", "0003-CT"}
+
+
+def test_each_harvested_item_is_let_go_once_in_the_model(enhance: Path, monkeypatch) -> None:
+    # the memory of a large dataset: a file's header values are not held after its scan or segmentation is made
+    import gc
+
+    from isaprofile.harvest import assemble as assembling
+    from isaprofile.harvest.types import HarvestedImage
+
+    live: list[int] = []
+    real = assembling._add_segmentations
+
+    def counting(state, item, *args) -> None:
+        gc.collect()
+        live.append(sum(isinstance(o, HarvestedImage) for o in gc.get_objects()))
+        real(state, item, *args)
+
+    monkeypatch.setattr(assembling, "_add_segmentations", counting)
+    checked = load_dataset(enhance)
+    assert checked.investigation.studies[0].scans[0].segmentations
+    assert len(live) > 2
+    assert live == list(range(len(live), 0, -1))  # the scans' items gone, then one segmentation's after another
