@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from isaprofile._json import FlatWriter, flat_item, pretty_json
+from isaprofile._json import Encoded, FlatWriter, flat_item, pretty_json
 from isaprofile.linked.context import GraphStream
 from isaprofile.linked.metadata import check_crate
 
@@ -148,6 +148,8 @@ def test_a_flat_item_is_compact_and_keeps_what_orjson_refuses() -> None:
     assert flat_item({2: "b", 1: "a"}) == '{"1":"a","2":"b"}'
     assert flat_item({"big": 2**70}) == '{"big":1180591620717411303424}'
     assert flat_item([float("nan"), float("inf")]) == "[null,null]"  # JSON has no NaN
+    # and so where orjson refuses the record (a key that is not text) and the standard encoder writes it
+    assert flat_item({"a": [float("inf")], "b": {0: None}}) == '{"a":[null],"b":{"0":null}}'
 
 
 @given(st.lists(_json, min_size=1, max_size=3), st.lists(st.sampled_from([0, 1, 2]), min_size=1, max_size=6))
@@ -161,7 +163,7 @@ def test_records_sharing_a_list_are_written_as_if_written_whole(lists: list[obje
     assert [write(r) for r in records] == [flat_item(r) for r in records]
 
 
-def test_a_value_holding_the_placeholder_is_written_whole() -> None:
+def test_a_value_holding_the_placeholder_is_written_with_another() -> None:
     write = FlatWriter(("parameterValues",))
     values = [{"category": "x", "value": 1}]
     first = {"name": "a", "parameterValues": values}
@@ -169,3 +171,13 @@ def test_a_value_holding_the_placeholder_is_written_whole() -> None:
     hostile = {"name": f"{write._token}0", "parameterValues": values}  # the very text of the placeholder
     assert write(hostile) == flat_item(hostile)
     assert json.loads(write(hostile)) == hostile
+
+
+def test_an_encoded_value_is_written_as_its_text() -> None:
+    write = FlatWriter(("parameterValues",), encoded=("about",))
+    refs = [{"@id": "#process-segmentation-1-0"}, {"@id": "#process-segmentation-1-1"}]
+    record = {"@id": "#assay", "about": Encoded(flat_item(refs)), "name": "CT", "parameterValues": [{"v": 1}]}
+    whole = {**record, "about": refs}
+    assert write(record) == flat_item(whole)
+    hostile = {**record, "name": f"{write._token}0"}
+    assert json.loads(write(hostile)) == {**whole, "name": hostile["name"]}

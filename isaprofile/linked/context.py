@@ -379,7 +379,7 @@ def dump_graph_chunks(context: Any, entities: Iterable[dict[str, Any]], size: in
     taking the entities one at a time (the same bytes, without the graph in memory)."""
     parts = ['{\n  "@context": ', pretty_json(context, 1, flat=RECORD_LISTS), ',\n  "@graph": [']
     held, empty = 0, True
-    entity = FlatWriter(SHARED_VALUES)
+    entity = FlatWriter(SHARED_VALUES, encoded=("about",))  # an assay's references to its processes (jsonld)
     for ent in entities:
         piece = ("\n    " if empty else ",\n    ") + entity(ent)
         parts.append(piece)
