@@ -34,7 +34,7 @@ group the payload by licence (and, within a licence, by the size limits of
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -453,8 +453,8 @@ def check_deposit_licences(
 
 
 class RowLicences:
-    """The licences of the rows of ISA tables, gathered as the rows stream past (:meth:`watch`), so that one
-    read of a table serves this and whatever else reads it (the data package's field types).
+    """The licences of the rows of ISA tables, gathered as the rows go past (:meth:`table`), so that one
+    pass over a table serves this and whatever else reads it (the data package's field types).
 
     A row belongs to the subject its ``Source Name`` names, or whose sample its ``Sample Name`` names.
     A table whose rows name no known subject gets every licence of the dataset.
@@ -463,20 +463,33 @@ class RowLicences:
     def __init__(self, inv: Investigation, lmap: LicenceMap) -> None:
         self.lmap = lmap
         self.sample_subject = {s.id: s.subject for st in inv.studies for s in st.samples}
-        self.found: dict[str, list[str]] = {}  # table path -> its licences, once its rows are all seen
 
-    def watch(self, path: str, header: list[str], rows: Iterable[list[str]]) -> Iterator[list[str]]:
-        """``rows`` (of the table ``path`` with ``header``) unchanged; at their end, the table's licences
-        are in :attr:`found`."""
-        src = [i for i, h in enumerate(header) if h == "Source Name"]
-        smp = [i for i, h in enumerate(header) if h == "Sample Name"]
-        sample_subject = self.sample_subject
-        ids: set[str] = set()
-        for row in rows:
-            ids.update(row[i] for i in src if i < len(row) and row[i])
-            ids.update(sample_subject[row[i]] for i in smp if i < len(row) and row[i] in sample_subject)
-            yield row
-        self.found[path] = self.lmap.licences_of_subjects(ids) or list(self.lmap.all)
+    def table(self, header: list[str]) -> TableLicences:
+        """What takes the rows of a table with ``header``, a chunk at a time (:meth:`TableLicences.add`)."""
+        return TableLicences(self, header)
+
+
+class TableLicences:
+    """The subjects one table's rows name, gathered a chunk of rows at a time (:meth:`RowLicences.table`)."""
+
+    def __init__(self, owner: RowLicences, header: list[str]) -> None:
+        self.owner = owner
+        self.src = [i for i, h in enumerate(header) if h == "Source Name"]
+        self.smp = [i for i, h in enumerate(header) if h == "Sample Name"]
+        self.ids: set[str] = set()
+
+    def add(self, columns: Sequence[Sequence[str]]) -> None:
+        """Take a chunk of rows, as its columns (each as long as the header)."""
+        for i in self.src:
+            self.ids.update(columns[i])
+        get = self.owner.sample_subject.get
+        for i in self.smp:
+            self.ids.update(filter(None, map(get, set(columns[i]))))
+
+    def licences(self) -> list[str]:
+        """The licences of the rows taken so far, in the order of :attr:`LicenceMap.all`."""
+        lmap = self.owner.lmap
+        return lmap.licences_of_subjects(self.ids) or list(lmap.all)
 
 
 # --------------------------------------------------------------------------------------------- splits

@@ -549,3 +549,35 @@ def test_datapackage_type_is_checked_by_frictionless(tmp_path: Path) -> None:
     (tmp_path / "s_x.txt").write_bytes(good.replace(b"\t57\t", b"\tfifty\t"))
     report = Package(str(tmp_path / "datapackage.json")).validate()
     assert [e[0] for e in report.flatten(["type"])] == ["type-error"]
+
+
+def test_datapackage_made_while_the_tables_are_written_equals_the_one_read_back(release: Path, tmp_path: Path) -> None:
+    """The package command describes each ISA table from the rows the writer writes (no second read); the
+    description is the one a read of the files gives, cells a spreadsheet would take for formulas and cells
+    that need quotes included (the data package describes the cells as the file holds them)."""
+    from isaprofile.isatab.write import write_isatab
+    from isaprofile.licences import RowLicences
+    from isaprofile.model import Term, Value
+    from isaprofile.package.datapackage import WrittenTables
+
+    checked = load_dataset(release)
+    inv, prof = checked.investigation, checked.profile
+    lmap, _ = dataset_licences(release, inv, prof)
+    tricky = ["=1+1", "-x", "'=y", 'say "so"', "-1.5"]
+    for subject, text in zip(inv.studies[0].subjects, tricky, strict=False):
+        subject.comments["note"] = Value(text)
+    inv.studies[0].subjects[0].characteristics["sex"] = Value(Term("=odd", "PATO", "PATO:0000384"))
+    seen = WrittenTables("isa/", RowLicences(inv, lmap))
+    written = write_isatab(inv, tmp_path / "isa", prof, observe=seen)
+    tables = {f"isa/{p.name}": p for p in written if not p.name.startswith("i_")}
+    assert sorted(seen.tables) == sorted(tables) and len(tables) >= 3
+    as_written = json.loads(datapackage(inv.identifier, seen.tables, inv.title, list(lmap.all)))
+    read_back = json.loads(datapackage(inv.identifier, tables, inv.title, list(lmap.all), RowLicences(inv, lmap)))
+    assert as_written == read_back
+    study = next(r for r in as_written["resources"] if r["name"].startswith("s_"))
+    note = next(f for f in study["schema"]["fields"] if f["title"] == "Comment[note]")
+    assert note["type"] == "string"
+    sex = next(f for f in study["schema"]["fields"] if f["title"] == "Characteristics[sex]")
+    assert sex["constraints"] == {"enum": ["'=odd", "female", "male"]}
+    assert b"'=1+1" in (tmp_path / "isa" / study["path"].split("/")[-1]).read_bytes()  # the file's cell, neutralised
+    assert [x["name"] for x in as_written["licenses"]] == ["CC-BY-4.0", "CC-BY-NC-4.0"]

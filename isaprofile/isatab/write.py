@@ -12,7 +12,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO, cast
@@ -25,6 +25,12 @@ from isaprofile.profile.model import Profile
 SAMPLE_PROTOCOL = "sample collection"  # used when the profile names no sample collection protocol
 SEGMENTATION_PROTOCOL = "image segmentation"
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+RowSink = Callable[[list[str]], None]
+#: ``observe(file name, header)`` is told of each table as it is written and gives back what takes its rows
+#: (each as the file holds it, before quoting: :func:`~isaprofile.isatab.parse.generated_rows` reads the same
+#: cells back), or None; so a reader of the tables (the data package) needs no second read of them
+Observer = Callable[[str, list[str]], RowSink | None]
 
 
 class IsaTabWriteError(ValueError):
@@ -100,7 +106,8 @@ class _Writer:
 
     (The csv module does not quote a lone CR when the line terminator is LF, which would split a row.)
     Each distinct cell is checked and written once: an assay's rows repeat their scan's cells on every
-    segmentation row (ENHANCE: 8 million cells, a few thousand distinct).
+    segmentation row (ENHANCE: 8 million cells, a few thousand distinct). ``sink``, when set, is given each
+    row's cells as written (neutralised, not quoted).
     """
 
     _MEMO_MAX = 1 << 16
@@ -108,6 +115,8 @@ class _Writer:
     def __init__(self, fh: TextIO) -> None:
         self._write = fh.write
         self._text: dict[str, str] = {}
+        self._neutralised: dict[str, str] = {}  # the cells the memo holds that neutralise_cell changed
+        self.sink: RowSink | None = None
 
     def writerow(self, cells: list[str], where: str) -> None:
         """Write one row; ``where`` names it in the error for a cell that cannot be UTF-8."""
@@ -120,17 +129,22 @@ class _Writer:
                     t = out[i] = self._cell(c, where)
                     if len(text) >= self._MEMO_MAX:
                         text.clear()
+                        self._neutralised.clear()
                     text[c] = t
         self._write("\t".join(cast(list[str], out)) + "\n")  # every None filled above
+        if self.sink is not None:
+            changed = self._neutralised
+            self.sink([changed.get(c, c) for c in cells] if changed else cells)
 
-    @staticmethod
-    def _cell(cell: str, where: str) -> str:
+    def _cell(self, cell: str, where: str) -> str:
         try:
             cell.encode("utf-8")
         except UnicodeEncodeError:
             raise IsaTabWriteError(f"{where}: a value contains an unpaired surrogate and cannot be UTF-8") from None
-        cell = neutralise_cell(cell)  # no formula reaches a spreadsheet (parse.restore_cell)
-        return '"' + cell.replace('"', '""') + '"' if _NEEDS_QUOTES.search(cell) else cell
+        safe = neutralise_cell(cell)  # no formula reaches a spreadsheet (parse.restore_cell)
+        if safe is not cell:
+            self._neutralised[cell] = safe
+        return '"' + safe.replace('"', '""') + '"' if _NEEDS_QUOTES.search(safe) else safe
 
 
 def _writer(fh: TextIO) -> _Writer:
@@ -169,7 +183,7 @@ def study_layout(study: Study, profile: Profile | None) -> tuple[list[Column], l
     return (used(subj_c, [s.characteristics for s in study.subjects]), subj_m, smp_c, smp_f, smp_m)
 
 
-def write_study_table(path: Path, study: Study, profile: Profile | None) -> int:
+def write_study_table(path: Path, study: Study, profile: Profile | None, observe: Observer | None = None) -> int:
     """Write ``s_`` for ``study``; returns the number of rows. Subjects without samples get a row too."""
     subj_c, subj_m, smp_c, smp_f, smp_m = study_layout(study, profile)
     header = ["Source Name"] + _flat(subj_c + subj_m) + ["Protocol REF", "Sample Name"] + _flat(smp_c + smp_f + smp_m)
@@ -179,6 +193,7 @@ def write_study_table(path: Path, study: Study, profile: Profile | None) -> int:
     with path.open("w", encoding="utf-8", newline="") as fh:
         w = _writer(fh)
         w.writerow(header, path.name)
+        w.sink = observe(path.name, header) if observe else None
         sampled: set[str] = set()
         for sample in study.samples:
             subj = subjects.get(sample.subject) or Subject(id=sample.subject)
@@ -286,12 +301,14 @@ def assay_rows(scans: Iterable[Scan], layout: AssayLayout) -> Iterator[list[str]
             yield row
 
 
-def write_assay_table(path: Path, scans: Iterable[Scan], layout: AssayLayout) -> int:
+def write_assay_table(path: Path, scans: Iterable[Scan], layout: AssayLayout, observe: Observer | None = None) -> int:
     """Stream ``scans`` into the assay file ``path``; returns the number of rows."""
     n = 0
     with path.open("w", encoding="utf-8", newline="") as fh:
         w = _writer(fh)
-        w.writerow(layout.header(), path.name)
+        header = layout.header()
+        w.writerow(header, path.name)
+        w.sink = observe(path.name, header) if observe else None
         for row in assay_rows(scans, layout):
             w.writerow(row, f"{path.name} row {n + 2}")
             n += 1
@@ -494,8 +511,11 @@ def _protocols(st: Study, profile: Profile | None) -> list[tuple[str, Term, list
 # ----------------------------------------------------------------------------- whole folder
 
 
-def write_isatab(inv: Investigation, out: str | Path, profile: Profile | None = None) -> list[Path]:
+def write_isatab(
+    inv: Investigation, out: str | Path, profile: Profile | None = None, *, observe: Observer | None = None
+) -> list[Path]:
     """Write ``inv`` as ISA-Tab into the folder ``out`` (replaced atomically); returns the files written.
+    ``observe`` is told of each study and assay table and its rows as they are written (:data:`Observer`).
 
     Raises :class:`IsaTabWriteError` for a value that cannot be written; ``out`` is then untouched.
     """
@@ -505,10 +525,10 @@ def write_isatab(inv: Investigation, out: str | Path, profile: Profile | None = 
     try:
         write_investigation(tmp / "i_investigation.txt", inv, profile)
         for st in inv.studies:
-            write_study_table(tmp / study_file_name(st), st, profile)
+            write_study_table(tmp / study_file_name(st), st, profile, observe)
             for m in st.modalities:
                 scans = [s for s in st.scans if s.modality == m]
-                write_assay_table(tmp / assay_file_name(st, m), scans, assay_layout(scans, m, profile))
+                write_assay_table(tmp / assay_file_name(st, m), scans, assay_layout(scans, m, profile), observe)
         names = sorted(p.name for p in tmp.iterdir())
         _replace_dir(tmp, out)
     except BaseException:

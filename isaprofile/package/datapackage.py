@@ -12,7 +12,8 @@ value maps (:func:`sheet_codes`).
 
 Licences: the package lists every licence of the dataset (``licenses``); each resource lists the
 licences of the rows it holds (a table with rows of CC BY and CC BY-NC subjects names both), found by
-:class:`isaprofile.licences.RowLicences` in the same read of the rows as the field types. Licence objects
+:class:`isaprofile.licences.RowLicences` in the same pass over the rows as the field types: the pass the
+ISA-Tab writer makes as it writes them (:class:`WrittenTables`), or a read of the files. Licence objects
 follow the Data Package spec: ``name`` (the SPDX id), ``path`` (its SPDX page) and ``title``.
 """
 
@@ -22,13 +23,12 @@ import datetime as dt
 import json
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
-from itertools import islice
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from isaprofile.isatab.parse import generated_rows
-from isaprofile.licences import RowLicences
+from isaprofile.licences import RowLicences, TableLicences
 from isaprofile.linked._common import spdx_id, spdx_licences
 
 _QUALIFIERS = ("Unit", "Term Source REF", "Term Accession Number", "Protocol REF")
@@ -38,7 +38,7 @@ _NUM = re.compile(r"^-?(0|[1-9]\d*)(\.\d+)?([eE][-+]?\d+)?$")
 
 _CODED = ["Term Source REF", "Term Accession Number"]  # the qualifiers after a coded column
 _KINDS = ("integer", "number", "boolean", "date")  # the types a text column can have, narrowest first
-_CHUNK = 8192  # rows transposed at a time: the columns' distinct values are taken at C speed
+_CHUNK = 8192  # rows transposed at a time (TableDescription)
 _SHARED_CELLS = 1 << 16  # distinct cells a table read shares (repeated cells hash once; memory bounded)
 
 
@@ -85,50 +85,105 @@ class _Column:
         return self.kinds[0] if self.filled and self.kinds else "string"
 
 
-def _fields(header: list[str], rows: Iterable[list[str]] = ()) -> list[dict[str, Any]]:
-    """The schema fields of an ISA table, its rows streamed (a 200,000-row assay table is never held)."""
-    n = len(header)
-    cols = [_Column() for _ in header]
-    coded = [i for i in range(n) if header[i] not in _QUALIFIERS and header[i + 1 : i + 3] == _CODED]
-    valued = [i for i in range(n) if header[i] not in _QUALIFIERS and header[i + 1 : i + 2] == ["Unit"]]
-    rows = iter(rows)
-    while chunk := [r if len(r) == n else (r + [""] * n)[:n] for r in islice(rows, _CHUNK)]:
-        columns = list(zip(*chunk, strict=True))
+class TableDescription:
+    """The schema fields of an ISA table (and the licences of its rows), made from its rows as they go past, a
+    chunk at a time: fed by the ISA-Tab writer as it writes the table (:class:`WrittenTables`), or by a read
+    of the file. A 200,000-row assay table is never held."""
+
+    def __init__(self, header: list[str], licences: TableLicences | None = None) -> None:
+        n = len(header)
+        self.header = header
+        self._cols = [_Column() for _ in header]
+        self._coded = [i for i in range(n) if header[i] not in _QUALIFIERS and header[i + 1 : i + 3] == _CODED]
+        self._valued = [i for i in range(n) if header[i] not in _QUALIFIERS and header[i + 1 : i + 2] == ["Unit"]]
+        self._licences = licences
+        self._chunk: list[list[str]] = []
+
+    def add(self, row: list[str]) -> None:
+        """Take one row (a short one is padded with empty cells, a long one cut to the header)."""
+        chunk = self._chunk
+        chunk.append(row)
+        if len(chunk) >= _CHUNK:
+            self._flush()
+
+    def _flush(self) -> None:
+        n, cols = len(self.header), self._cols
+        chunk = [r if len(r) == n else (r + [""] * n)[:n] for r in self._chunk]
+        self._chunk = []
+        if not chunk:
+            return
+        columns = list(zip(*chunk, strict=True))  # the columns' distinct values are then taken at C speed
         for col, cells in zip(cols, columns, strict=True):
             col.add(cells)
-        for i in coded:  # label, source, accession: the first accession (or source) of each label
+        for i in self._coded:  # label, source, accession: the first accession (or source) of each label
             codes = cols[i].codes
             for label, source, acc in dict.fromkeys(zip(columns[i], columns[i + 1], columns[i + 2], strict=True)):
                 if label and label not in codes:
                     codes[label] = acc or source
-        for i in valued:
+        for i in self._valued:
             cols[i].units.update(columns[i + 1])
-    out: list[dict[str, Any]] = []
-    seen: set[str] = set()
-    last = ""
-    for i, h in enumerate(header):
-        name = h
-        if h in _QUALIFIERS:
-            name = f"{h} ({last})" if last else h
-        else:
-            last = h
-        if name in seen:
-            name = f"{name} #{i + 1}"
-        seen.add(name)
-        col = cols[i]
-        field: dict[str, Any] = {"name": name, "type": col.type(), "title": h}
-        if i in coded:
-            if col.codes and field["type"] == "string":
-                field["constraints"] = {"enum": sorted(col.codes)}
-                field["description"] = "Coded: " + "; ".join(
-                    f"{k} = {v}" if v else k for k, v in sorted(col.codes.items())
-                )
-        elif i in valued:
-            units = sorted(u for u in col.units if u)
-            if units:
-                field["description"] = "Unit: " + ", ".join(units)
-        out.append(field)
-    return out
+        if self._licences is not None:
+            self._licences.add(columns)
+
+    def licences(self) -> list[str] | None:
+        """The licences of the rows taken (None when no :class:`~isaprofile.licences.TableLicences` was given)."""
+        self._flush()
+        return self._licences.licences() if self._licences is not None else None
+
+    def fields(self) -> list[dict[str, Any]]:
+        """The table's schema fields, from the rows taken so far."""
+        self._flush()
+        out: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        last = ""
+        for i, h in enumerate(self.header):
+            name = h
+            if h in _QUALIFIERS:
+                name = f"{h} ({last})" if last else h
+            else:
+                last = h
+            if name in seen:
+                name = f"{name} #{i + 1}"
+            seen.add(name)
+            col = self._cols[i]
+            field: dict[str, Any] = {"name": name, "type": col.type(), "title": h}
+            if i in self._coded:
+                if col.codes and field["type"] == "string":
+                    field["constraints"] = {"enum": sorted(col.codes)}
+                    field["description"] = "Coded: " + "; ".join(
+                        f"{k} = {v}" if v else k for k, v in sorted(col.codes.items())
+                    )
+            elif i in self._valued:
+                units = sorted(u for u in col.units if u)
+                if units:
+                    field["description"] = "Unit: " + ", ".join(units)
+            out.append(field)
+        return out
+
+    @classmethod
+    def read(cls, data: bytes | Path, licences: RowLicences | None = None) -> TableDescription:
+        """The description of a table file this library wrote (as bytes or a path), read once."""
+        rows = generated_rows(data, share=_SHARED_CELLS)
+        header = next(rows, [])
+        described = cls(header, licences.table(header) if licences is not None else None)
+        for row in rows:
+            described.add(row)
+        return described
+
+
+class WrittenTables:
+    """The :data:`~isaprofile.isatab.write.Observer` to give :func:`~isaprofile.isatab.write.write_isatab`:
+    each study and assay table is described as it is written (:attr:`tables`, keyed by ``prefix`` + its
+    file name), so the data package needs no read of the tables."""
+
+    def __init__(self, prefix: str = "", licences: RowLicences | None = None) -> None:
+        self.prefix, self._licences = prefix, licences
+        self.tables: dict[str, TableDescription] = {}
+
+    def __call__(self, name: str, header: list[str]) -> Callable[[list[str]], None]:
+        described = TableDescription(header, self._licences.table(header) if self._licences is not None else None)
+        self.tables[self.prefix + name] = described
+        return described.add
 
 
 def sheet_codes(spec: Any) -> dict[str, dict[str, str]]:
@@ -220,40 +275,37 @@ def _licences(ids: Sequence[str]) -> list[dict[str, str]]:
 
 def datapackage(
     name: str,
-    tables: Mapping[str, bytes | Path],
+    tables: Mapping[str, bytes | Path | TableDescription],
     title: str = "",
     licences: list[str] | None = None,
     resource_licences: RowLicences | None = None,
     extra_resources: Sequence[Mapping[str, Any]] = (),
 ) -> bytes:
     """The descriptor for ``tables`` (relative path inside the package → the tab-separated file, as bytes or
-    a path), each read once.
+    a path, each read once; or its :class:`TableDescription`, made as it was written).
 
     ``licences`` are the package's licences; ``resource_licences`` finds the licences of each table's rows in
-    the same read (without it, a resource carries no ``licenses`` of its own and so inherits the package's).
+    the same read (without it, a resource carries no ``licenses`` of its own and so inherits the package's;
+    a description carries its own).
     ``extra_resources`` are added as they are (e.g. :func:`sheet_resource` for the user's sheets).
     """
-    watcher = resource_licences
     resources: list[dict[str, Any]] = []
-    for path, data in sorted(tables.items()):
-        rows: Iterable[list[str]] = generated_rows(data, share=_SHARED_CELLS)
-        header = next(iter(rows), [])
-        if watcher is not None:
-            rows = watcher.watch(path, header, rows)
+    every = list(licences or [])
+    for path, table in sorted(tables.items()):
+        described = table if isinstance(table, TableDescription) else TableDescription.read(table, resource_licences)
         resources.append({
             "name": _resource_name(path),
             "path": path, "profile": "tabular-data-resource", "format": "tsv", "mediatype": "text/tab-separated-values",
             "encoding": "utf-8", "dialect": {"delimiter": "\t", "header": False, "commentRows": [1]},
-            "schema": {"fields": _fields(header, rows)},
+            "schema": {"fields": described.fields()},
         })  # fmt: skip
-        lics = watcher.found.get(path) if watcher is not None else None
+        lics = described.licences()
         if lics:
             resources[-1]["licenses"] = _licences(lics)
+            every += lics
     pkg: dict[str, Any] = {"profile": "tabular-data-package", "name": name.lower().replace(" ", "-"), "title": title,
            "resources": resources}  # fmt: skip
     resources.extend(dict(r) for r in extra_resources)
-    per_table = watcher.found if watcher is not None else {}
-    every = [*(licences or []), *(lic for lics in per_table.values() for lic in lics)]
     every += [x["name"] for r in extra_resources for x in r.get("licenses", [])]
     if every:
         pkg["licenses"] = _licences(every)

@@ -16,7 +16,7 @@ import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from isaprofile.bagit.build import Chunks, Content, Separate, build_bag
@@ -28,12 +28,15 @@ from isaprofile.harvest.images import ResultWrapper
 from isaprofile.licences import LicenceMap
 from isaprofile.linked.datacite import ZenodoRecord
 from isaprofile.model import Investigation
-from isaprofile.package.datapackage import datapackage
+from isaprofile.package.datapackage import WrittenTables, datapackage
 from isaprofile.package.landing import citation_cff, index_html, previews, readme
 from isaprofile.package.metadata_checks import MARKER, receipt
 from isaprofile.package.phi import exceptions_json
 from isaprofile.pipeline import CheckedDataset, ProfileRef, check
 from isaprofile.profile.model import Profile
+
+if TYPE_CHECKING:
+    from isaprofile.isatab.write import Observer
 
 PartMetadata = Callable[[int, Part, list[str]], Mapping[str, Content]]
 SPLITS: dict[str, dict[str, int]] = {
@@ -95,11 +98,15 @@ class PackageResult:
     report: Report
 
 
-def _isatab_files(inv: Investigation, profile: Profile | None, tmp: Path) -> dict[str, Path]:
-    """The ISA-Tab files, written under ``tmp`` (a table of 200,000 rows is not held in memory)."""
+_ISATAB = "metadata/isatab/"
+
+
+def _isatab_files(inv: Investigation, profile: Profile | None, tmp: Path, observe: Observer) -> dict[str, Path]:
+    """The ISA-Tab files, written under ``tmp`` (a table of 200,000 rows is not held in memory), each table
+    shown to ``observe`` as it is written."""
     from isaprofile.isatab.write import write_isatab
 
-    return {f"metadata/isatab/{p.name}": p for p in write_isatab(inv, tmp / "isa", profile)}
+    return {f"{_ISATAB}{p.name}": p for p in write_isatab(inv, tmp / "isa", profile, observe=observe)}
 
 
 def _file_chunks(path: Path) -> Chunks:
@@ -169,8 +176,9 @@ def _package(
         return PackageResult(None, report)
     prof = checked.profile
     root = Path(dataset)
+    tables = WrittenTables(_ISATAB, RowLicences(inv, lmap))  # the data package's view, as the tables are written
     with previews(inv, root, workers) as made:  # made on the pool while this process writes the ISA-Tab
-        isatab = _isatab_files(inv, prof, tmp)
+        isatab = _isatab_files(inv, prof, tmp, tables)
         pngs, unshown = made()
     meta: dict[str, Content] = {**{rel: _file_chunks(path) for rel, path in isatab.items()}, **_profile_files(prof)}
     # the deposit's report is about the dataset: how this run read it (its header cache's hits) stays out
@@ -199,14 +207,8 @@ def _package(
     meta.update(pngs)
     invalid = allow_invalid and not report.valid
     meta["README.md"] = readme(inv, invalid)
-    tables = {k: path for k, path in isatab.items() if not k.endswith("i_investigation.txt")}
-
-    def data_package() -> Iterator[bytes]:  # made while the pool copies the payload: it reads every ISA table
-        yield datapackage(inv.identifier, tables, inv.title, list(lmap.all) or inv.licences,
-                          resource_licences=RowLicences(inv, lmap),
-                          extra_resources=_sheet_resources(checked))  # fmt: skip
-
-    meta["datapackage.json"] = data_package
+    meta["datapackage.json"] = datapackage(inv.identifier, tables.tables, inv.title, list(lmap.all) or inv.licences,
+                                           extra_resources=_sheet_resources(checked))  # fmt: skip
     late = [] if "ro-crate-metadata.json" in meta else ["ro-crate-metadata.json"]  # made after the copy
     listed = [*meta, *late, "index.html", "metadata/validation-report.json", *payload]
     meta["index.html"] = index_html(inv, set(pngs), profile=prof, invalid=invalid, files=listed, payload=payload)
