@@ -108,7 +108,7 @@ def started(
     """:func:`map_files` begun now: on the local pool every item is queued to the workers as the block is
     entered, so this process can do other work meanwhile; iterate the value for the results, in item order.
     Serially (``workers`` <= 1) and on a Dask cluster the work is done as the value is iterated. Leaving the
-    block shuts the pool down (cancelling what was not started, when the block raised or stopped reading)."""
+    block shuts the pool down, cancelling what was not started (results left unread are lost)."""
     if workers < 1:
         raise ValueError("workers must be at least 1")
     workers = min(workers, len(items)) or 1
@@ -130,11 +130,10 @@ def started(
     pool = ProcessPoolExecutor(max_workers=workers, initializer=die_with_parent, initargs=(os.getpid(),))
     try:
         yield pool.map(func, items, chunksize=size)
-    except BaseException:
-        # a failed item (or the consumer stopping) must not wait for the rest of the queue
+    finally:
+        # a failed item, or a consumer that left without the rest (a refused deposit's previews), must not
+        # wait for the rest of the queue: what nobody can read any more is cancelled
         pool.shutdown(wait=True, cancel_futures=True)
-        raise
-    pool.shutdown(wait=True)
 
 
 # ---------------------------------------------------------------- Dask distributed

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -88,6 +88,7 @@ def check(
     workers: int | None = None,
     progress: ResultWrapper | None = None,
     cache: bool = True,
+    on_model: Callable[[Investigation], object] | None = None,
 ) -> CheckedDataset:
     """Read ``source`` and run every layer (see the module docstring) except those in ``skip``.
 
@@ -98,6 +99,8 @@ def check(
     else is a finding. ``progress(results, total)`` may wrap the stream of per-file header reads (a bar).
     ``cache``: a dataset folder's header pass reuses the results of files unchanged since an earlier run
     (:mod:`isaprofile.cache`; ``report.stats["cache"]`` counts hits and misses); ``False`` reads every file.
+    ``on_model(investigation)`` is called once the model is built, before the later layers run on it: work a
+    caller begins then on the pool goes on beside them (the package command's previews).
     """
     unknown = set(skip) - SKIPPABLE
     if unknown:
@@ -105,7 +108,7 @@ def check(
     if isinstance(source, Investigation):
         root = Path(data_root) if data_root is not None else None
         prof, report = _profile(profile, source.profile)
-        return _layers(source, prof, report, "records", root, None, skip, workers)
+        return _layers(source, prof, report, "records", root, None, skip, workers, on_model=on_model)
     path = Path(source)
     if not path.exists():
         raise DatasetError(f"{path}: no such file or directory")
@@ -118,9 +121,10 @@ def check(
 
         read = read_isatab(path, str(profile) if isinstance(profile, Path) else profile)
         root = Path(data_root) if data_root is not None else path
-        return _layers(read.investigation, read.profile, read.report, "isatab", root, None, skip, workers)
+        return _layers(read.investigation, read.profile, read.report, "isatab", root, None, skip, workers,
+                       on_model=on_model)  # fmt: skip
     with workbooks_read_once():  # a template's sheets and the config's sheets: each workbook parsed once
-        return _dataset(path, profile, skip, workers, progress, cache)
+        return _dataset(path, profile, skip, workers, progress, cache, on_model)
 
 
 def _profile(ref: ProfileRef, named: str | None, file: str | None = None) -> tuple[Profile | None, Report]:
@@ -141,7 +145,7 @@ def _profile(ref: ProfileRef, named: str | None, file: str | None = None) -> tup
 
 def _dataset(
     root: Path, ref: ProfileRef, skip: Collection[str], workers: int | None, progress: ResultWrapper | None,
-    cache: bool = True,
+    cache: bool = True, on_model: Callable[[Investigation], object] | None = None,
 ) -> CheckedDataset:  # fmt: skip
     from isaprofile.build import investigation_from_tables, read_template
 
@@ -176,7 +180,7 @@ def _dataset(
         pool = workers if workers is not None else default_workers()  # the cluster's, inside engine.scheduler()
         done = assemble(root, config, placing, inv.studies[0], report, inspector, progress, pool, cache)
         known, harvested = done.inspected, done.paths
-    return _layers(inv, prof, report, "dataset", root, config, skip, workers, known, harvested)
+    return _layers(inv, prof, report, "dataset", root, config, skip, workers, known, harvested, on_model)
 
 
 def _inspector(subjects: frozenset[str], *, config: DatasetConfig) -> Inspect:
@@ -206,7 +210,10 @@ def _layers(
     workers: int | None,
     known: Mapping[str, FileFindings] | None = None,
     harvested: Collection[str] = (),
+    on_model: Callable[[Investigation], object] | None = None,
 ) -> CheckedDataset:
+    if on_model is not None:
+        on_model(inv)
     ran = ["structure"] + (["crosscheck"] if config is not None and (config.sheets or config.files) else [])
     files_root = None if "files" in skip else root  # skipped: no file is looked for, so none is gated either
     licences: LicenceMap | None = None

@@ -52,3 +52,12 @@ def test_a_block_that_raises_cancels_the_items_not_begun(tmp_path: Path) -> None
             raise RuntimeError("stop")
     done = sum(p.exists() for p in paths)
     assert 1 <= done < len(paths)  # the pool was shut down with the queue cancelled, not run to its end
+
+
+def test_a_block_left_without_reading_every_result_cancels_the_items_not_begun(tmp_path: Path) -> None:
+    """A caller that no longer wants the results (a refused deposit's previews) does not wait for them."""
+    paths = [tmp_path / f"item-{i:02d}" for i in range(40)]
+    with started(_slow_touch, [str(p) for p in paths], workers=2, chunksize=1) as results:
+        next(iter(results))
+    done = sum(p.exists() for p in paths)
+    assert 1 <= done < len(paths)

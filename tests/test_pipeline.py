@@ -312,3 +312,11 @@ def test_workbooks_kept_in_one_thread_are_that_threads_own(example: Path) -> Non
         assert sheets._open_workbook(book, "metadata.xlsx") is first  # still open, still kept
         assert list(sheets.read_table(book, "Subjects").rows())
     assert seen["kept"] is None and seen["own"] is not first
+
+
+def test_on_model_is_given_the_model_before_the_later_layers_run(dataset: Path) -> None:
+    """The package command begins its previews from here: once, on the model the checks then run on."""
+    seen: list[tuple[int, list[str]]] = []
+    checked = check(dataset, on_model=lambda inv: seen.append((id(inv), [s.id for s in inv.studies[0].scans])))
+    assert seen == [(id(checked.investigation), [s.id for s in checked.investigation.studies[0].scans])]
+    assert checked.layers[-1] == "phi" and checked.valid

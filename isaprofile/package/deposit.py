@@ -10,6 +10,7 @@ travels with the package: a built-in one by name and version, a user's YAML file
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import tempfile
@@ -135,8 +136,9 @@ def package_dataset(
     cache: bool = True,
 ) -> PackageResult:
     """Build the deposit package of ``dataset`` at ``out``; see the module docstring."""
-    with tempfile.TemporaryDirectory(prefix="isaprofile-package-") as tmp:  # the ISA-Tab, until it is in the bag
-        return _package(dataset, out, Path(tmp), zip=zip, split=split, allow_invalid=allow_invalid,
+    # tmp: the ISA-Tab, until it is in the bag; begun: the pool work begun for it (cancelled when it is refused)
+    with tempfile.TemporaryDirectory(prefix="isaprofile-package-") as tmp, contextlib.ExitStack() as begun:
+        return _package(dataset, out, Path(tmp), begun, zip=zip, split=split, allow_invalid=allow_invalid,
                         profile=profile, workers=workers, progress=progress, bagging_date=bagging_date,
                         header_progress=header_progress, cache=cache)  # fmt: skip
 
@@ -145,6 +147,7 @@ def _package(
     dataset: str | Path,
     out: str | Path,
     tmp: Path,
+    begun: contextlib.ExitStack,
     *,
     zip: bool,
     split: str | None,
@@ -162,8 +165,15 @@ def _package(
     from isaprofile.linked.jsonld import ro_crate_chunks
 
     kinds = _split_kinds(split)
+    root = Path(dataset)
+    made: list[Callable[[], tuple[dict[str, bytes], Report]]] = []
+
+    def begin_previews(model: Investigation) -> None:  # on the pool, while this process checks the model
+        made.append(begun.enter_context(previews(model, root, workers)))
+
     # the header pass may reuse the header cache; the payload's digests always come from the bytes copied
-    checked = check(dataset, profile, workers=workers, progress=header_progress, cache=cache)
+    checked = check(dataset, profile, workers=workers, progress=header_progress, cache=cache,
+                    on_model=begin_previews)  # fmt: skip
     inv, report, payload = checked.investigation, checked.report, checked.payload
     lmap = checked.licences if checked.licences is not None else licence_map(inv, checked.profile)
     # a repository that takes one licence per record (Zenodo) gets one record per licence, or a refusal
@@ -175,11 +185,10 @@ def _package(
     if phi_refused or checked.profile is None or (not report.valid and not allow_invalid):
         return PackageResult(None, report)
     prof = checked.profile
-    root = Path(dataset)
     tables = WrittenTables(_ISATAB, RowLicences(inv, lmap))  # the data package's view, as the tables are written
-    with previews(inv, root, workers) as made:  # made on the pool while this process writes the ISA-Tab
-        isatab = _isatab_files(inv, prof, tmp, tables)
-        pngs, unshown = made()
+    isatab = _isatab_files(inv, prof, tmp, tables)
+    pngs, unshown = made[0]()
+    begun.close()  # the previews' pool ends here (a live pool's thread would keep the ISA-JSON off its own core)
     meta: dict[str, Content] = {**{rel: _file_chunks(path) for rel, path in isatab.items()}, **_profile_files(prof)}
     # the deposit's report is about the dataset: how this run read it (its header cache's hits) stays out
     deposited = Report(report.sorted().issues, {k: v for k, v in report.stats.items() if k != "cache"})
