@@ -364,7 +364,8 @@ def test_cli_harvest(tmp_path: Path) -> None:
 
 def test_series_groups_take_records_in_any_order(tmp_path: Path) -> None:
     """Workers hand records back in any order: the series, its first instance and its findings stay the same."""
-    from isaprofile.harvest.dicom import SeriesGroups, group_series, read_dicom_file
+    from isaprofile.harvest.dicom import read_dicom_file
+    from isaprofile.harvest.series import SeriesGroups, group_series
 
     paths = _slices(tmp_path / "s", 4)
     ds = pydicom.dcmread(paths[0])
@@ -381,3 +382,12 @@ def test_series_groups_take_records_in_any_order(tmp_path: Path) -> None:
     assert ct.paths == [f"s/{p.name}" for p in paths]
     assert ct.values["SliceThickness"].value == 2.5  # the first file's, however late it came
     assert [(i.code, i.file) for i in found] == [("series-inconsistent", "s/1-002.dcm")]
+
+
+def test_the_series_modules_tags_are_those_of_the_dicom_dictionary() -> None:
+    """``harvest.series`` names tags without pydicom; its table must agree with pydicom's dictionary."""
+    from isaprofile.harvest import dicom_attrs, series
+
+    assert set(series.CONSISTENT) <= set(series.TAGS)
+    for keyword in series.TAGS:
+        assert series.tag_path(keyword) == dicom_attrs.tag_path(keyword), keyword

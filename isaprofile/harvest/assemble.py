@@ -208,7 +208,7 @@ def identity_comments(item: HarvestedImage) -> dict[str, Value]:
     UIDs of all its files, in file order, separated by ``;``), each with the file and tag it came from."""
     if item.kind == "nifti":
         return {}
-    from isaprofile.harvest.dicom_attrs import tag_path  # a DICOM item: pydicom is loaded already
+    from isaprofile.harvest.series import tag_path  # (not pydicom's dictionary: the item may come from the cache)
 
     out: dict[str, Value] = {}
     first = item.path

@@ -1,36 +1,31 @@
-"""DICOM header harvest: read one file cheaply (headers only), then group instances into series.
+"""DICOM header harvest: read one file cheaply (headers only).
 
 :func:`read_dicom_file` runs in worker processes and returns a small, quickly pickled record; the
 pixel data is never loaded (its length is checked from the element header and the file size, see
-:mod:`isaprofile.harvest.pixels`). :func:`group_series` merges the records of one Series Instance
-UID into one :class:`~isaprofile.harvest.types.HarvestedImage` (one scan = one series, however many
-slice files), using the first instance (by path) for the values and flagging disagreements.
+:mod:`isaprofile.harvest.pixels`). :mod:`isaprofile.harvest.series` merges the records of one Series
+Instance UID into one :class:`~isaprofile.harvest.types.HarvestedImage`.
 """
 
 from __future__ import annotations
 
 import os
-import posixpath
 import struct
 import warnings
-from collections.abc import Iterable
 from typing import Any, BinaryIO
 
 from pydicom import dcmread
 from pydicom.dataset import Dataset
 from pydicom.errors import BytesLengthException, InvalidDicomError
 
-from isaprofile._shared import OneCopy
 from isaprofile.findings.issues import Issue, issue
 from isaprofile.harvest import dicom_flat
-from isaprofile.harvest.dicom_attrs import harvest_attributes, tag_path
+from isaprofile.harvest.dicom_attrs import harvest_attributes
 from isaprofile.harvest.dicom_header import read_header
-from isaprofile.harvest.geometry import read_geometry, series_geometry
+from isaprofile.harvest.geometry import read_geometry
 from isaprofile.harvest.nifti import Inspect
 from isaprofile.harvest.pixels import PIXEL_TAGS, UNDEFINED, check_image_integrity, element_header
-from isaprofile.harvest.seg import is_seg, read_instance_references, read_references, read_segments, to_segments
-from isaprofile.harvest.types import HarvestedImage, RawValues, to_values
-from isaprofile.model import Provenance, Value
+from isaprofile.harvest.seg import is_seg, read_instance_references, read_references, read_segments
+from isaprofile.harvest.series import Record
 
 DICOM_SUFFIXES = {".dcm", ".dicom", ".dic", ".ima", ""}
 _DICOM_STARTS = (b"\x08\x00", b"\x02\x00", b"\x00\x08", b"\x00\x02")
@@ -38,16 +33,7 @@ READ_ERRORS = (
     InvalidDicomError, OSError, EOFError, struct.error, ValueError, KeyError, IndexError, TypeError,
     NotImplementedError, OverflowError, BytesLengthException,
 )  # fmt: skip
-# attributes every instance of a series should share; disagreements are findings
-CONSISTENT = (
-    "Modality", "Manufacturer", "ManufacturerModelName", "Rows", "Columns", "PixelSpacing", "SliceThickness",
-    "KVP", "ConvolutionKernel", "MagneticFieldStrength", "RepetitionTime", "EchoTime", "FlipAngle",
-    "StudyInstanceUID", "PatientID",
-)  # fmt: skip
 _PIXEL_KEYS = ("Rows", "Columns", "BitsAllocated", "SamplesPerPixel", "NumberOfFrames")
-IDENTIFYING = {"PatientID", "StudyInstanceUID"}  # never shown in messages
-
-Record = dict[str, Any]
 
 
 def _encoding(ds: Dataset) -> tuple[bool, bool]:
@@ -151,137 +137,3 @@ def _reason(exc: BaseException) -> str:
     """A one-line reason for a read error, without the file's path (the finding names the file)."""
     text = str(exc).splitlines()[0] if str(exc) else ""
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
-def group_series(records: Iterable[Record]) -> tuple[list[HarvestedImage], list[Issue]]:
-    """Merge the readable records into one item per series (and per SEG); return items and findings.
-
-    Items are ordered by their first file's path. Records without a Series Instance UID form a series
-    of their own, with a ``dicom-tag-missing`` finding.
-    """
-    groups = SeriesGroups()
-    for rec in records:
-        groups.add(rec)
-    return groups.finish()
-
-
-class SeriesGroups:
-    """Records merged into series as they arrive (:func:`group_series` over a stream).
-
-    Of each series only its first instance by path is kept whole; of the others, what the series checks
-    read: path, SOP Instance UID, frames, geometry, the PHI gate's result and the :data:`CONSISTENT`
-    values (one shared dict while they agree). A CRLM slice's record is about 9 KB, its slim form a tenth
-    of that, so memory no longer grows with every header value of every slice (17,639 of them).
-    """
-
-    def __init__(self) -> None:
-        self._groups: dict[str, list[Record]] = {}  # first record (whole) + the rest (slim)
-        self._consistent: OneCopy[tuple[tuple[str, Any], ...]] = OneCopy(4096)
-        self._shared: dict[tuple[tuple[str, Any], ...], dict[str, Any]] = {}
-        self.found: list[Issue] = []
-
-    def add(self, rec: Record) -> None:
-        """Take one record of :func:`read_dicom_file`: its findings, and its place in its series."""
-        self.found.extend(rec["issues"])
-        if not rec["ok"]:
-            return
-        if rec["uid"] is None:
-            self.found.append(issue("dicom-tag-missing", file=rec["file"], path=tag_path("SeriesInstanceUID"),
-                                    tag=tag_path("SeriesInstanceUID")))  # fmt: skip
-        recs = self._groups.setdefault(rec["uid"] or f"\0{rec['file']}", [])
-        if not recs:
-            recs.append(rec)
-        elif rec["file"] < recs[0]["file"]:  # files came out of order: this one is the series' first
-            recs.append(self._slim(recs[0]))
-            recs[0] = rec
-        else:
-            recs.append(self._slim(rec))
-
-    def _slim(self, rec: Record) -> Record:
-        values = rec["values"]
-        consistent = tuple((k, values[k]) for k in CONSISTENT if k in values)
-        try:
-            key = self._consistent(consistent)
-        except TypeError:  # an unhashable value (never read so far): this record keeps a dict of its own
-            shared = dict(consistent)
-        else:
-            if len(self._shared) >= 4096:
-                self._shared.clear()
-            shared = self._shared.setdefault(key, dict(key))  # read only, never changed
-        return {"file": rec["file"], "sop": rec["sop"], "frames": rec["frames"], "geo": rec["geo"],
-                "inspected": rec.get("inspected"), "uid": rec["uid"], "values": shared}  # fmt: skip
-
-    def finish(self) -> tuple[list[HarvestedImage], list[Issue]]:
-        """One item per series (ordered by first path) and every finding, the records' own first."""
-        items = []
-        found = self.found
-        for recs in self._groups.values():
-            recs.sort(key=lambda r: r["file"])
-            found.extend(_inconsistencies(recs))
-            item, geometry_issues = _series(recs)
-            found.extend(geometry_issues)
-            items.append(item)
-        items.sort(key=lambda i: i.path)
-        self._groups = {}
-        return items, found
-
-
-def _inconsistencies(recs: list[Record]) -> list[Issue]:
-    first = recs[0]
-    out = []
-    # a multi-echo series (several EchoNumbers) differs in EchoTime by design
-    multi_echo = len({r["geo"].get("echo") for r in recs}) > 1
-    for key in CONSISTENT:
-        if key == "EchoTime" and multi_echo:
-            continue
-        ref = first["values"].get(key)
-        for rec in recs[1:]:
-            other = rec["values"].get(key)
-            if (other and other[0]) != (ref and ref[0]):
-                hide = key in IDENTIFYING
-                out.append(issue(
-                    "series-inconsistent", file=rec["file"], path=tag_path(key), attribute=key,
-                    first="(withheld)" if hide else _shown(ref), first_file=first["file"],
-                    other="(withheld)" if hide else _shown(other),
-                ))  # fmt: skip
-                break
-    return out
-
-
-def _shown(raw: tuple | None) -> str:
-    if raw is None:
-        return "(absent)"
-    val, unit, _ = raw
-    return f"{val} {unit}" if unit else str(val)
-
-
-def _series(recs: list[Record]) -> tuple[HarvestedImage, list[Issue]]:
-    first = recs[0]
-    paths = [r["file"] for r in recs]
-    dirs = {posixpath.dirname(p) for p in paths}  # a series is nearly always one folder: no commonpath then
-    folder = (next(iter(dirs)) if len(dirs) == 1 else posixpath.commonpath(sorted(dirs))) or "."
-    raw: RawValues = first["values"]
-    values = to_values(raw, first["file"])
-    geometry = series_geometry(recs, raw, folder)
-    values["NumberOfInstances"] = Value(len(recs), None, Provenance(file=folder, path="number of instances"))
-    for key, (val, prov) in geometry.values.items():
-        values[key] = Value(val, None, prov)
-    seg = first["seg"]
-    modality = raw.get("Modality", (None,))[0]
-    subject = raw.get("PatientID", (None,))[0]
-    item = HarvestedImage(
-        kind="dicom-seg" if seg is not None else "dicom-series",
-        paths=paths,
-        modality=str(modality) if modality else None,
-        uid=first["uid"],
-        subject=str(subject) if subject else None,
-        folder=folder,
-        values=values,
-        segments=to_segments(seg[0], first["file"]) if seg else [],
-        references=list(seg[1]) if seg else [],
-        referenced_instances=list(seg[2]) if seg else [],
-        instances=[r["sop"] for r in recs],
-        inspected={r["file"]: r["inspected"] for r in recs if r.get("inspected") is not None},
-        study_uid=str(study) if (study := raw.get("StudyInstanceUID", (None,))[0]) else None,
-    )
-    return item, geometry.issues

@@ -1,5 +1,9 @@
 """Image geometry of a DICOM series: in-plane matrix, slices per volume, volumes, echoes, b-values, time points.
 
+What each instance's header gives is read here (:func:`read_geometry`, in the workers); a series' instances are
+combined by :func:`isaprofile.harvest.series.series_geometry` (which needs no pydicom: the records may come
+from the header cache).
+
 Vendors store the same acquisition in different shapes, and counting files or frames gets the matrix
 wrong for most of them:
 
@@ -23,16 +27,12 @@ first value, Philips (2001,xx03) ``Philips Imaging DD 001``).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 from pydicom.dataset import Dataset
 
-from isaprofile.findings.issues import Issue, issue
-from isaprofile.harvest.dicom_attrs import tag_path
 from isaprofile.harvest.dicom_flat import FlatError, FlatItem, absent_from, plain_value, sequence_value
-from isaprofile.model import Provenance, Scalar
 
 # (group, element offset, private creator) of the vendors' private elements read here
 SIEMENS_MOSAIC = (0x0019, 0x0A, "SIEMENS MR HEADER")
@@ -188,86 +188,3 @@ def _frame_counts(
             bvalues.add(b)
     return {"count": len(frames), "positions": len(positions), "echoes": len(echoes),
             "temporal": len(temporal), "bvalues": sorted(bvalues)}  # fmt: skip
-
-
-@dataclass
-class Geometry:
-    """The derived values of one series, each with where it was worked out from."""
-
-    values: dict[str, tuple[Scalar, Provenance]] = field(default_factory=dict)
-    issues: list[Issue] = field(default_factory=list)
-
-
-def _distinct(recs: Sequence[dict[str, Any]], key: str) -> set[Any]:
-    return {v for r in recs if (v := r["geo"].get(key)) is not None}
-
-
-def _text(nums: Iterable[float]) -> str:
-    return "\\".join(str(int(n)) if float(n).is_integer() else str(n) for n in sorted(nums))
-
-
-def series_geometry(recs: Sequence[dict[str, Any]], raw: dict[str, Any], folder: str) -> Geometry:
-    """The geometry of the series made of ``recs`` (worker records, sorted by path).
-
-    ``raw`` holds the raw values of the first instance (Rows, Columns, Modality); ``folder`` is the
-    series folder, used as the provenance of counts made over its files.
-    """
-    out = Geometry()
-    first = recs[0]
-    rows, cols = raw.get("Rows", (None,))[0], raw.get("Columns", (None,))[0]
-    is_seg = raw.get("Modality", (None,))[0] == "SEG"
-    files = Provenance(file=folder, path="number of instances")
-    enhanced = first["geo"].get("frames") if len(recs) == 1 else None
-    mosaic = [r["geo"].get("mosaic") for r in recs] if "mosaic" in first["geo"] else []
-    slices: int
-    volumes: int | None
-    if enhanced:
-        count, positions = enhanced["count"], enhanced["positions"]
-        where = Provenance(file=first["file"], path=f"{tag_path('PerFrameFunctionalGroupsSequence')} "
-                                                     f"{tag_path('PlanePositionSequence')}")  # fmt: skip
-        slices = positions or count
-        volumes = count // slices if count % slices == 0 else None
-        if volumes is None:
-            out.issues.append(issue("series-volumes-irregular", file=first["file"], path=where.path,
-                                    frames=count, slices=slices))  # fmt: skip
-        echoes, temporal, bvalues = enhanced["echoes"], enhanced["temporal"], enhanced["bvalues"]
-    elif mosaic and all(n is not None for n in mosaic) and len(set(mosaic)) == 1:
-        n = int(mosaic[0])
-        side = math.ceil(math.sqrt(n))
-        where = Provenance(file=first["file"], path="(0019,xx0A) NumberOfImagesInMosaic [SIEMENS MR HEADER]")
-        if isinstance(rows, int) and isinstance(cols, int) and rows % side == 0 and cols % side == 0:
-            rows, cols = rows // side, cols // side
-        else:
-            out.issues.append(issue("dicom-mosaic-inconsistent", file=first["file"], path=where.path, images=n,
-                                    rows=rows, columns=cols, side=side))  # fmt: skip
-        slices, volumes = n, len(recs)
-        echoes, temporal = len(_distinct(recs, "echo")), len(_distinct(recs, "temporal"))
-        bvalues = sorted(_distinct(recs, "bvalue"))
-    else:
-        frames = sum(r["frames"] for r in recs)
-        positions = _distinct(recs, "position")
-        where = Provenance(file=folder, path=f"distinct {tag_path('ImagePositionPatient')}") if positions else files
-        slices = len(positions) if positions and len(recs) > 1 else frames
-        volumes = frames // slices if slices and frames % slices == 0 else None
-        if volumes is None:
-            out.issues.append(issue("series-volumes-irregular", file=first["file"], path=where.path,
-                                    frames=frames, slices=slices))  # fmt: skip
-        echoes, temporal = len(_distinct(recs, "echo")), len(_distinct(recs, "temporal"))
-        bvalues = sorted(_distinct(recs, "bvalue"))
-    out.values["NumberOfSlices"] = (slices, where)
-    if rows is not None and cols is not None:
-        out.values["MatrixSize"] = (f"{rows}x{cols}x{slices}", where)
-    if is_seg:
-        return out  # a SEG's frames are segments × slices, not volumes
-    if volumes is not None:
-        out.values["NumberOfVolumes"] = (volumes, where)
-    if echoes > 1:
-        out.values["NumberOfEchoes"] = (echoes, Provenance(file=folder, path="distinct echo numbers / times"))
-    if temporal > 1:
-        out.values["NumberOfTemporalPositions"] = (
-            temporal,
-            Provenance(file=folder, path="distinct temporal positions"),
-        )
-    if bvalues:
-        out.values["DiffusionBValues"] = (_text(bvalues), Provenance(file=folder, path="distinct b-values"))
-    return out

@@ -28,7 +28,7 @@ from isaprofile.harvest.readers import load_readers
 from isaprofile.harvest.types import HarvestedImage, Segment
 
 if TYPE_CHECKING:
-    from isaprofile.harvest.dicom import SeriesGroups
+    from isaprofile.harvest.series import SeriesGroups
 
 __all__ = ["HarvestedImage", "Segment", "collect_files", "harvest_files", "to_profile_values"]
 
@@ -152,8 +152,8 @@ def harvest_files(
     try:
         for kind, result in results:
             if kind == "dicom":
-                if groups is None:  # a NIfTI-only dataset never imports the DICOM readers, nor pydicom
-                    from isaprofile.harvest.dicom import SeriesGroups
+                if groups is None:
+                    from isaprofile.harvest.series import SeriesGroups
 
                     groups = SeriesGroups()
                 groups.add(result)
@@ -166,7 +166,7 @@ def harvest_files(
         if store is not None:
             store.close()
     if groups is not None:
-        from isaprofile.harvest.seg import check_seg_sources
+        from isaprofile.harvest.series import check_seg_sources
 
         series, series_issues = groups.finish()
         found.extend(series_issues)

@@ -6,15 +6,15 @@ Coded attributes (category, type, anatomic region) become :class:`isaprofile.mod
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 from pydicom.dataset import Dataset
 
-from isaprofile.findings.issues import Issue, issue
 from isaprofile.harvest.dicom_attrs import read_attributes, read_code, tag_path
 from isaprofile.harvest.dicom_flat import FlatError, sequence_value
-from isaprofile.harvest.types import HarvestedImage, RawValues, Segment, to_values
+from isaprofile.harvest.series import RawSegment
+from isaprofile.harvest.types import RawValues
 
 SEGMENT_ATTRIBUTES: dict[str, str | None] = {
     "SegmentNumber": None, "SegmentLabel": None, "SegmentDescription": None,
@@ -26,7 +26,6 @@ SEGMENT_CODES = (
     "SegmentedPropertyTypeModifierCodeSequence",
     "AnatomicRegionSequence",
 )
-RawSegment = tuple[int, str, RawValues]
 # how a reader gets a top-level sequence: as dicom_flat items when they read, else as pydicom's Datasets
 Getter = Callable[[Dataset, str], Any]
 
@@ -129,43 +128,3 @@ def _instance_references(ds: Dataset, get: Getter) -> list[tuple[str, str]]:
                     seen.add(str(uid))
                     out.append((str(uid), f"{frames_path}[{f}]>{derivation_path}[{d}]>{source_path}[{k}]>{_SOP}"))
     return out
-
-
-def to_segments(raw: Iterable[RawSegment], file: str) -> list[Segment]:
-    """Segments with :class:`Value` attributes from their raw form (``file``: the SEG's path)."""
-    return [Segment(number, label, to_values(values, file)) for number, label, values in raw]
-
-
-def check_seg_sources(items: Iterable[HarvestedImage]) -> list[Issue]:
-    """A ``seg-source-missing`` finding for every referenced series of a SEG not among ``items``, and a
-    ``seg-instance-missing`` one for every referenced SOP instance that no harvested file holds.
-
-    The finding names the SEG file and the position in ReferencedSeriesSequence, not the UID (UIDs
-    are identifying data under DICOM PS3.15).
-    """
-    items = list(items)
-    present = {i.uid for i in items if i.kind == "dicom-series" and i.uid}
-    instances = {u for i in items if i.kind == "dicom-series" for u in i.instances if u}
-    found = []
-    path = tag_path("ReferencedSeriesSequence")
-    for item in items:
-        if item.kind != "dicom-seg":
-            continue
-        missing_series = False
-        for n, uid in enumerate(item.references):
-            if uid not in present:
-                missing_series = True
-                found.append(
-                    issue(
-                        "seg-source-missing",
-                        file=item.path,
-                        path=f"{path}[{n}]>{tag_path('SeriesInstanceUID')}",
-                        index=n + 1,
-                    )
-                )
-        if missing_series:
-            continue  # the whole source series is absent: one finding per series is enough
-        for n, (uid, where) in enumerate(item.referenced_instances):
-            if uid not in instances:
-                found.append(issue("seg-instance-missing", file=item.path, path=where, index=n + 1))
-    return found
