@@ -191,16 +191,13 @@ def _short(text: Any) -> Any:
 
 
 def _shared(result: tuple[str, Any]) -> tuple[str, Any]:
-    """A cached DICOM record with one copy of each field name, attribute name, unit, tag path and short value
-    across records (as one process's reads share them; the PHI gate's results share themselves when unpickled):
-    half the memory of the records, for 5 % more load time."""
+    """A cached DICOM record with one copy of each field name across records (as one process's reads share
+    them). Its header values are left as unpickled: :class:`~isaprofile.harvest.series.SeriesGroups` keeps
+    them only for a series' first instance, and shares the consistent ones itself."""
     kind, rec = result
     if kind != "dicom":
         return result
     rec = {sys.intern(k): v for k, v in rec.items()}
-    if rec.get("values"):
-        rec["values"] = {sys.intern(k): (_short(v), u and sys.intern(u), sys.intern(p))
-                         for k, (v, u, p) in rec["values"].items()}  # fmt: skip
     if rec.get("geo"):
         rec["geo"] = {sys.intern(k): v for k, v in rec["geo"].items()}
     rec["uid"] = _short(rec.get("uid"))  # a series' UID, in each of its slices

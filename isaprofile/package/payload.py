@@ -217,9 +217,11 @@ class _Selector:
                 current = candidate
         return current
 
-    def add_file(self, rel: str, real: str, *, referenced: bool) -> None:
+    def add_file(self, rel: str, real: str, *, referenced: bool, in_folder: bool = False) -> None:
+        """``in_folder``: found by :meth:`add_folder`, which has checked the names of its folders."""
         parts = rel.split("/")
-        for depth, part in enumerate(parts):
+        for depth in range(len(parts) - 1 if in_folder else 0, len(parts)):
+            part = parts[depth]
             why = hidden_reason(part)
             if why:
                 where = "/".join(parts[: depth + 1])
@@ -295,11 +297,11 @@ class _Selector:
                         continue
                     self.add_folder(child, target, seen | {target})
                 else:
-                    self.add_file(child, target, referenced=True)
+                    self.add_file(child, target, referenced=True, in_folder=True)
             elif entry.is_dir(follow_symlinks=False):
                 self.add_folder(child, entry.path, seen | {os.path.realpath(entry.path)})
             else:
-                self.add_file(child, entry.path, referenced=True)
+                self.add_file(child, entry.path, referenced=True, in_folder=True)
 
 
 def select_payload(
