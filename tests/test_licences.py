@@ -551,14 +551,21 @@ def test_datapackage_type_is_checked_by_frictionless(tmp_path: Path) -> None:
     assert [e[0] for e in report.flatten(["type"])] == ["type-error"]
 
 
-def test_datapackage_made_while_the_tables_are_written_equals_the_one_read_back(release: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("memo", [None, 3])  # 3: the writer's cell memo is emptied many times in a table
+def test_datapackage_made_while_the_tables_are_written_equals_the_one_read_back(
+    release: Path, tmp_path: Path, memo: int | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The package command describes each ISA table from the rows the writer writes (no second read); the
     description is the one a read of the files gives, cells a spreadsheet would take for formulas and cells
     that need quotes included (the data package describes the cells as the file holds them)."""
+    from isaprofile.isatab import write
     from isaprofile.isatab.write import write_isatab
     from isaprofile.licences import RowLicences
     from isaprofile.model import Term, Value
     from isaprofile.package.datapackage import WrittenTables
+
+    if memo is not None:
+        monkeypatch.setattr(write._Writer, "_MEMO_MAX", memo)
 
     checked = load_dataset(release)
     inv, prof = checked.investigation, checked.profile

@@ -123,14 +123,14 @@ class _Writer:
         text = self._text
         out = list(map(text.get, cells))  # the usual row: every cell seen before, looked up at C speed
         if None in out:
+            if len(text) + out.count(None) > self._MEMO_MAX:  # emptied before the row: its cells all stay known
+                text.clear()
+                self._neutralised.clear()
+                out = [None] * len(cells)
             for i, t in enumerate(out):
                 if t is None:
                     c = cells[i]
-                    t = out[i] = self._cell(c, where)
-                    if len(text) >= self._MEMO_MAX:
-                        text.clear()
-                        self._neutralised.clear()
-                    text[c] = t
+                    out[i] = text[c] = self._cell(c, where)
         self._write("\t".join(cast(list[str], out)) + "\n")  # every None filled above
         if self.sink is not None:
             changed = self._neutralised
