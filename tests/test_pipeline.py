@@ -314,9 +314,19 @@ def test_workbooks_kept_in_one_thread_are_that_threads_own(example: Path) -> Non
     assert seen["kept"] is None and seen["own"] is not first
 
 
-def test_on_model_is_given_the_model_before_the_later_layers_run(dataset: Path) -> None:
+def test_on_model_is_given_the_model_before_the_later_layers_run(dataset: Path, monkeypatch) -> None:
     """The package command begins its previews from here: once, on the model the checks then run on."""
-    seen: list[tuple[int, list[str]]] = []
-    checked = check(dataset, on_model=lambda inv: seen.append((id(inv), [s.id for s in inv.studies[0].scans])))
-    assert seen == [(id(checked.investigation), [s.id for s in checked.investigation.studies[0].scans])]
+    import isaprofile.pipeline as pipeline
+
+    events: list[tuple[str, int]] = []
+    real = pipeline.apply_profile  # the first of the later layers
+
+    def profile_rules(inv, prof):
+        events.append(("profile", id(inv)))
+        return real(inv, prof)
+
+    monkeypatch.setattr(pipeline, "apply_profile", profile_rules)
+    checked = check(dataset, on_model=lambda inv: events.append(("model", id(inv))))
+    model = id(checked.investigation)
+    assert events == [("model", model), ("profile", model)]
     assert checked.layers[-1] == "phi" and checked.valid
