@@ -69,6 +69,7 @@ __all__ = [
     "cache_dir",
     "cache_path",
     "cached_results",
+    "cached_runs",
     "describe",
     "fingerprint",
 ]
@@ -76,6 +77,7 @@ __all__ = [
 SCHEMA = 1  # bump when the layout of the database or of a stored result changes
 RACY_NS = 2_000_000_000  # FAT's 2-second mtime is the coarsest a local file system has
 KEEP_FINGERPRINTS = 3
+RUN_FILES = 512  # files in one run entry at most (cached_runs): one changed file reloads no more than this
 LOOKUP_BATCH = 500  # files per SELECT (below SQLite's oldest limit on bound parameters, 999)
 STORE_BATCH = 256  # results per write transaction
 BUSY_MS = 5000
@@ -472,13 +474,22 @@ def cached_results(
     if cache is None:
         yield from run(tasks)
         return
-    started = time.time_ns()
-    stamps = [stamp(t) for t in tasks]
+    yield from _per_file(cache, tasks, [stamp(t) for t in tasks], run, adopt, time.time_ns())
+
+
+def _per_file(
+    cache: HeaderCache,
+    tasks: Sequence[Task],
+    stamps: Sequence[tuple[str, int] | None],
+    run: Callable[[Sequence[Task]], Iterable[Any]],
+    adopt: Callable[[Any], Any] | None,
+    started: int,
+) -> Iterator[Any]:
     found = cache.lookup([(t[2], s[0]) for t, s in zip(tasks, stamps, strict=True) if s is not None], adopt)
     todo = [i for i, t in enumerate(tasks) if t[2] not in found]
     cache.hits += len(tasks) - len(todo)
     cache.misses += len(todo)
-    fresh = iter(run([tasks[i] for i in todo])) if todo else iter(())
+    fresh = iter(run([tasks[i] for i in todo]) if todo else ())
     pending: list[tuple[str, str, bytes]] = []
     for i, task in enumerate(tasks):
         rel = task[2]
@@ -494,4 +505,77 @@ def cached_results(
                 cache.store(pending)
                 pending = []
         yield result
+    cache.store(pending)
+
+
+def runs_of(tasks: Sequence[Task]) -> list[range]:
+    """The runs of ``tasks``: consecutive tasks in one folder (by relative path), at most :data:`RUN_FILES`
+    each. (A folder with subfolders can make several runs: ``a/r``, ``a/sub/q``, ``a/t`` sort so.)"""
+    runs: list[range] = []
+    start, folder = 0, None
+    for i, task in enumerate(tasks):
+        here = task[2].rpartition("/")[0]
+        if i and (here != folder or i - start >= RUN_FILES):
+            runs.append(range(start, i))
+            start = i
+        folder = here
+    if tasks:
+        runs.append(range(start, len(tasks)))
+    return runs
+
+
+def cached_runs(
+    cache: HeaderCache | None,
+    tasks: Sequence[Task],
+    run: Callable[[Sequence[Task]], Iterable[Any]],
+    fold: Callable[[list[Any]], Any],
+    adopt: Callable[[Any], Any] | None = None,
+    wrap: Callable[[Iterable[Any], int], Iterable[Any]] | None = None,
+) -> Iterator[Any]:
+    """``fold(results)`` for each run of ``tasks`` (:func:`runs_of`), in order: ``fold`` merges the
+    results of one run's files (``run``'s, in task order) into one picklable value, e.g. the run's DICOM
+    series. The cache keeps that value too, under the run's first relative path and a stamp of all its
+    files, so a re-run loads one entry per unchanged run (a series folder) instead of one per file (and
+    folds nothing). The files of the other runs go through :func:`cached_results`: a run with one changed
+    file reads that file and loads the others' results. ``wrap(results, total)`` wraps that stream of
+    per-file results (a progress bar over the files not in unchanged runs)."""
+    runs = runs_of(tasks)
+    if cache is None:
+        results = iter(run(tasks) if wrap is None else wrap(run(tasks), len(tasks)))
+        for r in runs:
+            yield fold([next(results) for _ in r])
+        return
+    started = time.time_ns()
+    stamps = [stamp(t) for t in tasks]
+    keys: list[tuple[str, str, int] | None] = []  # per run: key, stamp, youngest timestamp (None: a file is gone)
+    for r in runs:
+        digest, young = hashlib.sha256(), 0
+        for i in r:
+            st = stamps[i]
+            if st is None:
+                keys.append(None)
+                break
+            digest.update(f"{tasks[i][2]}\0{st[0]}\0".encode())
+            young = max(young, st[1])
+        else:
+            keys.append((tasks[r[0]][2] + "/", digest.hexdigest(), young))  # "/": no file's relative path ends so
+    held = cache.lookup([k[:2] for k in keys if k is not None])
+    missed = [i for r, k in zip(runs, keys, strict=True) if k is None or k[0] not in held for i in r]
+    cache.hits += len(tasks) - len(missed)
+    fresh = _per_file(cache, [tasks[i] for i in missed], [stamps[i] for i in missed], run, adopt, started)
+    results = iter(fresh if wrap is None else wrap(fresh, len(missed)))
+    pending: list[tuple[str, str, bytes]] = []
+    for r, key in zip(runs, keys, strict=True):
+        if key is not None and key[0] in held:
+            yield held.pop(key[0])
+            continue
+        part = fold([next(results) for _ in r])
+        if key is not None and key[2] < started - RACY_NS:
+            pending.append((key[0], key[1], cache.pack(part)))
+            if len(pending) >= STORE_BATCH:
+                cache.store(pending)
+                pending = []
+        yield part
+    for _ in results:  # run to its end: the per-file stream stores its last batch there
+        raise RuntimeError("more results than tasks")
     cache.store(pending)

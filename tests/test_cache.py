@@ -121,6 +121,48 @@ def test_a_rewritten_image_is_the_only_file_read_again_and_its_new_value_is_repo
     assert report_doc(second) == report_doc(check(crlm, cache=False))
 
 
+def test_folder_entries_give_what_reading_every_file_gives(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The cache keeps a run of files (consecutive in one folder) as one entry with its series grouped: a
+    series spread over folders, two series in one folder, a subfolder splitting its parent's run and runs cut
+    at RUN_FILES merge into the items and findings a read of every file gives."""
+    from isaprofile.harvest.images import harvest_files
+
+    src = ROOT / "examples" / "crlm-ct"
+    one, two, three = (sorted((src / f"CRLM-CT-100{n}").rglob("*.dcm")) for n in (1, 2, 3))
+    layout = {  # CRLM-CT-1001: its SEG sorts first, then slices 1-4
+        "a/1-001.dcm": one[1], "a/1-002.dcm": one[2], "a/sub/1-003.dcm": one[3], "a/z-seg.dcm": one[0],
+        "b/1-004.dcm": one[4], **{f"b/1002-{i}.dcm": f for i, f in enumerate(two)},
+        **{f"c/1003-{i}.dcm": f for i, f in enumerate(three)},
+    }  # fmt: skip
+    root = tmp_path / "data"
+    for rel, source in layout.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(source, root / rel)
+    monkeypatch.setattr(cache, "RUN_FILES", 3)
+    tasks = isaprofile.harvest.images.collect_files(root)[1]
+    assert [len(r) for r in cache.runs_of(tasks)] == [2, 1, 1, 3, 3, 3, 2]
+
+    def harvest() -> tuple[Any, list[Any], dict[str, Any]]:
+        items, report = harvest_files(root, cache=True)
+        return items, report.issues, report.stats.pop("cache")
+
+    plain_items, plain_report = harvest_files(root)
+    first = harvest()
+    assert first[2] == {"hits": 0, "misses": 15}
+    with opens(root) as seen:
+        second = harvest()
+    assert images(seen) == {} and second[2] == {"hits": 15, "misses": 0}
+    (root / "b" / "1-004.dcm").touch()
+    with opens(root) as seen:
+        third = harvest()
+    assert images(seen) == {"b/1-004.dcm": 1} and third[2] == {"hits": 14, "misses": 1}
+    for items, issues, _counts in (first, second, third):
+        assert items == plain_items and issues == plain_report.issues
+    spread = next(i for i in plain_items if i.kind == "dicom-series" and i.paths[0] == "a/1-001.dcm")
+    assert spread.paths == ["a/1-001.dcm", "a/1-002.dcm", "a/sub/1-003.dcm", "b/1-004.dcm"]
+    assert spread.values["NumberOfInstances"].value == 4
+
+
 def test_a_touched_file_is_read_again_and_the_report_stays_the_same(enhance: Path) -> None:
     first = check(enhance)
     target = sorted(enhance.rglob("*.nii.gz"))[0]
@@ -289,9 +331,11 @@ def test_a_damaged_entry_is_a_miss(crlm: Path) -> None:
     check(crlm)
     target = dicoms(crlm)[0].relative_to(crlm).as_posix()
     with contextlib.closing(sqlite3.connect(_db(crlm))) as conn:
+        # every folder's entry (its key ends in "/") damaged: its files' own entries serve, two of them damaged
+        conn.execute("UPDATE entries SET result = x'00' WHERE rel LIKE '%/'")
         conn.execute("UPDATE entries SET result = x'789c03000000000001' WHERE rel = ?", (target,))  # empty zlib
         conn.execute("UPDATE entries SET result = x'00' WHERE rel != ? AND rowid = (SELECT MIN(rowid) FROM entries "
-                     "WHERE rel != ?)", (target, target))  # fmt: skip
+                     "WHERE rel != ? AND rel NOT LIKE '%/')", (target, target))  # fmt: skip
         conn.commit()
     with opens(crlm) as seen:
         checked = check(crlm)
@@ -435,7 +479,9 @@ def test_concurrent_runs_share_one_database_safely(crlm: Path) -> None:
     assert reports == {json.dumps(report_doc(check(crlm, cache=False)), sort_keys=True)}
     with contextlib.closing(sqlite3.connect(_db(crlm))) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-        assert conn.execute("SELECT COUNT(*) FROM entries").fetchone() == (15,)
+        assert conn.execute("SELECT COUNT(*) FROM entries WHERE rel NOT LIKE '%/'").fetchone() == (15,)
+        folders = {p.parent for p in dicoms(crlm)}  # and one entry per series folder
+        assert conn.execute("SELECT COUNT(*) FROM entries WHERE rel LIKE '%/'").fetchone() == (len(folders),)
     assert check(crlm).report.stats["cache"] == {"hits": 15, "misses": 0}
 
 

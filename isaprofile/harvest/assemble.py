@@ -10,6 +10,7 @@ cross-checked (:mod:`isaprofile.harvest.crosscheck`). Every value keeps its prov
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -111,8 +112,10 @@ def _buckets(holder: Subject | Sample | Scan) -> dict[str, dict[str, Value]]:
 
 def _glob(root: Path, spec: FileSpec, report: Report) -> list[str]:
     out: list[str] = []
+    top = root.absolute()  # its matches are named top/...: slicing that off is 10x cheaper than relative_to
+    lead = len(str(top).rstrip(os.sep)) + 1
     for pattern in spec.globs:
-        found = sorted(p.relative_to(root).as_posix() for p in root.glob(pattern) if p.is_file())
+        found = sorted(s[lead:].replace(os.sep, "/") for s in map(str, top.glob(pattern)) if os.path.isfile(s))
         if not found:
             report.add(issue("files-none", index=spec.index, glob=pattern, file="isaprofile.yaml",
                              path=f"{spec.where}['glob']"))  # fmt: skip
@@ -175,8 +178,8 @@ def harvest_config_files(
     hook = inspector(frozenset(known)) if inspector is not None else None
     # a process pool pays off only past a few hundred files (starting it costs about half a second)
     pool = workers if len(owner) >= PARALLEL_MIN_FILES else 1
-    items, rep = harvest_files([root / rel for rel in owner], root=str(root), inspect=hook, progress=progress,
-                               workers=pool, cache=cache)  # fmt: skip
+    items, rep = harvest_files([os.path.join(root, rel) for rel in owner], root=str(root), inspect=hook,
+                               progress=progress, workers=pool, cache=cache)  # fmt: skip
     report.merge(rep)
     return [(item, *owner[item.path]) for item in items if item.path in owner]
 

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from isaprofile.cache import CacheWarning, HeaderCache, Unfingerprintable, cached_results, fingerprint
+from isaprofile.cache import CacheWarning, HeaderCache, Unfingerprintable, cached_runs, fingerprint
 from isaprofile.engine import map_files
 from isaprofile.findings.issues import Issue, Report
 from isaprofile.harvest.config import dataset_inputs
@@ -28,7 +28,7 @@ from isaprofile.harvest.readers import load_readers
 from isaprofile.harvest.types import HarvestedImage, Segment
 
 if TYPE_CHECKING:
-    from isaprofile.harvest.series import SeriesGroups
+    from isaprofile.harvest.series import SeriesGroups, SeriesPart
 
 __all__ = ["HarvestedImage", "Segment", "collect_files", "harvest_files", "to_profile_values"]
 
@@ -130,8 +130,9 @@ def harvest_files(
     harvest of the other files goes on. Raises ``FileNotFoundError`` for a path that does not exist.
     ``inspect(kind, parsed header, rel)`` (picklable) runs on each header in the same read; its results
     are the items' ``inspected``. ``cache``: take the results of files unchanged since an earlier run
-    from the header cache (:mod:`isaprofile.cache`), read only the others, and store their results;
-    ``stats["cache"]`` then counts the hits and misses.
+    from the header cache (:mod:`isaprofile.cache`: a folder whose files are all unchanged at once, with
+    its series grouped), read only the others, and store their results; ``stats["cache"]`` then counts
+    the files whose results came from it and the others (``progress`` then sees only the others).
     """
     base, tasks = collect_files(paths_or_root, root)
     reader = read_one if inspect is None else functools.partial(read_one, inspect=inspect)
@@ -143,22 +144,18 @@ def harvest_files(
         few = store is not None and len(todo) < len(tasks) and len(todo) < POOL_MIN_FILES
         return map_files(reader, todo, 1 if few else workers)
 
-    results: Iterable[tuple[str, Any]] = cached_results(store, tasks, run, _shared)
-    if progress is not None:
-        results = progress(results, len(tasks))
-    groups: SeriesGroups | None = None  # the DICOM series, merged as their files' records arrive
+    groups: SeriesGroups | None = None  # the DICOM series, merged run by run
     items: list[HarvestedImage] = []
     found: list[Issue] = []
     try:
-        for kind, result in results:
-            if kind == "dicom":
+        for series, nifti in cached_runs(store, tasks, run, _fold, _shared, progress):
+            if series is not None:
                 if groups is None:
                     from isaprofile.harvest.series import SeriesGroups
 
                     groups = SeriesGroups()
-                groups.add(result)
-            else:
-                item, issues = result
+                groups.merge(series)
+            for item, issues in nifti:
                 found.extend(issues)
                 if item is not None:
                     items.append(item)
@@ -168,9 +165,9 @@ def harvest_files(
     if groups is not None:
         from isaprofile.harvest.series import check_seg_sources
 
-        series, series_issues = groups.finish()
+        series_items, series_issues = groups.finish()
         found.extend(series_issues)
-        items.extend(series)
+        items.extend(series_items)
         items.sort(key=lambda i: i.path)
         found.extend(check_seg_sources(items))
     else:
@@ -184,6 +181,21 @@ def harvest_files(
     if store is not None:
         stats["cache"] = {"hits": store.hits, "misses": store.misses}
     return items, Report(found, stats)
+
+
+def _fold(results: list[tuple[str, Any]]) -> tuple[SeriesPart | None, list[tuple[HarvestedImage | None, list[Issue]]]]:
+    """One run's results (a folder's files, :func:`isaprofile.cache.runs_of`) as the header cache keeps them:
+    its DICOM records grouped into series (:meth:`SeriesGroups.part`), and its NIfTI items with their findings."""
+    nifti = [result for kind, result in results if kind != "dicom"]
+    if len(nifti) == len(results):
+        return None, nifti
+    from isaprofile.harvest.series import SeriesGroups
+
+    groups = SeriesGroups()
+    for kind, result in results:
+        if kind == "dicom":
+            groups.add(result)
+    return groups.part(), nifti
 
 
 def _short(text: Any) -> Any:

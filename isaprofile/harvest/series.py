@@ -31,6 +31,8 @@ IDENTIFYING = {"PatientID", "StudyInstanceUID"}  # never shown in messages
 
 Record = dict[str, Any]  # an instance's record (read_dicom_file)
 RawSegment = tuple[int, str, RawValues]  # a SEG segment's number, label and raw values
+# records grouped by series (first record whole, the others slim) and the records' findings: SeriesGroups.part
+SeriesPart = tuple[dict[str, list[Record]], list[Issue]]
 
 #: the tags of the keywords named here (DICOM PS3.6); ``tests/test_harvest_dicom.py`` checks them against
 #: pydicom's dictionary
@@ -94,6 +96,25 @@ class SeriesGroups:
             recs[0] = rec
         else:
             recs.append(self._slim(rec))
+
+    def part(self) -> SeriesPart:
+        """The records taken so far, grouped, with their findings: what :meth:`merge` takes (the header
+        cache keeps one per folder, so a re-run merges a few hundred of them instead of adding every record)."""
+        return self._groups, self.found
+
+    def merge(self, part: SeriesPart) -> None:
+        """Take the records of another :class:`SeriesGroups` (its :meth:`part`), as if each had been added."""
+        groups, found = part
+        self.found.extend(found)
+        for uid, recs in groups.items():
+            mine = self._groups.get(uid)
+            if mine is None:
+                self._groups[uid] = list(recs)
+                continue
+            first, rest = (recs[0], mine[0]) if recs[0]["file"] < mine[0]["file"] else (mine[0], recs[0])
+            mine[0] = first
+            mine.append(self._slim(rest))
+            mine.extend(recs[1:])
 
     def _slim(self, rec: Record) -> Record:
         values = rec["values"]
