@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{source} copied to {data}: {len(files)} files in {time.perf_counter() - start:.1f} s")
         os.environ["ISAPROFILE_CACHE_DIR"] = str(Path(tmp) / "cache")
         time.sleep(cache.RACY_NS / 1e9 + 0.1)  # files younger than the racy window are never stored
-        target = next(p for p in files if p.suffix == ".dcm")
+        target = next(p for p in files if p.name.endswith((".dcm", ".nii", ".nii.gz")))  # an image, read again
         rows = []
         print(f"  {'run':44s} {'wall':>8s}  {'cpu':>10s}  {'peak RSS':>9s}  cache")
         for n, (label, more) in enumerate([

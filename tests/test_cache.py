@@ -329,18 +329,23 @@ def test_a_database_of_another_schema_is_ignored_and_replaced(crlm: Path) -> Non
 
 def test_a_damaged_entry_is_a_miss(crlm: Path) -> None:
     check(crlm)
-    target = dicoms(crlm)[0].relative_to(crlm).as_posix()
+    seg = next(p for p in dicoms(crlm) if "Segmentation" in str(p)).relative_to(crlm).as_posix()
+    series = sorted(p for p in dicoms(crlm) if "Segmentation" not in str(p))[:4]
+    first = series[0].relative_to(crlm).as_posix()
     with contextlib.closing(sqlite3.connect(_db(crlm))) as conn:
-        # every folder's entry (its key ends in "/") damaged: its files' own entries serve, two of them damaged
-        conn.execute("UPDATE entries SET result = x'00' WHERE rel LIKE '%/'")
-        conn.execute("UPDATE entries SET result = x'789c03000000000001' WHERE rel = ?", (target,))  # empty zlib
-        conn.execute("UPDATE entries SET result = x'00' WHERE rel != ? AND rowid = (SELECT MIN(rowid) FROM entries "
-                     "WHERE rel != ? AND rel NOT LIKE '%/')", (target, target))  # fmt: skip
+        # every run's fold damaged: its files' results come from the run's list of them, two lists damaged
+        assert conn.execute("UPDATE entries SET result = x'00' WHERE rel LIKE '%/'").rowcount == 6
+        conn.execute("UPDATE entries SET result = x'789c03000000000001' WHERE rel = ?", (seg + "/*",))  # empty zlib
+        conn.execute("UPDATE entries SET stamp = 'not JSON' WHERE rel = ?", (first + "/*",))
         conn.commit()
     with opens(crlm) as seen:
         checked = check(crlm)
-    assert len(images(seen)) == 2 and checked.report.stats["cache"] == {"hits": 13, "misses": 2}
+    damaged = {seg, *(p.relative_to(crlm).as_posix() for p in series)}
+    assert images(seen) == dict.fromkeys(damaged, 1) and checked.report.stats["cache"] == {"hits": 10, "misses": 5}
     assert report_doc(checked) == report_doc(check(crlm, cache=False))
+    with opens(crlm) as seen:
+        assert check(crlm).report.stats["cache"] == {"hits": 15, "misses": 0}  # stored anew
+    assert images(seen) == {}
 
 
 def test_a_locked_database_is_ignored(crlm: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -479,9 +484,10 @@ def test_concurrent_runs_share_one_database_safely(crlm: Path) -> None:
     assert reports == {json.dumps(report_doc(check(crlm, cache=False)), sort_keys=True)}
     with contextlib.closing(sqlite3.connect(_db(crlm))) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-        assert conn.execute("SELECT COUNT(*) FROM entries WHERE rel NOT LIKE '%/'").fetchone() == (15,)
-        folders = {p.parent for p in dicoms(crlm)}  # and one entry per series folder
+        folders = {p.parent for p in dicoms(crlm)}  # a fold and a list of the files' results per series folder
         assert conn.execute("SELECT COUNT(*) FROM entries WHERE rel LIKE '%/'").fetchone() == (len(folders),)
+        assert conn.execute("SELECT COUNT(*) FROM entries WHERE rel LIKE '%/*'").fetchone() == (len(folders),)
+        assert conn.execute("SELECT COUNT(*) FROM entries").fetchone() == (2 * len(folders),)
     assert check(crlm).report.stats["cache"] == {"hits": 15, "misses": 0}
 
 

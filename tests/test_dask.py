@@ -59,12 +59,13 @@ def pooled(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def dask_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """The number of items of every map_files call that ran on the cluster."""
+    """The number of files in the items of every map_files call that ran on the cluster (the header pass maps
+    runs of files, one folder's each; the other passes map files)."""
     calls: list[int] = []
     real = engine.DaskBackend.map
 
     def spy(self, func, items, chunksize=None):  # type: ignore[no-untyped-def]
-        calls.append(len(items))
+        calls.append(sum(len(i) if isinstance(i, list) else 1 for i in items))
         yield from real(self, func, items, chunksize)
 
     monkeypatch.setattr(engine.DaskBackend, "map", spy)

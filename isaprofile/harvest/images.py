@@ -10,15 +10,16 @@ process pool (:func:`isaprofile.engine.map_files`); results are the same either 
 from __future__ import annotations
 
 import functools
+import itertools
 import os
 import stat
 import sys
 import warnings
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from isaprofile.cache import CacheWarning, HeaderCache, Unfingerprintable, cached_runs, fingerprint
+from isaprofile.cache import CacheWarning, HeaderCache, Unfingerprintable, cached_runs, fingerprint, read_run
 from isaprofile.engine import map_files
 from isaprofile.findings.issues import Issue, Report
 from isaprofile.harvest.config import dataset_inputs
@@ -36,7 +37,8 @@ SKIPPED_NAMES = {"DICOMDIR", "Thumbs.db"}
 POOL_MIN_FILES = 256  # with the cache: fewer files left to read than this are read in this process
 # kind ("dicom" | "nifti"), absolute path, relative path, sidecar absolute path, sidecar relative path
 Task = tuple[str, str, str, str | None, str | None]
-# wraps the stream of per-file results (e.g. a tqdm bar over it); byte/file counters use isaprofile.progress.Progress
+# wraps the header pass's stream of one item per file (e.g. a tqdm bar over it: the items themselves are
+# internal); byte/file counters use isaprofile.progress.Progress
 ResultWrapper = Callable[[Iterable[Any], int], Iterable[Any]]
 
 
@@ -125,7 +127,7 @@ def harvest_files(
     """Harvest the image headers under ``paths_or_root``: one item per DICOM series, SEG or NIfTI file.
 
     ``workers`` > 1 reads files on that many processes; ``progress(iterable, total)`` may wrap the
-    stream of per-file results (e.g. a tqdm bar). Paths in items and findings are relative to
+    stream of one item per file (e.g. a tqdm bar). Paths in items and findings are relative to
     ``root`` (default: see :func:`collect_files`). Bad files become findings in the report; the
     harvest of the other files goes on. Raises ``FileNotFoundError`` for a path that does not exist.
     ``inspect(kind, parsed header, rel)`` (picklable) runs on each header in the same read; its results
@@ -138,17 +140,34 @@ def harvest_files(
     reader = read_one if inspect is None else functools.partial(read_one, inspect=inspect)
     store = _open_cache(base, inspect) if cache else None
 
+    def pool(files: int) -> int:
+        # a pool pays off only past a few hundred files; with most files cached, fewer are left to read
+        few = store is not None and files < len(tasks) and files < POOL_MIN_FILES
+        return 1 if few else workers
+
     def run(todo: Sequence[Task]) -> Iterable[tuple[str, Any]]:
         load_readers({t[0] for t in todo})
-        # a pool pays off only past a few hundred files; with most files cached, fewer are left to read
-        few = store is not None and len(todo) < len(tasks) and len(todo) < POOL_MIN_FILES
-        return map_files(reader, todo, 1 if few else workers)
+        return map_files(reader, todo, pool(len(todo)))
 
+    def run_whole(runs: list[Sequence[Task]], pack: bool) -> Iterable[Any]:
+        load_readers({t[0] for r in runs for t in r})
+        read = functools.partial(read_run, read=reader, fold=_fold, pack=pack)
+        return map_files(read, runs, pool(sum(map(len, runs))))
+
+    def ticks() -> Iterator[Any]:  # one item per file for the progress wrapper: a run's fold, then None
+        for files, part in cached_runs(store, tasks, run, run_whole, _fold, _shared):
+            yield part
+            yield from itertools.repeat(None, files - 1)
+
+    parts: Iterable[Any] = ticks() if progress is None else progress(ticks(), len(tasks))
     groups: SeriesGroups | None = None  # the DICOM series, merged run by run
     items: list[HarvestedImage] = []
     found: list[Issue] = []
     try:
-        for series, nifti in cached_runs(store, tasks, run, _fold, _shared, progress):
+        for part in parts:
+            if part is None:
+                continue
+            series, nifti = part
             if series is not None:
                 if groups is None:
                     from isaprofile.harvest.series import SeriesGroups
