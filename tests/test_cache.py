@@ -138,6 +138,9 @@ def test_folder_entries_give_what_reading_every_file_gives(tmp_path: Path, monke
     for rel, source in layout.items():
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(source, root / rel)
+    ds = pydicom.dcmread(root / "b" / "1-004.dcm")  # the spread series' last slice disagrees with its first
+    ds.KVP = 99
+    ds.save_as(root / "b" / "1-004.dcm")
     monkeypatch.setattr(cache, "RUN_FILES", 3)
     tasks = isaprofile.harvest.images.collect_files(root)[1]
     assert [len(r) for r in cache.runs_of(tasks)] == [2, 1, 1, 3, 3, 3, 2]
@@ -147,6 +150,13 @@ def test_folder_entries_give_what_reading_every_file_gives(tmp_path: Path, monke
         return items, report.issues, report.stats.pop("cache")
 
     plain_items, plain_report = harvest_files(root)
+    # and what grouping every record at once gives (SeriesGroups.add alone, no runs, no merging of parts)
+    from isaprofile.harvest.dicom import read_dicom_file
+    from isaprofile.harvest.series import check_seg_sources, group_series
+
+    grouped, grouped_issues = group_series(read_dicom_file(t[1], t[2]) for t in tasks)
+    assert plain_items == grouped and plain_report.issues == grouped_issues + check_seg_sources(grouped)
+    assert [(i.code, i.file) for i in plain_report.issues] == [("series-inconsistent", "b/1-004.dcm")]
     first = harvest()
     assert first[2] == {"hits": 0, "misses": 15}
     with opens(root) as seen:

@@ -11,7 +11,9 @@ listed in :data:`TAGS` (DICOM PS3.6) rather than looked up in pydicom's dictiona
 from __future__ import annotations
 
 import math
+import pickle
 import posixpath
+import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,8 +33,6 @@ IDENTIFYING = {"PatientID", "StudyInstanceUID"}  # never shown in messages
 
 Record = dict[str, Any]  # an instance's record (read_dicom_file)
 RawSegment = tuple[int, str, RawValues]  # a SEG segment's number, label and raw values
-# records grouped by series (first record whole, the others slim) and the records' findings: SeriesGroups.part
-SeriesPart = tuple[dict[str, list[Record]], list[Issue]]
 
 #: the tags of the keywords named here (DICOM PS3.6); ``tests/test_harvest_dicom.py`` checks them against
 #: pydicom's dictionary
@@ -72,10 +72,15 @@ class SeriesGroups:
     read: path, SOP Instance UID, frames, geometry, the PHI gate's result and the :data:`CONSISTENT`
     values (one shared dict while they agree). A CRLM slice's record is about 9 KB, its slim form a tenth
     of that, so memory no longer grows with every header value of every slice (17,639 of them).
+
+    Series can also come finished, from :meth:`part` of the groups of one folder's files (made in a worker
+    or loaded from the header cache): :meth:`merge` keeps such a series as it is, unless another part has
+    records of the same series too, and then merges the records of both.
     """
 
     def __init__(self) -> None:
-        self._groups: dict[str, list[Record]] = {}  # first record (whole) + the rest (slim)
+        # per series, in order of arrival: its records (first whole, the rest slim), or a finished series
+        self._groups: dict[str, list[Record] | _Finished] = {}
         self._consistent: OneCopy[tuple[tuple[str, Any], ...]] = OneCopy(4096)
         self._shared: dict[tuple[tuple[str, Any], ...], dict[str, Any]] = {}
         self.found: list[Issue] = []
@@ -88,33 +93,37 @@ class SeriesGroups:
         if rec["uid"] is None:
             self.found.append(issue("dicom-tag-missing", file=rec["file"], path=tag_path("SeriesInstanceUID"),
                                     tag=tag_path("SeriesInstanceUID")))  # fmt: skip
-        recs = self._groups.setdefault(rec["uid"] or f"\0{rec['file']}", [])
-        if not recs:
-            recs.append(rec)
-        elif rec["file"] < recs[0]["file"]:  # files came out of order: this one is the series' first
-            recs.append(self._slim(recs[0]))
-            recs[0] = rec
-        else:
-            recs.append(self._slim(rec))
+        self._merge(rec["uid"] or f"\0{rec['file']}", [rec])
+
+    def _merge(self, uid: str, recs: list[Record]) -> None:
+        """Add ``recs`` (a series' records sorted by path, the first whole, the others slim) to its series."""
+        mine = self._groups.get(uid)
+        if mine is None:
+            self._groups[uid] = list(recs)
+            return
+        if isinstance(mine, _Finished):  # records of it elsewhere too: back to its records
+            mine = self._groups[uid] = list(mine.records())
+        first, rest = (recs[0], mine[0]) if recs[0]["file"] < mine[0]["file"] else (mine[0], recs[0])
+        mine[0] = first
+        mine.append(self._slim(rest))
+        mine.extend(recs[1:])
 
     def part(self) -> SeriesPart:
-        """The records taken so far, grouped, with their findings: what :meth:`merge` takes (the header
-        cache keeps one per folder, so a re-run merges a few hundred of them instead of adding every record)."""
-        return self._groups, self.found
+        """The series taken so far, each finished, with the records' findings: what :meth:`merge` takes. The
+        header cache keeps one per folder, so a re-run merges a few hundred of them instead of adding every
+        record, and finishes no series again. The records stay along, compressed, for a series that
+        continues in another folder."""
+        return self.found, {uid: _Finished.of(recs) for uid, recs in self._groups.items() if isinstance(recs, list)}
 
     def merge(self, part: SeriesPart) -> None:
-        """Take the records of another :class:`SeriesGroups` (its :meth:`part`), as if each had been added."""
-        groups, found = part
+        """Take the series of another :class:`SeriesGroups` (its :meth:`part`), as if each record had been added."""
+        found, series = part
         self.found.extend(found)
-        for uid, recs in groups.items():
-            mine = self._groups.get(uid)
-            if mine is None:
-                self._groups[uid] = list(recs)
-                continue
-            first, rest = (recs[0], mine[0]) if recs[0]["file"] < mine[0]["file"] else (mine[0], recs[0])
-            mine[0] = first
-            mine.append(self._slim(rest))
-            mine.extend(recs[1:])
+        for uid, done in series.items():
+            if uid in self._groups:
+                self._merge(uid, list(done.records()))
+            else:
+                self._groups[uid] = done
 
     def _slim(self, rec: Record) -> Record:
         values = rec["values"]
@@ -135,14 +144,38 @@ class SeriesGroups:
         items = []
         found = self.found
         for recs in self._groups.values():
-            recs.sort(key=lambda r: r["file"])
-            found.extend(_inconsistencies(recs))
-            item, geometry_issues = _series(recs)
-            found.extend(geometry_issues)
-            items.append(item)
+            done = recs if isinstance(recs, _Finished) else _Finished.of(recs, keep=False)
+            found.extend(done.issues)
+            items.append(done.item)
         items.sort(key=lambda i: i.path)
         self._groups = {}
         return items, found
+
+
+@dataclass(slots=True)
+class _Finished:
+    """A series made from all its records: its item and findings, and its records compressed (for a series
+    that turns out to continue in another part)."""
+
+    item: HarvestedImage
+    issues: list[Issue]
+    packed: bytes | None
+
+    @classmethod
+    def of(cls, recs: list[Record], keep: bool = True) -> _Finished:
+        recs.sort(key=lambda r: r["file"])
+        issues = _inconsistencies(recs)
+        item, geometry_issues = _series(recs)
+        return cls(item, issues + geometry_issues, zlib.compress(pickle.dumps(recs, protocol=5), 1) if keep else None)
+
+    def records(self) -> list[Record]:
+        assert self.packed is not None  # only a part's series are merged again, and they keep their records
+        recs: list[Record] = pickle.loads(zlib.decompress(self.packed))
+        return recs
+
+
+# the records' findings, and each series finished (SeriesGroups.part)
+SeriesPart = tuple[list[Issue], dict[str, _Finished]]
 
 
 def _inconsistencies(recs: list[Record]) -> list[Issue]:
