@@ -22,7 +22,7 @@ Where
 Entries
     The files of one folder are read, grouped and stored together, as a *run* (:func:`runs_of`: at most
     :data:`RUN_FILES` consecutive files of one folder). Each run has two entries: the run's fold (its
-    DICOM records grouped into series, its NIfTI items), used when every file of the run is unchanged,
+    DICOM series, finished, and its NIfTI items), used when every file of the run is unchanged,
     and the list of its files' results, from which a run with a changed file takes the others' results,
     reading only that file (:func:`cached_runs`). One entry per series folder instead of one per file
     makes a re-run load a few hundred entries for CRLM's 17,836 files, and the database a fifth of the size.
@@ -88,8 +88,8 @@ SCHEMA = 1  # bump when the layout of the database or of a stored result changes
 RACY_NS = 2_000_000_000  # FAT's 2-second mtime is the coarsest a local file system has
 KEEP_FINGERPRINTS = 3
 RUN_FILES = 512  # files in one run entry at most (cached_runs): one changed file reloads no more than this
-LOOKUP_BATCH = 500  # files per SELECT (below SQLite's oldest limit on bound parameters, 999)
-STORE_BATCH = 256  # results per write transaction
+LOOKUP_BATCH = 500  # keys per SELECT (below SQLite's oldest limit on bound parameters, 999)
+STORE_BATCH = 256  # entries per write transaction
 BUSY_MS = 5000
 # task: (kind, absolute path, relative path, sidecar absolute path, sidecar relative path)
 Task = tuple[str, str, str, str | None, str | None]
@@ -518,8 +518,9 @@ def runs_of(tasks: Sequence[Task]) -> list[range]:
     return runs
 
 
-# a run read in a worker (read_run): its fold, or (with the cache) the stored forms of its fold and of its results
-RunResult = Any | tuple[bytes, bytes]
+# a run read in a worker (read_run): its fold, or (with the cache) a pair: the stored forms of its fold and of its
+# results
+RunResult = Any
 
 
 def read_run(

@@ -132,9 +132,9 @@ def harvest_files(
     harvest of the other files goes on. Raises ``FileNotFoundError`` for a path that does not exist.
     ``inspect(kind, parsed header, rel)`` (picklable) runs on each header in the same read; its results
     are the items' ``inspected``. ``cache``: take the results of files unchanged since an earlier run
-    from the header cache (:mod:`isaprofile.cache`: a folder whose files are all unchanged at once, with
-    its series grouped), read only the others, and store their results; ``stats["cache"]`` then counts
-    the files whose results came from it and the others (``progress`` then sees only the others).
+    from the header cache (:mod:`isaprofile.cache`: a folder whose files are all unchanged at once, its
+    series finished), read only the others, and store their results; ``stats["cache"]`` then counts
+    the files whose results came from it and the others.
     """
     base, tasks = collect_files(paths_or_root, root)
     reader = read_one if inspect is None else functools.partial(read_one, inspect=inspect)
@@ -204,7 +204,7 @@ def harvest_files(
 
 def _fold(results: list[tuple[str, Any]]) -> tuple[SeriesPart | None, list[tuple[HarvestedImage | None, list[Issue]]]]:
     """One run's results (a folder's files, :func:`isaprofile.cache.runs_of`) as the header cache keeps them:
-    its DICOM records grouped into series (:meth:`SeriesGroups.part`), and its NIfTI items with their findings."""
+    its DICOM series, finished (:meth:`SeriesGroups.part`), and its NIfTI items with their findings."""
     nifti = [result for kind, result in results if kind != "dicom"]
     if len(nifti) == len(results):
         return None, nifti

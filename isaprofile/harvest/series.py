@@ -169,7 +169,8 @@ class _Finished:
         return cls(item, issues + geometry_issues, zlib.compress(pickle.dumps(recs, protocol=5), 1) if keep else None)
 
     def records(self) -> list[Record]:
-        assert self.packed is not None  # only a part's series are merged again, and they keep their records
+        if self.packed is None:  # finish() makes these, and merges nothing after
+            raise RuntimeError("a finished series without its records cannot be merged")
         recs: list[Record] = pickle.loads(zlib.decompress(self.packed))
         return recs
 
