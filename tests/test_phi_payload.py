@@ -132,6 +132,28 @@ def test_links_that_leave_the_dataset_are_refused(dataset: Path, tmp_path: Path,
     assert report.flatten(("code", "file", "path")) == [("payload-link-outside", rel, at)]
 
 
+def test_each_file_under_a_refused_folder_has_its_own_finding(dataset: Path, tmp_path: Path) -> None:
+    """Files named one by one (as NIfTI scans are) share their folders, which are resolved and checked once
+    each: every file under a link leaving the dataset or under a hidden folder still gets its finding."""
+    outside = _outside(tmp_path)
+    _clean_ct().save_as(outside / "8.dcm")
+    (dataset / "ct/sub-02").symlink_to(outside, target_is_directory=True)
+    hidden = dataset / "ct/sub-01/.trash"
+    hidden.mkdir()
+    for name in ("1.dcm", "2.dcm"):
+        _clean_ct().save_as(hidden / name)
+    refs = ["ct/sub-02/8.dcm", "ct/sub-02/9.dcm", "ct/sub-01/.trash/1.dcm", "ct/sub-01/.trash/2.dcm",
+            "ct/sub-01/series/1.dcm"]  # fmt: skip
+    payload, report = select_payload(dataset, refs)
+    assert list(payload) == ["ct/sub-01/series/1.dcm"]
+    assert report.flatten(("code", "file", "path")) == [
+        ("payload-hidden", "ct/sub-01/.trash/1.dcm", "ct/sub-01/.trash"),
+        ("payload-hidden", "ct/sub-01/.trash/2.dcm", "ct/sub-01/.trash"),
+        ("payload-link-outside", "ct/sub-02/8.dcm", "ct/sub-02"),
+        ("payload-link-outside", "ct/sub-02/9.dcm", "ct/sub-02"),
+    ]
+
+
 def test_links_inside_the_dataset_are_followed_and_loops_refused(dataset: Path) -> None:
     series = dataset / "ct/sub-01/series"
     (series / "same.dcm").symlink_to(series / "1.dcm")

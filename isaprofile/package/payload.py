@@ -49,6 +49,7 @@ _LEFTOVER_SUFFIXES = {
     ".bak": "backup copy", ".tmp": "temporary file", ".part": "incomplete download",
     ".crdownload": "incomplete download", ".orig": "merge leftover", ".rej": "patch leftover",
 }  # fmt: skip
+_SUFFIXES = tuple(_LEFTOVER_SUFFIXES)
 
 
 def hidden_reason(name: str) -> str | None:
@@ -70,9 +71,8 @@ def hidden_reason(name: str) -> str | None:
         return "Emacs auto-save file"
     if low in _LEFTOVER_NAMES:
         return _LEFTOVER_NAMES[low]
-    for suffix, why in _LEFTOVER_SUFFIXES.items():
-        if low.endswith(suffix):
-            return why
+    if low.endswith(_SUFFIXES):  # one test for the common case, a name that is none of them
+        return next(why for suffix, why in _LEFTOVER_SUFFIXES.items() if low.endswith(suffix))
     return None
 
 
@@ -179,6 +179,8 @@ class _Selector:
         self.out: dict[str, Path] = {}
         self.used: set[IncludeEntry] = set()
         self._names: dict[tuple[int, int], int] | None = None
+        self._folders: dict[str, str | tuple[str, str] | None] = {}  # resolve(): each folder's _step
+        self._hidden_folders: dict[str, tuple[str, str] | None] = {}  # add_file(): each folder's _hidden
 
     def names_inside(self, st: os.stat_result) -> int:
         """How many names inside the dataset the inode of ``st`` has (walks the dataset once)."""
@@ -197,36 +199,50 @@ class _Selector:
 
     def resolve(self, rel: str) -> str | None:
         """The real path of ``root/rel`` when every component stays inside the dataset, else None
-        (with a finding)."""
-        current = self.root
-        for i, part in enumerate(rel.split("/")):
-            candidate = os.path.join(current, part)
-            try:
-                st = os.lstat(candidate)
-            except OSError:
-                return None  # missing: the profile rules report referenced files that do not exist
-            if stat.S_ISLNK(st.st_mode):
-                target = os.path.realpath(candidate)
-                if not _within(target, self.root) or not os.path.exists(target):
-                    shown = "/".join(rel.split("/")[: i + 1])
-                    kind = "the symbolic link" if os.path.exists(target) else "the broken symbolic link"
-                    self.report.add(issue("payload-link-outside", file=rel, path=shown, reason=kind))
-                    return None
-                current = target
-            else:
-                current = candidate
-        return current
+        (with a finding). Folders are resolved once each: a dataset's files share them (ENHANCE: 14,377
+        files, four components each)."""
+        parent, _, name = rel.rpartition("/")
+        base = self._folder(parent) if parent else self.root
+        real = self._step(base, rel, name) if isinstance(base, str) else base
+        if isinstance(real, tuple):
+            shown, kind = real
+            self.report.add(issue("payload-link-outside", file=rel, path=shown, reason=kind))
+            return None
+        return real
+
+    def _folder(self, rel: str) -> str | tuple[str, str] | None:
+        """:meth:`_step` of each component of the folder ``rel``, remembered."""
+        if rel not in self._folders:
+            parent, _, name = rel.rpartition("/")
+            base = self._folder(parent) if parent else self.root
+            self._folders[rel] = self._step(base, rel, name) if isinstance(base, str) else base
+        return self._folders[rel]
+
+    def _step(self, current: str, shown: str, name: str) -> str | tuple[str, str] | None:
+        """The real path of ``current/name`` (``shown``: its dataset-relative path); None when it is missing
+        (the profile rules report referenced files that do not exist); ``(shown, reason)`` when it is a
+        symbolic link leaving the dataset or broken."""
+        candidate = os.path.join(current, name)
+        try:
+            st = os.lstat(candidate)
+        except OSError:
+            return None
+        if not stat.S_ISLNK(st.st_mode):
+            return candidate
+        target = os.path.realpath(candidate)
+        if not _within(target, self.root) or not os.path.exists(target):
+            return shown, "the symbolic link" if os.path.exists(target) else "the broken symbolic link"
+        return target
 
     def add_file(self, rel: str, real: str, *, referenced: bool, in_folder: bool = False) -> None:
         """``in_folder``: found by :meth:`add_folder`, which has checked the names of its folders."""
-        parts = rel.split("/")
-        for depth in range(len(parts) - 1 if in_folder else 0, len(parts)):
-            part = parts[depth]
-            why = hidden_reason(part)
-            if why:
-                where = "/".join(parts[: depth + 1])
-                self.report.add(issue("payload-hidden", file=rel, path=where, reason=why))
-                return
+        parent, _, name = rel.rpartition("/")
+        hidden = None if in_folder or not parent else self._hidden(parent)
+        if hidden is None and (why := hidden_reason(name)):
+            hidden = rel, why
+        if hidden is not None:
+            self.report.add(issue("payload-hidden", file=rel, path=hidden[0], reason=hidden[1]))
+            return
         try:
             st = os.stat(real)
         except OSError as exc:
@@ -247,6 +263,16 @@ class _Selector:
                 self.report.add(issue("payload-unrecognised", file=rel, reason=reason))
                 return
         self.out[rel] = Path(real)
+
+    def _hidden(self, folder: str) -> tuple[str, str] | None:
+        """The first component of ``folder`` that is hidden or a leftover, as its path and why (remembered)."""
+        if folder not in self._hidden_folders:
+            parent, _, name = folder.rpartition("/")
+            found = self._hidden(parent) if parent else None
+            if found is None and (why := hidden_reason(name)):
+                found = folder, why
+            self._hidden_folders[folder] = found
+        return self._hidden_folders[folder]
 
     @staticmethod
     def unrecognised(rel: str, real: str) -> str | None:
