@@ -375,7 +375,10 @@ class HeaderCache:
                     stored = json.loads(found)
                 except ValueError:
                     continue
-                if not isinstance(stored, list) or not any(now.get(rel) == st for rel, st in stored):
+                # a damaged row may hold any JSON: only a list of [rel, stamp] pairs is read
+                if not isinstance(stored, list) or not all(isinstance(e, list) and len(e) == 2 for e in stored):
+                    continue
+                if not any(now.get(rel) == st for rel, st in stored):
                     continue
                 results = _unpacked(blob)
                 if not isinstance(results, list) or len(results) != len(stored):

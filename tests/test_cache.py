@@ -344,9 +344,10 @@ def test_a_damaged_entry_is_a_miss(crlm: Path) -> None:
     first = series[0].relative_to(crlm).as_posix()
     with contextlib.closing(sqlite3.connect(_db(crlm))) as conn:
         # every run's fold damaged: its files' results come from the run's list of them, two lists damaged
+        # (an empty zlib stream; a stamp column of JSON that is not [rel, stamp] pairs)
         assert conn.execute("UPDATE entries SET result = x'00' WHERE rel LIKE '%/'").rowcount == 6
         conn.execute("UPDATE entries SET result = x'789c03000000000001' WHERE rel = ?", (seg + "/*",))  # empty zlib
-        conn.execute("UPDATE entries SET stamp = 'not JSON' WHERE rel = ?", (first + "/*",))
+        conn.execute("UPDATE entries SET stamp = '[1, [2]]' WHERE rel = ?", (first + "/*",))  # JSON, not pairs
         conn.commit()
     with opens(crlm) as seen:
         checked = check(crlm)
