@@ -28,35 +28,55 @@ def pretty_json(obj: Any, level: int = 0, *, sort_keys: bool = True, flat: froze
     return "".join(parts)
 
 
-# the standard encoder for what orjson refuses (an int beyond 64 bits, a key that is not text); one per key
-# order, made once (json.dumps makes one per call); the records written here are data the library built, never
-# cyclic, so the encoder's per-call cycle bookkeeping is left out
-_FLAT = {order: json.JSONEncoder(sort_keys=order, ensure_ascii=False, check_circular=False,
-                                  separators=(",", ":")).encode for order in (True, False)}  # fmt: skip
 _ORJSON = {True: orjson.OPT_SORT_KEYS, False: 0}
+_INT64 = range(-(2**63), 2**64)  # the ints orjson writes
 
 
 def flat_item(obj: Any, *, sort_keys: bool = True) -> str:
     """An item of a ``flat`` list on one line, compact (no space after ``,`` and ``:``), by orjson: 0.8 s of
     the 2.3 s ENHANCE's crate took with the standard library's C encoder, and as much of its ISA-JSON. A float
-    that is not finite is written ``null`` (JSON has no NaN)."""
+    that is not finite is written ``null`` (JSON has no NaN).
+
+    What orjson refuses (a key that is not text, an int beyond 64 bits) is made plain first and still written
+    by orjson, so a float is spelt one way in every item, whatever else the item holds: :class:`FlatWriter`
+    writes a shared list apart from its record and relies on that."""
+    option = _ORJSON[sort_keys]
     try:
-        return orjson.dumps(obj, option=_ORJSON[sort_keys]).decode()
+        return orjson.dumps(obj, option=option).decode()
     except orjson.JSONEncodeError:
-        return _FLAT[sort_keys](_finite(obj))
+        pass  # the refusal is handled below; a value orjson cannot write at all raises from there
+    while True:
+        token = "\x00" + secrets.token_hex(8) + "-"
+        big: list[int] = []
+        text = orjson.dumps(_plain(obj, token, big), option=option).decode()
+        for n, value in enumerate(big):
+            mark = encode_basestring(f"{token}{n}")
+            if text.count(mark) != 1:  # a string of the item holds that very text: again with a new token
+                break
+            text = text.replace(mark, str(value))
+        else:
+            return text
 
 
-def _finite(obj: Any) -> Any:
-    """``obj`` with each float that is not finite as None, as orjson writes it (the standard encoder would
-    write ``Infinity``, which is not JSON)."""
-    t = type(obj)
-    if t is float:
-        return obj if math.isfinite(obj) else None
-    if t is dict:
-        return {k: _finite(v) for k, v in obj.items()}
-    if t is list or t is tuple:
-        return [_finite(v) for v in obj]
+def _plain(obj: Any, token: str, big: list[int]) -> Any:
+    """``obj`` with each key as the standard encoder spells it (``1``, ``true``, ``null``, a float's repr) and
+    each int beyond 64 bits as a marked string whose digits :func:`flat_item` puts back."""
+    if isinstance(obj, dict):
+        return {_key(k): _plain(v, token, big) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v, token, big) for v in obj]
+    if type(obj) is int and obj not in _INT64:
+        big.append(obj)
+        return f"{token}{len(big) - 1}"
     return obj
+
+
+def _key(key: Any) -> str:
+    if isinstance(key, str):
+        return key
+    if key is None or isinstance(key, (int, float)):  # bool is an int
+        return json.dumps(key)
+    raise TypeError(f"a JSON key must be text, a number, a boolean or None, not {type(key).__name__}")
 
 
 class Encoded:

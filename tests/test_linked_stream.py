@@ -148,8 +148,14 @@ def test_a_flat_item_is_compact_and_keeps_what_orjson_refuses() -> None:
     assert flat_item({2: "b", 1: "a"}) == '{"1":"a","2":"b"}'
     assert flat_item({"big": 2**70}) == '{"big":1180591620717411303424}'
     assert flat_item([float("nan"), float("inf")]) == "[null,null]"  # JSON has no NaN
-    # and so where orjson refuses the record (a key that is not text) and the standard encoder writes it
+    # and so where orjson refuses the record as it is (a key that is not text), made plain first
     assert flat_item({"a": [float("inf")], "b": {0: None}}) == '{"a":[null],"b":{"0":null}}'
+    assert flat_item({True: 1, None: 2, 1.5: 3}, sort_keys=False) == '{"true":1,"null":2,"1.5":3}'
+    # a float is spelt as orjson spells it whatever else its item holds (a shared list is written apart)
+    small = 2.7151406380055883e-05
+    assert flat_item({"k": {0: None}, "v": [small]}) == '{"k":{"0":null},"v":[0.000027151406380055883]}'
+    assert flat_item({"big": [2**70, small]}) == '{"big":[1180591620717411303424,0.000027151406380055883]}'
+    assert json.loads(flat_item({"s": f"{2**70}", "n": 2**70})) == {"s": f"{2**70}", "n": 2**70}
 
 
 @given(st.lists(_json, min_size=1, max_size=3), st.lists(st.sampled_from([0, 1, 2]), min_size=1, max_size=6))
@@ -161,6 +167,14 @@ def test_records_sharing_a_list_are_written_as_if_written_whole(lists: list[obje
                for n, p in enumerate(picks)]  # fmt: skip
     write = FlatWriter(("parameterValues", "inputs"))
     assert [write(r) for r in records] == [flat_item(r) for r in records]
+
+
+def test_a_shared_list_beside_a_value_orjson_refuses_is_written_as_if_written_whole() -> None:
+    """The record needs the plain path (an int key) while its shared list of a small float does not: once
+    the two spelt that float two ways (CI, Hypothesis)."""
+    shared = [2.7151406380055883e-05]
+    record = {"name": "r0", "parameterValues": shared, "inputs": [{0: None}]}
+    assert FlatWriter(("parameterValues", "inputs"))(record) == flat_item(record)
 
 
 def test_a_value_holding_the_placeholder_is_written_with_another() -> None:
