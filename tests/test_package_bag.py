@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import io
 import os
 import shutil
 import signal
@@ -83,7 +84,7 @@ def test_tag_files_are_exact(tmp_path: Path) -> None:
 def test_percent_cr_lf_are_encoded(tmp_path: Path) -> None:
     text = manifest_txt({"data/a%b\r\nc": "ab" * 32})
     assert text == ("ab" * 32 + "  data/a%25b%0D%0Ac\n").encode()
-    entries, problems = parse_manifest(text.decode())
+    entries, problems = parse_manifest(io.BytesIO(text))
     assert entries == {"data/a%b\r\nc": "ab" * 32} and problems == []
     src = tmp_path / "p"
     src.write_bytes(b"1")
@@ -91,6 +92,20 @@ def test_percent_cr_lf_are_encoded(tmp_path: Path) -> None:
     result = build_bag(tmp_path / "out", {"100%.dcm": src}, {}, bag_info={}, bagging_date=DATE)
     assert result.path is None and not (tmp_path / "out").exists()
     assert result.report.flatten(("code", "path")) == [("unportable-name", "100%.dcm")]
+
+
+def test_a_manifest_read_line_by_line_keeps_its_line_numbers_and_leaves_the_file_open() -> None:
+    digest = "AB" * 32
+    raw = f"{digest}  data/a\r\n\nnot a line\n{digest} *data/b\n{digest}  data/a\n\xff{digest}  x".encode("latin-1")
+    fh = io.BytesIO(raw)
+    entries, problems = parse_manifest(fh)
+    assert entries == {"data/a": digest.lower(), "data/b": digest.lower()}
+    assert problems == [
+        (3, "expected a hexadecimal digest, whitespace and a path"),
+        (5, "data/a is listed twice"),
+        (6, "expected a hexadecimal digest, whitespace and a path"),  # not UTF-8: replaced, then refused
+    ]
+    assert not fh.closed
 
 
 @given(st.text(min_size=1, max_size=30))

@@ -348,7 +348,8 @@ def _check_part_files(part: Path, name: str, files: list[dict]) -> list:
     manifest: dict[str, str] = {}
     mpath = part / "manifest-sha256.txt"
     if mpath.is_file():
-        manifest, _ = parse_manifest(mpath.read_text(encoding="utf-8"))
+        with mpath.open("rb") as fh:
+            manifest, _ = parse_manifest(fh)
     bundles: dict[str, dict[str, dict]] = {}
     for entry in files:
         where = entry["in"]

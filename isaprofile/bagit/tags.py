@@ -10,7 +10,7 @@ Public API::
     bag_info_txt(fields) -> bytes
     manifest_txt(digests: Mapping[str, str]) -> bytes        path -> hex digest, sorted, LF
     tag_files(payload, info, *, algorithms, bagging_date=None, extra_tags=None) -> dict[str, bytes]
-    parse_manifest(text)                          our own manifests (any bag: isaprofile.bagit.bag)
+    parse_manifest(fh)                            our own manifests (any bag: isaprofile.bagit.bag)
 
 Paths in manifests are relative to the bag (``data/scan.dcm``) with ``/`` separators.
 """
@@ -18,9 +18,12 @@ Paths in manifests are relative to the bag (``data/scan.dcm``) with ``/`` separa
 from __future__ import annotations
 
 import datetime as dt
+import io
 import os
 import re
+import sys
 from collections.abc import Iterable, Mapping, Sequence
+from typing import IO
 
 from isaprofile.bagit.hashing import ALGORITHMS, FileDigest, hash_bytes
 
@@ -149,23 +152,28 @@ def _digest_bytes(data: bytes, algorithms: Sequence[str]) -> FileDigest:
     return hash_bytes(data, algorithms)
 
 
-def parse_manifest(text: str) -> tuple[dict[str, str], list[tuple[int, str]]]:
-    """Manifest entries (decoded path -> lower-case hex) and ``(line, reason)`` problems."""
+def parse_manifest(fh: IO[bytes]) -> tuple[dict[str, str], list[tuple[int, str]]]:
+    """Manifest entries (decoded path -> lower-case hex) and ``(line, reason)`` problems, from the manifest
+    open for reading bytes. Read line by line, and each path interned as the views intern theirs: the text and
+    its lines are never all held, and a path listed both in a view and here is one string (CRLM's manifest,
+    17,836 lines, took 11 MiB at once)."""
     entries: dict[str, str] = {}
     problems: list[tuple[int, str]] = []
-    for n, line in enumerate(text.split("\n"), start=1):
-        line = line.rstrip("\r")
+    lines = io.TextIOWrapper(fh, encoding="utf-8", errors="replace", newline="\n")
+    for n, line in enumerate(lines, start=1):
+        line = line.removesuffix("\n").rstrip("\r")
         if not line.strip():
             continue
         parts = line.split(None, 1)
         if len(parts) != 2 or not _is_hex(parts[0]):
             problems.append((n, "expected a hexadecimal digest, whitespace and a path"))
             continue
-        path = decode_path(parts[1].strip().lstrip("*"))
+        path = sys.intern(decode_path(parts[1].strip().lstrip("*")))
         if path in entries:
             problems.append((n, f"{path} is listed twice"))
             continue
         entries[path] = parts[0].lower()
+    lines.detach()  # the caller's file stays the caller's to close
     return entries, problems
 
 

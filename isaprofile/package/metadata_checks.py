@@ -255,7 +255,7 @@ def check_crate_digests(view: PackageView) -> Report:
     manifest: dict[str, str] = {}
     if "manifest-sha256.txt" in present:
         with view.open("manifest-sha256.txt") as fh:
-            manifest, _ = parse_manifest(fh.read().decode("utf-8", "replace"))
+            manifest, _ = parse_manifest(fh)
     index = _split_index(view)
     for path, (sha, size) in sorted(claims.items()):
         if path in present:
@@ -307,7 +307,7 @@ def unchanged_since_checked(view: PackageView) -> bool:
     if version != __version__ or not digest:
         return False
     with view.open("manifest-sha256.txt") as fh:
-        entries, problems = parse_manifest(fh.read().decode("utf-8", "replace"))
+        entries, problems = parse_manifest(fh)
     if problems or payload_digest(entries) != digest.strip().lower():
         return False
     present = set(view.files())
