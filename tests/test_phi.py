@@ -21,7 +21,9 @@ from isaprofile.findings.render import FORMATS, render
 from isaprofile.package.phi import (
     AllowEntry,
     AnnexEntry,
+    PhiException,
     PhiPolicy,
+    PhiResult,
     annex_e,
     annex_edition,
     check_phi,
@@ -198,9 +200,24 @@ def test_private_tag_identity_and_burned_in(clean_dicom, tmp_path, capsys, caplo
     allowed = check_phi({"p.dcm": tmp_path / "p.dcm"}, allow)
     assert allowed.passed and {i.code for i in allowed.report.issues} == {"phi-exception-applied"}
     recorded = json.loads(exceptions_json(allowed))["phi_exceptions"]
-    assert [r["attribute"] for r in recorded] == [
-        "(0012,0062) PatientIdentityRemoved", "(0028,0301) BurnedInAnnotation", "(0029,1010)",
+    assert [(r["attribute"], r["reason"], r["files"]) for r in recorded] == [
+        ("(0012,0062) PatientIdentityRemoved", "de-identified by the site", ["p.dcm"]),
+        ("(0028,0301) BurnedInAnnotation", "only a ruler is burned in, reviewed", ["p.dcm"]),
+        ("(0029,1010)", "vendor reconstruction parameters, reviewed", ["p.dcm"]),
     ]  # fmt: skip
+
+
+def test_the_recorded_exceptions_are_one_entry_per_attribute_and_reason_with_a_file_a_line() -> None:
+    said, other = "curated descriptions", 'says "no names"'
+    applied = [PhiException(f, "(0008,1030) StudyDescription", said) for f in ("b/2.dcm", "a/1.dcm", "b/2.dcm")]
+    applied.append(PhiException("a/é\n.dcm", "(0008,1030) StudyDescription", other))
+    text = exceptions_json(PhiResult(exceptions=applied)).decode()
+    assert json.loads(text) == {"phi_exceptions": [
+        {"attribute": "(0008,1030) StudyDescription", "files": ["a/1.dcm", "b/2.dcm"], "reason": said},
+        {"attribute": "(0008,1030) StudyDescription", "files": ["a/é\n.dcm"], "reason": other},
+    ]}  # fmt: skip
+    assert '\n        "a/1.dcm",\n        "b/2.dcm"\n' in text  # a file a line, to read, grep and diff
+    assert exceptions_json(PhiResult()).decode() == '{\n  "phi_exceptions": []\n}\n'
 
 
 def test_allow_list_needs_a_reason_and_respects_the_file_glob(clean_dicom, tmp_path) -> None:
@@ -237,9 +254,9 @@ def test_an_exception_applied_to_many_files_is_one_note_and_every_file_is_record
         ("phi-exception-applied", "s2/1.dcm", "(0008,1030) StudyDescription",
          "2 files (s2/1.dcm first): (0008,1030) StudyDescription allowed by the dataset config (curated descriptions)"),
     ]  # fmt: skip
-    recorded = [(r["file"], r["attribute"]) for r in json.loads(exceptions_json(result))["phi_exceptions"]]
-    assert recorded == sorted([(f, "(0008,0020) StudyDate") for f in files]
-                              + [(f"s2/{k}.dcm", "(0008,1030) StudyDescription") for k in (1, 2)])  # fmt: skip
+    recorded = [(r["attribute"], r["files"]) for r in json.loads(exceptions_json(result))["phi_exceptions"]]
+    assert recorded == [("(0008,0020) StudyDate", sorted(files)),
+                        ("(0008,1030) StudyDescription", ["s2/1.dcm", "s2/2.dcm"])]  # fmt: skip
     one = check_phi({"s2/1.dcm": tmp_path / "d.dcm"}, policy, workers=1)
     assert [i.message for i in one.report.issues][0] == (
         "s2/1.dcm: (0008,0020) StudyDate allowed by the dataset config (dates shifted by the site)"

@@ -517,7 +517,7 @@ class _Bag:
             octets += got.size
             for index, want in expected.entries(path):
                 algo = manifests[index].algorithm
-                found = got.digests[algo]
+                found = got.hexdigest(algo)
                 if bytes.fromhex(found) != want:
                     self.add(
                         issue("fixity-mismatch", file=manifests[index].name, path=path, algorithm=algo,

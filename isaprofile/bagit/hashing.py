@@ -24,6 +24,7 @@ raise :class:`~isaprofile.bagit.errors.InputVanishedError`; destination errors r
 from __future__ import annotations
 
 import errno
+import functools
 import hashlib
 import os
 import threading
@@ -70,10 +71,35 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class FileDigest:
-    """The size of a file and its hex digests, keyed by algorithm name."""
+    """The size of a file and its digests: ``digests`` gives them in hex by algorithm name.
+
+    Kept as the digests' bytes, one ``bytes`` for all the algorithms: about 200 bytes a file instead of 750 as
+    a dict of hex strings. A package holds one per payload file until its manifests are written (CRLM: 17,836,
+    13 MiB as dicts), and every one comes back pickled from a worker."""
 
     size: int
-    digests: dict[str, str]
+    algorithms: tuple[str, ...]
+    raw: bytes  # the digests of ``algorithms``, in that order, each of its algorithm's digest size
+
+    @property
+    def digests(self) -> dict[str, str]:
+        """The hex digest of each algorithm, by its name."""
+        return {name: self.hexdigest(name) for name in self.algorithms}
+
+    def hexdigest(self, algorithm: str) -> str:
+        """The hex digest of ``algorithm`` (a ``KeyError`` if the file was not hashed with it)."""
+        start = 0
+        for name in self.algorithms:
+            end = start + _digest_size(name)
+            if name == algorithm:
+                return self.raw[start:end].hex()
+            start = end
+        raise KeyError(algorithm)
+
+
+@functools.cache
+def _digest_size(algorithm: str) -> int:
+    return hashlib.new(algorithm).digest_size
 
 
 _BUFFERS = threading.local()
@@ -90,10 +116,11 @@ def _buffer() -> memoryview:
 class Hasher:
     """Several digests of one byte stream, fed chunk by chunk; the library's only hashing loop."""
 
-    __slots__ = ("_hashers", "size")
+    __slots__ = ("_algorithms", "_hashers", "size")
 
     def __init__(self, algorithms: Iterable[str] = ALGORITHMS) -> None:
-        self._hashers = [(name, hashlib.new(name)) for name in algorithms]
+        self._algorithms = tuple(algorithms)
+        self._hashers = [(name, hashlib.new(name)) for name in self._algorithms]
         self.size = 0
 
     def update(self, chunk: bytes | memoryview) -> None:
@@ -102,7 +129,7 @@ class Hasher:
         self.size += len(chunk)
 
     def result(self) -> FileDigest:
-        return FileDigest(self.size, {name: h.hexdigest() for name, h in self._hashers})
+        return FileDigest(self.size, self._algorithms, b"".join(h.digest() for _, h in self._hashers))
 
     def feed(
         self,

@@ -185,7 +185,7 @@ def _write_bundle(bundle: Bundle, sources: Mapping[str, str | os.PathLike[str]],
             hasher = Hasher(("sha256",))
             with _io.open_read(sources[rel]) as src, zf.open(info, "w", force_zip64=info.file_size > 2**31) as dst:
                 hasher.feed(src, sink=dst.write)
-            members[info.filename] = (rel, info.file_size, hasher.result().digests["sha256"])
+            members[info.filename] = (rel, info.file_size, hasher.result().hexdigest("sha256"))
     return members
 
 
@@ -253,7 +253,7 @@ def build_split(
                     "path": rel,
                     "in": f"{PAYLOAD_DIR}/{rel}",
                     "size": digests[f"{PAYLOAD_DIR}/{rel}"].size,
-                    "sha256": digests[f"{PAYLOAD_DIR}/{rel}"].digests["sha256"],
+                    "sha256": digests[f"{PAYLOAD_DIR}/{rel}"].hexdigest("sha256"),
                 }
                 for rel in [*part.files, *(metadata if n == 0 else ())]
             ]  # fmt: skip (each part's own metadata is covered by its manifests, not the index)
@@ -387,7 +387,7 @@ def _check_bundle(path: Path, label: str, members: dict[str, dict]) -> list:
             else:
                 try:
                     with safe.open(member) as fh:
-                        got = hash_stream(fh, ("sha256",)).digests["sha256"]
+                        got = hash_stream(fh, ("sha256",)).hexdigest("sha256")
                 except (OSError, zipfile.BadZipFile) as exc:
                     found.append(issue("zip-invalid", file=label, path=member, reason=str(exc)))
                     continue

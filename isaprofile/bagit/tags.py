@@ -137,14 +137,15 @@ def tag_files(
     )
     files[BAG_INFO] = bag_info_txt(fields)
     for algo in algorithms:
-        files[manifest_name(algo)] = manifest_txt({p: d.digests[algo] for p, d in payload.items()})
+        files[manifest_name(algo)] = manifest_txt({p: d.hexdigest(algo) for p, d in payload.items()})
     for name, data in (extra_tags or {}).items():
         if name in files or name.startswith(f"{PAYLOAD_DIR}/") or name.startswith("tagmanifest-"):
             raise ValueError(f"extra tag file {name!r} clashes with the bag's own files")
         files[name] = data
     tag_digests = {name: _digest_bytes(data, algorithms) for name, data in files.items()}
     for algo in algorithms:
-        files[manifest_name(algo, tag=True)] = manifest_txt({name: d.digests[algo] for name, d in tag_digests.items()})
+        listed = {name: d.hexdigest(algo) for name, d in tag_digests.items()}
+        files[manifest_name(algo, tag=True)] = manifest_txt(listed)
     return files
 
 

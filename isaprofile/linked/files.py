@@ -22,7 +22,7 @@ def sha256_file(path: str | Path) -> FileInfo:
     with open(path, "rb") as fh:
         hasher.feed(fh)
     digest = hasher.result()
-    return digest.size, digest.digests["sha256"]
+    return digest.size, digest.hexdigest("sha256")
 
 
 def scan_files(root: str | Path, paths: Iterable[str]) -> tuple[dict[str, FileInfo], Report]:

@@ -197,7 +197,7 @@ def _package(
     def late_crate(digests: Mapping[str, FileDigest]) -> dict[str, Content]:
         """The crate, with each file's size and sha256 taken from the bag's copy (no second read); made
         while it is written, one scan at a time."""
-        files = {rel: (d.size, d.digests["sha256"]) for rel, d in digests.items()}
+        files = {rel: (d.size, d.hexdigest("sha256")) for rel, d in digests.items()}
         return {"ro-crate-metadata.json": lambda: ro_crate_chunks(inv, prof, files=files, licences=lmap)}
 
     if kinds:  # a split deposit's crates are made per part, before its bags are built

@@ -64,7 +64,7 @@ def receipt(digests: Mapping[str, FileDigest]) -> dict[str, str]:
     """The bag-info receipt of a package whose payload has ``digests`` (path in the bag -> digest)."""
     from isaprofile import __version__
 
-    entries = {path: d.digests["sha256"] for path, d in digests.items()}
+    entries = {path: d.hexdigest("sha256") for path, d in digests.items()}
     return {RECEIPT: f"{__version__} sha256:{payload_digest(entries)}"}
 
 
@@ -321,7 +321,7 @@ def unchanged_since_checked(view: PackageView) -> bool:
         if clean:
             continue
         with view.open(name) as fh:
-            if entries[name] != hash_stream(fh, ("sha256",)).digests["sha256"]:
+            if entries[name] != hash_stream(fh, ("sha256",)).hexdigest("sha256"):
                 return False
     return True
 

@@ -960,7 +960,13 @@ def exception_notes(applied: Iterable[PhiException]) -> list[Issue]:
 
 
 def exceptions_json(result: PhiResult) -> bytes:
-    """The applied allow-list exceptions as sorted JSON, to record inside the package."""
-    rows = [e._asdict() for e in sorted(result.exceptions)]
-    # one exception per line: a CRLM deposit records 47,401 of them
-    return (pretty_json({"phi_exceptions": rows}, flat=frozenset({"phi_exceptions"})) + "\n").encode()
+    """The applied allow-list exceptions as JSON, to record inside the package: one entry per attribute and
+    reason, as the report's ``phi-exception-applied`` notes, with every file it was applied to (sorted, one
+    per line). A CRLM deposit applies three entries to 17,836 files; a row per file and attribute, repeating
+    the reason, was 47,401 rows and 11.7 MB."""
+    groups: dict[tuple[str, str], set[str]] = {}
+    for exception in result.exceptions:
+        groups.setdefault((exception.attribute, exception.reason), set()).add(exception.file)
+    rows = [{"attribute": attribute, "reason": reason, "files": sorted(files)}
+            for (attribute, reason), files in sorted(groups.items())]  # fmt: skip
+    return (pretty_json({"phi_exceptions": rows}, flat=frozenset({"files"})) + "\n").encode()
