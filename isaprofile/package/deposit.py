@@ -342,7 +342,7 @@ def _sheet_resources(checked: CheckedDataset) -> list[dict[str, Any]]:
     out = []
     for spec in config.sheets:
         if spec.file in checked.payload and spec.file.lower().endswith(".xlsx"):
-            data = checked.payload[spec.file].read_bytes()
+            data = Path(checked.payload[spec.file]).read_bytes()
             out.append(sheet_resource(spec.file, data, sheet=spec.sheet, header_row=spec.header_row,
                                       codes=sheet_codes(spec)))  # fmt: skip
     return out

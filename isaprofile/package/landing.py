@@ -16,6 +16,7 @@ from __future__ import annotations
 import html
 import io
 import json
+import os
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -397,7 +398,7 @@ def index_html(
     profile=None,
     invalid: bool = False,
     files: Iterable[str] | None = None,
-    payload: Mapping[str, Path] | None = None,
+    payload: Mapping[str, str | os.PathLike[str]] | None = None,
 ) -> bytes:
     """A static dataset card (``data/index.html`` of a package); see the module docstring.
 
@@ -417,7 +418,7 @@ def index_html(
     doi = dataset_doi(inv)
     modal, per_tp, _ = _summary(inv)
     pname, pversion = _profile_parts(inv, profile)
-    sizes = {rel: src.stat().st_size for rel, src in (payload or {}).items() if src.is_file()}
+    sizes = {rel: os.stat(src).st_size for rel, src in (payload or {}).items() if os.path.isfile(src)}
     lic_by_subject = _subject_licences(inv)
 
     body = [f"<header><h1>{e(title)}</h1>"]
