@@ -295,10 +295,10 @@ class DirectChecker:
     def finish(self) -> list[Result] | None:
         """All results (records still waiting are checked now), or None when the graph was outside the layout:
         an @id fed twice among them (or two that share a hash), which RDF would merge into one node."""
-        import numpy  # (sorted in place, 8 bytes each)
+        import numpy
 
         hashes = numpy.frombuffer(self._hashes, dtype=numpy.int64).copy()
-        hashes.sort()
+        hashes.sort()  # in place, 8 bytes a hash: a repeated one sits beside its twin
         if self.ok and bool((hashes[1:] == hashes[:-1]).any()):
             self.ok = False
         if not self.ok:
