@@ -12,7 +12,7 @@ import nibabel
 import pytest
 
 from isaprofile.harvest.images import harvest_files, to_profile_values
-from isaprofile.model import Provenance, Term
+from isaprofile.model import Provenance, Term, Value
 from isaprofile.profile.model import load_profile
 
 DATA = Path(os.path.dirname(nibabel.__file__)) / "tests" / "data"
@@ -130,3 +130,40 @@ def test_unreadable_sidecar(tmp_path: Path) -> None:
     [img], report = harvest_files(tmp_path)
     assert report.flatten(("code", "file")) == [("sidecar-unreadable", "a.json")]
     assert img.values["dim"].value == "33x41x25"
+
+
+def test_values_kept_compact_survive_a_pool_and_share_one_layout(tmp_path: Path) -> None:
+    # the header pass's items come back from workers (and the cache) pickled: what arrives must be the same
+    # values, and files of one shape share one layout instead of 13 Values with their own provenance each
+    import pickle
+
+    from isaprofile.harvest.types import HeaderValues
+
+    for n in range(3):
+        _copy("example4d.nii.gz", tmp_path / f"sub-0{n}.nii.gz")
+    (tmp_path / "sub-00.json").write_text(json.dumps({"RepetitionTime": 2.0}))
+    serial, _ = harvest_files(tmp_path, workers=1)
+    pooled, _ = harvest_files(tmp_path, workers=2)
+    assert [plain(i) for i in pooled] == [plain(i) for i in serial]
+    assert all(isinstance(i.values, HeaderValues) for i in pooled)
+    first, second, third = (pickle.loads(pickle.dumps(i)) for i in pooled)
+    assert first.values == serial[0].values  # a Mapping equals the dict of Values it stands for
+    assert second.values._layout is third.values._layout  # one copy of the shape, however many files
+    assert first.values._layout is not second.values._layout  # the sidecar's keys make another
+    assert first.values["RepetitionTime"].provenance == Provenance(file="sub-00.json", path="$.RepetitionTime")
+    assert second.values["dim"].provenance == Provenance(file="sub-01.nii.gz", path="dim[1:5]")
+    assert second.values["pixdim[1]"].unit == MM and len(second.values) == len(list(second.values))
+    assert "RepetitionTime" in first.values and "RepetitionTime" not in second.values
+
+
+def test_values_drop_what_no_value_can_be_and_a_later_file_wins() -> None:
+    from isaprofile.harvest.types import HeaderValues
+
+    values = HeaderValues(("a.nii", {"bad": (float("nan"), None, "pixdim[1]"), "text": ("ab\x00c", None, "descrip"),
+                                     "ok": (1.5, "mm", "pixdim[2]")}),
+                          ("a.json", {"ok": (2.5, "mm", "$.ok")}))  # fmt: skip
+    assert list(values) == ["text", "ok"]
+    assert values["text"].value == "abc"
+    assert values["ok"] == Value(2.5, MM) and values["ok"].provenance == Provenance(file="a.json", path="$.ok")
+    with pytest.raises(KeyError):
+        values["bad"]

@@ -26,17 +26,20 @@ _Coerced = tuple[Scalar | None, Term | None, list[Problem]]
 
 _MEMO_MAX = 1 << 16
 _SHARED_DICTS = 4096  # segmentation value dicts remembered by apply_profile (see there)
+# Value objects remembered by identity: each keeps its Value alive, and most are one record's own (ENHANCE: 90,000
+# values held to the end, 12 MiB); the shared ones (a label's, a file spec's) come back at once
+_SHARED_VALUES = 4096
 
 
 class _Memo:
     """What fields made of values, so a dataset's repeated values are coerced once (ENHANCE's 207,610
     segmentations name 130 structures): by raw value, and by Value object for values the model shares
-    (the coerced Value is then shared too). Each is cleared when it reaches ``_MEMO_MAX`` entries: the
-    values worth keeping are few and come back at once."""
+    (the coerced Value is then shared too). Each is cleared when it is full: the values worth keeping are few
+    and come back at once."""
 
     def __init__(self) -> None:
         self.raw: dict[tuple, _Coerced] = {}
-        self.shared: ByIdentity[tuple[Value, list[Problem]]] = ByIdentity(_MEMO_MAX)  # by Value and field
+        self.shared: ByIdentity[tuple[Value, list[Problem]]] = ByIdentity(_SHARED_VALUES)  # by Value and field
 
 
 def _coerce_values(values: Values, profile: Profile, entity: str, placements: tuple[str, ...],

@@ -53,7 +53,7 @@ class _State:
     headers: dict[str, dict[str, Value]] = field(default_factory=dict)  # scan id -> header values by field key
     listed: set[str] | None = None  # subjects the subject sheets list (None: no subject sheet)
     # (file spec, label group) -> its labels' shared values (_label_values)
-    label_values: dict[tuple[int, str | None], list[tuple[str, dict[str, Value]]]] = field(default_factory=dict)
+    label_values: dict[tuple[int, str | None], list[tuple[Provenance, dict[str, Value]]]] = field(default_factory=dict)
     # a file spec's fixed values, by their text, and a label's values merged with them: one dict for every
     # subject's map of the same group and label (ENHANCE: 130 instead of 207,610; nothing changes them in place)
     fixed_values: dict[tuple[Any, ...], dict[str, Value]] = field(default_factory=dict)
@@ -313,17 +313,16 @@ def _add_segmentations(state: _State, item: HarvestedImage, spec: FileSpec, ids:
         merged = state.merged.get(fixed, where)
         if merged is None:
             merged = state.merged.put(fixed, {**fixed, **values}, where)
-        target.segmentations.append(
-            Segmentation(values=merged, path=item.path, provenance=Provenance(item.path, path=where))
-        )
+        target.segmentations.append(Segmentation(values=merged, path=item.path, provenance=where))
 
 
 def _label_values(
     profile: Profile, spec: FileSpec, group: str | None, names: dict[str, str]
-) -> list[tuple[str, dict[str, Value]]]:
-    """Each label of a label-map group, as its provenance path ("label N") and its values (label value,
-    segmented structure), in label order. Made once per group: every subject's map of the group shares these
-    Values and paths (ENHANCE: 130 labels, not 207,610)."""
+) -> list[tuple[Provenance, dict[str, Value]]]:
+    """Each label of a label-map group, as its provenance (the label's entry in the labels file: what a
+    finding on the label's segmentations asks to fix) and its values (label value, segmented structure), in
+    label order. Made once per group: every subject's map of the group shares these Values and provenances
+    (ENHANCE: 130 labels, not 207,610)."""
     by_name = {f.key: f for f in profile.fields_for("segmentation")}
     out = []
     for number, name in sorted(names.items(), key=lambda kv: int(kv[0]) if kv[0].isdigit() else 0):
@@ -333,7 +332,7 @@ def _label_values(
             values[by_name["label_value"].name] = Value(int(number) if number.isdigit() else number, None, prov)
         if "segmented_structure" in by_name:
             values[by_name["segmented_structure"].name] = Value(name, None, prov)
-        out.append((f"label {number}", values))
+        out.append((prov, values))
     return out
 
 

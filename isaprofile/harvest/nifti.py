@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from isaprofile.findings.issues import Issue, issue
 from isaprofile.harvest.sidecar import read_sidecar
-from isaprofile.harvest.types import HarvestedImage, RawValues, to_values
+from isaprofile.harvest.types import HarvestedImage, HeaderValues, RawValues
 
 _CHUNK = 1 << 20
 Inspect = Callable[[str, Any, str], Any]  # (kind, parsed header, rel) -> the caller's facts
@@ -209,11 +209,12 @@ def read_nifti_file(
         issues.append(
             issue("nifti-truncated", file=rel, path="vox_offset + dim * bitpix", found=found, expected=expected)
         )
-    values = to_values(raw, rel)
+    sources = [(rel, raw)]
     if sidecar is not None and sidecar_rel is not None:
         extra, found_issues = read_sidecar(sidecar, sidecar_rel)
         issues.extend(found_issues)
-        values.update(to_values(extra, sidecar_rel))
+        sources.append((sidecar_rel, extra))
+    values = HeaderValues(*sources)
     modality = values["Modality"].value if "Modality" in values else None
     item = HarvestedImage(
         kind="nifti",

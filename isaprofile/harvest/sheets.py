@@ -64,6 +64,7 @@ class Table:
     _source: Path = field(repr=False)
     _delimiter: str | None = field(default=None, repr=False)
     findings: list[Issue] = field(default_factory=list)  # cells that could not be read, see rows()
+    _places: dict[int, str] = field(default_factory=dict, repr=False, compare=False)  # provenance(): by column
 
     def rows(self) -> Iterator[tuple[int, list[Any]]]:
         """(line number, cells) for each non-empty data row.
@@ -106,9 +107,12 @@ class Table:
         return cells
 
     def provenance(self, line: int, column: int) -> Provenance:
-        where = f"sheet '{self.sheet}', " if self.sheet else ""
-        header = self.headers[column - 1] if column - 1 < len(self.headers) else ""
-        return Provenance(self.file, line, column, f"{where}column '{header}'")
+        place = self._places.get(column)
+        if place is None:  # one text per column, shared by its cells (ENHANCE's sheets: 67,000 of them)
+            where = f"sheet '{self.sheet}', " if self.sheet else ""
+            header = self.headers[column - 1] if column - 1 < len(self.headers) else ""
+            place = self._places[column] = f"{where}column '{header}'"
+        return Provenance(self.file, line, column, place)
 
 
 def sheet_names(path: Path) -> list[str]:

@@ -412,6 +412,7 @@ def _study(
                 }
             )
         )
+        yield from g.flush()  # one record at a time: ENHANCE's 1,597 subjects and samples are not held at once
     for smp in s.samples:
         own = c.local_id("sample", smp.id)
         props = g.values(smp.characteristics, "sample", "Characteristic") + g.values(smp.factors, "sample", "Factor")
@@ -438,6 +439,7 @@ def _study(
                 }
             )
         )
+        yield from g.flush()
     ent["mentions"] = mentions
     ent["about"] = about
     yield from g.flush()

@@ -328,7 +328,9 @@ class DirectChecker:
         if not entities:
             return True
         shared, links = self._by_list, None
-        if shared is not None and len(entities) == 1 and type(ent.get(_LINKS[entities[0]])) is list:
+        # only a segmentation's list is shared (one per label's dict of values): another record's is its own, and
+        # remembering it would hold every subject's and scan's references (ENHANCE: 88,000 dicts, 8 MiB) to the end
+        if shared is not None and entities == ["segmentation"] and type(ent.get(_LINKS[entities[0]])) is list:
             links = ent[_LINKS[entities[0]]]
             known = shared.get(links, type_key)
             if known is not None:
