@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import math
 import secrets
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable, Iterator
 from json.encoder import encode_basestring
 from typing import Any
 
@@ -80,13 +80,28 @@ def _key(key: Any) -> str:
 
 
 class Encoded:
-    """A value already written as JSON text, for :class:`FlatWriter` to put in its record as it is: ENHANCE's
-    assay refers to its 207,610 segmentation processes, 14 MB as one text instead of 50 MiB of dicts."""
+    """A value already written as JSON text, in pieces, for :class:`FlatWriter` to put in its record as it is:
+    ENHANCE's assay refers to its 207,610 segmentation processes, 14 MB of text instead of 50 MiB of dicts."""
 
-    __slots__ = ("text",)
+    __slots__ = ("pieces",)
 
     def __init__(self, text: str) -> None:
-        self.text = text
+        self.pieces = [text]
+
+    @classmethod
+    def items(cls, runs: Iterable[str]) -> Encoded:
+        """A JSON list from runs of its items' text (each ``a,b``, without brackets), never joined into one."""
+        out = cls.__new__(cls)
+        out.pieces = ["["]
+        for run in runs:
+            if run:
+                out.pieces += [",", run] if len(out.pieces) > 1 else [run]
+        out.pieces.append("]")
+        return out
+
+    @property
+    def text(self) -> str:
+        return "".join(self.pieces)
 
 
 class FlatWriter:
@@ -107,40 +122,73 @@ class FlatWriter:
         self._token = "\x00" + secrets.token_hex(8) + "-"
 
     def __call__(self, item: Any) -> str:
+        return "".join(self.pieces(item))
+
+    def pieces(self, item: Any) -> list[str]:
+        """The record's text in pieces that join to :meth:`__call__`'s: the shared and encoded texts are pieces
+        of their own, not copied into one string (an assay's 14 MB of references would be, three times)."""
         if type(item) is not dict:
-            return flat_item(item)
-        texts = []
+            return [flat_item(item)]
+        texts: list[tuple[str, list[str]]] = []
         for key in self.encoded:
             value = item.get(key)
             if type(value) is Encoded:
-                texts.append((key, value.text))
+                texts.append((key, value.pieces))
         for key in self.shared:
             value = item.get(key)
             if type(value) is list and value:
                 text = self._texts.get(value)
                 if text is None:
                     text = self._texts.put(value, flat_item(value))
-                texts.append((key, text))
+                texts.append((key, [text]))
         if not texts:
-            return flat_item(item)
+            return [flat_item(item)]
         while True:
             out = self._placed(item, texts)
             if out is not None:
                 return out
             self._token = "\x00" + secrets.token_hex(8) + "-"
 
-    def _placed(self, item: dict[str, Any], texts: list[tuple[str, str]]) -> str | None:
+    def _placed(self, item: dict[str, Any], texts: list[tuple[str, list[str]]]) -> list[str] | None:
         """The record with each text in its key's place; None if a value of the record holds a placeholder."""
         marked = dict(item)
         for n, (key, _) in enumerate(texts):
             marked[key] = f"{self._token}{n}"
         out = flat_item(marked)
+        places = []
         for n, (_, text) in enumerate(texts):
             mark = encode_basestring(f"{self._token}{n}")
             if out.count(mark) != 1:
                 return None
-            out = out.replace(mark, text)
-        return out
+            places.append((out.index(mark), len(mark), text))
+        pieces, at = [], 0
+        for start, length, text in sorted(places):
+            pieces += [out[at:start], *text]
+            at = start + length
+        pieces.append(out[at:])
+        return pieces
+
+
+def utf8_chunks(pieces: Iterable[str], size: int) -> Iterator[bytes]:
+    """``"".join(pieces).encode("utf-8")`` in chunks of about ``size`` bytes, a piece longer than ``size``
+    sliced rather than copied whole (each code point is encoded alone, so the slices' bytes are the whole's)."""
+    held: list[str] = []
+    count = 0
+    for piece in pieces:
+        if len(piece) > size:
+            if count:
+                yield "".join(held).encode("utf-8")
+                held, count = [], 0
+            for i in range(0, len(piece), size):
+                yield piece[i : i + size].encode("utf-8")
+            continue
+        held.append(piece)
+        count += len(piece)
+        if count >= size:
+            yield "".join(held).encode("utf-8")
+            held, count = [], 0
+    if count:
+        yield "".join(held).encode("utf-8")
 
 
 def _pretty(o: Any, level: int, out: Callable[[str], Any], sort_keys: bool, flat: frozenset[str]) -> None:

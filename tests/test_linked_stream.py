@@ -195,3 +195,27 @@ def test_an_encoded_value_is_written_as_its_text() -> None:
     assert write(record) == flat_item(whole)
     hostile = {**record, "name": f"{write._token}0"}
     assert json.loads(write(hostile)) == {**whole, "name": hostile["name"]}
+
+
+def test_an_encoded_value_stays_a_piece_of_its_own() -> None:
+    # the crate's writer takes a record in pieces: ENHANCE's assay's 14 MB of references are not copied into it
+    write = FlatWriter((), encoded=("about",))
+    text = flat_item([{"@id": f"#process-segmentation-{n}"} for n in range(3)])
+    record = {"@id": "#assay", "about": Encoded(text), "name": "CT"}
+    pieces = write.pieces(record)
+    assert any(p is text for p in pieces)
+    assert "".join(pieces) == write(record) == flat_item({**record, "about": json.loads(text)})
+    runs = ['{"@id":"#a"}', "", '{"@id":"#b"},{"@id":"#c"}']  # runs of items, as the assay makes them
+    listed = {**record, "about": Encoded.items(runs)}
+    assert [p for p in write.pieces(listed) if p in runs] == [runs[0], runs[2]]
+    assert json.loads(write(listed))["about"] == [{"@id": "#a"}, {"@id": "#b"}, {"@id": "#c"}]
+    assert Encoded.items([]).text == "[]" and Encoded.items(["", ""]).text == "[]"
+
+
+@given(st.lists(st.text(max_size=40), max_size=12), st.integers(min_value=1, max_value=16))
+def test_utf8_chunks_are_the_whole_encoded(pieces: list[str], size: int) -> None:
+    from isaprofile._json import utf8_chunks
+
+    chunks = list(utf8_chunks(pieces, size))
+    assert b"".join(chunks) == "".join(pieces).encode("utf-8")
+    assert all(0 < len(c.decode("utf-8")) < 2 * size for c in chunks)  # bounded, whatever the pieces' lengths

@@ -10,6 +10,7 @@ text that is not JSON, nesting beyond :data:`MAX_DEPTH` and remote contexts are 
 from __future__ import annotations
 
 import codecs
+import itertools
 import json
 from collections.abc import Callable, Iterable, Iterator
 from functools import cache
@@ -17,7 +18,7 @@ from importlib import resources
 from pathlib import Path
 from typing import IO, Any
 
-from isaprofile._json import FlatWriter, pretty_json
+from isaprofile._json import FlatWriter, pretty_json, utf8_chunks
 from isaprofile.findings.issues import Report, issue
 from isaprofile.linked._common import jpath
 
@@ -377,19 +378,18 @@ def dumps(doc: dict[str, Any]) -> bytes:
 def dump_graph_chunks(context: Any, entities: Iterable[dict[str, Any]], size: int = 1 << 20) -> Iterator[bytes]:
     """:func:`dumps` of ``{"@context": context, "@graph": [*entities]}`` in pieces of about ``size`` bytes,
     taking the entities one at a time (the same bytes, without the graph in memory)."""
-    parts = ['{\n  "@context": ', pretty_json(context, 1, flat=RECORD_LISTS), ',\n  "@graph": [']
-    held, empty = 0, True
     entity = FlatWriter(SHARED_VALUES, encoded=("about",))  # an assay's references to its processes (jsonld)
-    for ent in entities:
-        piece = ("\n    " if empty else ",\n    ") + entity(ent)
-        parts.append(piece)
-        held += len(piece)
-        empty = False
-        if held >= size:
-            yield "".join(parts).encode("utf-8")
-            parts, held = [], 0
-    parts.append("]\n}\n" if empty else "\n  ]\n}\n")
-    yield "".join(parts).encode("utf-8")
+
+    def pieces() -> Iterator[str]:
+        yield from ('{\n  "@context": ', pretty_json(context, 1, flat=RECORD_LISTS), ',\n  "@graph": [')
+        empty = True
+        for ent in entities:
+            yield "\n    " if empty else ",\n    "
+            yield from entity.pieces(ent)
+            empty = False
+        yield "]\n}\n" if empty else "\n  ]\n}\n"
+
+    return utf8_chunks(pieces(), size)
 
 
 class Lazy:
@@ -436,8 +436,8 @@ def dump_lazy_chunks(doc: dict[str, Any], size: int = 1 << 20) -> Iterator[bytes
         if isinstance(node, Lazy) or (flat and isinstance(node, list) and not _holds_lazy(node)):
             first = True
             for item in node.make() if isinstance(node, Lazy) else node:  # plain JSON: encoded whole
-                text = record(item) if flat else pretty_json(item, level + 1, flat=RECORD_LISTS)
-                yield ("[" if first else ",") + inner + text
+                yield ("[" if first else ",") + inner
+                yield from record.pieces(item) if flat else [pretty_json(item, level + 1, flat=RECORD_LISTS)]
                 first = False
             yield "[]" if first else pad + "]"
         elif isinstance(node, list) and _holds_lazy(node):
@@ -453,13 +453,4 @@ def dump_lazy_chunks(doc: dict[str, Any], size: int = 1 << 20) -> Iterator[bytes
         else:
             yield pretty_json(node, level, flat=RECORD_LISTS)
 
-    parts: list[str] = []
-    held = 0
-    for piece in emit(doc, 0):
-        parts.append(piece)
-        held += len(piece)
-        if held >= size:
-            yield "".join(parts).encode("utf-8")
-            parts, held = [], 0
-    parts.append("\n")
-    yield "".join(parts).encode("utf-8")
+    yield from utf8_chunks(itertools.chain(emit(doc, 0), ["\n"]), size)

@@ -485,7 +485,8 @@ def _assay(
     parts: dict[str, dict[str, str]] = {}  # @id -> reference: a label map is the mask of ~130 segmentations
     about: list[dict[str, str]] = []
     # for the crate's writer, the references to each scan's segmentations are JSON text, made from one encoded
-    # prefix (ENHANCE: 207,610 references, 14 MB of text in place of 50 MiB of dicts held to the assay's end)
+    # prefix (ENHANCE: 207,610 references, 14 MB of text in place of 50 MiB of dicts held to the assay's end),
+    # in runs of items without their brackets, which the writer writes one by one (never joined into one text)
     texts: list[str] | None = [] if g.shared and not g.shapes_only else None
     anatomy: dict[str, set[str]] = {}  # pending mask @id -> the term @ids of its about
     for scan in scans:
@@ -514,10 +515,10 @@ def _assay(
         about.append(g.add(proc))
         seg_id = c.local_id("process", "segmentation", scan.id)  # + "-N": a number needs no encoding
         if texts is not None and scan.segmentations:
-            texts.append(flat_item(about))
+            texts.append(flat_item(about)[1:-1])
             about.clear()
             prefix = flat_item({"@id": seg_id})[:-2]  # '{"@id":"…' without its closing '"}'
-            texts.append("[" + ",".join(f'{prefix}-{n}"}}' for n in range(len(scan.segmentations))) + "]")
+            texts.append(",".join(f'{prefix}-{n}"}}' for n in range(len(scan.segmentations))))
         added = g.segmented.get(seg_id, 0)  # (a scan id given twice: its first segmentations are described)
         g.segmented[seg_id] = max(added, len(scan.segmentations))
         for n, seg in enumerate(scan.segmentations):
@@ -563,9 +564,8 @@ def _assay(
     if texts is None:
         ent["about"] = about
     else:
-        texts.append(flat_item(about))
-        listed = ",".join(t[1:-1] for t in texts if len(t) > 2)  # each list's items, without its brackets
-        ent["about"] = Encoded(f"[{listed}]")
+        texts.append(flat_item(about)[1:-1])
+        ent["about"] = Encoded.items(texts)
     return g.add(ent)
 
 
