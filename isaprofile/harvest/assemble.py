@@ -163,6 +163,8 @@ def harvest_config_files(
     reuse the header cache's results for unchanged files (:mod:`isaprofile.cache`).
     """
     owner: dict[str, tuple[FileSpec, dict[str, str]]] = {}
+    # the files of a series folder have the same groups: one (spec, groups) for all (CRLM: 197, not 17,836)
+    same: dict[tuple[int, tuple[tuple[str, str], ...]], tuple[FileSpec, dict[str, str]]] = {}
     for spec in config.files:
         for rel in _glob(root, spec, report):
             if rel in owner:
@@ -171,14 +173,15 @@ def harvest_config_files(
             if groups is None:
                 report.add(issue("file-unmatched", file=rel, index=spec.index, path=f"{spec.where}['pattern']"))
                 continue
-            owner[rel] = (spec, groups)
+            owner[rel] = same.setdefault((spec.index, tuple(groups.items())), (spec, groups))
     if not owner:
         return []
     known = {*listed, *(g["subject"] for _s, g in owner.values() if g.get("subject"))}
     hook = inspector(frozenset(known)) if inspector is not None else None
     # a process pool pays off only past a few hundred files (starting it costs about half a second)
     pool = workers if len(owner) >= PARALLEL_MIN_FILES else 1
-    items, rep = harvest_files([os.path.join(root, rel) for rel in owner], root=str(root), inspect=hook,
+    top = os.path.abspath(root)  # absolute names, which the harvest takes as they are
+    items, rep = harvest_files([os.path.join(top, rel) for rel in owner], root=top, inspect=hook,
                                progress=progress, workers=pool, cache=cache)  # fmt: skip
     report.merge(rep)
     return [(item, *owner[item.path]) for item in items if item.path in owner]

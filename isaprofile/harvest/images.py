@@ -48,6 +48,15 @@ def _rel(path: str, root: str) -> str:
     return os.path.relpath(path, root).replace(os.sep, "/")
 
 
+def _absolute(path: str) -> str:
+    """``os.path.abspath(path)``, the same string when it is absolute and normal already: a dataset's harvest
+    names its 17,840 files that way, and abspath would make a copy of each (3 MiB on CRLM)."""
+    if os.sep == "/" and path.startswith("/") and not path.endswith(("/", "/.", "/..")):
+        if "//" not in path and "/./" not in path and "/../" not in path:
+            return path
+    return os.path.abspath(path)
+
+
 def _root_of(paths: Sequence[str]) -> str:
     if len(paths) == 1:
         return paths[0] if os.path.isdir(paths[0]) else os.path.dirname(paths[0]) or "."
@@ -89,7 +98,7 @@ def collect_files(
     base = os.path.abspath(root if root is not None else _root_of(given))
     skip = {str(f) for p in folders for f in dataset_inputs(Path(os.path.abspath(p)))}
     # a walk from an absolute folder names its files absolutely already (abspath per file was 50 ms on CRLM)
-    files = sorted({f for p in given for f in (_walk(os.path.abspath(p)) if p in folders else [os.path.abspath(p)])})
+    files = sorted({f for p in given for f in (_walk(os.path.abspath(p)) if p in folders else [_absolute(p)])})
     jsons = {f for f in files if f.lower().endswith(".json")}
     tasks: list[Task] = []
     for f in files:
