@@ -547,3 +547,37 @@ def test_zipped_bags_get_the_same_verdict(tmp_path: Path, name: str, make, verdi
     warnings = {i.code for i in report.issues if i.severity == "warning"}
     assert (INVALID if errors else WARNING if warnings else VALID) == verdict, report.issues
     assert (errors if verdict == INVALID else warnings) == codes
+
+
+@pytest.mark.parametrize(("name", "make", "verdict", "codes"), CASES, ids=[c[0] for c in CASES])
+def test_manifests_read_in_small_blocks_get_the_same_verdict(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, make, verdict: str, codes: set[str]
+) -> None:
+    # manifests are decoded a block at a time: lines, CRLFs and multi-byte characters cut by a block's end
+    # must read as when the file is read whole (3 bytes: every cut a manifest line can have)
+    import isaprofile.bagit.bag as bag_module
+
+    root = tmp_path / "bag"
+    make(root)
+    whole = verify_package(root).issues
+    monkeypatch.setattr(bag_module, "_TEXT_BLOCK", 3)
+    assert verify_package(root).issues == whole
+
+
+@pytest.mark.parametrize("eol", ["\n", "\r\n", "\r"])
+def test_a_bad_byte_past_the_first_block_is_located_in_the_whole_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, eol: str
+) -> None:
+    import isaprofile.bagit.bag as bag_module
+
+    root = write_bag(tmp_path / "bag", {"data/é.txt": b"x", "data/b.txt": b"y"}, eol=eol)
+    manifest = root / "manifest-sha256.txt"
+    data = manifest.read_bytes()
+    at = data.index("é".encode()) + 1  # the second byte of the é: a lone continuation byte once the first goes
+    manifest.write_bytes(data[: at - 1] + b"\xff" + data[at:])
+    monkeypatch.setattr(bag_module, "_TEXT_BLOCK", 5)
+    found = [i for i in verify_package(root).issues if i.code == "tag-file-encoding"]
+    assert [i.file for i in found] == ["manifest-sha256.txt"]
+    assert f"not utf-8 (bad byte at offset {at - 1})" in found[0].message
+    monkeypatch.setattr(bag_module, "_TEXT_BLOCK", 1 << 20)  # the same finding as the file read whole
+    assert [i for i in verify_package(root).issues if i.code == "tag-file-encoding"] == found

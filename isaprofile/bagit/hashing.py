@@ -8,7 +8,7 @@ Public API::
     hash_file(path, algorithms=ALGORITHMS) -> FileDigest
     copy_and_hash(src, dst, algorithms=ALGORITHMS, *, label=None, durable=True) -> FileDigest
     hash_files(paths: Mapping[K, Path], *, algorithms, workers=None, progress=None) -> dict[K, FileDigest]
-    iter_file_digests(paths, algorithms, *, workers=None, total_bytes=None, progress=None)
+    iter_file_digests(paths, algorithms, *, workers=None, total_bytes=None, progress=None, root='')
                                           -> Iterator[FileDigest | str], streamed, in order
     copy_files(pairs: Mapping[K, tuple[Path, Path]], *, algorithms, workers=None, progress=None,
                durable=True) -> dict[K, FileDigest]
@@ -406,10 +406,10 @@ def _beside(results: Iterator[R], work: Callable[[], None]) -> Iterator[R]:
 _NONE: Any = object()
 
 
-def _digest_or_reason(job: tuple[str, tuple[str, ...]]) -> FileDigest | str:
-    path, algos = job
+def _digest_or_reason(job: tuple[str, str, tuple[str, ...]]) -> FileDigest | str:
+    root, path, algos = job
     try:
-        with _io.open_read(path) as fh:
+        with _io.open_read(f"{root}/{path}" if root else path) as fh:
             return hash_stream(fh, algos)
     except OSError as exc:
         return exc.strerror or type(exc).__name__
@@ -422,8 +422,12 @@ def iter_file_digests(
     workers: int | None = None,
     total_bytes: int | None = None,
     progress: Progress | None = None,
+    root: str = "",
 ) -> Iterator[FileDigest | str]:
     """The digests of ``paths``, in their order, streamed one by one (nothing is kept here).
+
+    ``root``: the folder ``paths`` are relative to (``/`` separators), joined where each file is opened, so a
+    caller holding the relative names (a bag's 17,840 manifest entries) need not hold a copy of each in full.
 
     An unreadable file yields the reason (a ``str``) instead of raising, so a verifier can report
     it and go on. Serial for one worker, or fewer than ``PARALLEL_MIN_FILES`` files holding fewer than
@@ -436,12 +440,12 @@ def iter_file_digests(
     if n <= 1 or len(paths) < 2 or small:
         for path in paths:
             try:
-                with _io.open_read(path) as fh:
+                with _io.open_read(f"{root}/{path}" if root else path) as fh:
                     yield hash_stream(fh, algos, progress=progress)
             except OSError as exc:
                 yield exc.strerror or type(exc).__name__
         return
-    for result in map_files(_digest_or_reason, [(p, algos) for p in paths], n):
+    for result in map_files(_digest_or_reason, [(root, p, algos) for p in paths], n):
         if progress is not None and isinstance(result, FileDigest):
             progress(result.size)
         yield result
