@@ -16,6 +16,7 @@ from pathlib import Path
 import openpyxl
 
 from isaprofile.dataset import load_dataset
+from isaprofile.model import Provenance
 from isaprofile.profile.model import load_profile
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -111,7 +112,10 @@ def test_every_subjects_map_shares_one_dict_of_values_per_label_and_a_wrong_labe
     assert len(scans) > 1 and len({id(seg.values) for seg in segs}) == len(segs) // len(scans)
     wrong = [seg for seg in segs if seg.values["segmented structure"].value == "portal_vein_and_splenic_vein"]
     assert len(wrong) == len(scans)
-    assert len({(seg.path, seg.provenance) for seg in wrong}) == len(scans)  # each at its own file and label
+    assert len({seg.path for seg in wrong}) == len(scans)  # each subject's map its own file
+    # and every one located where the label is defined (one Provenance for the label, not one per subject)
+    assert {id(seg.provenance) for seg in wrong} == {id(wrong[0].provenance)}
+    assert wrong[0].provenance == Provenance("labels.json", path="$.Cardiac.12")
     assert checked.report.flatten(("code", "file", "path")) == [("value-not-allowed", "labels.json", "$.Cardiac.12")]
 
 
