@@ -588,3 +588,31 @@ def test_values_are_pydicoms() -> None:
     assert _same(item.get("ImagePositionPatient"), ref.ImagePositionPatient)
     assert item.get("Rows") == 512 and "Rows" in item and "Columns" not in item
     assert item["Rows"].value == 512 and [e.keyword for e in item] == ["ImagePositionPatient", "Rows"]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b"1.2.840.10008.1.2.1\x00", b"1.2.3 ", b"0", b"1.2.840.10008.5.1.4.1.1.66.4", b"1.02.3", b"01.2", b"1..2",
+     b"1.2\\3.4", b" 1.2", b"1.2\n", b"1." + b"1" * 63, b"", b"\x00"],
+)  # fmt: skip
+def test_a_uid_is_what_pydicom_makes_of_it(raw: bytes) -> None:
+    # valid UIDs are made without pydicom's converter; anything else is left to it: the same value either way
+    from pydicom.values import convert_UI
+
+    made = dicom_flat._uid(raw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs = convert_UI(raw, True)
+    if made is None:
+        assert raw.rstrip(b"\x00 ") in (
+            b"1.02.3",
+            b"01.2",
+            b"1..2",
+            b"1.2\\3.4",
+            b" 1.2",
+            b"1.2\n",
+            b"",
+            b"1." + b"1" * 63,
+        )
+    else:
+        assert (type(made), made) == (type(theirs), theirs)

@@ -190,3 +190,92 @@ def test_crlm_example_seg_is_shaped_like_the_collection() -> None:
             [row] = [r for r in rows if r["Series UID"] == ds.SeriesInstanceUID]
             assert row["File Location"] == "./" + folder.relative_to(root).as_posix()
             assert row["Series Description"] == ds.get("SeriesDescription", "")
+
+
+def _raw_seg(path: Path) -> pydicom.Dataset:
+    """The SEG read as the header pass reads it: its per-frame groups still raw bytes."""
+    from isaprofile.harvest.dicom_header import read_header
+
+    with open(path, "rb") as fh:
+        ds = read_header(fh, path.stat().st_size)
+    assert ds is not None
+    return ds
+
+
+def _defined_lengths(path: Path, edit=None) -> None:
+    """The SEG saved with sequences of defined length (as the CRLM replica's are; pydicom's test file has
+    undefined ones, which the header pass reads whole), after ``edit(ds)``."""
+
+    def walk(ds: pydicom.Dataset) -> None:
+        for elem in ds:
+            if elem.VR == "SQ":
+                elem.is_undefined_length = False
+                for item in elem.value:
+                    item.is_undefined_length_sequence_item = False
+                    walk(item)
+
+    ds = pydicom.dcmread(path)
+    if edit is not None:
+        edit(ds)
+    walk(ds)
+    ds.save_as(path)
+
+
+def _two_sources(first: str, second: str):
+    def edit(ds: pydicom.Dataset) -> None:
+        source = ds.PerFrameFunctionalGroupsSequence[0].DerivationImageSequence[0].SourceImageSequence[0]
+        source.ReferencedSOPInstanceUID = [first, second]
+
+    return edit
+
+
+def test_the_frames_source_uids_from_their_bytes_are_those_their_items_give(tmp_path: Path) -> None:
+    from isaprofile.harvest.dicom_flat import raw_uids
+
+    _seg(tmp_path / "seg")
+    path = tmp_path / "seg" / "1-1.dcm"
+    _defined_lengths(path)
+    frames = pydicom.dcmread(path).PerFrameFunctionalGroupsSequence
+    walked = {str(s.ReferencedSOPInstanceUID) for f in frames for d in f.DerivationImageSequence
+              for s in d.SourceImageSequence}  # fmt: skip
+    found = raw_uids(_raw_seg(path), "PerFrameFunctionalGroupsSequence", "ReferencedSOPInstanceUID")
+    assert walked and found == walked
+    assert raw_uids(_raw_seg(path), "SegmentSequence", "ReferencedSOPInstanceUID") == set()  # none there
+    # a value that is not one plain UID (here two) cannot be read from the bytes: the items must be read
+    _defined_lengths(path, _two_sources("1.2.3", "1.2.4"))
+    assert raw_uids(_raw_seg(path), "PerFrameFunctionalGroupsSequence", "ReferencedSOPInstanceUID") is None
+
+
+def test_a_frame_source_the_bytes_cannot_vouch_for_is_still_checked(tmp_path: Path) -> None:
+    # two UIDs in one source: the frames are walked, and that value is no slice of the source series
+    _seg(tmp_path / "seg")
+    _defined_lengths(tmp_path / "seg" / "1-1.dcm", _two_sources(SOURCE_SOPS[0], "1.2.3.4.5"))
+    _source_ct(tmp_path / "ct")
+    _, report = harvest_files(tmp_path)
+    assert [(i.code, i.path) for i in report.issues] == [
+        (
+            "seg-instance-missing",
+            "(5200,9230) PerFrameFunctionalGroupsSequence[0]>(0008,9124) DerivationImageSequence[0]>"
+            "(0008,2112) SourceImageSequence[0]>(0008,1155) ReferencedSOPInstanceUID",
+        )
+    ]
+
+
+def test_a_frame_source_missing_from_a_seg_of_defined_lengths_is_found(tmp_path: Path) -> None:
+    # the bytes name a UID the series list does not: the frames are walked and the finding located
+    _seg(tmp_path / "seg")
+
+    def other(ds: pydicom.Dataset) -> None:
+        source = ds.PerFrameFunctionalGroupsSequence[0].DerivationImageSequence[0].SourceImageSequence[0]
+        source.ReferencedSOPInstanceUID = "1.2.3.4.5"
+
+    _defined_lengths(tmp_path / "seg" / "1-1.dcm", other)
+    _source_ct(tmp_path / "ct")
+    _, report = harvest_files(tmp_path)
+    assert [(i.code, i.path) for i in report.issues] == [
+        (
+            "seg-instance-missing",
+            "(5200,9230) PerFrameFunctionalGroupsSequence[0]>(0008,9124) DerivationImageSequence[0]>"
+            "(0008,2112) SourceImageSequence[0]>(0008,1155) ReferencedSOPInstanceUID",
+        )
+    ]

@@ -12,7 +12,7 @@ from typing import Any
 from pydicom.dataset import Dataset
 
 from isaprofile.harvest.dicom_attrs import read_attributes, read_code, tag_path
-from isaprofile.harvest.dicom_flat import FlatError, sequence_value
+from isaprofile.harvest.dicom_flat import FlatError, raw_uids, sequence_value
 from isaprofile.harvest.series import RawSegment
 from isaprofile.harvest.types import RawValues
 
@@ -110,6 +110,9 @@ def _instance_references(ds: Dataset, get: Getter) -> list[tuple[str, str]]:
             if uid:
                 out.append((str(uid), f"{series_path}[{i}]>{instance_path}[{j}]>{_SOP}"))
                 seen.add(str(uid))
+    per_frame = raw_uids(ds, "PerFrameFunctionalGroupsSequence", "ReferencedSOPInstanceUID")
+    if per_frame is not None and per_frame <= seen:
+        return out  # the frames name no source the series list does not: walking them would add nothing
     frames_path = tag_path("PerFrameFunctionalGroupsSequence")
     derivation_path = tag_path("DerivationImageSequence")
     source_path = tag_path("SourceImageSequence")
