@@ -10,6 +10,7 @@ Public API::
     bag_info_txt(fields) -> bytes
     manifest_txt(digests: Mapping[str, str]) -> bytes        path -> hex digest, sorted, LF
     tag_files(payload, info, *, algorithms, bagging_date=None, extra_tags=None) -> dict[str, bytes]
+    iter_tag_files(...)                           the same, one (name, bytes) at a time
     parse_manifest(fh)                            our own manifests (any bag: isaprofile.bagit.bag)
 
 Paths in manifests are relative to the bag (``data/scan.dcm``) with ``/`` separators.
@@ -18,11 +19,12 @@ Paths in manifests are relative to the bag (``data/scan.dcm``) with ``/`` separa
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import io
 import os
 import re
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import IO
 
 from isaprofile.bagit.hashing import ALGORITHMS, FileDigest, hash_bytes
@@ -107,8 +109,20 @@ def bag_info_txt(fields: Iterable[tuple[str, str]]) -> bytes:
 
 def manifest_txt(digests: Mapping[str, str]) -> bytes:
     """A manifest: one ``<hex>  <encoded path>`` line per file, sorted by path, LF line ends."""
-    rows = sorted((encode_path(path), hexdigest) for path, hexdigest in digests.items())
-    return "".join(f"{h}  {p}\n" for p, h in rows).encode("utf-8")
+    return _manifest(digests, digests.__getitem__)
+
+
+def _hex(payload: Mapping[str, FileDigest], algorithm: str, path: str) -> str:
+    return payload[path].hexdigest(algorithm)
+
+
+def _manifest(paths: Iterable[str], hexdigest: Callable[[str], str]) -> bytes:
+    """:func:`manifest_txt` of ``hexdigest(path)`` for each path, written a line at a time into one buffer: the
+    lines, their text and a dict of hex digests were each held whole before (CRLM's SHA-512 manifest: 4 MB)."""
+    out = bytearray()
+    for encoded, path in sorted((encode_path(p), p) for p in paths):
+        out += f"{hexdigest(path)}  {encoded}\n".encode()
+    return bytes(out)
 
 
 def manifest_name(algorithm: str, *, tag: bool = False) -> str:
@@ -128,25 +142,47 @@ def tag_files(
     ``extra_tags`` are further tag files (relative to the bag root, outside ``data/``). The
     result maps tag-file paths to bytes; the tag manifests cover every other tag file.
     """
-    files: dict[str, bytes] = {DECLARATION: bagit_txt()}
-    fields = bag_info(
-        info,
-        payload_bytes=sum(d.size for d in payload.values()),
-        payload_files=len(payload),
-        bagging_date=bagging_date,
-    )
-    files[BAG_INFO] = bag_info_txt(fields)
-    for algo in algorithms:
-        files[manifest_name(algo)] = manifest_txt({p: d.hexdigest(algo) for p, d in payload.items()})
-    for name, data in (extra_tags or {}).items():
-        if name in files or name.startswith(f"{PAYLOAD_DIR}/") or name.startswith("tagmanifest-"):
+    return dict(iter_tag_files(payload, info, algorithms=algorithms, bagging_date=bagging_date, extra_tags=extra_tags))
+
+
+def iter_tag_files(
+    payload: Mapping[str, FileDigest],
+    info: Mapping[str, str | Sequence[str]],
+    *,
+    algorithms: Sequence[str] = ALGORITHMS,
+    bagging_date: dt.date | None = None,
+    extra_tags: Mapping[str, bytes] | None = None,
+) -> Iterator[tuple[str, bytes]]:
+    """:func:`tag_files` one file at a time, in the same order, for a writer that lets each go once written
+    (CRLM's two payload manifests are 6.5 MB). ``ValueError`` for a clashing extra tag file comes before any."""
+    own = {DECLARATION, BAG_INFO, *(manifest_name(a) for a in algorithms)}
+    for name in extra_tags or {}:
+        if name in own or name.startswith(f"{PAYLOAD_DIR}/") or name.startswith("tagmanifest-"):
             raise ValueError(f"extra tag file {name!r} clashes with the bag's own files")
-        files[name] = data
-    tag_digests = {name: _digest_bytes(data, algorithms) for name, data in files.items()}
+    return _tag_files(payload, info, algorithms, bagging_date, extra_tags or {})
+
+
+def _tag_files(
+    payload: Mapping[str, FileDigest], info: Mapping[str, str | Sequence[str]], algorithms: Sequence[str],
+    bagging_date: dt.date | None, extra_tags: Mapping[str, bytes],
+) -> Iterator[tuple[str, bytes]]:  # fmt: skip
+    tag_digests: dict[str, FileDigest] = {}
+
+    def files() -> Iterator[tuple[str, bytes]]:
+        yield DECLARATION, bagit_txt()
+        fields = bag_info(info, payload_bytes=sum(d.size for d in payload.values()), payload_files=len(payload),
+                          bagging_date=bagging_date)  # fmt: skip
+        yield BAG_INFO, bag_info_txt(fields)
+        for algo in algorithms:
+            yield manifest_name(algo), _manifest(payload, functools.partial(_hex, payload, algo))
+        yield from extra_tags.items()
+
+    for name, data in files():
+        tag_digests[name] = _digest_bytes(data, algorithms)
+        yield name, data
     for algo in algorithms:
         listed = {name: d.hexdigest(algo) for name, d in tag_digests.items()}
-        files[manifest_name(algo, tag=True)] = manifest_txt(listed)
-    return files
+        yield manifest_name(algo, tag=True), manifest_txt(listed)
 
 
 def _digest_bytes(data: bytes, algorithms: Sequence[str]) -> FileDigest:
