@@ -672,3 +672,22 @@ def test_a_build_that_stops_first_ends_the_metadata_process(
         build(tmp_path, payload=payload, metadata={"metadata/isa.json": Separate(slow)}, workers=2)
     assert len(started) == 1 and _pids_alive(set(started)) == set()
     assert not (tmp_path / "out").exists() and leftovers(tmp_path) == []
+
+
+def test_tag_files_written_piece_by_piece_are_the_tag_files(tmp_path: Path) -> None:
+    # the bag's writer streams each payload manifest and digests it as it writes; the bytes are tag_files'
+    from isaprofile.bagit.build import write_tags
+    from isaprofile.bagit.hashing import hash_bytes
+    from isaprofile.bagit.tags import manifest_chunks, manifest_txt, tag_files
+
+    payload = {f"data/s{n:03d}/100%\n{n}.dcm": hash_bytes(bytes([n]) * n) for n in range(40)}
+    hexes = {p: d.hexdigest("sha512") for p, d in payload.items()}
+    assert b"".join(manifest_chunks(hexes, hexes.__getitem__, size=300)) == manifest_txt(hexes)
+    assert len(list(manifest_chunks(hexes, hexes.__getitem__, size=300))) > 10  # pieces, not one text
+    extra = {"phi-exceptions.json": b"{}\n"}
+    write_tags(tmp_path, payload, bag_info=BAG_INFO, bagging_date=DATE, extra_tags=extra, durable=False)
+    expected = tag_files(payload, BAG_INFO, bagging_date=DATE, extra_tags=extra)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == expected
+    with pytest.raises(ValueError, match="clashes"):
+        write_tags(tmp_path / "x", payload, bag_info=BAG_INFO, extra_tags={"bag-info.txt": b""}, durable=False)
+    assert not (tmp_path / "x").exists()

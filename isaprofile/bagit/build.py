@@ -51,7 +51,7 @@ from isaprofile.bagit import _io
 from isaprofile.bagit.errors import DestinationNotPackageError, PackageError, WriteFailedError
 from isaprofile.bagit.hashing import ALGORITHMS, FileDigest, copy_files, digest_chunks, hash_bytes, io_error
 from isaprofile.bagit.paths import check_paths
-from isaprofile.bagit.tags import DECLARATION, PAYLOAD_DIR, iter_tag_files
+from isaprofile.bagit.tags import DECLARATION, PAYLOAD_DIR, tag_contents, tag_manifests
 from isaprofile.bagit.ziputil import write_zip
 from isaprofile.findings.issues import Report, issue
 from isaprofile.progress import Progress
@@ -356,10 +356,13 @@ def write_tags(
     durable: bool = True,
 ) -> None:
     """Write bagit.txt, bag-info.txt, the manifests, ``extra_tags`` and the tag manifests."""
-    tags = iter_tag_files(digests, bag_info, algorithms=algorithms, bagging_date=bagging_date, extra_tags=extra_tags)
-    for name, content in tags:  # each let go once written
+    tags = tag_contents(digests, bag_info, algorithms=algorithms, bagging_date=bagging_date, extra_tags=extra_tags)
+    written: dict[str, FileDigest] = {}
+    for name, content in tags:  # a payload manifest streamed and digested as it is written
         (folder / name).parent.mkdir(parents=True, exist_ok=True)
-        _write(folder / name, content, name, durable)
+        written[name] = _write_content(folder / name, content, name, durable, algorithms)
+    for name, data in tag_manifests(written, algorithms).items():
+        _write(folder / name, data, name, durable)
 
 
 def populate_bag(

@@ -10,7 +10,7 @@ Public API::
     bag_info_txt(fields) -> bytes
     manifest_txt(digests: Mapping[str, str]) -> bytes        path -> hex digest, sorted, LF
     tag_files(payload, info, *, algorithms, bagging_date=None, extra_tags=None) -> dict[str, bytes]
-    iter_tag_files(...)                           the same, one (name, bytes) at a time
+    tag_contents(...), tag_manifests(digests)     the same for a writer that digests as it writes
     parse_manifest(fh)                            our own manifests (any bag: isaprofile.bagit.bag)
 
 Paths in manifests are relative to the bag (``data/scan.dcm``) with ``/`` separators.
@@ -109,20 +109,27 @@ def bag_info_txt(fields: Iterable[tuple[str, str]]) -> bytes:
 
 def manifest_txt(digests: Mapping[str, str]) -> bytes:
     """A manifest: one ``<hex>  <encoded path>`` line per file, sorted by path, LF line ends."""
-    return _manifest(digests, digests.__getitem__)
+    return b"".join(manifest_chunks(digests, digests.__getitem__))
 
 
 def _hex(payload: Mapping[str, FileDigest], algorithm: str, path: str) -> str:
     return payload[path].hexdigest(algorithm)
 
 
-def _manifest(paths: Iterable[str], hexdigest: Callable[[str], str]) -> bytes:
-    """:func:`manifest_txt` of ``hexdigest(path)`` for each path, written a line at a time into one buffer: the
-    lines, their text and a dict of hex digests were each held whole before (CRLM's SHA-512 manifest: 4 MB)."""
-    out = bytearray()
+def manifest_chunks(paths: Iterable[str], hexdigest: Callable[[str], str], size: int = 1 << 20) -> Iterator[bytes]:
+    """:func:`manifest_txt` of ``hexdigest(path)`` for each path, in pieces of about ``size`` bytes: a writer
+    holds one piece, not the whole manifest, its lines and a dict of hex digests (CRLM's SHA-512 one: 4 MB)."""
+    lines: list[bytes] = []
+    held = 0
     for encoded, path in sorted((encode_path(p), p) for p in paths):
-        out += f"{hexdigest(path)}  {encoded}\n".encode()
-    return bytes(out)
+        line = f"{hexdigest(path)}  {encoded}\n".encode()
+        lines.append(line)
+        held += len(line)
+        if held >= size:
+            yield b"".join(lines)
+            lines, held = [], 0
+    if lines:
+        yield b"".join(lines)
 
 
 def manifest_name(algorithm: str, *, tag: bool = False) -> str:
@@ -142,47 +149,42 @@ def tag_files(
     ``extra_tags`` are further tag files (relative to the bag root, outside ``data/``). The
     result maps tag-file paths to bytes; the tag manifests cover every other tag file.
     """
-    return dict(iter_tag_files(payload, info, algorithms=algorithms, bagging_date=bagging_date, extra_tags=extra_tags))
+    files = {name: data if isinstance(data, bytes) else b"".join(data())
+             for name, data in tag_contents(payload, info, algorithms=algorithms, bagging_date=bagging_date,
+                                            extra_tags=extra_tags)}  # fmt: skip
+    digests = {name: _digest_bytes(data, algorithms) for name, data in files.items()}
+    return {**files, **tag_manifests(digests, algorithms)}
 
 
-def iter_tag_files(
+def tag_contents(
     payload: Mapping[str, FileDigest],
     info: Mapping[str, str | Sequence[str]],
     *,
     algorithms: Sequence[str] = ALGORITHMS,
     bagging_date: dt.date | None = None,
     extra_tags: Mapping[str, bytes] | None = None,
-) -> Iterator[tuple[str, bytes]]:
-    """:func:`tag_files` one file at a time, in the same order, for a writer that lets each go once written
-    (CRLM's two payload manifests are 6.5 MB). ``ValueError`` for a clashing extra tag file comes before any."""
-    own = {DECLARATION, BAG_INFO, *(manifest_name(a) for a in algorithms)}
-    for name in extra_tags or {}:
-        if name in own or name.startswith(f"{PAYLOAD_DIR}/") or name.startswith("tagmanifest-"):
-            raise ValueError(f"extra tag file {name!r} clashes with the bag's own files")
-    return _tag_files(payload, info, algorithms, bagging_date, extra_tags or {})
-
-
-def _tag_files(
-    payload: Mapping[str, FileDigest], info: Mapping[str, str | Sequence[str]], algorithms: Sequence[str],
-    bagging_date: dt.date | None, extra_tags: Mapping[str, bytes],
-) -> Iterator[tuple[str, bytes]]:  # fmt: skip
-    tag_digests: dict[str, FileDigest] = {}
-
-    def files() -> Iterator[tuple[str, bytes]]:
-        yield DECLARATION, bagit_txt()
-        fields = bag_info(info, payload_bytes=sum(d.size for d in payload.values()), payload_files=len(payload),
-                          bagging_date=bagging_date)  # fmt: skip
-        yield BAG_INFO, bag_info_txt(fields)
-        for algo in algorithms:
-            yield manifest_name(algo), _manifest(payload, functools.partial(_hex, payload, algo))
-        yield from extra_tags.items()
-
-    for name, data in files():
-        tag_digests[name] = _digest_bytes(data, algorithms)
-        yield name, data
+) -> list[tuple[str, bytes | Callable[[], Iterator[bytes]]]]:
+    """The tag files of :func:`tag_files` but the tag manifests, in order; a payload manifest as a producer of
+    its pieces (:func:`manifest_chunks`), for a writer that digests them as it writes (:func:`tag_manifests`)."""
+    out: list[tuple[str, bytes | Callable[[], Iterator[bytes]]]] = [(DECLARATION, bagit_txt())]
+    fields = bag_info(info, payload_bytes=sum(d.size for d in payload.values()), payload_files=len(payload),
+                      bagging_date=bagging_date)  # fmt: skip
+    out.append((BAG_INFO, bag_info_txt(fields)))
     for algo in algorithms:
-        listed = {name: d.hexdigest(algo) for name, d in tag_digests.items()}
-        yield manifest_name(algo, tag=True), manifest_txt(listed)
+        hexdigest = functools.partial(_hex, payload, algo)
+        out.append((manifest_name(algo), functools.partial(manifest_chunks, payload, hexdigest)))
+    names = {name for name, _ in out}
+    for name, data in (extra_tags or {}).items():
+        if name in names or name.startswith(f"{PAYLOAD_DIR}/") or name.startswith("tagmanifest-"):
+            raise ValueError(f"extra tag file {name!r} clashes with the bag's own files")
+        out.append((name, data))
+    return out
+
+
+def tag_manifests(digests: Mapping[str, FileDigest], algorithms: Sequence[str] = ALGORITHMS) -> dict[str, bytes]:
+    """The tag manifests over the other tag files, whose ``digests`` are given (by name)."""
+    return {manifest_name(a, tag=True): manifest_txt({n: d.hexdigest(a) for n, d in digests.items()})
+            for a in algorithms}  # fmt: skip
 
 
 def _digest_bytes(data: bytes, algorithms: Sequence[str]) -> FileDigest:
