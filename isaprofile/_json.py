@@ -3,6 +3,7 @@ long record lists one per line)."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import secrets
@@ -80,28 +81,43 @@ def _key(key: Any) -> str:
 
 
 class Encoded:
-    """A value already written as JSON text, in pieces, for :class:`FlatWriter` to put in its record as it is:
-    ENHANCE's assay refers to its 207,610 segmentation processes, 14 MB of text instead of 50 MiB of dicts."""
+    """A value already written as JSON text, for :class:`FlatWriter` to put in its record as it is, piece by
+    piece (:meth:`pieces`): ENHANCE's assay refers to its 207,610 segmentation processes, which as dicts were
+    50 MiB and as one text 14 MB; as runs made when written (:meth:`items`) they cost nothing until then."""
 
-    __slots__ = ("pieces",)
+    __slots__ = ("_runs", "_list")
 
     def __init__(self, text: str) -> None:
-        self.pieces = [text]
+        self._runs: list[str | Iterable[str]] = [text]
+        self._list = False
 
     @classmethod
-    def items(cls, runs: Iterable[str]) -> Encoded:
-        """A JSON list from runs of its items' text (each ``a,b``, without brackets), never joined into one."""
+    def items(cls, runs: Iterable[str | Iterable[str]]) -> Encoded:
+        """A JSON list from runs of its items' text (each ``a,b``, without brackets); a run may be an iterable
+        of such texts, read each time the value is written (a scan's references, made from its count)."""
         out = cls.__new__(cls)
-        out.pieces = ["["]
-        for run in runs:
-            if run:
-                out.pieces += [",", run] if len(out.pieces) > 1 else [run]
-        out.pieces.append("]")
+        out._runs, out._list = list(runs), True
         return out
+
+    def pieces(self) -> Iterator[str]:
+        """The text, in pieces."""
+        if not self._list:
+            yield from self._runs  # type: ignore[misc]
+            return
+        yield "["
+        first = True
+        for run in self._runs:
+            for text in (run,) if isinstance(run, str) else run:
+                if text:
+                    if not first:
+                        yield ","
+                    yield text
+                    first = False
+        yield "]"
 
     @property
     def text(self) -> str:
-        return "".join(self.pieces)
+        return "".join(self.pieces())
 
 
 class FlatWriter:
@@ -124,16 +140,17 @@ class FlatWriter:
     def __call__(self, item: Any) -> str:
         return "".join(self.pieces(item))
 
-    def pieces(self, item: Any) -> list[str]:
+    def pieces(self, item: Any) -> Iterable[str]:
         """The record's text in pieces that join to :meth:`__call__`'s: the shared and encoded texts are pieces
-        of their own, not copied into one string (an assay's 14 MB of references would be, three times)."""
+        of their own, not copied into one string (an assay's references would be, three times), and an encoded
+        value's pieces are made as they are read."""
         if type(item) is not dict:
             return [flat_item(item)]
-        texts: list[tuple[str, list[str]]] = []
+        texts: list[tuple[str, Iterable[str]]] = []
         for key in self.encoded:
             value = item.get(key)
             if type(value) is Encoded:
-                texts.append((key, value.pieces))
+                texts.append((key, value.pieces()))  # read once, when the record's pieces are
         for key in self.shared:
             value = item.get(key)
             if type(value) is list and value:
@@ -149,7 +166,7 @@ class FlatWriter:
                 return out
             self._token = "\x00" + secrets.token_hex(8) + "-"
 
-    def _placed(self, item: dict[str, Any], texts: list[tuple[str, list[str]]]) -> list[str] | None:
+    def _placed(self, item: dict[str, Any], texts: list[tuple[str, Iterable[str]]]) -> Iterable[str] | None:
         """The record with each text in its key's place; None if a value of the record holds a placeholder."""
         marked = dict(item)
         for n, (key, _) in enumerate(texts):
@@ -161,12 +178,13 @@ class FlatWriter:
             if out.count(mark) != 1:
                 return None
             places.append((out.index(mark), len(mark), text))
-        pieces, at = [], 0
-        for start, length, text in sorted(places):
-            pieces += [out[at:start], *text]
+        parts: list[Iterable[str]] = []
+        at = 0
+        for start, length, text in sorted(places, key=lambda p: p[0]):
+            parts += [(out[at:start],), text]
             at = start + length
-        pieces.append(out[at:])
-        return pieces
+        parts.append((out[at:],))
+        return itertools.chain.from_iterable(parts)
 
 
 def utf8_chunks(pieces: Iterable[str], size: int) -> Iterator[bytes]:

@@ -202,7 +202,7 @@ def test_an_encoded_value_stays_a_piece_of_its_own() -> None:
     write = FlatWriter((), encoded=("about",))
     text = flat_item([{"@id": f"#process-segmentation-{n}"} for n in range(3)])
     record = {"@id": "#assay", "about": Encoded(text), "name": "CT"}
-    pieces = write.pieces(record)
+    pieces = list(write.pieces(record))
     assert any(p is text for p in pieces)
     assert "".join(pieces) == write(record) == flat_item({**record, "about": json.loads(text)})
     runs = ['{"@id":"#a"}', "", '{"@id":"#b"},{"@id":"#c"}']  # runs of items, as the assay makes them
@@ -210,6 +210,14 @@ def test_an_encoded_value_stays_a_piece_of_its_own() -> None:
     assert [p for p in write.pieces(listed) if p in runs] == [runs[0], runs[2]]
     assert json.loads(write(listed))["about"] == [{"@id": "#a"}, {"@id": "#b"}, {"@id": "#c"}]
     assert Encoded.items([]).text == "[]" and Encoded.items(["", ""]).text == "[]"
+    # a run may be made when written: a scan's references from its count (jsonld._Numbered)
+    from isaprofile.linked.jsonld import _Numbered
+
+    prefix = flat_item({"@id": "#process-segmentation-CT-1"})[:-2]
+    lazy = {**record, "about": Encoded.items([runs[0], _Numbered(prefix, 5000), ""])}
+    about = json.loads(write(lazy))["about"]
+    assert about[0] == {"@id": "#a"} and about[1:] == [{"@id": f"#process-segmentation-CT-1-{n}"} for n in range(5000)]
+    assert write(lazy) == write(lazy)  # read again, made again
 
 
 @given(st.lists(st.text(max_size=40), max_size=12), st.integers(min_value=1, max_value=16))
