@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 import pydicom
+import pytest
 from pydicom.data import get_testdata_file
 
 from isaprofile.harvest.images import harvest_files
@@ -221,14 +222,6 @@ def _defined_lengths(path: Path, edit=None) -> None:
     ds.save_as(path)
 
 
-def _two_sources(first: str, second: str):
-    def edit(ds: pydicom.Dataset) -> None:
-        source = ds.PerFrameFunctionalGroupsSequence[0].DerivationImageSequence[0].SourceImageSequence[0]
-        source.ReferencedSOPInstanceUID = [first, second]
-
-    return edit
-
-
 def test_the_frames_source_uids_from_their_bytes_are_those_their_items_give(tmp_path: Path) -> None:
     from isaprofile.harvest.dicom_flat import raw_uids
 
@@ -241,35 +234,32 @@ def test_the_frames_source_uids_from_their_bytes_are_those_their_items_give(tmp_
     found = raw_uids(_raw_seg(path), "PerFrameFunctionalGroupsSequence", "ReferencedSOPInstanceUID")
     assert walked and found == walked
     assert raw_uids(_raw_seg(path), "SegmentSequence", "ReferencedSOPInstanceUID") == set()  # none there
+
     # a value that is not one plain UID (here two) cannot be read from the bytes: the items must be read
-    _defined_lengths(path, _two_sources("1.2.3", "1.2.4"))
+    def two(ds: pydicom.Dataset) -> None:
+        ds.PerFrameFunctionalGroupsSequence[0].DerivationImageSequence[0].SourceImageSequence[
+            0
+        ].ReferencedSOPInstanceUID = [
+            "1.2.3",
+            "1.2.4",
+        ]
+
+    _defined_lengths(path, two)
     assert raw_uids(_raw_seg(path), "PerFrameFunctionalGroupsSequence", "ReferencedSOPInstanceUID") is None
 
 
-def test_a_frame_source_the_bytes_cannot_vouch_for_is_still_checked(tmp_path: Path) -> None:
-    # two UIDs in one source: the frames are walked, and that value is no slice of the source series
-    _seg(tmp_path / "seg")
-    _defined_lengths(tmp_path / "seg" / "1-1.dcm", _two_sources(SOURCE_SOPS[0], "1.2.3.4.5"))
-    _source_ct(tmp_path / "ct")
-    _, report = harvest_files(tmp_path)
-    assert [(i.code, i.path) for i in report.issues] == [
-        (
-            "seg-instance-missing",
-            "(5200,9230) PerFrameFunctionalGroupsSequence[0]>(0008,9124) DerivationImageSequence[0]>"
-            "(0008,2112) SourceImageSequence[0]>(0008,1155) ReferencedSOPInstanceUID",
-        )
-    ]
-
-
-def test_a_frame_source_missing_from_a_seg_of_defined_lengths_is_found(tmp_path: Path) -> None:
-    # the bytes name a UID the series list does not: the frames are walked and the finding located
+@pytest.mark.parametrize("uids", [[SOURCE_SOPS[0], "1.2.3.4.5"], "1.2.3.4.5"], ids=["two-uids", "another-uid"])
+def test_a_frame_source_not_in_the_series_list_is_found_in_a_seg_of_defined_lengths(tmp_path: Path, uids) -> None:
+    # two UIDs in one source: the bytes cannot vouch for it; another UID: the bytes name one the series list does
+    # not. Either way the frames are walked, and the value (no slice of the source series) is located
     _seg(tmp_path / "seg")
 
-    def other(ds: pydicom.Dataset) -> None:
-        source = ds.PerFrameFunctionalGroupsSequence[0].DerivationImageSequence[0].SourceImageSequence[0]
-        source.ReferencedSOPInstanceUID = "1.2.3.4.5"
+    def edit(ds: pydicom.Dataset) -> None:
+        ds.PerFrameFunctionalGroupsSequence[0].DerivationImageSequence[0].SourceImageSequence[
+            0
+        ].ReferencedSOPInstanceUID = uids
 
-    _defined_lengths(tmp_path / "seg" / "1-1.dcm", other)
+    _defined_lengths(tmp_path / "seg" / "1-1.dcm", edit)
     _source_ct(tmp_path / "ct")
     _, report = harvest_files(tmp_path)
     assert [(i.code, i.path) for i in report.issues] == [
