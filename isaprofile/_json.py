@@ -85,24 +85,24 @@ class Encoded:
     piece (:meth:`pieces`): ENHANCE's assay refers to its 207,610 segmentation processes, which as dicts were
     50 MiB and as one text 14 MB; as runs made when written (:meth:`items`) they cost nothing until then."""
 
-    __slots__ = ("_runs", "_list")
+    __slots__ = ("_whole", "_runs")
 
     def __init__(self, text: str) -> None:
-        self._runs: list[str | Iterable[str]] = [text]
-        self._list = False
+        self._whole: str | None = text
+        self._runs: list[str | Iterable[str]] = []
 
     @classmethod
     def items(cls, runs: Iterable[str | Iterable[str]]) -> Encoded:
         """A JSON list from runs of its items' text (each ``a,b``, without brackets); a run may be an iterable
         of such texts, read each time the value is written (a scan's references, made from its count)."""
         out = cls.__new__(cls)
-        out._runs, out._list = list(runs), True
+        out._whole, out._runs = None, list(runs)
         return out
 
     def pieces(self) -> Iterator[str]:
         """The text, in pieces."""
-        if not self._list:
-            yield from self._runs  # type: ignore[misc]
+        if self._whole is not None:
+            yield self._whole
             return
         yield "["
         first = True
