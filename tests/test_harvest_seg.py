@@ -269,3 +269,27 @@ def test_a_frame_source_not_in_the_series_list_is_found_in_a_seg_of_defined_leng
             "(0008,2112) SourceImageSequence[0]>(0008,1155) ReferencedSOPInstanceUID",
         )
     ]
+
+
+def test_the_references_of_a_seg_pickle_and_read_as_uid_and_tag_path(tmp_path: Path) -> None:
+    # kept as item numbers under shared path templates (types.InstanceRefs): read, they are (UID, tag path)
+    import pickle
+
+    from isaprofile.harvest.types import InstanceRefs
+
+    _seg(tmp_path / "seg")
+    _source_ct(tmp_path / "ct")
+    items, _ = harvest_files(tmp_path, workers=1)
+    [seg] = [i for i in items if i.kind == "dicom-seg"]
+    [ct] = [i for i in items if i.kind == "dicom-series"]
+    refs = seg.referenced_instances
+    assert isinstance(refs, InstanceRefs)
+    assert [uid for uid, _ in refs] == SOURCE_SOPS
+    assert refs[1] == (
+        SOURCE_SOPS[1],
+        "(0008,1115) ReferencedSeriesSequence[0]>(0008,114A) ReferencedInstanceSequence[1]>"
+        "(0008,1155) ReferencedSOPInstanceUID",
+    )
+    assert refs[-1] == refs[2] and pickle.loads(pickle.dumps(refs)) == list(refs)
+    # the SEG's UIDs are the very strings of its source series' instances
+    assert {id(u) for u in refs.uids} <= {id(u) for u in ct.instances}

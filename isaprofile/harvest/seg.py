@@ -6,6 +6,7 @@ Coded attributes (category, type, anatomic region) become :class:`isaprofile.mod
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -14,7 +15,7 @@ from pydicom.dataset import Dataset
 from isaprofile.harvest.dicom_attrs import read_attributes, read_code, tag_path
 from isaprofile.harvest.dicom_flat import FlatError, raw_uids, sequence_value
 from isaprofile.harvest.series import RawSegment
-from isaprofile.harvest.types import RawValues
+from isaprofile.harvest.types import InstanceRefs, RawValues
 
 SEGMENT_ATTRIBUTES: dict[str, str | None] = {
     "SegmentNumber": None, "SegmentLabel": None, "SegmentDescription": None,
@@ -87,7 +88,7 @@ def _references(ds: Dataset, get: Getter) -> list[str]:
 _SOP = tag_path("ReferencedSOPInstanceUID")
 
 
-def read_instance_references(ds: Dataset) -> list[tuple[str, str]]:
+def read_instance_references(ds: Dataset) -> InstanceRefs:
     """Every SOP Instance UID a SEG references, with the tag path that names it, in file order.
 
     First the ReferencedInstanceSequence (0008,114A) of each ReferencedSeriesSequence item, then the
@@ -95,27 +96,31 @@ def read_instance_references(ds: Dataset) -> list[tuple[str, str]]:
     SourceImageSequence) that the series-level list does not already name: a SEG of 240 frames
     referencing one missing slice gives one finding, not one per frame.
     """
-    refs: list[tuple[str, str]] = _read(_instance_references, ds)
+    refs: InstanceRefs = _read(_instance_references, ds)
     return refs
 
 
-def _instance_references(ds: Dataset, get: Getter) -> list[tuple[str, str]]:
-    out: list[tuple[str, str]] = []
+@functools.cache
+def _templates() -> tuple[str, str]:
+    """The tag paths of a series-level and a per-frame reference, with their item numbers as fields."""
+    series = f"{tag_path('ReferencedSeriesSequence')}[{{}}]>{tag_path('ReferencedInstanceSequence')}[{{}}]>{_SOP}"
+    frames = (f"{tag_path('PerFrameFunctionalGroupsSequence')}[{{}}]>{tag_path('DerivationImageSequence')}[{{}}]>"
+              f"{tag_path('SourceImageSequence')}[{{}}]>{_SOP}")  # fmt: skip
+    return series, frames
+
+
+def _instance_references(ds: Dataset, get: Getter) -> InstanceRefs:
+    out = InstanceRefs(_templates())
     seen: set[str] = set()
-    series_path = tag_path("ReferencedSeriesSequence")
-    instance_path = tag_path("ReferencedInstanceSequence")
     for i, item in enumerate(get(ds, "ReferencedSeriesSequence") or []):
         for j, ref in enumerate(item.get("ReferencedInstanceSequence") or []):
             uid = ref.get("ReferencedSOPInstanceUID")
             if uid:
-                out.append((str(uid), f"{series_path}[{i}]>{instance_path}[{j}]>{_SOP}"))
+                out.add(str(uid), 0, i, j)
                 seen.add(str(uid))
     per_frame = raw_uids(ds, "PerFrameFunctionalGroupsSequence", "ReferencedSOPInstanceUID")
     if per_frame is not None and per_frame <= seen:
         return out  # the frames name no source the series list does not: walking them would add nothing
-    frames_path = tag_path("PerFrameFunctionalGroupsSequence")
-    derivation_path = tag_path("DerivationImageSequence")
-    source_path = tag_path("SourceImageSequence")
     # frames that repeat a derivation byte for byte share one read of it (dicom_flat): its references are
     # all seen at its first frame, so it is walked once (kept in ``walked`` so its id stays its own)
     walked: dict[int, Any] = {}
@@ -129,5 +134,5 @@ def _instance_references(ds: Dataset, get: Getter) -> list[tuple[str, str]]:
                 uid = source.get("ReferencedSOPInstanceUID")
                 if uid and str(uid) not in seen:
                     seen.add(str(uid))
-                    out.append((str(uid), f"{frames_path}[{f}]>{derivation_path}[{d}]>{source_path}[{k}]>{_SOP}"))
+                    out.add(str(uid), 1, f, d, k)
     return out

@@ -20,7 +20,7 @@ from typing import Any
 
 from isaprofile._shared import OneCopy
 from isaprofile.findings.issues import Issue, issue
-from isaprofile.harvest.types import HarvestedImage, RawValues, Segment, to_values
+from isaprofile.harvest.types import HarvestedImage, InstanceRefs, RawValues, Segment, to_values
 from isaprofile.model import Provenance, Scalar, Value
 
 # attributes every instance of a series should share; disagreements are findings
@@ -149,6 +149,11 @@ class SeriesGroups:
             items.append(done.item)
         items.sort(key=lambda i: i.path)
         self._groups = {}
+        # a SEG's references name its source series' slices: the same strings, not a copy from each file
+        known = {u: u for i in items if i.kind == "dicom-series" for u in i.instances if u}
+        for item in items:
+            if isinstance(item.referenced_instances, InstanceRefs):
+                item.referenced_instances.share(known)
         return items, found
 
 
@@ -232,7 +237,7 @@ def _series(recs: list[Record]) -> tuple[HarvestedImage, list[Issue]]:
         values=values,
         segments=to_segments(seg[0], first["file"]) if seg else [],
         references=list(seg[1]) if seg else [],
-        referenced_instances=list(seg[2]) if seg else [],
+        referenced_instances=seg[2] if seg else (),
         instances=[r["sop"] for r in recs],
         inspected={r["file"]: r["inspected"] for r in recs if r.get("inspected") is not None},
         study_uid=str(study) if (study := raw.get("StudyInstanceUID", (None,))[0]) else None,
