@@ -292,4 +292,5 @@ def test_the_references_of_a_seg_pickle_and_read_as_uid_and_tag_path(tmp_path: P
     )
     assert refs[-1] == refs[2] and pickle.loads(pickle.dumps(refs)) == list(refs)
     # the SEG's UIDs are the very strings of its source series' instances
-    assert {id(u) for u in refs.uids} <= {id(u) for u in ct.instances}
+    assert {id(u) for u, _ in refs} <= {id(u) for u in ct.instances}
+    assert refs[1:] == list(refs)[1:] and len(refs[::2]) == 2

@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from math import isfinite
-from typing import Any
+from typing import Any, overload
 
 from isaprofile.model import CONTROL_RE, Provenance, Scalar, Term, Value
 from isaprofile.units import find_unit
@@ -55,12 +55,15 @@ def to_values(raw: Mapping[str, RawValue], file: str) -> dict[str, Value]:
 # (key, unit symbol, place in the file, which of the files) of every value, in order
 _Layout = tuple[tuple[str, str | None, str, int], ...]
 _LAYOUTS: dict[_Layout, tuple[_Layout, dict[str, int]]] = {}
+_LAYOUTS_MAX = 4096
 
 
 def _layout(entries: _Layout) -> tuple[_Layout, dict[str, int]]:
     """One shared copy of a layout and its key index: the files of a collection share a handful."""
     found = _LAYOUTS.get(entries)
     if found is None:
+        if len(_LAYOUTS) >= _LAYOUTS_MAX:  # sidecars of many shapes: only the sharing is lost
+            _LAYOUTS.clear()
         found = _LAYOUTS[entries] = (entries, {e[0]: i for i, e in enumerate(entries)})
     return found
 
@@ -148,11 +151,15 @@ class InstanceRefs(Sequence[tuple[str, str]]):
         """Hold the UIDs ``known`` holds as those very strings (a SEG names its source series' slices)."""
         self._uids = [known.get(u, u) for u in self._uids]
 
-    @property
-    def uids(self) -> list[str]:
-        return self._uids
+    @overload
+    def __getitem__(self, n: int) -> tuple[str, str]: ...
 
-    def __getitem__(self, n: int) -> tuple[str, str]:  # type: ignore[override]
+    @overload
+    def __getitem__(self, n: slice) -> list[tuple[str, str]]: ...
+
+    def __getitem__(self, n: int | slice) -> tuple[str, str] | list[tuple[str, str]]:
+        if isinstance(n, slice):
+            return [self[i] for i in range(*n.indices(len(self)))]
         template = self._templates[self._kinds[n]]
         at = (n if n >= 0 else len(self._uids) + n) * self._ARITY
         return self._uids[n], template.format(*self._numbers[at : at + template.count("{}")])
