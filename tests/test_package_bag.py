@@ -259,6 +259,18 @@ def test_symlink_fifo_and_collisions_are_refused(tmp_path: Path) -> None:
     assert not (tmp_path / "out").exists()
 
 
+def test_collisions_are_found_across_folders_that_fold_alike() -> None:
+    from isaprofile.bagit.paths import check_paths
+
+    names = ["p1/series/2.dcm", "p1/Series/2.dcm/extra.txt", "P1/Series/1.dcm", "p1/other.txt", "p1/series/1.DCM"]
+    found = sorted((i.code, i.path, i.message) for i in check_paths(names))
+    assert [(code, path) for code, path, _ in found] == [
+        ("path-collision", "p1/series/1.DCM"),
+        ("path-collision", "p1/series/2.dcm"),
+    ]
+    assert "P1/Series/1.dcm" in found[0][2] and "the folder p1/Series/2.dcm/" in found[1][2]
+
+
 def test_rebuild_replaces_previous_package(tmp_path: Path) -> None:
     build(tmp_path, metadata={"v.txt": b"one"})
     result = build(tmp_path, metadata={"v.txt": b"two"})

@@ -230,7 +230,7 @@ def entry_problem(path: str) -> str | None:
 
 # -- the validator -------------------------------------------------------------------------------
 
-_TEXT_BLOCK = 1 << 20  # a manifest is read a MiB at a time
+_TEXT_BLOCK = 1 << 16  # a manifest is read 64 KiB at a time (a MiB at a time held 3 MiB more for CRLM)
 
 
 class _Undecodable(ValueError):

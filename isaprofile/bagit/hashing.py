@@ -406,8 +406,7 @@ def _beside(results: Iterator[R], work: Callable[[], None]) -> Iterator[R]:
 _NONE: Any = object()
 
 
-def _digest_or_reason(job: tuple[str, str, tuple[str, ...]]) -> FileDigest | str:
-    root, path, algos = job
+def _digest_or_reason(path: str, root: str, algos: tuple[str, ...]) -> FileDigest | str:
     try:
         with _io.open_read(f"{root}/{path}" if root else path) as fh:
             return hash_stream(fh, algos)
@@ -445,7 +444,8 @@ def iter_file_digests(
             except OSError as exc:
                 yield exc.strerror or type(exc).__name__
         return
-    for result in map_files(_digest_or_reason, [(root, p, algos) for p in paths], n):
+    # the items are the caller's own path strings: a (root, path, algorithms) tuple for each was 1 MiB for CRLM
+    for result in map_files(functools.partial(_digest_or_reason, root=root, algos=algos), paths, n):
         if progress is not None and isinstance(result, FileDigest):
             progress(result.size)
         yield result

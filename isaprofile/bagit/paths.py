@@ -114,10 +114,12 @@ def check_paths(
     of ``path-collision`` (a bag made elsewhere may hold such names: a warning there).
     """
     report = Report()
-    seen: dict[str, str] = {}
-    dirs: dict[str, str] = {}
-    ordered = sorted(names)
-    for rel in ordered:
+    # names that fold alike can only be in folders that fold alike: the names are compared a folder at a time,
+    # so only one folder's folded names are held (for CRLM's 17,840 long paths those were 3 MiB at once)
+    folders: dict[str, list[str]] = {}  # a folder's collision key -> the paths in folders of that key
+    folded: dict[str, str] = {}  # a folder -> its collision key
+    dirs: dict[str, str] = {}  # a folder's collision key -> its first spelling
+    for rel in sorted(names):
         reason = path_problem(rel)
         if reason:
             report.add(issue("unsafe-path", file=file, path=rel, reason=reason))
@@ -126,18 +128,26 @@ def check_paths(
             why = portability_problem(rel)
             if why:
                 report.add(issue("unportable-name", file=file, path=rel, reason=why, severity=unportable))
-        key = collision_key(rel)
-        if key in seen:
-            report.add(issue("path-collision", file=file, path=rel, other=seen[key], severity=collisions))
-        else:
-            seen[key] = rel
-        parts = rel.split("/")
-        for i in range(1, len(parts)):
-            dirs.setdefault(collision_key("/".join(parts[:i])), "/".join(parts[:i]))
-    for key, rel in seen.items():
-        if key in dirs:
-            other = f"the folder {dirs[key]}/"
-            report.add(issue("path-collision", file=file, path=rel, other=other, severity=collisions))
+        parent = rel.rpartition("/")[0]
+        key = folded.get(parent)
+        if key is None:
+            key = folded[parent] = collision_key(parent)
+            parts = parent.split("/")
+            for i in range(1, len(parts) + 1 if parent else 0):
+                dirs.setdefault(collision_key("/".join(parts[:i])), "/".join(parts[:i]))
+        folders.setdefault(key, []).append(rel)
+    for key, members in folders.items():
+        seen: dict[str, str] = {}
+        for rel in members:
+            name = collision_key(rel.rpartition("/")[2])
+            if name in seen:
+                report.add(issue("path-collision", file=file, path=rel, other=seen[name], severity=collisions))
+                continue
+            seen[name] = rel
+            full = f"{key}/{name}" if key else name
+            if full in dirs:
+                other = f"the folder {dirs[full]}/"
+                report.add(issue("path-collision", file=file, path=rel, other=other, severity=collisions))
     for rel, src in (sources or {}).items():
         reason = source_problem(Path(src))
         if reason:
