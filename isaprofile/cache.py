@@ -91,8 +91,8 @@ RUN_FILES = 512  # files in one run entry at most (cached_runs): one changed fil
 LOOKUP_BATCH = 500  # keys per SELECT (below SQLite's oldest limit on bound parameters, 999)
 STORE_BATCH = 256  # entries per write transaction
 BUSY_MS = 5000
-# task: (kind, absolute path, relative path, sidecar absolute path, sidecar relative path)
-Task = tuple[str, str, str, str | None, str | None]
+# task: (kind, root, relative path, sidecar relative path), as isaprofile.harvest.images.collect_files makes them
+Task = tuple[str, str, str, str | None]
 
 _TABLES = (
     "CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
@@ -219,12 +219,12 @@ def _stat_part(path: str) -> tuple[str, int]:
 def stamp(task: Task) -> tuple[str, int] | None:
     """What must be unchanged for ``task``'s stored result to hold, and the youngest timestamp in it;
     None when a file cannot be stat'ed (it is then always read, and its finding reported)."""
-    kind, path, _rel, side, side_rel = task
+    kind, root, rel, side_rel = task
     try:
-        own, young = _stat_part(path)
-        if side is None:
+        own, young = _stat_part(os.path.join(root, rel))
+        if side_rel is None:
             return f"{kind}|{own}", young
-        side_part, side_young = _stat_part(side)
+        side_part, side_young = _stat_part(os.path.join(root, side_rel))
     except OSError:
         return None
     return f"{kind}|{own}|{side_rel}|{side_part}", max(young, side_young)

@@ -154,7 +154,7 @@ def test_folder_entries_give_what_reading_every_file_gives(tmp_path: Path, monke
     from isaprofile.harvest.dicom import read_dicom_file
     from isaprofile.harvest.series import check_seg_sources, group_series
 
-    grouped, grouped_issues = group_series(read_dicom_file(t[1], t[2]) for t in tasks)
+    grouped, grouped_issues = group_series(read_dicom_file(os.path.join(t[1], t[2]), t[2]) for t in tasks)
     assert plain_items == grouped and plain_report.issues == grouped_issues + check_seg_sources(grouped)
     assert [(i.code, i.file) for i in plain_report.issues] == [("series-inconsistent", "b/1-004.dcm")]
     first = harvest()
