@@ -21,6 +21,7 @@ from isaprofile.findings.render import FORMATS, render
 from isaprofile.package.phi import (
     AllowEntry,
     AnnexEntry,
+    AppliedExceptions,
     PhiException,
     PhiPolicy,
     PhiResult,
@@ -165,7 +166,7 @@ def test_each_table_row_planted_alone_is_refused(keyword, clean_ds, capsys, capl
         assert {code for code, _, _ in found} == {"phi-attribute"}
     else:
         assert found == [("phi-attribute", "ct/x.dcm", where)]
-    assert_no_canary(result.report, capsys, caplog, repr(result) + json.dumps(result.exceptions))
+    assert_no_canary(result.report, capsys, caplog, repr(result) + json.dumps(list(result.exceptions)))
 
 
 def test_uids_are_allowed_by_default_and_refused_on_request(clean_dicom) -> None:
@@ -211,13 +212,24 @@ def test_the_recorded_exceptions_are_one_entry_per_attribute_and_reason_with_a_f
     said, other = "curated descriptions", 'says "no names"'
     applied = [PhiException(f, "(0008,1030) StudyDescription", said) for f in ("b/2.dcm", "a/1.dcm", "b/2.dcm")]
     applied.append(PhiException("a/é\n.dcm", "(0008,1030) StudyDescription", other))
-    text = exceptions_json(PhiResult(exceptions=applied)).decode()
+    text = exceptions_json(PhiResult(exceptions=AppliedExceptions(applied))).decode()
     assert json.loads(text) == {"phi_exceptions": [
         {"attribute": "(0008,1030) StudyDescription", "files": ["a/1.dcm", "b/2.dcm"], "reason": said},
         {"attribute": "(0008,1030) StudyDescription", "files": ["a/é\n.dcm"], "reason": other},
     ]}  # fmt: skip
     assert '\n        "a/1.dcm",\n        "b/2.dcm"\n' in text  # a file a line, to read, grep and diff
     assert exceptions_json(PhiResult()).decode() == '{\n  "phi_exceptions": []\n}\n'
+
+
+def test_applied_exceptions_read_back_as_the_list_they_stand_for() -> None:
+    said = "curated descriptions"
+    applied = [PhiException(f"s{i // 2}/{i}.dcm", f"(0008,103{i % 2}) X", said) for i in range(5)]
+    kept = AppliedExceptions(applied)
+    assert list(kept) == applied and kept == applied and len(kept) == 5
+    assert kept[-1] == applied[-1] and kept[1:3] == applied[1:3]
+    assert kept != applied[:4] and kept == AppliedExceptions(applied)
+    assert repr(kept) == f"AppliedExceptions({applied!r})"
+    assert len(kept._kinds) == 2  # one (attribute, reason) per entry applied, however many files
 
 
 def test_allow_list_needs_a_reason_and_respects_the_file_glob(clean_dicom, tmp_path) -> None:

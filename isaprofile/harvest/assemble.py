@@ -180,8 +180,8 @@ def harvest_config_files(
     hook = inspector(frozenset(known)) if inspector is not None else None
     # a process pool pays off only past a few hundred files (starting it costs about half a second)
     pool = workers if len(owner) >= PARALLEL_MIN_FILES else 1
-    top = os.path.abspath(root)  # absolute names, which the harvest takes as they are
-    items, rep = harvest_files([os.path.join(top, rel) for rel in owner], root=top, inspect=hook,
+    # the names as they are: the harvest's tasks and items hold these strings, not copies
+    items, rep = harvest_files(list(owner), root=os.path.abspath(root), relative=True, inspect=hook,
                                progress=progress, workers=pool, cache=cache)  # fmt: skip
     report.merge(rep)
     return [(item, *owner[item.path]) for item in items if item.path in owner]

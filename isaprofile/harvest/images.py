@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import itertools
 import os
+import posixpath
 import stat
 import sys
 import warnings
@@ -74,14 +75,19 @@ def _walk(path: str) -> list[str]:
 
 
 def collect_files(
-    paths_or_root: str | os.PathLike[str] | Iterable[str | os.PathLike[str]], root: str | None = None
+    paths_or_root: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
+    root: str | None = None,
+    *,
+    relative: bool = False,
 ) -> tuple[str, list[Task]]:
     """The harvest root and the files to read under it, sorted by relative path, sidecars attached.
 
     ``paths_or_root`` is a folder (walked recursively, hidden entries skipped), a file, or several of
     those; without ``root`` the root is the folder, or the common folder of the paths given. A folder that is
     a dataset (it has an ``isaprofile.yaml``) leaves out its other inputs: the config, the sheets and workbook
-    it names, TCIA's lists (:func:`isaprofile.harvest.config.dataset_inputs`).
+    it names, TCIA's lists (:func:`isaprofile.harvest.config.dataset_inputs`). With ``relative``, the paths
+    are names of files relative to ``root`` (``/`` separators), taken as they are: the tasks hold those very
+    strings (a dataset's harvest names its files so, and a copy of each was 2.4 MiB for CRLM).
     """
     if isinstance(paths_or_root, str | os.PathLike):
         given = [os.fspath(paths_or_root)]
@@ -89,29 +95,35 @@ def collect_files(
         given = [os.fspath(p) for p in paths_or_root]
     if not given:
         raise ValueError("no paths to harvest")
-    folders = set()
-    for p in given:  # one stat each: a dataset's harvest names all 17,840 files of CRLM
-        try:
-            if stat.S_ISDIR(os.stat(p).st_mode):
-                folders.add(p)
-        except OSError:
-            raise FileNotFoundError(p) from None
-    base = os.path.abspath(root if root is not None else _root_of(given))
-    skip = {str(f) for p in folders for f in dataset_inputs(Path(os.path.abspath(p)))}
-    # a walk from an absolute folder names its files absolutely already (abspath per file was 50 ms on CRLM)
-    files = sorted({f for p in given for f in (_walk(os.path.abspath(p)) if p in folders else [_absolute(p)])})
-    jsons = {f for f in files if f.lower().endswith(".json")}
+    if relative:
+        base = os.path.abspath(root if root is not None else ".")
+        names = sorted(set(given))
+        skip: set[str] = set()
+    else:
+        folders = set()
+        for p in given:  # one stat each
+            try:
+                if stat.S_ISDIR(os.stat(p).st_mode):
+                    folders.add(p)
+            except OSError:
+                raise FileNotFoundError(p) from None
+        base = os.path.abspath(root if root is not None else _root_of(given))
+        skip = {_rel(str(f), base) for p in folders for f in dataset_inputs(Path(os.path.abspath(p)))}
+        # a walk from an absolute folder names its files absolutely already (abspath per file was 50 ms on CRLM)
+        files = {f for p in given for f in (_walk(os.path.abspath(p)) if p in folders else [_absolute(p)])}
+        names = sorted(_rel(f, base) for f in files)
+        del files
+    jsons = {f for f in names if f.lower().endswith(".json")}
     tasks: list[Task] = []
-    for f in files:
-        if f in jsons or os.path.basename(f) in SKIPPED_NAMES or f in skip:
+    for f in names:
+        if f in jsons or posixpath.basename(f) in SKIPPED_NAMES or f in skip:
             continue
         if is_nifti(f):
-            side = os.path.join(os.path.dirname(f), nifti_stem(f) + ".json")
-            has = side in jsons or (not jsons and os.path.isfile(side))
-            tasks.append(("nifti", base, _rel(f, base), _rel(side, base) if has else None))
+            side = posixpath.join(posixpath.dirname(f), nifti_stem(f) + ".json")
+            has = side in jsons or (not jsons and os.path.isfile(os.path.join(base, side)))
+            tasks.append(("nifti", base, f, side if has else None))
         else:
-            tasks.append(("dicom", base, _rel(f, base), None))
-    tasks.sort(key=lambda t: t[2])
+            tasks.append(("dicom", base, f, None))
     return base, tasks
 
 
@@ -135,6 +147,7 @@ def harvest_files(
     root: str | None = None,
     inspect: Inspect | None = None,
     cache: bool = False,
+    relative: bool = False,
 ) -> tuple[list[HarvestedImage], Report]:
     """Harvest the image headers under ``paths_or_root``: one item per DICOM series, SEG or NIfTI file.
 
@@ -146,9 +159,10 @@ def harvest_files(
     are the items' ``inspected``. ``cache``: take the results of files unchanged since an earlier run
     from the header cache (:mod:`isaprofile.cache`: a folder whose files are all unchanged at once, its
     series finished), read only the others, and store their results; ``stats["cache"]`` then counts
-    the files whose results came from it and the others.
+    the files whose results came from it and the others. ``relative``: the paths are files named relative to
+    ``root`` (see :func:`collect_files`).
     """
-    base, tasks = collect_files(paths_or_root, root)
+    base, tasks = collect_files(paths_or_root, root, relative=relative)
     reader = read_one if inspect is None else functools.partial(read_one, inspect=inspect)
     store = _open_cache(base, inspect) if cache else None
 
@@ -167,7 +181,10 @@ def harvest_files(
         return map_files(read, runs, pool(sum(map(len, runs))))
 
     def ticks() -> Iterator[Any]:  # one item per file for the progress wrapper: a run's fold, then None
+        done = 0
         for files, part in cached_runs(store, tasks, run, run_whole, _fold, _shared):
+            _own_paths(part, tasks[done : done + files])
+            done += files
             yield part
             yield from itertools.repeat(None, files - 1)
 
@@ -227,6 +244,24 @@ def _fold(results: list[tuple[str, Any]]) -> tuple[SeriesPart | None, list[tuple
         if kind == "dicom":
             groups.add(result)
     return groups.part(), nifti
+
+
+def _own_paths(part: tuple[SeriesPart | None, list[tuple[HarvestedImage | None, list[Issue]]]],
+               run: Sequence[Task]) -> None:  # fmt: skip
+    """Let the items of one run's fold name their files with the tasks' own path strings. The fold comes
+    from a worker or the cache, as a copy of each; this process holds the tasks' for the whole pass, so
+    keeping both was one more copy of every path (CRLM's 17,836 slices: 3.3 MiB; ENHANCE: NIfTI files and
+    sidecars alike)."""
+    series, nifti = part
+    own = {t[2]: t[2] for t in run}
+    own.update((t[3], t[3]) for t in run if t[3] is not None)
+    for item in itertools.chain((d.item for d in series[1].values()) if series is not None else (),
+                                (item for item, _ in nifti if item is not None)):  # fmt: skip
+        item.paths = [own.get(p, p) for p in item.paths]
+        if item.sidecar is not None:
+            item.sidecar = own.get(item.sidecar, item.sidecar)
+        if item.inspected:
+            item.inspected = {own.get(p, p): facts for p, facts in item.inspected.items()}
 
 
 def _short(text: Any) -> Any:
