@@ -65,7 +65,7 @@ class CheckedDataset:
     root: Path | None = None  # the folder data file paths are relative to
     config: DatasetConfig | None = None
     layers: tuple[str, ...] = ()
-    payload: dict[str, str] = field(default_factory=dict)  # path in the deposit -> the source file's path
+    payload: Mapping[str, str] = field(default_factory=dict)  # path in the deposit -> the source file's path
     phi: PhiResult | None = None  # the PHI gate's findings and the allow-list exceptions it applied
     licences: LicenceMap | None = None  # the licence of every subject and data file (linked layer)
 
@@ -234,7 +234,7 @@ def _layers(
         report.merge(licence_report)  # every data file covered by exactly one declared licence
         report.merge(_linked(inv, prof, config, report.valid, licences))
         ran.append("linked")
-    payload: dict[str, str] = {}
+    payload: Mapping[str, str] = {}
     phi: PhiResult | None = None
     if files_root is not None:
         # NIfTI files the PHI gate reads are recognised by that read (it refuses what is not NIfTI)
@@ -335,7 +335,7 @@ def _config_path(found: Issue) -> Issue:
 
 def deposit_files(
     inv: Investigation, root: Path, config: DatasetConfig | None, harvested: Collection[str] = ()
-) -> tuple[dict[str, str], Report]:
+) -> tuple[Mapping[str, str], Report]:
     """The files a deposit of the dataset holds, by their dataset-relative path, and the files refused.
 
     The images, series folders and masks the metadata names, each recognised by content or refused

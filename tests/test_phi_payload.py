@@ -160,6 +160,9 @@ def test_links_inside_the_dataset_are_followed_and_loops_refused(dataset: Path) 
     (series / "loop").symlink_to(dataset / "ct", target_is_directory=True)
     payload, report = select_payload(dataset, ["ct/sub-01/series"])
     assert payload["ct/sub-01/series/same.dcm"] == str((series / "1.dcm").resolve())
+    # a file reached without a link is held by its name alone, its source joined when asked for
+    assert payload["ct/sub-01/series/1.dcm"] == os.path.join(dataset.resolve(), "ct/sub-01/series/1.dcm")
+    assert payload._links["ct/sub-01/series/1.dcm"] is None and payload._links["ct/sub-01/series/same.dcm"]
     assert report.flatten(("code", "path")) == [("payload-link-loop", "ct/sub-01/series/loop")]
 
 

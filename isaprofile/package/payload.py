@@ -35,7 +35,7 @@ import stat
 import struct
 import warnings
 import zlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -171,6 +171,34 @@ def _within(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
+class Payload(Mapping[str, str]):
+    """The files of a deposit: dataset-relative path -> the source file's path. A source is held only when
+    it is not ``root/rel`` (a file reached through a symbolic link); the others are joined when asked for,
+    as CRLM's 17,836 absolute paths were 3.7 MiB. Sorted by path, read only."""
+
+    __slots__ = ("root", "_links")
+
+    def __init__(self, root: str, links: dict[str, str | None]) -> None:
+        self.root = root
+        self._links = links  # rel -> its real path, or None for root/rel
+
+    def __getitem__(self, rel: str) -> str:
+        real = self._links[rel]
+        return real if real is not None else os.path.join(self.root, rel)
+
+    def __contains__(self, rel: object) -> bool:
+        return rel in self._links
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._links)
+
+    def __len__(self) -> int:
+        return len(self._links)
+
+    def __repr__(self) -> str:
+        return f"Payload({self.root!r}, {len(self)} files)"
+
+
 class _Selector:
     def __init__(self, root: Path, include: list[IncludeEntry], checked: dict[str, str]) -> None:
         self.root = os.path.realpath(root)
@@ -179,7 +207,7 @@ class _Selector:
         # new one (the harvest's names of CRLM's 17,836 slices are held anyway; a copy of each was 3 MiB)
         self.checked = checked
         self.report = Report()
-        self.out: dict[str, str] = {}  # a path string: CRLM's 17,836 Path objects were 7 MiB
+        self.out: dict[str, str | None] = {}  # as Payload keeps them
         self.used: set[IncludeEntry] = set()
         self._names: dict[tuple[int, int], int] | None = None
         self._folders: dict[str, str | tuple[str, str] | None] = {}  # resolve(): each folder's _step
@@ -265,7 +293,7 @@ class _Selector:
             if reason:
                 self.report.add(issue("payload-unrecognised", file=rel, reason=reason))
                 return
-        self.out[rel] = real
+        self.out[rel] = None if real == os.path.join(self.root, rel) else real
 
     def _hidden(self, folder: str) -> tuple[str, str] | None:
         """The first component of ``folder`` that is hidden or a leftover, as its path and why (remembered)."""
@@ -340,9 +368,9 @@ def select_payload(
     *,
     include: Iterable[IncludeEntry] = (),
     checked: Iterable[str] = (),
-) -> tuple[dict[str, str], Report]:
-    """The files that may enter the deposit, by their dataset-relative path (the value: the source file's path),
-    and the findings of those refused.
+) -> tuple[Payload, Report]:
+    """The files that may enter the deposit, by their dataset-relative path (the value: the source file's path,
+    see :class:`Payload`), and the findings of those refused.
 
     ``referenced`` are the dataset-relative paths the dataset's scans and segmentations name (files or
     series folders; folders are expanded recursively). ``include`` are the ``package: include:`` entries
@@ -374,5 +402,5 @@ def select_payload(
             sel.report.add(issue("payload-include-unused", file="isaprofile.yaml", path=entry.path))
     sel.report.stats.update(payload_files=len(sel.out))
     if all(a < b for a, b in itertools.pairwise(sel.out)):  # the usual order of the walk: no sorted copy
-        return sel.out, sel.report
-    return dict(sorted(sel.out.items())), sel.report
+        return Payload(sel.root, sel.out), sel.report
+    return Payload(sel.root, dict(sorted(sel.out.items()))), sel.report
