@@ -162,7 +162,7 @@ def test_links_inside_the_dataset_are_followed_and_loops_refused(dataset: Path) 
     assert payload["ct/sub-01/series/same.dcm"] == str((series / "1.dcm").resolve())
     # a file reached without a link is held by its name alone, its source joined when asked for
     assert payload["ct/sub-01/series/1.dcm"] == os.path.join(dataset.resolve(), "ct/sub-01/series/1.dcm")
-    assert payload._links["ct/sub-01/series/1.dcm"] is None and payload._links["ct/sub-01/series/same.dcm"]
+    assert payload.linked("ct/sub-01/series/1.dcm") is None and payload.linked("ct/sub-01/series/same.dcm")
     assert report.flatten(("code", "path")) == [("payload-link-loop", "ct/sub-01/series/loop")]
 
 

@@ -35,6 +35,7 @@ full, write failed) after the temporary folder is removed.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import os
 import posixpath
 import re
@@ -42,15 +43,15 @@ import shutil
 import sys
 import threading
 import zipfile
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from isaprofile.bagit import _io
 from isaprofile.bagit.errors import DestinationNotPackageError, PackageError, WriteFailedError
-from isaprofile.bagit.hashing import ALGORITHMS, FileDigest, copy_files, digest_chunks, hash_bytes, io_error
-from isaprofile.bagit.paths import check_paths
+from isaprofile.bagit.hashing import ALGORITHMS, FileDigest, copy_named, digest_chunks, hash_bytes, io_error
+from isaprofile.bagit.paths import Sources, check_paths
 from isaprofile.bagit.tags import DECLARATION, PAYLOAD_DIR, tag_contents, tag_manifests
 from isaprofile.bagit.ziputil import write_zip
 from isaprofile.findings.issues import Report, issue
@@ -242,9 +243,13 @@ def write_payload(
     data.mkdir()
     for parent in sorted({posixpath.dirname(rel) for rel in payload} - {""}):  # each folder once
         (data / parent).mkdir(parents=True, exist_ok=True)
-    base = os.fspath(data)
-    pairs = {f"{PAYLOAD_DIR}/{rel}": (src, os.path.join(base, rel)) for rel, src in payload.items()}
-    labels = {key: key for key in pairs}
+    # the payload's keys in the bag, one string each: the pool's items, then the digests' keys (copy_named)
+    keys = [f"{PAYLOAD_DIR}/{rel}" for rel in payload]
+    strip = len(PAYLOAD_DIR) + 1
+    if isinstance(payload, Sources):
+        src_root, linked = payload.root, lambda key: payload.linked(key[strip:])
+    else:
+        src_root, linked = "", lambda key: os.fspath(payload[key[strip:]])
     written: dict[str, FileDigest] = {}
 
     def write(entries: Mapping[str, Content]) -> None:
@@ -257,10 +262,12 @@ def write_payload(
     writer = _SeparateWriter.start(data, separate, durable, algorithms) if _may_fork(separate, workers) else None
     try:
         rest = {rel: c for rel, c in metadata.items() if writer is None or rel not in separate}
-        digests = copy_files(pairs, algorithms=algorithms, workers=workers, progress=progress, durable=durable,
-                             labels=labels, alongside=lambda: write(rest))  # fmt: skip
+        digests = copy_named(keys, src_root, os.fspath(folder), linked=linked, strip=strip, algorithms=algorithms,
+                             workers=workers, progress=progress, durable=durable,
+                             alongside=lambda: write(rest))  # fmt: skip
+        del keys
         if late_metadata is not None:
-            late = late_metadata({k[len(PAYLOAD_DIR) + 1 :]: v for k, v in digests.items()})
+            late = late_metadata(_InPayload(digests, strip))
             clash = sorted(set(late) & ({*metadata} | {*payload}))
             if clash:
                 raise ValueError(f"late metadata would overwrite {', '.join(clash)}")
@@ -270,7 +277,27 @@ def write_payload(
     finally:
         if writer is not None:
             writer.stop()
-    return dict(sorted({**digests, **written}.items()))
+    digests.update(written)
+    if all(a < b for a, b in itertools.pairwise(digests)):
+        return digests
+    return {key: digests[key] for key in sorted(digests)}
+
+
+class _InPayload(Mapping[str, FileDigest]):
+    """The payload's digests by path in the payload (``data/`` taken off), without a copy of each key."""
+
+    def __init__(self, digests: Mapping[str, FileDigest], strip: int) -> None:
+        self._digests = digests
+        self._strip = strip
+
+    def __getitem__(self, rel: str) -> FileDigest:
+        return self._digests[f"{PAYLOAD_DIR}/{rel}"]
+
+    def __iter__(self) -> Iterator[str]:
+        return (key[self._strip :] for key in self._digests)
+
+    def __len__(self) -> int:
+        return len(self._digests)
 
 
 def _may_fork(separate: Mapping[str, Content], workers: int | None) -> bool:
@@ -463,14 +490,13 @@ def build_bag(
     per_file = durable and not sync_all
 
     def fill(stage: Path) -> Path:
+        nonlocal digests
         bag = stage / root
-        digests.update(
-            populate_bag(
-                bag, payload, metadata, bag_info=bag_info, algorithms=algorithms,
-                bagging_date=bagging_date, extra_tags=extra_tags, workers=workers,
-                progress=progress, durable=per_file, late_metadata=late_metadata,
-                late_bag_info=late_bag_info,
-            )
+        digests = populate_bag(
+            bag, payload, metadata, bag_info=bag_info, algorithms=algorithms,
+            bagging_date=bagging_date, extra_tags=extra_tags, workers=workers,
+            progress=progress, durable=per_file, late_metadata=late_metadata,
+            late_bag_info=late_bag_info,
         )  # fmt: skip
         if not zip:
             return bag

@@ -7,6 +7,7 @@ Public API::
     source_problem(path) -> str | None     why a source file cannot be packaged (symlink, device...)
     collision_key(rel) -> str              the name as case-insensitive, normalising file systems see it
     check_paths(names, *, sources=None, file=None) -> Report   unsafe-path and path-collision findings
+    Sources(root, links)                   payload path -> source file, a source held only for a link
 
 A package path is relative, uses ``/``, and has no empty, ``.`` or ``..`` component, no
 backslash, no drive letter and no NUL. Names that are equal after Unicode NFC normalisation and
@@ -29,7 +30,7 @@ import os
 import re
 import stat
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 from isaprofile.findings.issues import Report, issue
@@ -153,3 +154,35 @@ def check_paths(
         if reason:
             report.add(issue("unsafe-path", file=str(src), path=rel, reason=reason))
     return report
+
+
+class Sources(Mapping[str, str]):
+    """The files to copy into a bag's payload: path in the payload -> the source file's path. A source is
+    held only when it is not ``root/path`` (a file reached through a symbolic link, :meth:`linked`); the
+    others are joined when asked for: CRLM's 17,836 absolute paths were 3.7 MiB. Read only."""
+
+    __slots__ = ("root", "_links")
+
+    def __init__(self, root: str, links: dict[str, str | None]) -> None:
+        self.root = root
+        self._links = links  # path -> its source, or None for root/path
+
+    def linked(self, rel: str) -> str | None:
+        """The source of ``rel`` when it is not ``root/rel``, else None."""
+        return self._links[rel]
+
+    def __getitem__(self, rel: str) -> str:
+        real = self._links[rel]
+        return real if real is not None else os.path.join(self.root, rel)
+
+    def __contains__(self, rel: object) -> bool:
+        return rel in self._links
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._links)
+
+    def __len__(self) -> int:
+        return len(self._links)
+
+    def __repr__(self) -> str:
+        return f"Sources({self.root!r}, {len(self)} files)"

@@ -35,11 +35,12 @@ import stat
 import struct
 import warnings
 import zlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from isaprofile.bagit.paths import Sources
 from isaprofile.findings.issues import Report, issue
 from isaprofile.harvest.pixels import dicom_read_errors
 
@@ -171,34 +172,6 @@ def _within(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
-class Payload(Mapping[str, str]):
-    """The files of a deposit: dataset-relative path -> the source file's path. A source is held only when
-    it is not ``root/rel`` (a file reached through a symbolic link); the others are joined when asked for,
-    as CRLM's 17,836 absolute paths were 3.7 MiB. Sorted by path, read only."""
-
-    __slots__ = ("root", "_links")
-
-    def __init__(self, root: str, links: dict[str, str | None]) -> None:
-        self.root = root
-        self._links = links  # rel -> its real path, or None for root/rel
-
-    def __getitem__(self, rel: str) -> str:
-        real = self._links[rel]
-        return real if real is not None else os.path.join(self.root, rel)
-
-    def __contains__(self, rel: object) -> bool:
-        return rel in self._links
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._links)
-
-    def __len__(self) -> int:
-        return len(self._links)
-
-    def __repr__(self) -> str:
-        return f"Payload({self.root!r}, {len(self)} files)"
-
-
 class _Selector:
     def __init__(self, root: Path, include: list[IncludeEntry], checked: dict[str, str]) -> None:
         self.root = os.path.realpath(root)
@@ -207,7 +180,7 @@ class _Selector:
         # new one (the harvest's names of CRLM's 17,836 slices are held anyway; a copy of each was 3 MiB)
         self.checked = checked
         self.report = Report()
-        self.out: dict[str, str | None] = {}  # as Payload keeps them
+        self.out: dict[str, str | None] = {}  # as Sources keeps them
         self.used: set[IncludeEntry] = set()
         self._names: dict[tuple[int, int], int] | None = None
         self._folders: dict[str, str | tuple[str, str] | None] = {}  # resolve(): each folder's _step
@@ -368,9 +341,9 @@ def select_payload(
     *,
     include: Iterable[IncludeEntry] = (),
     checked: Iterable[str] = (),
-) -> tuple[Payload, Report]:
+) -> tuple[Sources, Report]:
     """The files that may enter the deposit, by their dataset-relative path (the value: the source file's path,
-    see :class:`Payload`), and the findings of those refused.
+    see :class:`~isaprofile.bagit.paths.Sources`), and the findings of those refused.
 
     ``referenced`` are the dataset-relative paths the dataset's scans and segmentations name (files or
     series folders; folders are expanded recursively). ``include`` are the ``package: include:`` entries
@@ -402,5 +375,5 @@ def select_payload(
             sel.report.add(issue("payload-include-unused", file="isaprofile.yaml", path=entry.path))
     sel.report.stats.update(payload_files=len(sel.out))
     if all(a < b for a, b in itertools.pairwise(sel.out)):  # the usual order of the walk: no sorted copy
-        return Payload(sel.root, sel.out), sel.report
-    return Payload(sel.root, dict(sorted(sel.out.items()))), sel.report
+        return Sources(sel.root, sel.out), sel.report
+    return Sources(sel.root, dict(sorted(sel.out.items()))), sel.report
