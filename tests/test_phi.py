@@ -29,6 +29,7 @@ from isaprofile.package.phi import (
     annex_edition,
     check_phi,
     dicom_phi_findings,
+    exceptions_chunks,
     exceptions_json,
     finish_phi,
 )
@@ -230,6 +231,22 @@ def test_applied_exceptions_read_back_as_the_list_they_stand_for() -> None:
     assert kept != applied[:4] and kept == AppliedExceptions(applied)
     assert repr(kept) == f"AppliedExceptions({applied!r})"
     assert len(kept._kinds) == 2  # one (attribute, reason) per entry applied, however many files
+
+
+def test_the_recorded_exceptions_stream_as_the_canonical_json_layout() -> None:
+    from isaprofile._json import pretty_json
+
+    said, other = "curated descriptions", 'says "no names" \u2028 — é'
+    applied = [PhiException(f"s{i % 7}/{i:04d}.dcm", f"(0008,103{i % 3}) X", said if i % 2 else other)
+               for i in range(3000)]  # fmt: skip
+    applied += applied[:10]  # a file allowed at two places counts once
+    groups: dict[tuple[str, str], set[str]] = {}
+    for e in applied:
+        groups.setdefault((e.attribute, e.reason), set()).add(e.file)
+    rows = [{"attribute": a, "reason": r, "files": sorted(f)} for (a, r), f in sorted(groups.items())]
+    expected = (pretty_json({"phi_exceptions": rows}, flat=frozenset({"files"})) + "\n").encode()
+    chunks = list(exceptions_chunks(PhiResult(exceptions=AppliedExceptions(applied))))
+    assert b"".join(chunks) == expected and len(chunks) > 1  # written a piece at a time
 
 
 def test_allow_list_needs_a_reason_and_respects_the_file_glob(clean_dicom, tmp_path) -> None:

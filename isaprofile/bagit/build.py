@@ -379,7 +379,7 @@ def write_tags(
     bag_info: Mapping[str, str | Sequence[str]],
     algorithms: Sequence[str] = ALGORITHMS,
     bagging_date: dt.date | None = None,
-    extra_tags: Mapping[str, bytes] | None = None,
+    extra_tags: Mapping[str, Content] | None = None,
     durable: bool = True,
 ) -> None:
     """Write bagit.txt, bag-info.txt, the manifests, ``extra_tags`` and the tag manifests."""
@@ -400,7 +400,7 @@ def populate_bag(
     bag_info: Mapping[str, str | Sequence[str]],
     algorithms: Sequence[str] = ALGORITHMS,
     bagging_date: dt.date | None = None,
-    extra_tags: Mapping[str, bytes] | None = None,
+    extra_tags: Mapping[str, Content] | None = None,
     workers: int | None = None,
     progress: Progress | None = None,
     durable: bool = True,
@@ -465,7 +465,7 @@ def build_bag(
     progress: Progress | None = None,
     algorithms: Sequence[str] = ALGORITHMS,
     bagging_date: dt.date | None = None,
-    extra_tags: Mapping[str, bytes] | None = None,
+    extra_tags: Mapping[str, Content] | None = None,
     durable: bool = True,
     late_metadata: LateMetadata | None = None,
     late_bag_info: LateBagInfo | None = None,

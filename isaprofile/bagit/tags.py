@@ -162,11 +162,11 @@ def tag_contents(
     *,
     algorithms: Sequence[str] = ALGORITHMS,
     bagging_date: dt.date | None = None,
-    extra_tags: Mapping[str, bytes] | None = None,
-) -> list[tuple[str, bytes | Callable[[], Iterator[bytes]]]]:
+    extra_tags: Mapping[str, bytes | Callable[[], Iterable[bytes]]] | None = None,
+) -> list[tuple[str, bytes | Callable[[], Iterable[bytes]]]]:
     """The tag files of :func:`tag_files` but the tag manifests, in order; a payload manifest as a producer of
     its pieces (:func:`manifest_chunks`), for a writer that digests them as it writes (:func:`tag_manifests`)."""
-    out: list[tuple[str, bytes | Callable[[], Iterator[bytes]]]] = [(DECLARATION, bagit_txt())]
+    out: list[tuple[str, bytes | Callable[[], Iterable[bytes]]]] = [(DECLARATION, bagit_txt())]
     fields = bag_info(info, payload_bytes=sum(d.size for d in payload.values()), payload_files=len(payload),
                       bagging_date=bagging_date)  # fmt: skip
     out.append((BAG_INFO, bag_info_txt(fields)))

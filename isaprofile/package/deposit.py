@@ -32,7 +32,7 @@ from isaprofile.model import Investigation
 from isaprofile.package.datapackage import WrittenTables, datapackage
 from isaprofile.package.landing import citation_cff, index_html, previews, readme
 from isaprofile.package.metadata_checks import MARKER, receipt
-from isaprofile.package.phi import exceptions_json
+from isaprofile.package.phi import exceptions_chunks
 from isaprofile.pipeline import CheckedDataset, ProfileRef, check
 from isaprofile.profile.model import Profile
 
@@ -229,8 +229,10 @@ def _package(
         "Bag-Software-Agent": "isaprofile",
         MARKER: _profile_marker(prof),
     }
-    exceptions = exceptions_json(checked.phi) if checked.phi and checked.phi.exceptions else None
-    extra = {"phi-exceptions.json": exceptions} if exceptions else None
+    phi = checked.phi
+    # written as it is made: CRLM's is 5 MB, a path a line
+    exceptions: Chunks | None = (lambda: exceptions_chunks(phi)) if phi is not None and phi.exceptions else None
+    extra: dict[str, Content] | None = {"phi-exceptions.json": exceptions} if exceptions else None
     date = bagging_date or _release_date(inv)
     if not report.valid and not allow_invalid:  # e.g. a mixed-licence deposit split for Zenodo by size only
         return PackageResult(None, report)

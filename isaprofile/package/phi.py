@@ -56,10 +56,11 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
+from json.encoder import encode_basestring
 from pathlib import Path
 from typing import Any, NamedTuple, overload
 
-from isaprofile._json import pretty_json
+from isaprofile._json import flat_item, utf8_chunks
 from isaprofile._shared import OneCopy
 from isaprofile.findings.issues import Issue, Report, issue
 from isaprofile.harvest.pixels import dicom_read_errors as _dicom_errors
@@ -1015,10 +1016,26 @@ def exceptions_json(result: PhiResult) -> bytes:
     """The applied allow-list exceptions as JSON, to record inside the package: one entry per attribute and
     reason, as the report's ``phi-exception-applied`` notes, with every file it was applied to (sorted, one
     per line). A CRLM deposit applies three entries to 17,836 files; a row per file and attribute, repeating
-    the reason, was 47,401 rows and 11.7 MB."""
-    groups: dict[tuple[str, str], set[str]] = {}
-    for exception in result.exceptions:
-        groups.setdefault((exception.attribute, exception.reason), set()).add(exception.file)
-    rows = [{"attribute": attribute, "reason": reason, "files": sorted(files)}
-            for (attribute, reason), files in sorted(groups.items())]  # fmt: skip
-    return (pretty_json({"phi_exceptions": rows}, flat=frozenset({"files"})) + "\n").encode()
+    the reason, was 47,401 rows and 11.7 MB. The bytes of :func:`exceptions_chunks`."""
+    return b"".join(exceptions_chunks(result))
+
+
+def exceptions_chunks(result: PhiResult) -> Iterator[bytes]:
+    """:func:`exceptions_json` in chunks, made as they are written, one entry's files at a time (CRLM's 5 MB
+    of it were held whole, as text and as bytes, until the bag's tag files were written)."""
+    kinds = sorted({(e.attribute, e.reason) for e in result.exceptions})
+
+    def pieces() -> Iterator[str]:  # pretty_json's layout of {"phi_exceptions": rows}, "files" flat
+        if not kinds:
+            yield '{\n  "phi_exceptions": []\n}\n'
+            return
+        yield '{\n  "phi_exceptions": ['
+        for n, (attribute, reason) in enumerate(kinds):
+            files = sorted({e.file for e in result.exceptions if e.attribute == attribute and e.reason == reason})
+            yield f'{"," if n else ""}\n    {{\n      "attribute": {encode_basestring(attribute)},\n      "files": ['
+            for i, file in enumerate(files):
+                yield f"{',' if i else ''}\n        {flat_item(file)}"
+            yield f'\n      ],\n      "reason": {encode_basestring(reason)}\n    }}'
+        yield "\n  ]\n}\n"
+
+    return utf8_chunks(pieces(), 1 << 16)
