@@ -958,7 +958,7 @@ def check_phi(
     """
     policy = policy or PhiPolicy()
     known = known or {}
-    items = sorted((rel, str(path)) for rel, path in files.items() if rel not in known)
+    items = sorted((rel, str(files[rel])) for rel in files if rel not in known)
     from functools import partial
 
     from isaprofile.engine import default_workers, map_files
@@ -972,7 +972,31 @@ def check_phi(
         load_readers_for(rel for rel, _ in items)
         results = list(map_files(partial(_check_item, policy=policy), items, n))
     fresh = {rel: res for (rel, _), res in zip(items, results, strict=True)}
-    return finish_phi({**{rel: res for rel, res in known.items() if rel in files}, **fresh}, policy)
+    return finish_phi(_Results(known, files, fresh), policy)
+
+
+class _Results(Mapping[str, FileFindings]):
+    """The ``known`` results of the payload's files, and the ``fresh`` ones of the others, as one mapping
+    without a merged copy (CRLM: 17,836 known)."""
+
+    def __init__(self, known: Mapping[str, FileFindings], files: Mapping[str, object],
+                 fresh: Mapping[str, FileFindings]) -> None:  # fmt: skip
+        self._known, self._files, self._fresh = known, files, fresh
+
+    def __getitem__(self, rel: str) -> FileFindings:
+        hit = self._fresh.get(rel)
+        if hit is not None:
+            return hit
+        if rel in self._files:
+            return self._known[rel]
+        raise KeyError(rel)
+
+    def __iter__(self) -> Iterator[str]:
+        yield from (rel for rel in self._known if rel in self._files)
+        yield from self._fresh
+
+    def __len__(self) -> int:
+        return sum(1 for rel in self._known if rel in self._files) + len(self._fresh)
 
 
 def _redact(text: str, pattern: re.Pattern[str]) -> str:
