@@ -321,6 +321,18 @@ def test_two_workers_give_the_same_result(tmp_path: Path) -> None:
     ]  # fmt: skip
 
 
+def test_relative_names_are_taken_as_they_are_and_kept(tmp_path: Path) -> None:
+    _slices(tmp_path / "a", 3)
+    copy("MR_small.dcm", tmp_path / "b" / "mr.dcm")
+    names = ["b/mr.dcm", "a/1-003.dcm", "a/1-001.dcm", "a/1-002.dcm"]
+    walked = harvest_files(tmp_path)
+    for workers in (1, 2):
+        items, report = harvest_files(names, root=str(tmp_path), relative=True, workers=workers)
+        assert (items, report.flatten()) == (walked[0], walked[1].flatten())
+        # the items name their files with the caller's strings, also when a worker read them (a copy each)
+        assert all(any(p is n for n in names) for item in items for p in item.paths)
+
+
 def test_explicit_file_list_and_progress(tmp_path: Path) -> None:
     a = copy("CT_small.dcm", tmp_path / "x" / "ct.dcm")
     b = copy("MR_small.dcm", tmp_path / "y" / "mr.dcm")
