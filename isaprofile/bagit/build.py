@@ -35,7 +35,6 @@ full, write failed) after the temporary folder is removed.
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import os
 import posixpath
 import re
@@ -278,8 +277,6 @@ def write_payload(
         if writer is not None:
             writer.stop()
     digests.update(written)
-    if all(a < b for a, b in itertools.pairwise(digests)):
-        return digests
     return {key: digests[key] for key in sorted(digests)}
 
 
