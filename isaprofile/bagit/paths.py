@@ -131,11 +131,12 @@ def check_paths(
                 report.add(issue("unportable-name", file=file, path=rel, reason=why, severity=unportable))
         parent = rel.rpartition("/")[0]
         key = folded.get(parent)
-        if key is None:
+        if key is None:  # a folder seen first: it and its ancestors are folders a file's name may collide with
             key = folded[parent] = collision_key(parent)
-            parts = parent.split("/")
-            for i in range(1, len(parts) + 1 if parent else 0):
-                dirs.setdefault(collision_key("/".join(parts[:i])), "/".join(parts[:i]))
+            if parent:
+                parts = parent.split("/")
+                for i in range(1, len(parts) + 1):
+                    dirs.setdefault(collision_key("/".join(parts[:i])), "/".join(parts[:i]))
         folders.setdefault(key, []).append(rel)
     for key, members in folders.items():
         seen: dict[str, str] = {}
