@@ -40,7 +40,7 @@ ISA_PROFILE = "https://github.com/nfdi4plants/isa-ro-crate-profile"
 PROFILE_URN = "urn:isaprofile:profile:{name}:{version}"
 
 
-_BY_OBJECT_MAX = 16384  # Value objects remembered by identity (cleared when full: only a shortcut)
+_BY_OBJECT_MAX = 16384  # dicts of values remembered by identity (cleared when full: only a shortcut)
 
 
 class _Graph:
@@ -56,20 +56,25 @@ class _Graph:
         self.shared = shared or shapes_only  # records of one dict of values hold one list of its references
         self.pending: dict[str, dict[str, Any]] = {}
         self.seen: set[str] = set()
+        # data files by path, not @id: the paths are the file info's and the model's strings, where each @id
+        # (percent-encoded) would be a string of its own held to the crate's end (CRLM: 17,836, 2.6 MiB)
+        self.files: set[str] = set()
         # segmentation processes are numbered per scan ("<process id>-N"), so a scan's number of those added
         # stands for their ids (there are 207,610 of them in the ENHANCE crate: 20 MiB of strings in seen)
         self.segmented: dict[str, int] = {}
-        # data file path -> the @ids of its entity and of its File leaves (the @id strings are seen's; a ref dict
-        # per leaf, held to the crate's end, was 3 MiB for CRLM's 17,836 slices)
-        self.data: dict[str, tuple[str, tuple[str, ...]]] = {}
+        # data file path -> whether its entity is a folder, and the paths of its File leaves, from which their
+        # @ids are made again when the path is referred to again (a ref dict per leaf was 3 MiB for CRLM)
+        self.data: dict[str, tuple[bool, tuple[str, ...]]] = {}
+        self._last: tuple[str, dict[str, str], tuple[str, ...]] | None = None  # the last path referred to, and
+        # its @ids: a label map is referred to by each of its ~130 labels' segmentations in a row
         self.info_keys: list[str] | None = None  # the sorted paths of the file info (see files.members)
         # values seen before -> their entity's reference (the type is part of the key: 1, 1.0 and True are equal)
         self._values: dict[tuple[Any, ...], dict[str, str]] = {}
-        # the same by the Value object itself (records share them: a label map's labels, a file's fixed values),
-        # found without hashing the Value (a Python-level __hash__); the Value is kept, so its id stays its own
-        self._by_object: ByIdentity[dict[str, str]] = ByIdentity(_BY_OBJECT_MAX)
-        # and by the whole dict of values: a label's dict is shared by every subject's map (harvest.assemble)
-        self._by_dict: ByIdentity[list[str]] = ByIdentity(_BY_OBJECT_MAX)  # its values' entity ids
+        # and by the whole dict of values: a label's dict is shared by every subject's map (harvest.assemble);
+        # not kept when ``shared``, where shared_values finds those dicts first and the rest come once each
+        # (CRLM's and ENHANCE's crates: no hit in 4,134 and 16,230 dicts). A cache by Value object was dropped
+        # too: 492 hits in ENHANCE's 83,592 Values, none in CRLM's 32,288, and 4 MiB held at its limit
+        self._by_dict: ByIdentity[list[str]] | None = None if self.shared else ByIdentity(_BY_OBJECT_MAX)
         self._structures: ByIdentity[list[dict[str, str]]] = ByIdentity(_BY_OBJECT_MAX)
         self._shared_refs: ByIdentity[list[dict[str, str]]] = ByIdentity(_BY_OBJECT_MAX)  # (shared)
         self._terms: dict[Term, dict[str, str]] = {}
@@ -91,6 +96,14 @@ class _Graph:
         ident = ent["@id"]
         if ident not in self.seen:
             self.seen.add(ident)
+            self.pending[ident] = ent
+        return {"@id": ident}
+
+    def add_file(self, ent: dict[str, Any], path: str) -> dict[str, str]:
+        """:meth:`add` for the entity of the data file (or folder) ``path``, known by its path."""
+        ident = ent["@id"]
+        if path not in self.files and ident not in self.seen:
+            self.files.add(path)
             self.pending[ident] = ent
         return {"@id": ident}
 
@@ -131,20 +144,20 @@ class _Graph:
     def values(self, values: Values, entity: str, kind: str = "Parameter") -> list[dict[str, str]]:
         """PropertyValues for the values of one record; ``entity`` is the profile entity and ``kind`` the
         ISA placement of the dictionary they come from (Characteristic, Factor, Parameter)."""
-        shared = self._by_dict.get(values, (entity, kind))  # nothing edits a record's values while a crate is made
-        if shared is not None:
-            return [{"@id": ident} for ident in shared]  # references of their own: a caller may edit them
+        by_dict = self._by_dict
+        if by_dict is not None:
+            shared = by_dict.get(values, (entity, kind))  # nothing edits a record's values while a crate is made
+            if shared is not None:
+                return [{"@id": ident} for ident in shared]  # references of their own: a caller may edit them
         refs = []
         for key, val in values.items():
-            ref = self._by_object.get(val, (key, entity, kind))
+            memo = (key, entity, kind, type(val.value), val)
+            ref = self._values.get(memo)
             if ref is None:
-                memo = (key, entity, kind, type(val.value), val)
-                ref = self._values.get(memo)
-                if ref is None:
-                    ref = self._values[memo] = self.add(self.property_value(key, val, entity, kind))
-                self._by_object.put(val, ref, (key, entity, kind))
+                ref = self._values[memo] = self.add(self.property_value(key, val, entity, kind))
             refs.append(dict(ref))  # a reference of its own: a caller may edit it
-        self._by_dict.put(values, [r["@id"] for r in refs], (entity, kind))
+        if by_dict is not None:
+            by_dict.put(values, [r["@id"] for r in refs], (entity, kind))
         return refs
 
     def shared_values(self, values: Values, entity: str) -> list[dict[str, str]]:
@@ -592,26 +605,37 @@ def _data_entity(
     """The entity of a data file path (File, or Dataset for a folder) and its File leaves (made once per
     path: a label map is the result of as many segmentations as it has labels); ``what.format(*args)``
     describes it (formatted only for a new one: a label map is looked up ~130 times)."""
-    made = g.data.get(path)
-    if made is None:
-        top, leaves = _new_data_entity(g, path, info, what.format(*args))
-        made = g.data[path] = (top["@id"], tuple(ref["@id"] for ref in leaves))
-    return {"@id": made[0]}, [{"@id": ident} for ident in made[1]]
+    last = g._last
+    if last is not None and last[0] == path:
+        top, ids = last[1], last[2]
+    else:
+        made = g.data.get(path)
+        if made is None:
+            folder, paths = _new_data_entity(g, path, info, what.format(*args))
+            made = g.data[path] = folder, tuple(paths)
+        ids = tuple(c.file_id(k) for k in made[1])
+        folder = made[0]
+        top = {"@id": c.file_id(_clean(path)) + "/"} if folder else {"@id": ids[0]}
+        g._last = (path, top, ids)
+    return dict(top), [{"@id": ident} for ident in ids]
 
 
-def _new_data_entity(
-    g: _Graph, path: str, info: Mapping[str, FileInfo], what: str
-) -> tuple[dict[str, str], list[dict[str, str]]]:
+def _clean(path: str) -> str:
+    return path.replace("\\", "/").strip("/")
+
+
+def _new_data_entity(g: _Graph, path: str, info: Mapping[str, FileInfo], what: str) -> tuple[bool, list[str]]:
+    """Add the entity of a data file path and of its File leaves; whether it is a folder, and the leaves' paths."""
     if g.info_keys is None or len(g.info_keys) != len(info):
         g.info_keys = sorted(info)
     keys = members(path, info, g.info_keys)
-    clean = path.replace("\\", "/").strip("/")
+    clean = _clean(path)
     if keys and keys != [clean]:
         leaves = []
         for k in keys:
             ent = {**_file(k, info[k], True), "description": f"slice of {what}"}
             g.file_licence(ent, k)
-            leaves.append(g.add(ent))
+            leaves.append(g.add_file(ent, k))
         _format(g, keys[0], True)
         folder = {
             "@id": c.file_id(clean) + "/",
@@ -621,12 +645,13 @@ def _new_data_entity(
             "description": what,
         }
         g.file_licence(folder, clean)
-        return g.add(folder), leaves
+        g.add_file(folder, clean + "/")
+        return True, keys
     ent = {**_file(clean, info.get(clean), False), "description": what}
     g.file_licence(ent, clean)
-    ref = g.add(ent)
+    g.add_file(ent, clean)
     _format(g, clean, False)
-    return ref, [ref]
+    return False, [clean]
 
 
 def _format(g: _Graph, path: str, in_folder: bool) -> None:
