@@ -5,7 +5,7 @@ Public API::
     build_bag(dest, payload, metadata, *, bag_info, zip=False, workers=None, progress=None,
               algorithms=("sha256", "sha512"), bagging_date=None, extra_tags=None,
               durable=True) -> BuildResult
-    populate_bag(folder, payload, metadata, *, bag_info, ...) -> dict[str, FileDigest]
+    populate_bag(folder, payload, metadata, *, bag_info, ...) -> Mapping[str, FileDigest]
     write_payload(folder, payload, metadata, ...) / write_tags(folder, digests, *, bag_info, ...)
     atomic_publish(dest, fill) -> Path
     cleanup_leftovers(dest) -> list[Path]
@@ -95,7 +95,7 @@ class BuildResult:
 
     path: Path | None
     report: Report = field(default_factory=Report)
-    digests: dict[str, FileDigest] = field(default_factory=dict)
+    digests: Mapping[str, FileDigest] = field(default_factory=dict)
 
     @property
     def payload_bytes(self) -> int:
@@ -228,9 +228,9 @@ def write_payload(
     progress: Progress | None = None,
     durable: bool = True,
     late_metadata: LateMetadata | None = None,
-) -> dict[str, FileDigest]:
+) -> Mapping[str, FileDigest]:
     """Create ``folder/data`` holding the copied payload and the metadata bytes; returns the
-    digests keyed by path in the bag (``data/...``), sorted.
+    digests keyed by path in the bag (``data/...``), sorted (a read-only mapping).
 
     The metadata is written while the pool copies the payload (ENHANCE's ISA-JSON alone is seconds of this
     process's time, which the copy would otherwise wait for). ``late_metadata(digests)`` makes metadata that
@@ -242,60 +242,63 @@ def write_payload(
     data.mkdir()
     for parent in sorted({posixpath.dirname(rel) for rel in payload} - {""}):  # each folder once
         (data / parent).mkdir(parents=True, exist_ok=True)
-    # the payload's keys in the bag, one string each: the pool's items, then the digests' keys (copy_named)
-    keys = [f"{PAYLOAD_DIR}/{rel}" for rel in payload]
-    strip = len(PAYLOAD_DIR) + 1
+    # the pool's items and the digests' keys are the payload's own strings (a "data/" copy of each of CRLM's
+    # 17,836 paths, held to the end, was 2.4 MiB); the bag's names are made when asked for (_InBag)
     if isinstance(payload, Sources):
-        src_root, linked = payload.root, lambda key: payload.linked(key[strip:])
+        src_root, linked = payload.root, payload.linked
     else:
-        src_root, linked = "", lambda key: os.fspath(payload[key[strip:]])
+        src_root, linked = "", lambda rel: os.fspath(payload[rel])
     written: dict[str, FileDigest] = {}
 
     def write(entries: Mapping[str, Content]) -> None:
         for rel, content in sorted(entries.items()):
             (data / rel).parent.mkdir(parents=True, exist_ok=True)
-            key = f"{PAYLOAD_DIR}/{rel}"
-            written[key] = _write_content(data / rel, content, key, durable, algorithms)
+            written[rel] = _write_content(data / rel, content, f"{PAYLOAD_DIR}/{rel}", durable, algorithms)
 
     separate = {rel: c for rel, c in metadata.items() if isinstance(c, Separate)}
     writer = _SeparateWriter.start(data, separate, durable, algorithms) if _may_fork(separate, workers) else None
     try:
         rest = {rel: c for rel, c in metadata.items() if writer is None or rel not in separate}
-        digests = copy_named(keys, src_root, os.fspath(folder), linked=linked, strip=strip, algorithms=algorithms,
-                             workers=workers, progress=progress, durable=durable,
+        digests = copy_named(list(payload), src_root, os.fspath(folder), linked=linked, prefix=f"{PAYLOAD_DIR}/",
+                             algorithms=algorithms, workers=workers, progress=progress, durable=durable,
                              alongside=lambda: write(rest))  # fmt: skip
-        del keys
         if late_metadata is not None:
-            late = late_metadata(_InPayload(digests, payload))
+            late = late_metadata(digests)  # (the payload's digests only, by path in the payload)
             clash = sorted(set(late) & ({*metadata} | {*payload}))
             if clash:
                 raise ValueError(f"late metadata would overwrite {', '.join(clash)}")
             write(late)
         if writer is not None:
-            written.update(writer.result())
+            strip = len(PAYLOAD_DIR) + 1
+            written.update({key[strip:]: d for key, d in writer.result().items()})
     finally:
         if writer is not None:
             writer.stop()
     digests.update(written)
-    return {key: digests[key] for key in sorted(digests)}
+    return _InBag(digests)
 
 
-class _InPayload(Mapping[str, FileDigest]):
-    """The payload's digests by path in the payload (``data/`` taken off), named by the payload's own strings
-    (an RO-Crate's writer holds every name at once: a copy of each was 3 MiB for CRLM)."""
+class _InBag(Mapping[str, FileDigest]):
+    """Digests by path in the payload, named by path in the bag (``data/...``) in sorted order; a bag name is
+    made when it is asked for, not held."""
 
-    def __init__(self, digests: Mapping[str, FileDigest], payload: Mapping[str, object]) -> None:
+    _PREFIX = f"{PAYLOAD_DIR}/"
+
+    def __init__(self, digests: Mapping[str, FileDigest]) -> None:
         self._digests = digests
-        self._payload = payload  # its keys are the digests' without "data/", in the same order
+        self._order = sorted(digests)  # the same order as the names' (they share their first five characters)
 
-    def __getitem__(self, rel: str) -> FileDigest:
-        return self._digests[f"{PAYLOAD_DIR}/{rel}"]
+    def __getitem__(self, key: str) -> FileDigest:
+        if not key.startswith(self._PREFIX):
+            raise KeyError(key)
+        return self._digests[key[len(self._PREFIX) :]]
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._payload)
+        prefix = self._PREFIX
+        return (prefix + rel for rel in self._order)
 
     def __len__(self) -> int:
-        return len(self._payload)
+        return len(self._order)
 
 
 def _may_fork(separate: Mapping[str, Content], workers: int | None) -> bool:
@@ -404,7 +407,7 @@ def populate_bag(
     durable: bool = True,
     late_metadata: LateMetadata | None = None,
     late_bag_info: LateBagInfo | None = None,
-) -> dict[str, FileDigest]:
+) -> Mapping[str, FileDigest]:
     """Write a complete bag into the new folder ``folder``; returns payload digests (``data/...``)."""
     digests = write_payload(
         folder, payload, metadata, algorithms=algorithms, workers=workers, progress=progress, durable=durable,
@@ -483,7 +486,7 @@ def build_bag(
         return BuildResult(None, report)
     dest = Path(dest).absolute()
     root = dest.name[:-4] if zip and dest.name.lower().endswith(".zip") else dest.name
-    digests: dict[str, FileDigest] = {}
+    digests: Mapping[str, FileDigest] = {}
     sync_all = durable and _io.can_sync_filesystem()
     per_file = durable and not sync_all
 

@@ -362,18 +362,19 @@ def copy_named(
     dst_root: str,
     *,
     linked: Callable[[str], str | None],
-    strip: int = 0,
+    prefix: str = "",
     algorithms: Iterable[str] = ALGORITHMS,
     workers: int | None = None,
     progress: Progress | None = None,
     durable: bool = True,
     alongside: Callable[[], None] | None = None,
 ) -> dict[str, FileDigest]:
-    """:func:`copy_files` of each key's source to ``dst_root/key``: ``linked(key)``, or ``src_root/key[strip:]``
-    when that is None; digests by key, in the keys' order. The pool's items are the keys themselves (with
-    the source only for a linked file): CRLM's 17,836 (source, destination, label) strings and job tuples,
-    held through the copy, and the copies of the digests by other keys were 8 MiB of its package's peak."""
-    copy = functools.partial(_copy_key, src_root=src_root, dst_root=dst_root, strip=strip,
+    """:func:`copy_files` of each key's source to ``dst_root/prefix+key``, named ``prefix+key`` in errors: the
+    source is ``linked(key)``, or ``src_root/key`` when that is None; digests by key, in the keys' order. The
+    pool's items are the keys themselves (with the source only for a linked file): CRLM's 17,836 (source,
+    destination, label) strings and job tuples, held through the copy, and the copies of the digests by other
+    keys were 8 MiB of its package's peak."""
+    copy = functools.partial(_copy_key, src_root=src_root, dst_root=dst_root, prefix=prefix,
                              algos=tuple(algorithms), durable=durable)  # fmt: skip
 
     def item(key: str) -> str | tuple[str, str]:
@@ -381,15 +382,16 @@ def copy_named(
         return key if src is None else (key, src)
 
     def size(key: str) -> int:
-        return _size(linked(key) or os.path.join(src_root, key[strip:]))
+        return _size(linked(key) or os.path.join(src_root, key))
 
     return _run_items(keys, copy, item, size, workers, progress, alongside)
 
 
-def _copy_key(item: str | tuple[str, str], *, src_root: str, dst_root: str, strip: int, algos: tuple[str, ...],
+def _copy_key(item: str | tuple[str, str], *, src_root: str, dst_root: str, prefix: str, algos: tuple[str, ...],
               durable: bool, progress: Progress | None = None) -> FileDigest:  # fmt: skip
-    key, src = (item, os.path.join(src_root, item[strip:])) if isinstance(item, str) else item
-    return copy_and_hash(src, os.path.join(dst_root, key), algos, label=key, durable=durable, progress=progress)
+    key, src = (item, os.path.join(src_root, item)) if isinstance(item, str) else item
+    name = prefix + key
+    return copy_and_hash(src, os.path.join(dst_root, name), algos, label=name, durable=durable, progress=progress)
 
 
 Job = tuple[Callable[..., FileDigest], tuple[Any, ...]]

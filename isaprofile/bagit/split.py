@@ -245,9 +245,11 @@ def build_split(
             meta = dict(metadata) if n == 0 else {}
             if part_metadata is not None:
                 meta.update(part_metadata(n, part, names))
-            digests = write_payload(
-                folder, direct, meta, algorithms=algorithms, workers=workers, progress=progress, durable=per_file
-            )
+            digests = dict(
+                write_payload(
+                    folder, direct, meta, algorithms=algorithms, workers=workers, progress=progress, durable=per_file
+                )
+            )  # (its bundles' digests are added)
             files = [
                 {
                     "path": rel,
