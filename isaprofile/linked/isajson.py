@@ -259,20 +259,11 @@ def _study(s: Study, inv: Investigation, profile: Profile) -> dict[str, Any]:
 
 def _assay(b: _Builder, s: Study, modality: str, scans: list[Scan], protocols: dict[str, Any]) -> dict[str, Any]:
     spec = b.profile.assays.get(modality)
-    data: dict[str, dict[str, Any]] = {}
-    for scan in scans:
-        for f in scan.files:
-            did = _id("data", f.path)
-            notes = [{"name": k, "value": v.text()} for k, v in f.comments.items()]
-            data.setdefault(did, {"@id": did, "name": f.path, "type": "Raw Data File", "comments": notes})
-        for g in scan.segmentations:
-            if g.path:
-                did = _id("data", g.path)
-                data.setdefault(did, {"@id": did, "name": g.path, "type": "Derived Data File", "comments": []})
     out: dict[str, Any] = {
         "@id": _id("assay", s.identifier, modality), "filename": f"a_{s.identifier}_{modality}.txt",
         "technologyPlatform": spec.platform if spec else "",
-        "dataFiles": list(data.values()),
+        # made as written, like the processes: ENHANCE's 14,377 data files were 6.5 MiB of dicts held meanwhile
+        "dataFiles": Lazy(lambda: _data_files(scans)),
         "materials": {"samples": [{"@id": _id("sample", x)} for x in dict.fromkeys(sc.sample for sc in scans)],
                       "otherMaterials": []},
         "characteristicCategories": [], "unitCategories": [], "comments": [],
@@ -282,6 +273,21 @@ def _assay(b: _Builder, s: Study, modality: str, scans: list[Scan], protocols: d
         out["measurementType"] = _oa(spec.measurement)
         out["technologyType"] = _oa(spec.technology)
     return out
+
+
+def _data_files(scans: list[Scan]) -> Iterator[dict[str, Any]]:
+    """The data files of an assay's scans, each once (a label map is the mask of each of its labels), in order."""
+    seen: set[str] = set()
+    for scan in scans:
+        for f in scan.files:
+            if f.path not in seen:
+                seen.add(f.path)
+                notes = [{"name": k, "value": v.text()} for k, v in f.comments.items()]
+                yield {"@id": _id("data", f.path), "name": f.path, "type": "Raw Data File", "comments": notes}
+        for g in scan.segmentations:
+            if g.path and g.path not in seen:
+                seen.add(g.path)
+                yield {"@id": _id("data", g.path), "name": g.path, "type": "Derived Data File", "comments": []}
 
 
 def _processes(
