@@ -164,3 +164,22 @@ def test_streamed_isa_json_is_the_same_bytes(name: str) -> None:
     assert checked.profile is not None
     whole = isa_json_bytes(checked.investigation, checked.profile)
     assert b"".join(isa_json_chunks(checked.investigation, checked.profile)) == whole
+
+
+def test_an_assays_data_files_are_each_listed_once_in_the_order_first_named() -> None:
+    """A label map is the mask of each of its labels' segmentations: one data file, after its scan's images."""
+    from isaprofile.pipeline import check
+
+    checked = check(Path(__file__).resolve().parent.parent / "examples" / "enhance-petct", skip=("linked", "phi"))
+    assert checked.profile is not None
+    study = checked.investigation.studies[0]
+    doc = build_isa_json(checked.investigation, checked.profile)
+    repeated = 0
+    for assay in doc["studies"][0]["assays"]:
+        modality = assay["filename"].rsplit("_", 1)[1].removesuffix(".txt")
+        scans = [sc for sc in study.scans if sc.modality == modality]
+        named = [(p, kind) for sc in scans for p, kind in [*((f.path, "Raw Data File") for f in sc.files),
+                 *((g.path, "Derived Data File") for g in sc.segmentations if g.path)]]  # fmt: skip
+        repeated += len(named) - len(set(named))
+        assert [(d["name"], d["type"]) for d in assay["dataFiles"]] == list(dict.fromkeys(named))
+    assert repeated  # (the CT assay's label maps)

@@ -319,3 +319,32 @@ def test_a_scan_id_given_twice_describes_each_segmentation_once() -> None:
     prefix = f"#process-segmentation-{scan.id}-"
     numbers = sorted(int(i[len(prefix) :]) for i in ids if i.startswith(prefix))
     assert numbers == list(range(len(twin.segmentations)))
+
+
+def test_a_slice_named_alone_and_in_its_series_folder_is_one_file_entity() -> None:
+    """Data files are known by their paths: a slice that one scan names inside its series folder and another
+    names alone is one File, referred to by both (percent-encoded, as every file @id), and a label map named
+    by several segmentations in a row is one File too."""
+    from isaprofile.model import DataFile, Segmentation
+
+    inv = ex.investigation()
+    ct = [s for s in inv.studies[0].scans if s.modality == "CT"]
+    folder = ct[0].files[0].path
+    slices = [f"{folder}/slice {n}.dcm" for n in (1, 2)]
+    ct[1].files = [DataFile(path=slices[1])]
+    mask = "masks/shared map.nii.gz"
+    ct[1].segmentations = [Segmentation(values={}, path=mask), Segmentation(values={}, path=mask)]
+    info = {p: (10, "0" * 64) for p in slices} | {mask: (5, "1" * 64)}
+    doc, _ = build_ro_crate(inv, ex.profile(), files=info)
+    ids = [e["@id"] for e in doc["@graph"]]
+    assert len(ids) == len(set(ids))
+    by_id = {e["@id"]: e for e in doc["@graph"]}
+    encoded = [s.replace(" ", "%20") for s in slices]
+    assert all(by_id[i]["@type"] == "File" for i in encoded)
+    assert [r["@id"] for r in _refs(by_id[folder + "/"]["hasPart"])] == encoded
+    scan_b = by_id[f"#process-scan-{ct[1].id}"]
+    assert [r["@id"] for r in _refs(scan_b["result"])] == [encoded[1]]
+    masks = [e for e in doc["@graph"] if e["@id"] == "masks/shared%20map.nii.gz"]
+    assert len(masks) == 1
+    segs = [by_id[f"#process-segmentation-{ct[1].id}-{n}"] for n in (0, 1)]
+    assert [[r["@id"] for r in _refs(s["result"])] for s in segs] == [[masks[0]["@id"]]] * 2

@@ -703,3 +703,33 @@ def test_tag_files_written_piece_by_piece_are_the_tag_files(tmp_path: Path) -> N
     with pytest.raises(ValueError, match="clashes"):
         write_tags(tmp_path / "x", payload, bag_info=BAG_INFO, extra_tags={"bag-info.txt": b""}, durable=False)
     assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_payload_digests_are_named_in_the_bag_and_the_pool_gets_the_payloads_own_names(
+    tmp_path: Path, monkeypatch, workers: int
+) -> None:
+    """A build's digests are by path in the bag (``data/...``, sorted, as in its manifests); the copies are
+    asked for by the payload's own strings, not by copies of them."""
+    monkeypatch.setattr(hashing, "PARALLEL_MIN_BYTES", 0)
+    payload = make_sources(tmp_path, n=8)
+    items: list[object] = []
+    real = hashing.map_files
+
+    def spy(func, batch, n, *args, **kwargs):
+        items.extend(batch)
+        return real(func, batch, n, *args, **kwargs)
+
+    monkeypatch.setattr(hashing, "map_files", spy)
+    result = build(tmp_path, payload=payload, workers=workers)
+    names = [f"data/{rel}" for rel in sorted([*payload, "i_investigation.txt"])]
+    assert list(result.digests) == names and len(result.digests) == len(names)
+    manifest = (result.path / "manifest-sha256.txt").read_text().splitlines()
+    assert [f"{result.digests[n].hexdigest('sha256')}  {n}" for n in names] == manifest
+    assert "scans/series-0/img-000.dcm" not in result.digests
+    with pytest.raises(KeyError):
+        result.digests["scans/series-0/img-000.dcm"]
+    if workers > 1:
+        own = {id(rel) for rel in payload}  # (a mapping of sources, not a folder: each item names its source)
+        keys = [item if isinstance(item, str) else item[0] for item in items]  # type: ignore[index]
+        assert len(keys) == len(payload) and all(id(key) in own for key in keys)

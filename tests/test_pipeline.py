@@ -330,3 +330,14 @@ def test_on_model_is_given_the_model_before_the_later_layers_run(dataset: Path, 
     model = id(checked.investigation)
     assert events == [("model", model), ("profile", model)]
     assert checked.layers[-1] == "phi" and checked.valid
+
+
+def test_the_paths_the_metadata_names_are_each_given_once_in_the_order_first_named() -> None:
+    """ENHANCE names each label map once per label; the payload selection and the PHI gate get each once."""
+    from isaprofile.pipeline import _referenced
+
+    inv = check(ROOT / "examples" / "enhance-petct", skip=("linked", "phi")).investigation
+    scans = [sc for st in inv.studies for sc in st.scans]
+    named = [f.path for sc in scans for f in sc.files] + [g.path for sc in scans for g in sc.segmentations if g.path]
+    assert len(named) > len(set(named))  # a map named by each of its labels' segmentations
+    assert _referenced(inv) == list(dict.fromkeys(named))

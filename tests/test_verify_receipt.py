@@ -92,3 +92,21 @@ def test_without_a_clean_fixity_pass_the_metadata_are_hashed_again(pkg: Path) ->
     assert alone.bag_clean is None and not unchanged_since_checked(alone)  # no fixity pass: hashed here
     checked = FolderView(pkg)
     assert verify_bag(checked).issues and checked.bag_clean is False and not unchanged_since_checked(checked)
+
+
+def test_the_receipt_names_the_payload_manifest_in_canonical_form(pkg: Path) -> None:
+    """The receipt's digest is that of the ``sha256 path`` lines sorted by path, whether it is given the
+    manifest's hex digests or the build's digests themselves."""
+    import hashlib
+
+    from isaprofile.bagit.hashing import hash_file
+    from isaprofile.package.metadata_checks import payload_digest, receipt
+
+    lines = (pkg / "manifest-sha256.txt").read_text().splitlines()
+    entries = {path: sha.upper() for sha, path in (line.split("  ", 1) for line in reversed(lines))}
+    canonical = "".join(f"{sha.lower()} {path}\n" for path, sha in sorted(entries.items()))
+    assert payload_digest(entries) == hashlib.sha256(canonical.encode()).hexdigest()
+    digests = {path: hash_file(pkg / path) for path in entries}
+    assert payload_digest(digests) == payload_digest(entries)
+    info = (pkg / "bag-info.txt").read_text()
+    assert f"{RECEIPT}: {receipt(digests)[RECEIPT]}" in info
