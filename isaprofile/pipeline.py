@@ -25,6 +25,7 @@ against the package instead); the report's ``stats["layers"]`` says which layers
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
@@ -363,15 +364,9 @@ def _referenced(inv: Investigation) -> list[str]:
     """The dataset-relative paths (files or series folders) the scans and segmentations name, each once, in
     the order first named (a label map is named by each of its labels' segmentations: ENHANCE's 207,610
     segmentations name 11,179 maps, and lists of every name were 7 MiB of its check's peak)."""
-    paths = dict.fromkeys(f.path for st in inv.studies for sc in st.scans for f in sc.files)
-    for st in inv.studies:
-        for sc in st.scans:
-            last = None
-            for g in sc.segmentations:
-                if g.path and g.path != last:  # (a map's labels come in a row)
-                    last = g.path
-                    paths[last] = None
-    return list(paths)
+    files = (f.path for st in inv.studies for sc in st.scans for f in sc.files)
+    masks = (g.path for st in inv.studies for sc in st.scans for g in sc.segmentations if g.path)
+    return list(dict.fromkeys(itertools.chain(files, masks)))
 
 
 def dataset_sources(root: Path, config: DatasetConfig | None) -> list[str]:

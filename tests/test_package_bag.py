@@ -727,8 +727,9 @@ def test_payload_digests_are_named_in_the_bag_and_the_pool_gets_the_payloads_own
     manifest = (result.path / "manifest-sha256.txt").read_text().splitlines()
     assert [f"{result.digests[n].hexdigest('sha256')}  {n}" for n in names] == manifest
     assert "scans/series-0/img-000.dcm" not in result.digests
-    with pytest.raises(KeyError):
-        result.digests["scans/series-0/img-000.dcm"]
+    for missing in ("scans/series-0/img-000.dcm", "data/scans/nothing.dcm"):
+        with pytest.raises(KeyError, match=missing):
+            result.digests[missing]
     if workers > 1:
         own = {id(rel) for rel in payload}  # (a mapping of sources, not a folder: each item names its source)
         keys = [item if isinstance(item, str) else item[0] for item in items]  # type: ignore[index]

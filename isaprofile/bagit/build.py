@@ -289,9 +289,10 @@ class _InBag(Mapping[str, FileDigest]):
         self._order = sorted(digests)  # the same order as the names' (they share their first five characters)
 
     def __getitem__(self, key: str) -> FileDigest:
-        if not key.startswith(self._PREFIX):
+        found = self._digests.get(key[len(self._PREFIX) :]) if key.startswith(self._PREFIX) else None
+        if found is None:
             raise KeyError(key)
-        return self._digests[key[len(self._PREFIX) :]]
+        return found
 
     def __iter__(self) -> Iterator[str]:
         prefix = self._PREFIX

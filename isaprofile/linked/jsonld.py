@@ -40,7 +40,7 @@ ISA_PROFILE = "https://github.com/nfdi4plants/isa-ro-crate-profile"
 PROFILE_URN = "urn:isaprofile:profile:{name}:{version}"
 
 
-_BY_OBJECT_MAX = 16384  # dicts of values remembered by identity (cleared when full: only a shortcut)
+_BY_IDENTITY_MAX = 16384  # dicts of values remembered by identity (cleared when full: only a shortcut)
 
 
 class _Graph:
@@ -65,8 +65,8 @@ class _Graph:
         # data file path -> whether its entity is a folder, and the paths of its File leaves, from which their
         # @ids are made again when the path is referred to again (a ref dict per leaf was 3 MiB for CRLM)
         self.data: dict[str, tuple[bool, tuple[str, ...]]] = {}
-        self._last: tuple[str, dict[str, str], tuple[str, ...]] | None = None  # the last path referred to, and
-        # its @ids: a label map is referred to by each of its ~130 labels' segmentations in a row
+        # the last path referred to and its @ids: a label map is referred to by each of its labels in a row
+        self._last: tuple[str, dict[str, str], tuple[str, ...]] | None = None
         self.info_keys: list[str] | None = None  # the sorted paths of the file info (see files.members)
         # values seen before -> their entity's reference (the type is part of the key: 1, 1.0 and True are equal)
         self._values: dict[tuple[Any, ...], dict[str, str]] = {}
@@ -74,9 +74,9 @@ class _Graph:
         # not kept when ``shared``, where shared_values finds those dicts first and the rest come once each
         # (CRLM's and ENHANCE's crates: no hit in 4,134 and 16,230 dicts). A cache by Value object was dropped
         # too: 492 hits in ENHANCE's 83,592 Values, none in CRLM's 32,288, and 4 MiB held at its limit
-        self._by_dict: ByIdentity[list[str]] | None = None if self.shared else ByIdentity(_BY_OBJECT_MAX)
-        self._structures: ByIdentity[list[dict[str, str]]] = ByIdentity(_BY_OBJECT_MAX)
-        self._shared_refs: ByIdentity[list[dict[str, str]]] = ByIdentity(_BY_OBJECT_MAX)  # (shared)
+        self._by_dict: ByIdentity[list[str]] | None = None if self.shared else ByIdentity(_BY_IDENTITY_MAX)
+        self._structures: ByIdentity[list[dict[str, str]]] = ByIdentity(_BY_IDENTITY_MAX)
+        self._shared_refs: ByIdentity[list[dict[str, str]]] = ByIdentity(_BY_IDENTITY_MAX)  # (shared)
         self._terms: dict[Term, dict[str, str]] = {}
 
     def licence(self, lic: str) -> dict[str, str]:
